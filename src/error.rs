@@ -1,0 +1,124 @@
+//! The error type: one variant per result code of the C API, plus a message.
+
+use std::fmt;
+
+/// What went wrong, one kind per C result code (`FLUME_ERR_*`).
+///
+/// The numeric values are the C codes; `0` is success and is not a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ErrorKind {
+    /// A NULL pointer where one is not allowed, invalid UTF-8 in a header, a bad host. Nothing sent.
+    InvalidArg = 1,
+    /// Unknown config key or a value out of range. Nothing sent.
+    Config = 2,
+    /// One event alone cannot fit in a frame of `max-frame-size`. Nothing sent.
+    TooLarge = 3,
+    /// No connection could be made. Nothing sent.
+    Connect = 4,
+    /// `request-timeout` passed before the reply came. Delivery unknown.
+    Timeout = 5,
+    /// The connection broke while sending or receiving. Delivery unknown.
+    Io = 6,
+    /// The reply was malformed. Delivery unknown.
+    Protocol = 7,
+    /// The server answered `FAILED` (its channel is full). Rejected.
+    Failed = 8,
+    /// The server answered `ERROR`, `UNKNOWN`, an unknown status, or an exception. Rejected.
+    Server = 9,
+    /// A bug in this library (a caught panic). Delivery unknown.
+    Internal = 10,
+}
+
+impl ErrorKind {
+    /// Every kind, in code order.
+    pub const ALL: [ErrorKind; 10] = [
+        ErrorKind::InvalidArg,
+        ErrorKind::Config,
+        ErrorKind::TooLarge,
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Io,
+        ErrorKind::Protocol,
+        ErrorKind::Failed,
+        ErrorKind::Server,
+        ErrorKind::Internal,
+    ];
+
+    /// The C result code.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+
+    /// The kind for a C result code, if it is one.
+    pub fn from_code(code: u32) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The C name of the code, e.g. `FLUME_ERR_TIMEOUT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArg => "FLUME_ERR_INVALID_ARG",
+            ErrorKind::Config => "FLUME_ERR_CONFIG",
+            ErrorKind::TooLarge => "FLUME_ERR_TOO_LARGE",
+            ErrorKind::Connect => "FLUME_ERR_CONNECT",
+            ErrorKind::Timeout => "FLUME_ERR_TIMEOUT",
+            ErrorKind::Io => "FLUME_ERR_IO",
+            ErrorKind::Protocol => "FLUME_ERR_PROTOCOL",
+            ErrorKind::Failed => "FLUME_ERR_FAILED",
+            ErrorKind::Server => "FLUME_ERR_SERVER",
+            ErrorKind::Internal => "FLUME_ERR_INTERNAL",
+        }
+    }
+
+    /// Whether the events of a failed call may have reached the server.
+    pub fn maybe_delivered(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Timeout | ErrorKind::Io | ErrorKind::Protocol | ErrorKind::Internal
+        )
+    }
+}
+
+/// An error: its kind (the C result code) and a human-readable detail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    /// An error of `kind` with a detail message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error { kind, message: message.into() }
+    }
+
+    /// The kind, which is the C result code.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The detail message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Builds an `Error` with a formatted message: `err!(Timeout, "after {} ms", n)`.
+macro_rules! err {
+    ($kind:ident, $($arg:tt)+) => {
+        $crate::error::Error::new($crate::error::ErrorKind::$kind, format!($($arg)+))
+    };
+}
+pub(crate) use err;

@@ -1,0 +1,191 @@
+//! The call a client sends: `append(event)` or `appendBatch(events)`, framed.
+//!
+//! Encoding writes the caller's events straight into a reused buffer. Decoding
+//! (used by the bundled receiver and by tests) builds owned events.
+
+use super::{
+    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder,
+    Decoder, Encoder, MessageType, Method, TType,
+};
+use crate::config::Protocol;
+use crate::error::{err, Result};
+use crate::event::EventView;
+
+// Field ids of the IDL: ThriftFlumeEvent { 1: headers, 2: body }, args { 1: event(s) }.
+const HEADERS_FIELD: i16 = 1;
+const BODY_FIELD: i16 = 2;
+const ARGS_FIELD: i16 = 1;
+
+/// Encoded size of one `ThriftFlumeEvent` struct.
+pub(crate) fn event_size<E: EventView>(protocol: Protocol, event: &E) -> usize {
+    match protocol {
+        Protocol::Compact => event_size_with::<CompactEncoder, E>(event),
+        Protocol::Binary => event_size_with::<BinaryEncoder, E>(event),
+    }
+}
+
+/// Payload size of a call of `count` events whose `event_size`s add up to `events_size`.
+pub(crate) fn batch_call_size(protocol: Protocol, method: Method, count: usize, events_size: usize) -> usize {
+    match protocol {
+        Protocol::Compact => call_size_with::<CompactEncoder>(method, count, events_size),
+        Protocol::Binary => call_size_with::<BinaryEncoder>(method, count, events_size),
+    }
+}
+
+/// Appends the framed call to `buf`. `Method::Append` sends `events[0]` alone.
+pub(crate) fn encode_call<E: EventView>(
+    protocol: Protocol,
+    buf: &mut Vec<u8>,
+    seqid: i32,
+    method: Method,
+    events: &[E],
+) {
+    match protocol {
+        Protocol::Compact => encode_call_with::<CompactEncoder, E>(buf, seqid, method, events),
+        Protocol::Binary => encode_call_with::<BinaryEncoder, E>(buf, seqid, method, events),
+    }
+}
+
+fn event_size_with<P: Encoder, E: EventView>(event: &E) -> usize {
+    let count = event.header_count();
+    let mut size = P::FIELD_BEGIN_SIZE + P::map_begin_size(count);
+    for i in 0..count {
+        let (key, value) = event.header(i);
+        size = size
+            .saturating_add(P::binary_size(key.len()))
+            .saturating_add(P::binary_size(value.len()));
+    }
+    let body = P::FIELD_BEGIN_SIZE.saturating_add(P::binary_size(event.body().len()));
+    size.saturating_add(body).saturating_add(1) // + field stop
+}
+
+fn call_size_with<P: Encoder>(method: Method, count: usize, events_size: usize) -> usize {
+    let list_header = match method {
+        Method::Append => 0,
+        Method::AppendBatch => P::list_begin_size(count),
+    };
+    (P::message_begin_size(method.name()) + P::FIELD_BEGIN_SIZE + list_header + 1) // + args stop
+        .saturating_add(events_size)
+}
+
+fn encode_call_with<P: Encoder, E: EventView>(buf: &mut Vec<u8>, seqid: i32, method: Method, events: &[E]) {
+    let start = begin_frame(buf);
+    P::message_begin(buf, method.name(), MessageType::Call, seqid);
+    match method {
+        Method::Append => {
+            P::field_begin(buf, TType::Struct, ARGS_FIELD, 0);
+            encode_event::<P, E>(buf, &events[0]);
+        }
+        Method::AppendBatch => {
+            P::field_begin(buf, TType::List, ARGS_FIELD, 0);
+            P::list_begin(buf, TType::Struct, events.len());
+            for event in events {
+                encode_event::<P, E>(buf, event);
+            }
+        }
+    }
+    P::field_stop(buf);
+    end_frame(buf, start);
+}
+
+fn encode_event<P: Encoder, E: EventView>(buf: &mut Vec<u8>, event: &E) {
+    let count = event.header_count();
+    P::field_begin(buf, TType::Map, HEADERS_FIELD, 0);
+    P::map_begin(buf, TType::String, TType::String, count);
+    for i in 0..count {
+        let (key, value) = event.header(i);
+        P::binary(buf, key);
+        P::binary(buf, value);
+    }
+    P::field_begin(buf, TType::String, BODY_FIELD, HEADERS_FIELD);
+    P::binary(buf, event.body());
+    P::field_stop(buf);
+}
+
+/// An event as a server decoded it. Header strings are decoded as Flume does:
+/// UTF-8 with invalid bytes replaced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceivedEvent {
+    /// Headers in wire order (Flume keeps the last of repeated keys).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+/// A decoded call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// `append` or `appendBatch`.
+    pub method: Method,
+    /// The sequence id, to be echoed in the reply.
+    pub seqid: i32,
+    /// The events: one for `append`, any number for `appendBatch`.
+    pub events: Vec<ReceivedEvent>,
+}
+
+/// Decodes a call's frame payload (without the length), as a Flume Thrift source would.
+pub fn decode_call(protocol: Protocol, payload: &[u8]) -> Result<Call> {
+    with_decoder!(protocol, payload, |d| decode_call_with(&mut d))
+}
+
+fn decode_call_with<'a, D: Decoder<'a>>(d: &mut D) -> Result<Call> {
+    let header = d.message_begin()?;
+    if header.kind != MessageType::Call as u8 {
+        return Err(err!(Protocol, "message type {} where a call was expected", header.kind));
+    }
+    let method = match header.name {
+        b"append" => Method::Append,
+        b"appendBatch" => Method::AppendBatch,
+        other => return Err(err!(Protocol, "unknown method '{}'", String::from_utf8_lossy(other))),
+    };
+    let mut events = Vec::new();
+    let mut previous_id = 0;
+    while let Some((ttype, id)) = d.field_begin(&mut previous_id)? {
+        match (method, id, ttype) {
+            (Method::Append, ARGS_FIELD, TType::Struct) => events.push(decode_event(d)?),
+            (Method::AppendBatch, ARGS_FIELD, TType::List) => {
+                let (element, len) = d.list_begin()?;
+                if element != TType::Struct {
+                    return Err(err!(Protocol, "appendBatch list of {element:?}, not of events"));
+                }
+                events.reserve(len);
+                for _ in 0..len {
+                    events.push(decode_event(d)?);
+                }
+            }
+            _ => skip(d, ttype, 1)?,
+        }
+    }
+    if method == Method::Append && events.len() != 1 {
+        return Err(err!(Protocol, "append call without its event"));
+    }
+    Ok(Call { method, seqid: header.seqid, events })
+}
+
+fn decode_event<'a, D: Decoder<'a>>(d: &mut D) -> Result<ReceivedEvent> {
+    let (mut headers, mut body) = (None, None);
+    let mut previous_id = 0;
+    while let Some((ttype, id)) = d.field_begin(&mut previous_id)? {
+        match (id, ttype) {
+            (HEADERS_FIELD, TType::Map) => {
+                let (key, value, len) = d.map_begin()?;
+                if len > 0 && (key != TType::String || value != TType::String) {
+                    return Err(err!(Protocol, "headers map of {key:?} to {value:?}, not strings"));
+                }
+                let mut map = Vec::with_capacity(len);
+                for _ in 0..len {
+                    let k = String::from_utf8_lossy(d.binary()?).into_owned();
+                    let v = String::from_utf8_lossy(d.binary()?).into_owned();
+                    map.push((k, v));
+                }
+                headers = Some(map);
+            }
+            (BODY_FIELD, TType::String) => body = Some(d.binary()?.to_vec()),
+            _ => skip(d, ttype, 2)?,
+        }
+    }
+    match (headers, body) {
+        (Some(headers), Some(body)) => Ok(ReceivedEvent { headers, body }),
+        _ => Err(err!(Protocol, "event without its required headers and body")),
+    }
+}

@@ -1,0 +1,129 @@
+//! The reply a server sends: a `Status`, or a `TApplicationException`.
+//!
+//! Decoding validates in the order that catches every fault: protocol id and
+//! version, seqid, method name, exception, message type, result field 0, enum
+//! range. The frame length was checked by the caller (`wire::frame_len`).
+
+use super::{
+    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder,
+    Decoder, Encoder, MessageType, Method, TType,
+};
+use crate::config::Protocol;
+use crate::error::{err, Error, Result};
+
+/// Flume's `Status` enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Status {
+    /// Accepted: the events are in the source's channel.
+    Ok = 0,
+    /// The channel is full; nothing of the call was accepted.
+    Failed = 1,
+    /// Never sent by Flume, but legal.
+    Error = 2,
+    /// Never sent by Flume, but legal.
+    Unknown = 3,
+}
+
+// Field ids of the IDL's result struct and of TApplicationException.
+const SUCCESS_FIELD: i16 = 0;
+const EXCEPTION_MESSAGE_FIELD: i16 = 1;
+const EXCEPTION_TYPE_FIELD: i16 = 2;
+
+/// Appends a framed reply carrying `status` to `buf`, as a Flume Thrift source sends it.
+pub fn encode_reply(protocol: Protocol, buf: &mut Vec<u8>, seqid: i32, method: Method, status: Status) {
+    match protocol {
+        Protocol::Compact => encode_reply_with::<CompactEncoder>(buf, seqid, method, status),
+        Protocol::Binary => encode_reply_with::<BinaryEncoder>(buf, seqid, method, status),
+    }
+}
+
+fn encode_reply_with<P: Encoder>(buf: &mut Vec<u8>, seqid: i32, method: Method, status: Status) {
+    let start = begin_frame(buf);
+    P::message_begin(buf, method.name(), MessageType::Reply, seqid);
+    P::field_begin(buf, TType::I32, SUCCESS_FIELD, 0);
+    P::i32(buf, status as i32);
+    P::field_stop(buf);
+    end_frame(buf, start);
+}
+
+/// Decodes a reply's frame payload (without the length) to the call `seqid`
+/// of `method`. `Ok(())` means the server answered `OK`.
+pub(crate) fn decode_reply(protocol: Protocol, payload: &[u8], seqid: i32, method: Method) -> Result<()> {
+    with_decoder!(protocol, payload, |d| decode_reply_with(&mut d, seqid, method))
+}
+
+fn decode_reply_with<'a, D: Decoder<'a>>(d: &mut D, seqid: i32, method: Method) -> Result<()> {
+    let header = d.message_begin()?;
+    if header.seqid != seqid {
+        return Err(err!(
+            Protocol,
+            "reply has seqid {} but the call had {seqid}: the connection is out of step",
+            header.seqid
+        ));
+    }
+    if header.name != method.name().as_bytes() {
+        return Err(err!(
+            Protocol,
+            "reply is for method '{}' but the call was '{}'",
+            String::from_utf8_lossy(header.name),
+            method.name()
+        ));
+    }
+    if header.kind == MessageType::Exception as u8 {
+        return Err(decode_exception(d)?);
+    }
+    if header.kind != MessageType::Reply as u8 {
+        return Err(err!(Protocol, "message type {} where a reply was expected", header.kind));
+    }
+    let mut status = None;
+    let mut previous_id = 0;
+    while let Some((ttype, id)) = d.field_begin(&mut previous_id)? {
+        match (id, ttype) {
+            (SUCCESS_FIELD, TType::I32) => status = Some(d.i32()?),
+            _ => skip(d, ttype, 1)?,
+        }
+    }
+    match status {
+        None => Err(err!(Protocol, "reply to {} has no result (field 0)", method.name())),
+        Some(0) => Ok(()),
+        Some(1) => Err(err!(Failed, "server answered FAILED: its channel is full; nothing of the call was accepted")),
+        Some(2) => Err(err!(Server, "server answered ERROR; nothing of the call was accepted")),
+        Some(3) => Err(err!(Server, "server answered UNKNOWN; nothing of the call was accepted")),
+        Some(other) => Err(err!(Server, "server answered status {other}, outside Flume's Status enum")),
+    }
+}
+
+/// Reads a `TApplicationException` into a `Server` error naming its type and message.
+fn decode_exception<'a, D: Decoder<'a>>(d: &mut D) -> Result<Error> {
+    let (mut message, mut kind) = (String::new(), 0);
+    let mut previous_id = 0;
+    while let Some((ttype, id)) = d.field_begin(&mut previous_id)? {
+        match (id, ttype) {
+            (EXCEPTION_MESSAGE_FIELD, TType::String) => message = String::from_utf8_lossy(d.binary()?).into_owned(),
+            (EXCEPTION_TYPE_FIELD, TType::I32) => kind = d.i32()?,
+            _ => skip(d, ttype, 1)?,
+        }
+    }
+    Ok(err!(
+        Server,
+        "server raised TApplicationException {} ({kind}): {message}",
+        exception_type_name(kind)
+    ))
+}
+
+fn exception_type_name(kind: i32) -> &'static str {
+    match kind {
+        1 => "UNKNOWN_METHOD",
+        2 => "INVALID_MESSAGE_TYPE",
+        3 => "WRONG_METHOD_NAME",
+        4 => "BAD_SEQUENCE_ID",
+        5 => "MISSING_RESULT",
+        6 => "INTERNAL_ERROR",
+        7 => "PROTOCOL_ERROR",
+        8 => "INVALID_TRANSFORM",
+        9 => "INVALID_PROTOCOL",
+        10 => "UNSUPPORTED_CLIENT_TYPE",
+        _ => "UNKNOWN",
+    }
+}
