@@ -18,7 +18,7 @@ pub enum Protocol {
 pub const FLUME_MAX_FRAME_SIZE: usize = 16_384_000;
 
 /// The smallest `max-frame-size` accepted: room for a call with one small event.
-pub const MIN_FRAME_SIZE: usize = 64;
+pub(crate) const MIN_FRAME_SIZE: usize = 64;
 
 /// Settings of a client. `Config::default()` gives Flume's defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ mod config;
 mod conn;
 mod error;
 mod event;
-mod ffi;
+pub mod ffi;
 mod hosts;
 pub mod wire;
 

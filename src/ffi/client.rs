@@ -1,0 +1,116 @@
+//! `flume_client`: sending events.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use super::config::flume_config;
+use super::error::{flume_result, guard, guard_result};
+use super::event::{c_str, check_events, flume_event};
+use crate::client::Client;
+use crate::config::Config;
+use crate::error::err;
+
+/// A client of a Flume Thrift source (the first of its hosts that accepts a
+/// connection). Create with flume_client_new(), free with flume_client_free().
+///
+/// Thread-safety: one client may be used by many threads at once; calls take
+/// turns on its connection. Calls block the calling thread until the answer
+/// comes or a timeout passes; none installs signal handlers, and a peer that
+/// closes the connection never raises SIGPIPE.
+///
+/// Delivery: FLUME_OK means the source acknowledged the events (they are in its
+/// channel). FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL and
+/// FLUME_ERR_INTERNAL leave delivery unknown: resending may duplicate events
+/// (at-least-once). FLUME_ERR_FAILED and FLUME_ERR_SERVER mean the events were
+/// rejected. The other codes mean nothing was sent.
+pub struct flume_client {
+    inner: Client,
+}
+
+/// A new client of `hosts`: "host:port", or several separated by commas and/or
+/// spaces, where a host is a name, an IPv4 address or a bracketed IPv6 address
+/// ("[::1]:4141"). `conf` may be NULL for the defaults; it is copied, so the
+/// caller may free it at once.
+///
+/// Does not connect: connecting happens on the first call, so a service may
+/// start before its agent. Does not block.
+///
+/// Returns NULL on failure, with the reason in flume_last_error(): hosts NULL,
+/// not UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty).
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_new(hosts: *const c_char, conf: *const flume_config) -> *mut flume_client {
+    guard(|| {
+        let config = conf.as_ref().map_or_else(Config::default, |c| c.config().clone());
+        let client = Client::new(c_str(hosts, "hosts")?, &config)?;
+        Ok(Box::into_raw(Box::new(flume_client { inner: client })))
+    })
+    .unwrap_or(ptr::null_mut())
+}
+
+/// Sends one event with Flume's append call and waits for the answer: at most
+/// connect-timeout to connect (if not connected) plus request-timeout for the
+/// call.
+///
+/// Returns FLUME_OK when the source acknowledged the event, or:
+/// - FLUME_ERR_INVALID_ARG: client or event NULL, a NULL pointer with a non-zero
+///   count inside the event, or a header that is not UTF-8. Nothing sent.
+/// - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size. Nothing sent.
+/// - FLUME_ERR_CONNECT: no connection could be made. Nothing sent.
+/// - FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL: delivery unknown; the
+///   connection is closed and the next call reconnects.
+/// - FLUME_ERR_FAILED, FLUME_ERR_SERVER: the source rejected the event.
+/// flume_last_error() gives the detail.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_append(client: *mut flume_client, event: *const flume_event) -> flume_result {
+    guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        if event.is_null() {
+            return Err(err!(InvalidArg, "event is NULL"));
+        }
+        client.inner.append(&check_events(event, 1)?[0])
+    })
+}
+
+/// Sends `count` events with Flume's appendBatch call, split into calls of at
+/// most batch-size events and max-frame-size bytes, in order, waiting for each
+/// answer and stopping at the first failure. Every event is checked before
+/// anything is sent. `count` 0 sends nothing and returns FLUME_OK (`events` may
+/// then be NULL).
+///
+/// If `delivered` is not NULL it receives the number of leading events the
+/// source acknowledged, on success (count) and on failure alike, so a caller
+/// can resume after them. The events of the call that failed were not
+/// acknowledged; with FLUME_ERR_TIMEOUT, FLUME_ERR_IO or FLUME_ERR_PROTOCOL they
+/// may still have been delivered.
+///
+/// Returns the codes of flume_client_append(); FLUME_ERR_INVALID_ARG also for
+/// `events` NULL with `count` > 0.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_append_batch(
+    client: *mut flume_client,
+    events: *const flume_event,
+    count: usize,
+    delivered: *mut usize,
+) -> flume_result {
+    let mut acknowledged = 0;
+    let result = guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        client.inner.append_batch(check_events(events, count)?, &mut acknowledged)
+    });
+    if let Some(delivered) = delivered.as_mut() {
+        *delivered = acknowledged;
+    }
+    result
+}
+
+/// Closes the client's connection and frees it. NULL is a no-op. Must not be
+/// called while another thread is still using the client.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {
+    let _ = guard(|| {
+        if !client.is_null() {
+            drop(Box::from_raw(client));
+        }
+        Ok(())
+    });
+}

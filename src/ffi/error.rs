@@ -1,0 +1,149 @@
+//! Result codes, the thread's last error, panic catching, and the static strings.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{Error, ErrorKind};
+
+/// The result of a call: FLUME_OK (0) or one of the FLUME_ERR_* codes.
+///
+/// Each code also says whether anything was sent; see the FLUME_ERR_* macros.
+/// flume_last_error() gives the detail of the most recent failure, and
+/// flume_result_str() a fixed description of any code.
+pub type flume_result = u32;
+
+/// Success.
+pub const FLUME_OK: flume_result = 0;
+/// A NULL pointer where one is not allowed, invalid UTF-8 in a header, a count too large for memory, or a bad host list. Nothing was sent.
+pub const FLUME_ERR_INVALID_ARG: flume_result = 1;
+/// An unknown config key, or a value out of range. Nothing was sent.
+pub const FLUME_ERR_CONFIG: flume_result = 2;
+/// One event alone cannot fit in a frame of max-frame-size. Nothing was sent.
+pub const FLUME_ERR_TOO_LARGE: flume_result = 3;
+/// No connection could be made: refused, unreachable, name not resolved, or connect-timeout passed. Nothing was sent.
+pub const FLUME_ERR_CONNECT: flume_result = 4;
+/// request-timeout passed before the reply came. The events MAY have been delivered. The connection was closed.
+pub const FLUME_ERR_TIMEOUT: flume_result = 5;
+/// The connection broke while sending or receiving. The events MAY have been delivered.
+pub const FLUME_ERR_IO: flume_result = 6;
+/// The reply was malformed: bad frame, wrong protocol, wrong seqid or method name. The events MAY have been delivered. The connection was closed.
+pub const FLUME_ERR_PROTOCOL: flume_result = 7;
+/// The server answered FAILED (its channel is full): the events were sent and rejected. The connection stays usable; retry later.
+pub const FLUME_ERR_FAILED: flume_result = 8;
+/// The server answered ERROR, UNKNOWN, a status outside the enum, or raised an exception: the events were sent and rejected.
+pub const FLUME_ERR_SERVER: flume_result = 9;
+/// A bug in this library (a caught panic). The events MAY have been delivered. Please report it.
+pub const FLUME_ERR_INTERNAL: flume_result = 10;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `e` as the thread's last error and returns its code.
+pub(crate) fn fail(e: &Error) -> flume_result {
+    let text = e.to_string().replace('\0', "\\0");
+    LAST_ERROR.with(|last| *last.borrow_mut() = CString::new(text).expect("NULs replaced"));
+    e.kind().code()
+}
+
+/// Runs `f`, turning a panic into `FLUME_ERR_INTERNAL` and an `Err` into its
+/// code, both recorded as the thread's last error.
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, flume_result> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(fail(&e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(fail(&Error::new(ErrorKind::Internal, format!("panic caught at the C boundary: {what}"))))
+        }
+    }
+}
+
+/// `guard` for functions that return a `flume_result`.
+pub(crate) fn guard_result(f: impl FnOnce() -> Result<(), Error>) -> flume_result {
+    match guard(f) {
+        Ok(()) => FLUME_OK,
+        Err(code) => code,
+    }
+}
+
+/// The detail of the most recent failure on the calling thread, like errno or
+/// dlerror(): which argument, host, key or event was wrong and why. An empty
+/// string if no call of this library has failed on this thread.
+///
+/// Never NULL. The string belongs to the library and stays valid until the next
+/// call of this library on the same thread; copy it to keep it. Successful calls
+/// do not clear it. Thread-safe: each thread has its own.
+#[no_mangle]
+pub extern "C" fn flume_last_error() -> *const c_char {
+    LAST_ERROR.with(|last| last.borrow().as_ptr())
+}
+
+/// A fixed description of a result code, e.g. "FLUME_ERR_TIMEOUT: request-timeout
+/// passed before the reply came; delivery unknown". Any value is accepted;
+/// unknown values give "unknown result code".
+///
+/// Never NULL. The string is static: never free it.
+#[no_mangle]
+pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
+    let text: &'static CStr = match ErrorKind::from_code(code) {
+        _ if code == FLUME_OK => c"FLUME_OK: success",
+        Some(ErrorKind::InvalidArg) => c"FLUME_ERR_INVALID_ARG: invalid argument; nothing was sent",
+        Some(ErrorKind::Config) => c"FLUME_ERR_CONFIG: unknown config key or value out of range",
+        Some(ErrorKind::TooLarge) => c"FLUME_ERR_TOO_LARGE: an event does not fit in max-frame-size; nothing was sent",
+        Some(ErrorKind::Connect) => c"FLUME_ERR_CONNECT: no connection could be made; nothing was sent",
+        Some(ErrorKind::Timeout) => c"FLUME_ERR_TIMEOUT: request-timeout passed before the reply came; delivery unknown",
+        Some(ErrorKind::Io) => c"FLUME_ERR_IO: the connection broke while sending or receiving; delivery unknown",
+        Some(ErrorKind::Protocol) => c"FLUME_ERR_PROTOCOL: the reply was malformed; delivery unknown",
+        Some(ErrorKind::Failed) => c"FLUME_ERR_FAILED: the server answered FAILED (channel full); the events were rejected",
+        Some(ErrorKind::Server) => c"FLUME_ERR_SERVER: the server answered ERROR, UNKNOWN or an exception; the events were rejected",
+        Some(ErrorKind::Internal) => c"FLUME_ERR_INTERNAL: a bug in flume-client (a caught panic); delivery unknown",
+        None => c"unknown result code",
+    };
+    text.as_ptr()
+}
+
+/// The library's version, e.g. "0.1.0": the version of the code running, which
+/// may differ from FLUME_CLIENT_VERSION, the version of the header compiled
+/// against. Never NULL; static.
+#[no_mangle]
+pub extern "C" fn flume_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_error_kinds() {
+        let codes = [
+            FLUME_ERR_INVALID_ARG, FLUME_ERR_CONFIG, FLUME_ERR_TOO_LARGE, FLUME_ERR_CONNECT, FLUME_ERR_TIMEOUT,
+            FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_FAILED, FLUME_ERR_SERVER, FLUME_ERR_INTERNAL,
+        ];
+        assert_eq!(codes.map(ErrorKind::from_code), ErrorKind::ALL.map(Some));
+    }
+
+    #[test]
+    fn result_str_names_every_code_and_any_integer() {
+        let text = |code| unsafe { CStr::from_ptr(flume_result_str(code)) }.to_str().unwrap().to_string();
+        assert!(text(FLUME_OK).starts_with("FLUME_OK"));
+        for kind in ErrorKind::ALL {
+            assert!(text(kind.code()).starts_with(kind.name()), "{kind:?}");
+        }
+        assert_eq!(text(u32::MAX), "unknown result code");
+    }
+
+    #[test]
+    fn a_panic_becomes_internal_with_a_message() {
+        let code = guard_result(|| panic!("boom"));
+        assert_eq!(code, FLUME_ERR_INTERNAL);
+        let detail = unsafe { CStr::from_ptr(flume_last_error()) }.to_str().unwrap();
+        assert!(detail.contains("boom"), "{detail}");
+    }
+}
