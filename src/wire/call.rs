@@ -17,7 +17,7 @@ const BODY_FIELD: i16 = 2;
 const ARGS_FIELD: i16 = 1;
 
 /// Encoded size of one `ThriftFlumeEvent` struct.
-pub(crate) fn event_size<E: EventView>(protocol: Protocol, event: &E) -> usize {
+pub fn event_size<E: EventView>(protocol: Protocol, event: &E) -> usize {
     match protocol {
         Protocol::Compact => event_size_with::<CompactEncoder, E>(event),
         Protocol::Binary => event_size_with::<BinaryEncoder, E>(event),
@@ -25,7 +25,7 @@ pub(crate) fn event_size<E: EventView>(protocol: Protocol, event: &E) -> usize {
 }
 
 /// Payload size of a call of `count` events whose `event_size`s add up to `events_size`.
-pub(crate) fn batch_call_size(protocol: Protocol, method: Method, count: usize, events_size: usize) -> usize {
+pub fn batch_call_size(protocol: Protocol, method: Method, count: usize, events_size: usize) -> usize {
     match protocol {
         Protocol::Compact => call_size_with::<CompactEncoder>(method, count, events_size),
         Protocol::Binary => call_size_with::<BinaryEncoder>(method, count, events_size),
@@ -33,7 +33,7 @@ pub(crate) fn batch_call_size(protocol: Protocol, method: Method, count: usize, 
 }
 
 /// Appends the framed call to `buf`. `Method::Append` sends `events[0]` alone.
-pub(crate) fn encode_call<E: EventView>(
+pub fn encode_call<E: EventView>(
     protocol: Protocol,
     buf: &mut Vec<u8>,
     seqid: i32,

@@ -11,10 +11,8 @@ mod call;
 mod compact;
 mod reply;
 
-pub use call::{decode_call, Call, ReceivedEvent};
-pub(crate) use call::{batch_call_size, encode_call, event_size};
-pub(crate) use reply::decode_reply;
-pub use reply::{encode_reply, Status};
+pub use call::{batch_call_size, decode_call, encode_call, event_size, Call, ReceivedEvent};
+pub use reply::{decode_reply, encode_reply, Status};
 
 use crate::error::{err, Result};
 

@@ -49,7 +49,7 @@ fn encode_reply_with<P: Encoder>(buf: &mut Vec<u8>, seqid: i32, method: Method, 
 
 /// Decodes a reply's frame payload (without the length) to the call `seqid`
 /// of `method`. `Ok(())` means the server answered `OK`.
-pub(crate) fn decode_reply(protocol: Protocol, payload: &[u8], seqid: i32, method: Method) -> Result<()> {
+pub fn decode_reply(protocol: Protocol, payload: &[u8], seqid: i32, method: Method) -> Result<()> {
     with_decoder!(protocol, payload, |d| decode_reply_with(&mut d, seqid, method))
 }
 
