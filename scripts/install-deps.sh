@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on a fresh Debian machine, and
+# nothing already there: cmake and pkg-config for the C package, valgrind for
+# the memory checks, Apache Thrift's Java library and compiler and its Python
+# package for the interop tests. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+apt_packages=(cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java thrift-compiler)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v javac >/dev/null || missing+=(default-jdk-headless)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  echo "install-deps: installing ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import thrift' 2>/dev/null; then
+  echo "install-deps: installing Python's thrift"
+  python3 -m pip install -q thrift
+fi
