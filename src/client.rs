@@ -138,7 +138,7 @@ impl Session {
         encode_call(config.protocol, &mut self.request, self.seqid, method, events);
         let deadline = Instant::now() + config.request_timeout;
         let result = connection
-            .round_trip(&self.request, &mut self.reply, deadline, config.max_frame_size)
+            .round_trip(&self.request, &mut self.reply, deadline)
             .and_then(|payload| decode_reply(config.protocol, payload, self.seqid, method));
         if let Err(e) = &result {
             if e.kind().maybe_delivered() {

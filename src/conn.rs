@@ -14,6 +14,11 @@ use crate::error::{err, Result};
 use crate::hosts::HostPort;
 use crate::wire::{frame_len, FRAME_HEADER_LEN};
 
+/// The largest reply frame accepted. A reply is a status, or an exception and
+/// its message: a few dozen bytes. The cap keeps a hostile or mistaken peer
+/// (an HTTP server's "HTTP" reads as a 1.2 GB length) from making us allocate.
+pub(crate) const MAX_REPLY_SIZE: usize = 64 * 1024;
+
 /// An open connection. It holds no buffers: the client owns them, so a
 /// reconnect does not reallocate.
 pub(crate) struct Connection {
@@ -52,17 +57,12 @@ impl Connection {
 
     /// Sends the framed call in `request` and reads one reply frame into
     /// `reply`, returning its payload. Fails with `Timeout` at `deadline`, `Io`
-    /// if the connection breaks, `Protocol` on a bad frame length or on bytes
-    /// past the reply (the connection is then out of step).
-    pub(crate) fn round_trip<'r>(
-        &mut self,
-        request: &[u8],
-        reply: &'r mut Vec<u8>,
-        deadline: Instant,
-        max_frame: usize,
-    ) -> Result<&'r [u8]> {
+    /// if the connection breaks, `Protocol` on a frame length outside
+    /// `1..=MAX_REPLY_SIZE` or on bytes past the reply (the connection is then
+    /// out of step).
+    pub(crate) fn round_trip<'r>(&mut self, request: &[u8], reply: &'r mut Vec<u8>, deadline: Instant) -> Result<&'r [u8]> {
         self.send_all(request, deadline)?;
-        self.receive_frame(reply, deadline, max_frame)
+        self.receive_frame(reply, deadline)
     }
 
     fn fd(&self) -> RawFd {
@@ -106,7 +106,7 @@ impl Connection {
 
     /// Reads one whole frame. Reads may return more than is asked for only if
     /// the peer sent bytes no call asked for, which is caught below.
-    fn receive_frame<'r>(&mut self, buf: &'r mut Vec<u8>, deadline: Instant, max_frame: usize) -> Result<&'r [u8]> {
+    fn receive_frame<'r>(&mut self, buf: &'r mut Vec<u8>, deadline: Instant) -> Result<&'r [u8]> {
         buf.clear();
         let mut frame_end = None;
         loop {
@@ -124,7 +124,7 @@ impl Connection {
                 }
             } else if buf.len() >= FRAME_HEADER_LEN {
                 let header = buf[..FRAME_HEADER_LEN].try_into().expect("4 bytes");
-                let end = FRAME_HEADER_LEN + frame_len(header, max_frame)?;
+                let end = FRAME_HEADER_LEN + frame_len(header, MAX_REPLY_SIZE)?;
                 buf.reserve(end.saturating_sub(buf.len()));
                 frame_end = Some(end);
                 continue;
