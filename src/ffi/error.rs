@@ -92,7 +92,7 @@ pub extern "C" fn flume_last_error() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
     let text: &'static CStr = match ErrorKind::from_code(code) {
-        _ if code == FLUME_OK => c"FLUME_OK: success",
+        None if code == FLUME_OK => c"FLUME_OK: success",
         Some(ErrorKind::InvalidArg) => c"FLUME_ERR_INVALID_ARG: invalid argument; nothing was sent",
         Some(ErrorKind::Config) => c"FLUME_ERR_CONFIG: unknown config key or value out of range",
         Some(ErrorKind::TooLarge) => c"FLUME_ERR_TOO_LARGE: an event does not fit in max-frame-size; nothing was sent",
