@@ -12,8 +12,7 @@
  *   flume_config_free(conf);                  // the client keeps a copy
  *   size_t delivered;
  *   if (flume_client_append_batch(client, events, n, &delivered) != FLUME_OK)
- *     fprintf(stderr, "%zu acknowledged: %s
-", delivered, flume_last_error());
+ *     fprintf(stderr, "%zu acknowledged: %s\n", delivered, flume_last_error());
  *   flume_client_free(client);
  *
  * Ownership: the library never keeps a pointer the caller passed in; every
