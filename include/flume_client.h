@@ -55,19 +55,26 @@
 #define FLUME_MAX_FRAME_SIZE 16384000
 
 /**
- * A client of a Flume Thrift source (the first of its hosts that accepts a
- * connection). Create with flume_client_new(), free with flume_client_free().
+ * A client of one or more Flume Thrift sources. Create with
+ * flume_client_new(), free with flume_client_free().
  *
- * Thread-safety: one client may be used by many threads at once; calls take
- * turns on its connection. Calls block the calling thread until the answer
+ * Thread-safety: one client may be used by many threads at once; each call
+ * takes a connection from its host's pool of maxConnections (waiting at most
+ * request-timeout for one). Calls block the calling thread until the answer
  * comes or a timeout passes; none installs signal handlers, and a peer that
  * closes the connection never raises SIGPIPE.
  *
- * Delivery: FLUME_OK means the source acknowledged the events (they are in its
+ * Delivery: FLUME_OK means a source acknowledged the events (they are in its
  * channel). FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL and
  * FLUME_ERR_INTERNAL leave delivery unknown: resending may duplicate events
  * (at-least-once). FLUME_ERR_FAILED and FLUME_ERR_SERVER mean the events were
  * rejected. The other codes mean nothing was sent.
+ *
+ * Several hosts: a call that fails on one host is retried on the next (up to
+ * max-attempts hosts). Events a server acknowledged are never resent, but a
+ * call retried after a timeout or a broken connection may arrive twice: this
+ * is at-least-once delivery. If any attempt left delivery unknown, the
+ * call's result is that attempt's code, never one saying nothing was sent.
  */
 typedef struct flume_client flume_client;
 
@@ -85,7 +92,26 @@ typedef struct flume_client flume_client;
  *   1000 are honoured.
  * - "max-frame-size": 16384000; most payload bytes in one frame (64 to 2147483647).
  *   Flume's source closes the connection on a larger frame.
- * - "maxConnections": 5; connections one client may hold (1 to 1024).
+ * - "maxConnections": 5; connections the client may hold to each host (1 to
+ *   1024). A call that finds them all busy waits at most request-timeout.
+ * - "hosts": host aliases separated by spaces, e.g. "h1 h2", each given by
+ *   "hosts.<alias>" = "host:port" (Flume's form); used when flume_client_new()
+ *   gets NULL or "" for its hosts.
+ * - "client.type": "thrift" (default; with several hosts it fails over like
+ *   default_failover), "default_failover" (hosts in order, a failing host
+ *   skipped until its backoff ends) or "default_loadbalance" (calls spread
+ *   by host-selector).
+ * - "max-attempts": hosts tried for one call; default the number of hosts.
+ * - "host-selector": "round_robin" (default) or "random" (load balancing).
+ * - "backoff": "false" (default) or "true": whether load balancing skips a
+ *   failed host. Failover always does.
+ * - "maxBackoff": 30000 ms (also for 0); the longest a failed host is skipped.
+ *   A host that failed n times in a row is skipped for min(maxBackoff,
+ *   1000 ms * 2^n), n capped at 16. When every host is backing off, a call
+ *   tries the one whose backoff ends first.
+ * - "ssl": only "false" in this build.
+ * Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
+ * compression) give FLUME_ERR_CONFIG saying why.
  *
  * Not thread-safe: do not set one config from several threads at once.
  */
@@ -202,14 +228,17 @@ extern "C" {
 /**
  * A new client of `hosts`: "host:port", or several separated by commas and/or
  * spaces, where a host is a name, an IPv4 address or a bracketed IPv6 address
- * ("[::1]:4141"). `conf` may be NULL for the defaults; it is copied, so the
- * caller may free it at once.
+ * ("[::1]:4141"). `hosts` may be NULL or "" when `conf` names its hosts with
+ * the "hosts" and "hosts.<alias>" keys. `conf` may be NULL for the defaults;
+ * it is copied, so the caller may free it at once.
  *
  * Does not connect: connecting happens on the first call, so a service may
  * start before its agent. Does not block.
  *
- * Returns NULL on failure, with the reason in flume_last_error(): hosts NULL,
- * not UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty).
+ * Returns NULL on failure, with the reason in flume_last_error(): hosts not
+ * UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
+ * or NULL while conf names no hosts; an alias in "hosts" without its
+ * "hosts.<alias>".
  */
 struct flume_client *flume_client_new(const char *hosts, const struct flume_config *conf);
 
@@ -252,7 +281,29 @@ flume_result flume_client_append_batch(struct flume_client *client,
                                        size_t *delivered);
 
 /**
- * Closes the client's connection and frees it. NULL is a no-op. Must not be
+ * The client's statistics as a JSON object, in a new NUL-terminated string
+ * that the caller frees with flume_string_free(). NULL if client is NULL.
+ * Thread-safe; does not block on calls in flight. Fields:
+ * - "events_acked", "calls_acked": events and calls acknowledged OK;
+ * - "bytes_sent": bytes of calls written; "connects": connections opened
+ *   (the first ones and reconnects);
+ * - "failures": failed call attempts by result code name;
+ * - "latency_us": call latency from first byte sent to reply: "count",
+ *   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
+ * - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
+ *   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
+ *   "connects", "idle_connections".
+ */
+char *flume_client_stats_json(const struct flume_client *client);
+
+/**
+ * Frees a string returned by this library (flume_client_stats_json()). NULL
+ * is a no-op.
+ */
+void flume_string_free(char *string);
+
+/**
+ * Closes the client's connections and frees it. NULL is a no-op. Must not be
  * called while another thread is still using the client.
  */
 void flume_client_free(struct flume_client *client);
@@ -272,6 +323,24 @@ struct flume_config *flume_config_new(void);
  * both in flume_last_error(). On failure the config is unchanged.
  */
 flume_result flume_config_set(struct flume_config *conf, const char *key, const char *value);
+
+/**
+ * Applies a Java properties file, such as a Flume client properties file
+ * (what `flume-ng avro-client -P` reads), key by key in file order as with
+ * flume_config_set(). `path` is a NUL-terminated file name.
+ *
+ * Returns FLUME_OK; FLUME_ERR_INVALID_ARG if conf or path is NULL, or the
+ * file cannot be read or is not UTF-8; FLUME_ERR_CONFIG for an unknown or
+ * unsupported key, a bad value or a malformed escape, naming the line in
+ * flume_last_error(). On failure the config is unchanged.
+ */
+flume_result flume_config_load_properties(struct flume_config *conf, const char *path);
+
+/**
+ * Like flume_config_load_properties(), from the text of a properties file
+ * (NUL-terminated UTF-8) instead of a file name.
+ */
+flume_result flume_config_load_properties_str(struct flume_config *conf, const char *text);
 
 /**
  * Frees a config. NULL is a no-op. Clients made from it are unaffected: they

@@ -1,48 +1,45 @@
 //! The synchronous client: validates events, splits batches into calls, sends
-//! each call on its connection and maps the reply to a result.
+//! each call to a host chosen by `hosts`, on a pooled connection, and maps the
+//! reply to a result.
 //!
 //! Delivery: a call answered `OK` was accepted by the source. A call that failed
 //! with `Timeout`, `Io`, `Protocol` or `Internal` may or may not have been
-//! accepted; the connection is then dropped and the next call reconnects. After
+//! accepted; its connection is dropped and the next use reconnects. After
 //! `Failed` or `Server` the server rejected the call and the connection is kept.
+//! A failed call is retried on the next host (up to `max-attempts`): after an
+//! uncertain failure that is at-least-once, and the call's result then says
+//! "maybe delivered" even if a later attempt only failed to connect.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::config::Config;
 use crate::conn::Connection;
-use crate::error::{err, Result};
+use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::EventView;
-use crate::hosts::{parse_host_list, HostPort};
+use crate::hosts::{parse_host_list, Host, HostSet};
+use crate::pool::Slot;
+use crate::stats::Stats;
 use crate::wire::{batch_call_size, decode_reply, encode_call, event_size, Method};
 
-/// A client of one Flume Thrift source (the first host of the list that
-/// accepts a connection). Safe to share between threads: calls take turns on
-/// its connection.
+/// A client of one or more Flume Thrift sources. Safe to share between
+/// threads: each call takes a connection from its host's pool.
 pub struct Client {
-    hosts: Vec<HostPort>,
     config: Config,
-    session: Mutex<Session>,
-}
-
-/// The connection and the buffers reused by every call.
-#[derive(Default)]
-struct Session {
-    connection: Option<Connection>,
-    seqid: i32,
-    request: Vec<u8>,
-    reply: Vec<u8>,
+    hosts: HostSet,
+    stats: Stats,
 }
 
 impl Client {
-    /// A client of the hosts in `hosts` (see `hosts::parse_host_list`). Does not
-    /// connect: that happens on the first call.
+    /// A client of the hosts in `hosts` (see `hosts::parse_host_list`), or,
+    /// when `hosts` is blank, of the hosts `config` names with `hosts` and
+    /// `hosts.<alias>`. Does not connect: that happens on the first call.
     pub fn new(hosts: &str, config: &Config) -> Result<Client> {
-        Ok(Client {
-            hosts: parse_host_list(hosts)?,
-            config: config.clone(),
-            session: Mutex::new(Session::default()),
-        })
+        let addresses = if hosts.trim().is_empty() && !config.host_aliases.is_empty() {
+            config.configured_hosts()?
+        } else {
+            parse_host_list(hosts)?
+        };
+        Ok(Client { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default() })
     }
 
     /// The client's settings.
@@ -54,7 +51,7 @@ impl Client {
     pub fn append<E: EventView>(&self, event: &E) -> Result<()> {
         let events = std::slice::from_ref(event);
         self.validate(Method::Append, events)?;
-        self.lock().call(&self.hosts, &self.config, Method::Append, events)
+        self.call(Method::Append, events)
     }
 
     /// Sends `events` with `appendBatch`, in calls of at most `batch-size`
@@ -65,15 +62,22 @@ impl Client {
     pub fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
         self.validate(Method::AppendBatch, events)?;
-        let mut session = self.lock();
         let mut rest = events;
         while !rest.is_empty() {
             let count = self.next_call_len(rest);
-            session.call(&self.hosts, &self.config, Method::AppendBatch, &rest[..count])?;
+            self.call(Method::AppendBatch, &rest[..count])?;
             *delivered += count;
             rest = &rest[count..];
         }
         Ok(())
+    }
+
+    /// The client's statistics as JSON: events and calls acknowledged, failed
+    /// attempts by result code, connections made, bytes sent, call latency
+    /// (count, mean, max, and a histogram of power-of-two microsecond buckets),
+    /// and each host's state, backoff and counters.
+    pub fn stats_json(&self) -> String {
+        self.stats.to_json(&self.hosts)
     }
 
     /// Checks that every header is UTF-8 (Flume would silently corrupt it) and
@@ -114,49 +118,95 @@ impl Client {
         events.len().min(self.config.batch_size)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(|poisoned| {
-            // A panic interrupted a call: its connection may be mid-frame.
-            let mut session = poisoned.into_inner();
-            session.connection = None;
-            session
-        })
-    }
-}
-
-impl Session {
-    /// One call: connect if needed, encode, send, read and decode the reply.
-    /// Drops the connection after any error that leaves delivery unknown.
-    fn call<E: EventView>(&mut self, hosts: &[HostPort], config: &Config, method: Method, events: &[E]) -> Result<()> {
-        if self.connection.is_none() {
-            self.connection = Some(connect(hosts, config)?);
-            self.seqid = 0;
-        }
-        let connection = self.connection.as_mut().expect("connected above");
-        self.seqid = self.seqid.wrapping_add(1);
-        self.request.clear();
-        encode_call(config.protocol, &mut self.request, self.seqid, method, events);
-        let deadline = Instant::now() + config.request_timeout;
-        let result = connection
-            .round_trip(&self.request, &mut self.reply, deadline)
-            .and_then(|payload| decode_reply(config.protocol, payload, self.seqid, method));
-        if let Err(e) = &result {
-            if e.kind().maybe_delivered() {
-                self.connection = None;
+    /// One call, tried on each candidate host in turn until one answers OK.
+    fn call<E: EventView>(&self, method: Method, events: &[E]) -> Result<()> {
+        let mut failure = Failure::default();
+        for host in self.hosts.candidates() {
+            let mut slot = match host.pool.checkout(Instant::now() + self.config.request_timeout) {
+                Ok(slot) => slot,
+                Err(busy) => {
+                    // Nothing was sent, and a busy host is not a failing one.
+                    failure.add(busy, false);
+                    continue;
+                }
+            };
+            match self.call_on(host, &mut slot, method, events) {
+                Ok(()) => {
+                    self.hosts.succeeded(host);
+                    self.stats.acked(&host.stats, events.len());
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.stats.failed(&host.stats, e.kind());
+                    self.hosts.failed(host);
+                    let uncertain = e.kind().maybe_delivered();
+                    failure.add(e, uncertain);
+                }
             }
+        }
+        Err(failure.into_error())
+    }
+
+    /// One attempt on one host's pooled connection. Drops the connection after
+    /// any error that leaves delivery unknown.
+    fn call_on<E: EventView>(&self, host: &Host, slot: &mut Slot, method: Method, events: &[E]) -> Result<()> {
+        let config = &self.config;
+        if slot.connection.as_mut().is_some_and(|c| c.is_stale()) {
+            // The server closed it while idle (or sent stray bytes): replace it before sending anything.
+            slot.connection = None;
+        }
+        if slot.connection.is_none() {
+            slot.connection = Some(Connection::open(&host.address, config.connect_timeout)?);
+            slot.seqid = 0;
+            self.stats.connected(&host.stats);
+        }
+        let connection = slot.connection.as_mut().expect("connected above");
+        slot.seqid = slot.seqid.wrapping_add(1);
+        slot.request.clear();
+        encode_call(config.protocol, &mut slot.request, slot.seqid, method, events);
+        let start = Instant::now();
+        let result = connection
+            .round_trip(&slot.request, &mut slot.reply, start + config.request_timeout)
+            .and_then(|payload| {
+                self.stats.answered(start.elapsed());
+                decode_reply(config.protocol, payload, slot.seqid, method)
+                    .map_err(|e| Error::new(e.kind(), format!("{}: {}", host.address, e.message())))
+            });
+        self.stats.sent(slot.request.len());
+        if result.as_ref().is_err_and(|e| e.kind().maybe_delivered()) {
+            slot.connection = None;
         }
         result
     }
 }
 
-/// Connects to the first host that accepts, each tried for `connect-timeout`.
-fn connect(hosts: &[HostPort], config: &Config) -> Result<Connection> {
-    let mut errors = Vec::new();
-    for host in hosts {
-        match Connection::open(host, config.connect_timeout) {
-            Ok(connection) => return Ok(connection),
-            Err(e) => errors.push(e.message().to_string()),
+/// The attempts of a call that failed on every host tried.
+#[derive(Default)]
+struct Failure {
+    last: Option<Error>,
+    /// The kind of the latest attempt that may have delivered the events.
+    uncertain: Option<ErrorKind>,
+}
+
+impl Failure {
+    fn add(&mut self, e: Error, uncertain: bool) {
+        if uncertain {
+            self.uncertain = Some(e.kind());
+        }
+        self.last = Some(match self.last.take() {
+            None => e,
+            Some(earlier) => Error::new(e.kind(), format!("{}; then {}", earlier.message(), e.message())),
+        });
+    }
+
+    /// The last attempt's error with every attempt's message; its kind is the
+    /// uncertain attempt's if there was one, so "nothing was sent" is never
+    /// claimed after an attempt that may have delivered.
+    fn into_error(self) -> Error {
+        let last = self.last.unwrap_or_else(|| err!(Internal, "no host to try"));
+        match self.uncertain {
+            Some(kind) if !last.kind().maybe_delivered() => Error::new(kind, last.message()),
+            _ => last,
         }
     }
-    Err(err!(Connect, "no connection could be made: {}", errors.join("; ")))
 }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::error::{err, Result};
+use crate::error::{err, Error, Result};
+use crate::hosts::{parse_host_port, HostPort};
+use crate::properties::parse_properties;
 
 /// The Thrift protocol spoken inside each frame. Flume's Thrift source has no
 /// negotiation: it must match the source's `protocol` setting.
@@ -20,6 +22,26 @@ pub const FLUME_MAX_FRAME_SIZE: usize = 16_384_000;
 /// The smallest `max-frame-size` accepted: room for a call with one small event.
 pub(crate) const MIN_FRAME_SIZE: usize = 64;
 
+/// How a client with several hosts spreads its calls (`client.type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientType {
+    /// `thrift` (default): Flume's Thrift client. With several hosts, behaves as `default_failover`.
+    Thrift,
+    /// `default_failover`: hosts in order; a failing host is skipped until its backoff ends.
+    Failover,
+    /// `default_loadbalance`: calls spread by `host-selector`; failing hosts backed off if `backoff`.
+    LoadBalance,
+}
+
+/// How `default_loadbalance` picks the host of each call (`host-selector`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostSelector {
+    /// `round_robin` (default): each call starts at the next host.
+    RoundRobin,
+    /// `random`: each call starts at a random host.
+    Random,
+}
+
 /// Settings of a client. `Config::default()` gives Flume's defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -29,13 +51,31 @@ pub struct Config {
     pub batch_size: usize,
     /// `connect-timeout`: time to establish a connection, name lookup included (default 20 s).
     pub connect_timeout: Duration,
-    /// `request-timeout`: time from the first byte of a call sent to the last byte of its reply (default 20 s).
+    /// `request-timeout`: time from the first byte of a call sent to the last byte of its
+    /// reply, and the longest wait for a free connection (default 20 s).
     pub request_timeout: Duration,
     /// `max-frame-size`: most payload bytes in one frame (default 16,384,000).
     pub max_frame_size: usize,
-    /// `maxConnections`: connections one client may hold at once (default 5).
+    /// `maxConnections`: connections the client may hold to each host at once (default 5).
     pub max_connections: usize,
+    /// `hosts`: host aliases, each given by a `hosts.<alias>` key (Flume's form).
+    pub host_aliases: Vec<String>,
+    /// `hosts.<alias>`: the address of each alias, in the order set.
+    pub host_addresses: Vec<(String, HostPort)>,
+    /// `client.type`: `thrift` (default), `default_failover` or `default_loadbalance`.
+    pub client_type: ClientType,
+    /// `max-attempts`: hosts tried for one call (default: the number of hosts).
+    pub max_attempts: Option<usize>,
+    /// `host-selector`: `round_robin` (default) or `random`.
+    pub host_selector: HostSelector,
+    /// `backoff`: whether load balancing skips a failed host for a while (default false).
+    pub backoff: bool,
+    /// `maxBackoff`: the longest a failed host is skipped (default, and for 0, 30 s).
+    pub max_backoff: Duration,
 }
+
+/// Flume's `maxBackoff` when unset or 0.
+const DEFAULT_MAX_BACKOFF: Duration = Duration::from_millis(30_000);
 
 impl Default for Config {
     fn default() -> Config {
@@ -46,24 +86,38 @@ impl Default for Config {
             request_timeout: Duration::from_millis(20_000),
             max_frame_size: FLUME_MAX_FRAME_SIZE,
             max_connections: 5,
+            host_aliases: Vec::new(),
+            host_addresses: Vec::new(),
+            client_type: ClientType::Thrift,
+            max_attempts: None,
+            host_selector: HostSelector::RoundRobin,
+            backoff: false,
+            max_backoff: DEFAULT_MAX_BACKOFF,
         }
     }
 }
 
-/// The keys `Config::set` accepts.
-pub const KEYS: [&str; 6] = [
+/// The keys `Config::set` accepts, besides `hosts.<alias>`.
+pub const KEYS: [&str; 13] = [
     "protocol",
     "batch-size",
     "connect-timeout",
     "request-timeout",
     "max-frame-size",
     "maxConnections",
+    "hosts",
+    "client.type",
+    "max-attempts",
+    "host-selector",
+    "backoff",
+    "maxBackoff",
+    "ssl",
 ];
 
 impl Config {
     /// Sets one key from its string value, as in a Flume client properties file.
-    /// Fails with `Config` for an unknown key or a value out of range, leaving the
-    /// setting unchanged.
+    /// Fails with `Config` for an unknown key, a value out of range, or a Flume
+    /// key this library deliberately does not support, leaving the config unchanged.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let value = value.trim();
         match key {
@@ -75,15 +129,110 @@ impl Config {
                 }
             }
             "batch-size" => self.batch_size = parse_number(key, value, 1, 1_000_000)?,
-            "connect-timeout" => self.connect_timeout = parse_millis(key, value)?,
-            "request-timeout" => self.request_timeout = parse_millis(key, value)?,
+            "connect-timeout" => self.connect_timeout = parse_millis(key, value, 1)?,
+            "request-timeout" => self.request_timeout = parse_millis(key, value, 1)?,
             "max-frame-size" => {
                 self.max_frame_size = parse_number(key, value, MIN_FRAME_SIZE, i32::MAX as usize)?
             }
             "maxConnections" => self.max_connections = parse_number(key, value, 1, 1024)?,
-            _ => return Err(err!(Config, "unknown config key '{key}' (known: {})", KEYS.join(", "))),
+            "hosts" => {
+                let aliases: Vec<String> = value.split_whitespace().map(str::to_string).collect();
+                if aliases.is_empty() {
+                    return Err(err!(Config, "hosts: names no host alias (expected e.g. 'h1 h2')"));
+                }
+                self.host_aliases = aliases;
+            }
+            "client.type" => {
+                self.client_type = match value {
+                    "thrift" => ClientType::Thrift,
+                    "default_failover" => ClientType::Failover,
+                    "default_loadbalance" => ClientType::LoadBalance,
+                    "default" => {
+                        return Err(err!(Config, "client.type: 'default' is Flume's Avro client; this library speaks Thrift (use thrift, default_failover or default_loadbalance)"))
+                    }
+                    _ => return Err(err!(Config, "client.type: '{value}' is not thrift, default_failover or default_loadbalance")),
+                }
+            }
+            "max-attempts" => self.max_attempts = Some(parse_number(key, value, 1, 1024)?),
+            "host-selector" => {
+                self.host_selector = match value {
+                    "round_robin" => HostSelector::RoundRobin,
+                    "random" => HostSelector::Random,
+                    _ => return Err(err!(Config, "host-selector: '{value}' is neither round_robin nor random (custom selector classes are Java-only)")),
+                }
+            }
+            "backoff" => self.backoff = parse_bool(key, value)?,
+            "maxBackoff" => {
+                let ms = parse_millis(key, value, 0)?;
+                self.max_backoff = if ms.is_zero() { DEFAULT_MAX_BACKOFF } else { ms };
+            }
+            "ssl" if parse_bool(key, value)? => {
+                return Err(err!(Config, "ssl: TLS is not available in this build of flume-client"))
+            }
+            "ssl" => {}
+            _ => {
+                if let Some(alias) = key.strip_prefix("hosts.") {
+                    let address = parse_host_port(value).map_err(|e| err!(Config, "{key}: {}", e.message()))?;
+                    self.host_addresses.retain(|(a, _)| a != alias);
+                    self.host_addresses.push((alias.to_string(), address));
+                    return Ok(());
+                }
+                return Err(unsupported(key));
+            }
         }
         Ok(())
+    }
+
+    /// Applies a Java properties file's text (a Flume client properties file,
+    /// as `flume-ng avro-client -P` reads) key by key, in order. On failure the
+    /// config is unchanged and the error names the line.
+    pub fn load_properties(&mut self, text: &str) -> Result<()> {
+        let properties = parse_properties(text).map_err(|e| err!(Config, "line {}: {}", e.line, e.message))?;
+        let mut updated = self.clone();
+        for p in properties {
+            updated.set(&p.key, &p.value).map_err(|e| err!(Config, "line {}: {}", p.line, e.message()))?;
+        }
+        *self = updated;
+        Ok(())
+    }
+
+    /// The hosts named by `hosts` and `hosts.<alias>`, in alias order.
+    pub fn configured_hosts(&self) -> Result<Vec<HostPort>> {
+        self.host_aliases
+            .iter()
+            .map(|alias| {
+                self.host_addresses
+                    .iter()
+                    .find(|(a, _)| a == alias)
+                    .map(|(_, address)| address.clone())
+                    .ok_or_else(|| err!(Config, "hosts names '{alias}' but hosts.{alias} is not set"))
+            })
+            .collect()
+    }
+}
+
+/// Why a key is refused: Flume keys this library deliberately lacks get their reason.
+fn unsupported(key: &str) -> Error {
+    match key {
+        "kerberos" | "client-principal" | "client-keytab" | "server-principal" => {
+            err!(Config, "{key}: Kerberos (SASL GSSAPI) is not supported by flume-client")
+        }
+        "truststore" | "truststore-password" | "truststore-type" | "exclude-protocols" | "include-protocols"
+        | "exclude-cipher-suites" | "include-cipher-suites" => {
+            err!(Config, "{key}: TLS is not available in this build of flume-client (and JKS truststores never will be: export PEM)")
+        }
+        "compression-type" | "compression-level" => {
+            err!(Config, "{key}: compression belongs to Flume's Avro client; the Thrift source has none")
+        }
+        _ => err!(Config, "unknown config key '{key}' (known: {}, hosts.<alias>)", KEYS.join(", ")),
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(err!(Config, "{key}: '{value}' is neither true nor false")),
     }
 }
 
@@ -94,9 +243,9 @@ fn parse_number(key: &str, value: &str, min: usize, max: usize) -> Result<usize>
     }
 }
 
-/// Timeouts are whole milliseconds from 1 ms to 24 hours.
-fn parse_millis(key: &str, value: &str) -> Result<Duration> {
-    parse_number(key, value, 1, 86_400_000).map(|ms| Duration::from_millis(ms as u64))
+/// Durations are whole milliseconds, up to 24 hours.
+fn parse_millis(key: &str, value: &str, min: usize) -> Result<Duration> {
+    parse_number(key, value, min, 86_400_000).map(|ms| Duration::from_millis(ms as u64))
 }
 
 #[cfg(test)]
@@ -124,6 +273,15 @@ mod tests {
         c.set("request-timeout", " 250 ").unwrap();
         c.set("max-frame-size", "1000").unwrap();
         c.set("maxConnections", "2").unwrap();
+        c.set("hosts", " h1  h2 ").unwrap();
+        c.set("hosts.h2", "[::1]:2").unwrap();
+        c.set("hosts.h1", "a:1").unwrap();
+        c.set("client.type", "default_loadbalance").unwrap();
+        c.set("max-attempts", "3").unwrap();
+        c.set("host-selector", "random").unwrap();
+        c.set("backoff", "true").unwrap();
+        c.set("maxBackoff", "0").unwrap();
+        c.set("ssl", "false").unwrap();
         assert_eq!(
             c,
             Config {
@@ -133,7 +291,21 @@ mod tests {
                 request_timeout: Duration::from_millis(250),
                 max_frame_size: 1000,
                 max_connections: 2,
+                host_aliases: vec!["h1".into(), "h2".into()],
+                host_addresses: vec![
+                    ("h2".into(), HostPort { host: "::1".into(), port: 2 }),
+                    ("h1".into(), HostPort { host: "a".into(), port: 1 }),
+                ],
+                client_type: ClientType::LoadBalance,
+                max_attempts: Some(3),
+                host_selector: HostSelector::Random,
+                backoff: true,
+                max_backoff: Duration::from_secs(30),
             }
+        );
+        assert_eq!(
+            c.configured_hosts().unwrap(),
+            [HostPort { host: "a".into(), port: 1 }, HostPort { host: "::1".into(), port: 2 }]
         );
     }
 
@@ -150,7 +322,19 @@ mod tests {
             ("max-frame-size", "63"),
             ("max-frame-size", "2147483648"),
             ("maxConnections", "0"),
-            ("hosts.h1", "a:1"),
+            ("hosts.h1", "a"),
+            ("hosts.h1", "[::1]"),
+            ("hosts", " "),
+            ("client.type", "default"),
+            ("client.type", "avro"),
+            ("max-attempts", "0"),
+            ("host-selector", "com.example.MySelector"),
+            ("backoff", "yes"),
+            ("maxBackoff", "-1"),
+            ("ssl", "true"),
+            ("truststore", "/etc/ts.jks"),
+            ("kerberos", "true"),
+            ("compression-type", "deflate"),
             ("batchSize", "10"),
         ] {
             let e = c.set(key, value).unwrap_err();

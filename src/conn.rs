@@ -65,6 +65,17 @@ impl Connection {
         self.receive_frame(reply, deadline)
     }
 
+    /// Whether the server closed the connection (or sent bytes no call asked
+    /// for) while it sat idle: it must then not be used. Costs one syscall.
+    pub(crate) fn is_stale(&mut self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: reads at most one byte into `byte`; MSG_PEEK leaves it queued.
+        let n = unsafe {
+            libc::recv(self.fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        };
+        n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
+    }
+
     fn fd(&self) -> RawFd {
         self.stream.as_raw_fd()
     }

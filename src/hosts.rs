@@ -1,10 +1,20 @@
-//! Host lists: `host:port` entries separated by commas and/or spaces, where a
-//! host is a name, an IPv4 address or a bracketed IPv6 address.
+//! The hosts of a client: parsing host lists (`host:port` entries separated by
+//! commas and/or spaces, where a host is a name, an IPv4 address or a bracketed
+//! IPv6 address), and choosing the hosts to try for each call (failover or load
+//! balancing, with Flume's backoff rule).
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
+use crate::config::{ClientType, Config, HostSelector};
 use crate::error::{err, Result};
+use crate::pool::Pool;
+use crate::stats::HostStats;
 
 /// One `host:port` entry of a host list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +77,127 @@ pub fn parse_host_port(entry: &str) -> Result<HostPort> {
         _ => return Err(err!(InvalidArg, "host '{entry}': port '{port}' is not a number from 1 to 65535")),
     };
     Ok(HostPort { host: host.to_string(), port })
+}
+
+/// Flume caps the exponent of its backoff at 16 consecutive failures.
+const MAX_COUNTED_FAILURES: u32 = 16;
+
+/// One host of a client: its address, its connection pool, its health.
+pub(crate) struct Host {
+    pub(crate) address: HostPort,
+    pub(crate) pool: Pool,
+    pub(crate) stats: HostStats,
+    health: Mutex<Health>,
+}
+
+#[derive(Default)]
+struct Health {
+    consecutive_failures: u32,
+    backoff_until: Option<Instant>,
+}
+
+impl Host {
+    /// Until when the host is skipped, if it is.
+    pub(crate) fn backoff_until(&self, now: Instant) -> Option<Instant> {
+        self.health().backoff_until.filter(|&until| until > now)
+    }
+
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.health().consecutive_failures
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The hosts and the rule that orders them for each call.
+pub(crate) struct HostSet {
+    hosts: Vec<Host>,
+    order: Order,
+    max_attempts: usize,
+    /// `None` when failed hosts are not skipped.
+    max_backoff: Option<Duration>,
+    next_start: AtomicUsize,
+}
+
+#[derive(Clone, Copy)]
+enum Order {
+    /// Always from the first host.
+    Failover,
+    /// From the next host each call.
+    RoundRobin,
+    /// From a random host each call.
+    Random,
+}
+
+impl HostSet {
+    pub(crate) fn new(addresses: Vec<HostPort>, config: &Config) -> HostSet {
+        let (order, backoff) = match config.client_type {
+            ClientType::Thrift | ClientType::Failover => (Order::Failover, true),
+            ClientType::LoadBalance => match config.host_selector {
+                HostSelector::RoundRobin => (Order::RoundRobin, config.backoff),
+                HostSelector::Random => (Order::Random, config.backoff),
+            },
+        };
+        let hosts: Vec<Host> = addresses
+            .into_iter()
+            .map(|address| Host {
+                address,
+                pool: Pool::new(config.max_connections),
+                stats: HostStats::default(),
+                health: Mutex::default(),
+            })
+            .collect();
+        HostSet {
+            max_attempts: config.max_attempts.unwrap_or(hosts.len()),
+            // With one host there is nothing to skip to: just retry it.
+            max_backoff: (backoff && hosts.len() > 1).then_some(config.max_backoff),
+            order,
+            hosts,
+            next_start: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// The hosts to try for one call, in order, at most `max-attempts`: those
+    /// not backing off, starting where the order says among them (so a
+    /// backed-off host's share spreads evenly over the others, as in Flume's
+    /// selectors). If every host is backing off, the one whose backoff ends
+    /// first, so a call is never refused untried.
+    pub(crate) fn candidates(&self) -> impl Iterator<Item = &Host> {
+        let now = Instant::now();
+        let n = self.hosts.len();
+        let is_up = move |h: &&Host| h.backoff_until(now).is_none();
+        let up = self.hosts.iter().filter(is_up).count();
+        let fallback = if up == 0 { self.hosts.iter().min_by_key(|h| h.backoff_until(now)) } else { None };
+        let k = match self.order {
+            Order::Failover => 0,
+            Order::RoundRobin => self.next_start.fetch_add(1, Ordering::Relaxed),
+            Order::Random => RandomState::new().hash_one(now) as usize,
+        } % up.max(1);
+        // The index of the k-th host that is up.
+        let start = self.hosts.iter().enumerate().filter(|(_, h)| is_up(h)).nth(k).map_or(0, |(i, _)| i);
+        (0..n).map(move |i| &self.hosts[(start + i) % n]).filter(is_up).chain(fallback).take(self.max_attempts)
+    }
+
+    pub(crate) fn succeeded(&self, host: &Host) {
+        *host.health() = Health::default();
+    }
+
+    /// Flume's rule: a failed host is skipped until now + min(maxBackoff,
+    /// 1 s * 2^consecutive failures), the count capped at 16.
+    pub(crate) fn failed(&self, host: &Host) {
+        let mut health = host.health();
+        health.consecutive_failures = (health.consecutive_failures + 1).min(MAX_COUNTED_FAILURES);
+        if let Some(max_backoff) = self.max_backoff {
+            let backoff = Duration::from_millis(1000u64 << health.consecutive_failures).min(max_backoff);
+            health.backoff_until = Some(Instant::now() + backoff);
+        }
+    }
 }
 
 #[cfg(test)]

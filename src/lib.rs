@@ -14,10 +14,13 @@ mod error;
 mod event;
 pub mod ffi;
 mod hosts;
+mod pool;
+mod properties;
+mod stats;
 pub mod wire;
 
 pub use client::Client;
-pub use config::{Config, Protocol, FLUME_MAX_FRAME_SIZE};
+pub use config::{ClientType, Config, HostSelector, Protocol, FLUME_MAX_FRAME_SIZE};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventView};
 pub use hosts::{parse_host_list, HostPort};

@@ -659,10 +659,11 @@ fn reply_followed_by_extra_bytes_is_protocol_error() {
     });
 }
 
-/// Bytes that come after a reply was read are found by the next call (the
-/// connection is out of step), which fails; the call after it reconnects.
+/// Bytes that come after a reply was read mark the idle connection as out of
+/// step: the next call sees them before sending, sends nothing on it, and goes
+/// through on a new connection.
 #[test]
-fn late_bytes_after_a_reply_fail_the_next_call_as_protocol_error() {
+fn late_bytes_after_a_reply_make_the_next_call_reconnect_before_sending() {
     for protocol in PROTOCOLS {
         let server = ScriptedServer::start(protocol, |r| {
             if r.index == 0 {
@@ -680,16 +681,9 @@ fn late_bytes_after_a_reply_fail_the_next_call_as_protocol_error() {
         client.append(&EVENTS[0]).unwrap();
         server.wait_for_actions(1); // the stray reply is written...
         thread::sleep(Duration::from_millis(50)); // ...and has arrived
-        let (result, _, elapsed) = send(&client, Method::Append, &EVENTS);
-        expect_error(
-            result,
-            ErrorKind::Protocol,
-            elapsed,
-            TIMEOUT + MARGIN,
-            &format!("{protocol:?}"),
-        );
         client.append(&EVENTS[0]).unwrap();
         assert_eq!(server.accepts(), 2, "{protocol:?}");
+        assert_eq!(server.calls().len(), 2, "{protocol:?}: the stale connection carried no call");
     }
 }
 

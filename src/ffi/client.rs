@@ -1,6 +1,6 @@
 //! `flume_client`: sending events.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 use std::ptr;
 
 use super::config::flume_config;
@@ -10,38 +10,49 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::error::err;
 
-/// A client of a Flume Thrift source (the first of its hosts that accepts a
-/// connection). Create with flume_client_new(), free with flume_client_free().
+/// A client of one or more Flume Thrift sources. Create with
+/// flume_client_new(), free with flume_client_free().
 ///
-/// Thread-safety: one client may be used by many threads at once; calls take
-/// turns on its connection. Calls block the calling thread until the answer
+/// Thread-safety: one client may be used by many threads at once; each call
+/// takes a connection from its host's pool of maxConnections (waiting at most
+/// request-timeout for one). Calls block the calling thread until the answer
 /// comes or a timeout passes; none installs signal handlers, and a peer that
 /// closes the connection never raises SIGPIPE.
 ///
-/// Delivery: FLUME_OK means the source acknowledged the events (they are in its
+/// Delivery: FLUME_OK means a source acknowledged the events (they are in its
 /// channel). FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL and
 /// FLUME_ERR_INTERNAL leave delivery unknown: resending may duplicate events
 /// (at-least-once). FLUME_ERR_FAILED and FLUME_ERR_SERVER mean the events were
 /// rejected. The other codes mean nothing was sent.
+///
+/// Several hosts: a call that fails on one host is retried on the next (up to
+/// max-attempts hosts). Events a server acknowledged are never resent, but a
+/// call retried after a timeout or a broken connection may arrive twice: this
+/// is at-least-once delivery. If any attempt left delivery unknown, the
+/// call's result is that attempt's code, never one saying nothing was sent.
 pub struct flume_client {
     inner: Client,
 }
 
 /// A new client of `hosts`: "host:port", or several separated by commas and/or
 /// spaces, where a host is a name, an IPv4 address or a bracketed IPv6 address
-/// ("[::1]:4141"). `conf` may be NULL for the defaults; it is copied, so the
-/// caller may free it at once.
+/// ("[::1]:4141"). `hosts` may be NULL or "" when `conf` names its hosts with
+/// the "hosts" and "hosts.<alias>" keys. `conf` may be NULL for the defaults;
+/// it is copied, so the caller may free it at once.
 ///
 /// Does not connect: connecting happens on the first call, so a service may
 /// start before its agent. Does not block.
 ///
-/// Returns NULL on failure, with the reason in flume_last_error(): hosts NULL,
-/// not UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty).
+/// Returns NULL on failure, with the reason in flume_last_error(): hosts not
+/// UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
+/// or NULL while conf names no hosts; an alias in "hosts" without its
+/// "hosts.<alias>".
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_new(hosts: *const c_char, conf: *const flume_config) -> *mut flume_client {
     guard(|| {
         let config = conf.as_ref().map_or_else(Config::default, |c| c.config().clone());
-        let client = Client::new(c_str(hosts, "hosts")?, &config)?;
+        let hosts = if hosts.is_null() && !config.host_aliases.is_empty() { "" } else { c_str(hosts, "hosts")? };
+        let client = Client::new(hosts, &config)?;
         Ok(Box::into_raw(Box::new(flume_client { inner: client })))
     })
     .unwrap_or(ptr::null_mut())
@@ -103,7 +114,37 @@ pub unsafe extern "C" fn flume_client_append_batch(
     result
 }
 
-/// Closes the client's connection and frees it. NULL is a no-op. Must not be
+/// The client's statistics as a JSON object, in a new NUL-terminated string
+/// that the caller frees with flume_string_free(). NULL if client is NULL.
+/// Thread-safe; does not block on calls in flight. Fields:
+/// - "events_acked", "calls_acked": events and calls acknowledged OK;
+/// - "bytes_sent": bytes of calls written; "connects": connections opened
+///   (the first ones and reconnects);
+/// - "failures": failed call attempts by result code name;
+/// - "latency_us": call latency from first byte sent to reply: "count",
+///   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
+/// - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
+///   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
+///   "connects", "idle_connections".
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_stats_json(client: *const flume_client) -> *mut c_char {
+    guard(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        Ok(CString::new(client.inner.stats_json()).expect("JSON has no NUL").into_raw())
+    })
+    .unwrap_or(ptr::null_mut())
+}
+
+/// Frees a string returned by this library (flume_client_stats_json()). NULL
+/// is a no-op.
+#[no_mangle]
+pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
+    if !string.is_null() {
+        drop(CString::from_raw(string));
+    }
+}
+
+/// Closes the client's connections and frees it. NULL is a no-op. Must not be
 /// called while another thread is still using the client.
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {

@@ -20,7 +20,26 @@ use crate::error::err;
 ///   1000 are honoured.
 /// - "max-frame-size": 16384000; most payload bytes in one frame (64 to 2147483647).
 ///   Flume's source closes the connection on a larger frame.
-/// - "maxConnections": 5; connections one client may hold (1 to 1024).
+/// - "maxConnections": 5; connections the client may hold to each host (1 to
+///   1024). A call that finds them all busy waits at most request-timeout.
+/// - "hosts": host aliases separated by spaces, e.g. "h1 h2", each given by
+///   "hosts.<alias>" = "host:port" (Flume's form); used when flume_client_new()
+///   gets NULL or "" for its hosts.
+/// - "client.type": "thrift" (default; with several hosts it fails over like
+///   default_failover), "default_failover" (hosts in order, a failing host
+///   skipped until its backoff ends) or "default_loadbalance" (calls spread
+///   by host-selector).
+/// - "max-attempts": hosts tried for one call; default the number of hosts.
+/// - "host-selector": "round_robin" (default) or "random" (load balancing).
+/// - "backoff": "false" (default) or "true": whether load balancing skips a
+///   failed host. Failover always does.
+/// - "maxBackoff": 30000 ms (also for 0); the longest a failed host is skipped.
+///   A host that failed n times in a row is skipped for min(maxBackoff,
+///   1000 ms * 2^n), n capped at 16. When every host is backing off, a call
+///   tries the one whose backoff ends first.
+/// - "ssl": only "false" in this build.
+/// Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
+/// compression) give FLUME_ERR_CONFIG saying why.
 ///
 /// Not thread-safe: do not set one config from several threads at once.
 pub struct flume_config {
@@ -51,6 +70,34 @@ pub unsafe extern "C" fn flume_config_set(conf: *mut flume_config, key: *const c
     guard_result(|| {
         let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
         conf.inner.set(c_str(key, "key")?, c_str(value, "value")?)
+    })
+}
+
+/// Applies a Java properties file, such as a Flume client properties file
+/// (what `flume-ng avro-client -P` reads), key by key in file order as with
+/// flume_config_set(). `path` is a NUL-terminated file name.
+///
+/// Returns FLUME_OK; FLUME_ERR_INVALID_ARG if conf or path is NULL, or the
+/// file cannot be read or is not UTF-8; FLUME_ERR_CONFIG for an unknown or
+/// unsupported key, a bad value or a malformed escape, naming the line in
+/// flume_last_error(). On failure the config is unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn flume_config_load_properties(conf: *mut flume_config, path: *const c_char) -> flume_result {
+    guard_result(|| {
+        let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
+        let path = c_str(path, "path")?;
+        let text = std::fs::read_to_string(path).map_err(|e| err!(InvalidArg, "cannot read {path}: {e}"))?;
+        conf.inner.load_properties(&text).map_err(|e| err!(Config, "{path}: {}", e.message()))
+    })
+}
+
+/// Like flume_config_load_properties(), from the text of a properties file
+/// (NUL-terminated UTF-8) instead of a file name.
+#[no_mangle]
+pub unsafe extern "C" fn flume_config_load_properties_str(conf: *mut flume_config, text: *const c_char) -> flume_result {
+    guard_result(|| {
+        let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
+        conf.inner.load_properties(c_str(text, "text")?)
     })
 }
 

@@ -1,0 +1,114 @@
+//! A pool of up to `maxConnections` connections to one host, one call in
+//! flight on each. A caller that finds them all busy waits at most until its
+//! deadline (Flume's Java client waits forever).
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::conn::Connection;
+use crate::error::{err, Result};
+
+/// One connection and the buffers its calls reuse. The connection is `None`
+/// until first used and after an error dropped it; the buffers stay, so
+/// reconnecting does not reallocate.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) connection: Option<Connection>,
+    pub(crate) seqid: i32,
+    pub(crate) request: Vec<u8>,
+    pub(crate) reply: Vec<u8>,
+}
+
+pub(crate) struct Pool {
+    max: usize,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+struct PoolState {
+    /// Slots not in use; those with live connections are at the end.
+    idle: Vec<Slot>,
+    /// Slots made so far: at most `max`, so never more than `max` connections.
+    created: usize,
+}
+
+/// A slot taken from the pool; it goes back when dropped, even on a panic.
+pub(crate) struct Lease<'p> {
+    pool: &'p Pool,
+    slot: Option<Slot>,
+}
+
+impl Pool {
+    pub(crate) fn new(max: usize) -> Pool {
+        Pool {
+            max,
+            state: Mutex::new(PoolState { idle: Vec::with_capacity(max), created: 0 }),
+            returned: Condvar::new(),
+        }
+    }
+
+    /// Takes a slot, waiting until `deadline` if all `max` are in use; then
+    /// fails with `Timeout` (nothing was sent).
+    pub(crate) fn checkout(&self, deadline: Instant) -> Result<Lease<'_>> {
+        let mut state = self.lock();
+        loop {
+            if let Some(slot) = state.idle.pop() {
+                return Ok(Lease { pool: self, slot: Some(slot) });
+            }
+            if state.created < self.max {
+                state.created += 1;
+                return Ok(Lease { pool: self, slot: Some(Slot::default()) });
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(err!(
+                    Timeout,
+                    "all {} connections (maxConnections) stayed busy until request-timeout; nothing was sent",
+                    self.max
+                ));
+            }
+            state = self.returned.wait_timeout(state, remaining).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    /// Connections currently open (idle ones; busy ones are counted by their callers).
+    pub(crate) fn idle_connections(&self) -> usize {
+        self.lock().idle.iter().filter(|s| s.connection.is_some()).count()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // The state is a list of slots: consistent even if a holder panicked.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Slot;
+    fn deref(&self) -> &Slot {
+        self.slot.as_ref().expect("present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Slot {
+        self.slot.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut slot = self.slot.take().expect("present until dropped");
+        if std::thread::panicking() {
+            // A panic interrupted a call: its connection may be mid-frame.
+            slot.connection = None;
+        }
+        let mut state = self.pool.lock();
+        if slot.connection.is_some() {
+            state.idle.push(slot);
+        } else {
+            state.idle.insert(0, slot);
+        }
+        drop(state);
+        self.pool.returned.notify_one();
+    }
+}
