@@ -60,7 +60,12 @@ static void test_config(void) {
       {"no-such-key", "1"},
       {"", "1"},
       {"batchSize", "10"},        /* Flume's keys are case-sensitive */
-      {"hosts.h1", "a:1"},
+      {"hosts.h1", "a"},           /* no port */
+      {"hosts.h1", "::1:4141"},    /* IPv6 without brackets */
+      {"client.type", "default"},  /* Flume's Avro client */
+      {"kerberos", "true"},
+      {"truststore-type", "JKS"},
+      {"backoff", "yes"},
       {"batch-size", ""},
       {"batch-size", " "},
       {"batch-size", "-1"},
@@ -88,7 +93,26 @@ static void test_config(void) {
     }
     CHECK_CODE(r, FLUME_ERR_CONFIG, bad[i][0][0] ? bad[i][0] : NULL);
   }
+
+  /* Properties files: NULLs, unreadable files, bad lines named. */
+  CHECK_CODE(flume_config_load_properties(NULL, "x.properties"), FLUME_ERR_INVALID_ARG, "conf");
+  CHECK_CODE(flume_config_load_properties(conf, NULL), FLUME_ERR_INVALID_ARG, "path");
+  CHECK_CODE(flume_config_load_properties(conf, "/nonexistent/flume.properties"), FLUME_ERR_INVALID_ARG,
+             "/nonexistent/flume.properties");
+  CHECK_CODE(flume_config_load_properties_str(NULL, "a=b"), FLUME_ERR_INVALID_ARG, "conf");
+  CHECK_CODE(flume_config_load_properties_str(conf, NULL), FLUME_ERR_INVALID_ARG, "text");
+  CHECK_CODE(flume_config_load_properties_str(conf, "batch-size = 5\n\n# c\nbogus = 1\n"), FLUME_ERR_CONFIG,
+             "line 4");
+  CHECK_CODE(flume_config_load_properties_str(conf, "key = \\u12"), FLUME_ERR_CONFIG, "line 1");
+  CHECK_CODE(flume_config_load_properties_str(conf, "hosts = h1\n"), FLUME_OK, NULL);
+  CHECK(flume_client_new(NULL, conf) == NULL); /* hosts.h1 missing */
+  CHECK(strstr(flume_last_error(), "hosts.h1") != NULL);
   flume_config_free(conf);
+
+  /* Statistics of no client. */
+  CHECK(flume_client_stats_json(NULL) == NULL);
+  CHECK(strstr(flume_last_error(), "client") != NULL);
+  flume_string_free(NULL);
 }
 
 static void test_hosts(void) {

@@ -8,13 +8,13 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::{ClientType, Config, HostSelector};
 use crate::error::{err, Result};
 use crate::pool::Pool;
 use crate::stats::HostStats;
+use crate::sync::{Mutex, MutexGuard};
 
 /// One `host:port` entry of a host list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,8 +106,8 @@ impl Host {
         self.health().consecutive_failures
     }
 
-    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    fn health(&self) -> MutexGuard<'_, Health> {
+        self.health.lock()
     }
 }
 

@@ -17,6 +17,7 @@ mod hosts;
 mod pool;
 mod properties;
 mod stats;
+mod sync;
 pub mod wire;
 
 pub use client::Client;

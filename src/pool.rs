@@ -2,11 +2,11 @@
 //! flight on each. A caller that finds them all busy waits at most until its
 //! deadline (Flume's Java client waits forever).
 
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::conn::Connection;
 use crate::error::{err, Result};
+use crate::sync::{Condvar, Mutex, MutexGuard};
 
 /// One connection and the buffers its calls reuse. The connection is `None`
 /// until first used and after an error dropped it; the buffers stay, so
@@ -59,15 +59,14 @@ impl Pool {
                 state.created += 1;
                 return Ok(Lease { pool: self, slot: Some(Slot::default()) });
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
+            if Instant::now() >= deadline {
                 return Err(err!(
                     Timeout,
                     "all {} connections (maxConnections) stayed busy until request-timeout; nothing was sent",
                     self.max
                 ));
             }
-            state = self.returned.wait_timeout(state, remaining).unwrap_or_else(|p| p.into_inner()).0;
+            self.returned.wait_until(&mut state, deadline);
         }
     }
 
@@ -77,8 +76,7 @@ impl Pool {
     }
 
     fn lock(&self) -> MutexGuard<'_, PoolState> {
-        // The state is a list of slots: consistent even if a holder panicked.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock()
     }
 }
 
@@ -108,7 +106,7 @@ impl Drop for Lease<'_> {
         } else {
             state.idle.insert(0, slot);
         }
-        drop(state);
+        // Signalled under the lock, which helgrind insists on.
         self.pool.returned.notify_one();
     }
 }
