@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::error::{err, Error, Result};
 use crate::hosts::{parse_host_port, HostPort};
 use crate::properties::parse_properties;
+use crate::sender::DeliveryCallback;
 
 /// The Thrift protocol spoken inside each frame. Flume's Thrift source has no
 /// negotiation: it must match the source's `protocol` setting.
@@ -72,6 +73,35 @@ pub struct Config {
     pub backoff: bool,
     /// `maxBackoff`: the longest a failed host is skipped (default, and for 0, 30 s).
     pub max_backoff: Duration,
+    /// `queue.max-events`: most events waiting to be sent asynchronously (default 100,000).
+    pub queue_max_events: usize,
+    /// `queue.max-bytes`: most header and body bytes waiting to be sent (default 64 MiB).
+    pub queue_max_bytes: usize,
+    /// `queue.full`: `fail` (default) or `block` when the queue is full.
+    pub queue_full: QueueFull,
+    /// `queue.block-timeout`: the longest `block` waits for room (default 1 s).
+    pub queue_block_timeout: Duration,
+    /// `linger-ms`: the longest the sender waits to fill a batch (default 5 ms).
+    pub linger: Duration,
+    /// `retries`: times a failed batch is sent again (default 10).
+    pub retries: usize,
+    /// `retry-backoff`: wait before each retry (default 100 ms).
+    pub retry_backoff: Duration,
+    /// `event-timeout`: an event not delivered this long after it was queued is reported failed (default 30 s).
+    pub event_timeout: Duration,
+    /// `close-timeout`: how long freeing a client flushes its queue (default 5 s).
+    pub close_timeout: Duration,
+    /// Called once per event queued by `Client::send`, on the sender thread.
+    pub delivery_callback: Option<DeliveryCallback>,
+}
+
+/// What `Client::send` does when the queue is full (`queue.full`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueFull {
+    /// Fail at once with `QueueFull`.
+    Fail,
+    /// Wait up to `queue.block-timeout` for room, then fail with `QueueFull`.
+    Block,
 }
 
 /// Flume's `maxBackoff` when unset or 0.
@@ -93,12 +123,22 @@ impl Default for Config {
             host_selector: HostSelector::RoundRobin,
             backoff: false,
             max_backoff: DEFAULT_MAX_BACKOFF,
+            queue_max_events: 100_000,
+            queue_max_bytes: 64 << 20,
+            queue_full: QueueFull::Fail,
+            queue_block_timeout: Duration::from_millis(1000),
+            linger: Duration::from_millis(5),
+            retries: 10,
+            retry_backoff: Duration::from_millis(100),
+            event_timeout: Duration::from_millis(30_000),
+            close_timeout: Duration::from_millis(5_000),
+            delivery_callback: None,
         }
     }
 }
 
 /// The keys `Config::set` accepts, besides `hosts.<alias>`.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 22] = [
     "protocol",
     "batch-size",
     "connect-timeout",
@@ -112,6 +152,15 @@ pub const KEYS: [&str; 13] = [
     "backoff",
     "maxBackoff",
     "ssl",
+    "queue.max-events",
+    "queue.max-bytes",
+    "queue.full",
+    "queue.block-timeout",
+    "linger-ms",
+    "retries",
+    "retry-backoff",
+    "event-timeout",
+    "close-timeout",
 ];
 
 impl Config {
@@ -166,6 +215,21 @@ impl Config {
                 let ms = parse_millis(key, value, 0)?;
                 self.max_backoff = if ms.is_zero() { DEFAULT_MAX_BACKOFF } else { ms };
             }
+            "queue.max-events" => self.queue_max_events = parse_number(key, value, 1, 100_000_000)?,
+            "queue.max-bytes" => self.queue_max_bytes = parse_number(key, value, 1, isize::MAX as usize)?,
+            "queue.full" => {
+                self.queue_full = match value {
+                    "fail" => QueueFull::Fail,
+                    "block" => QueueFull::Block,
+                    _ => return Err(err!(Config, "queue.full: '{value}' is neither fail nor block")),
+                }
+            }
+            "queue.block-timeout" => self.queue_block_timeout = parse_millis(key, value, 0)?,
+            "linger-ms" => self.linger = parse_millis(key, value, 0)?,
+            "retries" => self.retries = parse_number(key, value, 0, 1_000_000)?,
+            "retry-backoff" => self.retry_backoff = parse_millis(key, value, 0)?,
+            "event-timeout" => self.event_timeout = parse_millis(key, value, 1)?,
+            "close-timeout" => self.close_timeout = parse_millis(key, value, 0)?,
             "ssl" if parse_bool(key, value)? => {
                 return Err(err!(Config, "ssl: TLS is not available in this build of flume-client"))
             }
@@ -301,6 +365,7 @@ mod tests {
                 host_selector: HostSelector::Random,
                 backoff: true,
                 max_backoff: Duration::from_secs(30),
+                ..Config::default()
             }
         );
         assert_eq!(

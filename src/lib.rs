@@ -16,12 +16,14 @@ pub mod ffi;
 mod hosts;
 mod pool;
 mod properties;
+mod sender;
 mod stats;
 mod sync;
 pub mod wire;
 
 pub use client::Client;
-pub use config::{ClientType, Config, HostSelector, Protocol, FLUME_MAX_FRAME_SIZE};
+pub use config::{ClientType, Config, HostSelector, Protocol, QueueFull, FLUME_MAX_FRAME_SIZE};
+pub use sender::{DeliveryCallback, DeliveryReport};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventView};
 pub use hosts::{parse_host_list, HostPort};
