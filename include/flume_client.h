@@ -110,6 +110,18 @@ typedef struct flume_client flume_client;
  *   1000 ms * 2^n), n capped at 16. When every host is backing off, a call
  *   tries the one whose backoff ends first.
  * - "ssl": only "false" in this build.
+ * Asynchronous sending (flume_client_send):
+ * - "queue.max-events": 100000; "queue.max-bytes": 67108864 (header and body
+ *   bytes). A send that finds either limit reached fails or blocks:
+ * - "queue.full": "fail" (default: FLUME_ERR_QUEUE_FULL at once) or "block"
+ *   (wait up to "queue.block-timeout", default 1000 ms, then fail).
+ * - "linger-ms": 5; the longest the sender waits to fill a batch of batch-size.
+ * - "retries": 10; times a batch that failed is sent again, each after
+ *   "retry-backoff" (100 ms). Retrying after a timeout or a broken connection
+ *   may deliver an event twice (at-least-once).
+ * - "event-timeout": 30000 ms; an event still undelivered this long after it
+ *   was queued is reported with the last error.
+ * - "close-timeout": 5000 ms; how long flume_client_free() flushes.
  * Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
  * compression) give FLUME_ERR_CONFIG saying why.
  *
@@ -163,6 +175,23 @@ typedef struct flume_event {
    */
   size_t body_len;
 } flume_event;
+
+/**
+ * The delivery report callback of flume_client_send(): called exactly once
+ * for every event that flume_client_send() accepted, with the `opaque` given
+ * to it, FLUME_OK or the failure code, a message ("" for FLUME_OK; valid only
+ * during the call), and the `user` pointer given to
+ * flume_config_set_delivery_cb().
+ *
+ * It runs on the client's sender thread (or, for events still unreported
+ * when flume_client_free() gives up after close-timeout, on the thread
+ * calling flume_client_free(), before it returns). Never after
+ * flume_client_free() returns. Reports come in the order events were sent.
+ * It must return quickly, and must not call flume_client_flush() or
+ * flume_client_free() of the same client, nor flume_client_send() with
+ * queue.full = block (each would wait for the thread running it).
+ */
+typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char *message, void *user);
 
 
 
@@ -220,6 +249,18 @@ typedef struct flume_event {
  * A bug in this library (a caught panic). The events MAY have been delivered. Please report it.
  */
 #define FLUME_ERR_INTERNAL 10
+
+/**
+ * flume_client_send() only: the send queue is full (queue.max-events or queue.max-bytes), at once with
+ * queue.full = fail, or after queue.block-timeout with queue.full = block. Nothing was queued; no report follows.
+ */
+#define FLUME_ERR_QUEUE_FULL 11
+
+/**
+ * Delivery reports only: the client was freed, and close-timeout passed, before the event could be sent.
+ * It was not delivered.
+ */
+#define FLUME_ERR_CLOSED 12
 
 #ifdef __cplusplus
 extern "C" {
@@ -281,6 +322,39 @@ flume_result flume_client_append_batch(struct flume_client *client,
                                        size_t *delivered);
 
 /**
+ * Queues one event for asynchronous sending and returns at once: the
+ * library copies the event (the caller may reuse its memory immediately), a
+ * background thread of the client sends it in batches over the same pool and
+ * hosts as flume_client_append_batch(), retries failures (retries,
+ * retry-backoff) and reports the result exactly once to the config's delivery
+ * callback (flume_config_set_delivery_cb) with `opaque`. Thread-safe.
+ *
+ * Returns FLUME_OK when the event was queued; then, and only then, a report
+ * follows. Otherwise nothing was queued and no report follows:
+ * - FLUME_ERR_INVALID_ARG: client or event NULL, a NULL pointer with a
+ *   non-zero count inside the event, a header not UTF-8, or a client
+ *   inherited across fork();
+ * - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
+ * - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
+ *   with queue.full = fail; after queue.block-timeout with queue.full = block).
+ * Never blocks on the network.
+ */
+flume_result flume_client_send(struct flume_client *client,
+                               const struct flume_event *event,
+                               void *opaque);
+
+/**
+ * Waits until every event that flume_client_send() accepted before this call
+ * has had its delivery report, or `timeout_ms` passes. Thread-safe.
+ *
+ * Returns FLUME_OK (also when nothing was ever sent); FLUME_ERR_TIMEOUT when
+ * time ran out, with the number of events still without a report in
+ * flume_last_error() (they stay queued and will be reported);
+ * FLUME_ERR_INVALID_ARG if client is NULL or inherited across fork().
+ */
+flume_result flume_client_flush(struct flume_client *client, uint32_t timeout_ms);
+
+/**
  * The client's statistics as a JSON object, in a new NUL-terminated string
  * that the caller frees with flume_string_free(). NULL if client is NULL.
  * Thread-safe; does not block on calls in flight. Fields:
@@ -290,6 +364,8 @@ flume_result flume_client_append_batch(struct flume_client *client,
  * - "failures": failed call attempts by result code name;
  * - "latency_us": call latency from first byte sent to reply: "count",
  *   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
+ * - "queue": the send queue's "events" and "bytes" waiting, and "reports"
+ *   made so far by result code name;
  * - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
  *   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
  *   "connects", "idle_connections".
@@ -303,8 +379,18 @@ char *flume_client_stats_json(const struct flume_client *client);
 void flume_string_free(char *string);
 
 /**
- * Closes the client's connections and frees it. NULL is a no-op. Must not be
- * called while another thread is still using the client.
+ * Frees the client. If events sent with flume_client_send() are still
+ * unreported, first flushes for at most close-timeout (default 5 s), then
+ * reports what is left on the calling thread: queued events as
+ * FLUME_ERR_CLOSED (not sent), events of a call in flight as
+ * FLUME_ERR_TIMEOUT (delivery unknown). No report comes after it returns.
+ * Never blocks longer than close-timeout, even with the agent unreachable.
+ * NULL is a no-op. Must not be called while another thread is still using
+ * the client, nor from a delivery callback.
+ *
+ * fork(): a child process must not use its parent's clients (calls fail with
+ * FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory
+ * without touching the parent's connections or queue.
  */
 void flume_client_free(struct flume_client *client);
 
@@ -341,6 +427,16 @@ flume_result flume_config_load_properties(struct flume_config *conf, const char 
  * (NUL-terminated UTF-8) instead of a file name.
  */
 flume_result flume_config_load_properties_str(struct flume_config *conf, const char *text);
+
+/**
+ * Sets the delivery report callback (see flume_delivery_cb) of clients made
+ * from this config, with a `user` pointer passed to every call (may be
+ * NULL). `cb` NULL removes it: reports are then only counted in the
+ * statistics. Returns FLUME_OK, or FLUME_ERR_INVALID_ARG if conf is NULL.
+ */
+flume_result flume_config_set_delivery_cb(struct flume_config *conf,
+                                          flume_delivery_cb cb,
+                                          void *user);
 
 /**
  * Frees a config. NULL is a no-op. Clients made from it are unaffected: they

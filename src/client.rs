@@ -10,7 +10,9 @@
 //! uncertain failure that is at-least-once, and the call's result then says
 //! "maybe delivered" even if a later attempt only failed to connect.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::conn::Connection;
@@ -18,12 +20,22 @@ use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::EventView;
 use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
+use crate::sender::Sender;
 use crate::stats::Stats;
 use crate::wire::{batch_call_size, decode_reply, encode_call, event_size, Method};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
 /// threads: each call takes a connection from its host's pool.
 pub struct Client {
+    core: Arc<Core>,
+    /// Started by the first `send`.
+    sender: OnceLock<Sender>,
+    /// `fork_generation()` when the client was made.
+    process: u64,
+}
+
+/// The synchronous machinery, shared with the sender thread.
+pub(crate) struct Core {
     config: Config,
     hosts: HostSet,
     stats: Stats,
@@ -39,19 +51,19 @@ impl Client {
         } else {
             parse_host_list(hosts)?
         };
-        Ok(Client { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default() })
+        let core = Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default() };
+        Ok(Client { core: Arc::new(core), sender: OnceLock::new(), process: fork_generation() })
     }
 
     /// The client's settings.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.core.config
     }
 
     /// Sends one event with `append` and waits for the answer.
     pub fn append<E: EventView>(&self, event: &E) -> Result<()> {
-        let events = std::slice::from_ref(event);
-        self.validate(Method::Append, events)?;
-        self.call(Method::Append, events)
+        self.check_process()?;
+        self.core.append(event)
     }
 
     /// Sends `events` with `appendBatch`, in calls of at most `batch-size`
@@ -60,6 +72,99 @@ impl Client {
     /// receives the number of leading events the server acknowledged, also on
     /// failure.
     pub fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
+        *delivered = 0;
+        self.check_process()?;
+        self.core.append_batch(events, delivered)
+    }
+
+    /// Validates `event`, copies it into the send queue and returns; the
+    /// sender thread delivers it and reports the result to the config's
+    /// delivery callback with `opaque`. Fails with `QueueFull` when the queue
+    /// has no room (see `queue.full`); a failed `send` queues nothing and
+    /// reports nothing.
+    pub fn send<E: EventView>(&self, event: &E, opaque: usize) -> Result<()> {
+        self.check_process()?;
+        self.core.validate(Method::AppendBatch, std::slice::from_ref(event))?;
+        self.sender()?.send(&self.core.config, event, opaque)
+    }
+
+    /// Waits until every event sent before the call has its report, at most
+    /// `timeout`; then fails with `Timeout` saying how many remain.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.check_process()?;
+        self.sender.get().map_or(Ok(()), |sender| sender.flush(timeout))
+    }
+
+    /// The client's statistics as JSON: events and calls acknowledged, failed
+    /// attempts by result code, connections made, bytes sent, call latency
+    /// (count, mean, max, and a histogram of power-of-two microsecond buckets),
+    /// the send queue (events and bytes queued, reports by result code), and
+    /// each host's state, backoff and counters.
+    pub fn stats_json(&self) -> String {
+        self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures))
+    }
+
+    fn sender(&self) -> Result<&Sender> {
+        if let Some(sender) = self.sender.get() {
+            return Ok(sender);
+        }
+        if let Err(extra) = self.sender.set(Sender::start(Arc::clone(&self.core))?) {
+            // Another thread started one first: stop ours (its queue is empty).
+            extra.close(Duration::ZERO, None);
+        }
+        Ok(self.sender.get().expect("set above"))
+    }
+
+    /// A child process must not use its parent's client: both would write to
+    /// the same sockets, and the child has no sender thread.
+    fn check_process(&self) -> Result<()> {
+        if fork_generation() != self.process {
+            return Err(err!(InvalidArg, "this client was created before fork(): create a new client in the child process"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Client {
+    /// Flushes the send queue for at most `close-timeout`, then reports what is
+    /// left as failed. In a forked child it touches nothing of the parent's.
+    fn drop(&mut self) {
+        let Some(sender) = self.sender.take() else { return };
+        if fork_generation() != self.process {
+            std::mem::forget(sender); // its locks may be held by parent threads that do not exist here
+            return;
+        }
+        sender.close(self.core.config.close_timeout, self.core.config.delivery_callback.as_ref());
+    }
+}
+
+/// Counts `fork()`s in this process's history: a child sees a larger number
+/// than its parent had.
+fn fork_generation() -> u64 {
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    static REGISTER: Once = Once::new();
+    extern "C" fn in_child() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+    }
+    // SAFETY: registers a handler that only increments an atomic.
+    REGISTER.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(in_child));
+    });
+    FORKS.load(Ordering::Relaxed)
+}
+
+impl Core {
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn append<E: EventView>(&self, event: &E) -> Result<()> {
+        let events = std::slice::from_ref(event);
+        self.validate(Method::Append, events)?;
+        self.call(Method::Append, events)
+    }
+
+    pub(crate) fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
         self.validate(Method::AppendBatch, events)?;
         let mut rest = events;
@@ -70,14 +175,6 @@ impl Client {
             rest = &rest[count..];
         }
         Ok(())
-    }
-
-    /// The client's statistics as JSON: events and calls acknowledged, failed
-    /// attempts by result code, connections made, bytes sent, call latency
-    /// (count, mean, max, and a histogram of power-of-two microsecond buckets),
-    /// and each host's state, backoff and counters.
-    pub fn stats_json(&self) -> String {
-        self.stats.to_json(&self.hosts)
     }
 
     /// Checks that every header is UTF-8 (Flume would silently corrupt it) and

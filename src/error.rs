@@ -28,11 +28,15 @@ pub enum ErrorKind {
     Server = 9,
     /// A bug in this library (a caught panic). Delivery unknown.
     Internal = 10,
+    /// The asynchronous send queue is full. Nothing queued.
+    QueueFull = 11,
+    /// The client was freed before a queued event could be sent. Not delivered.
+    Closed = 12,
 }
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::InvalidArg,
         ErrorKind::Config,
         ErrorKind::TooLarge,
@@ -43,6 +47,8 @@ impl ErrorKind {
         ErrorKind::Failed,
         ErrorKind::Server,
         ErrorKind::Internal,
+        ErrorKind::QueueFull,
+        ErrorKind::Closed,
     ];
 
     /// The C result code.
@@ -68,6 +74,8 @@ impl ErrorKind {
             ErrorKind::Failed => "FLUME_ERR_FAILED",
             ErrorKind::Server => "FLUME_ERR_SERVER",
             ErrorKind::Internal => "FLUME_ERR_INTERNAL",
+            ErrorKind::QueueFull => "FLUME_ERR_QUEUE_FULL",
+            ErrorKind::Closed => "FLUME_ERR_CLOSED",
         }
     }
 

@@ -76,7 +76,8 @@ impl Stats {
     }
 
     /// The statistics as a JSON object (see `flume_client_stats_json`).
-    pub(crate) fn to_json(&self, hosts: &HostSet) -> String {
+    /// `queue`: the sender's (events queued, bytes queued, reports by code), once started.
+    pub(crate) fn to_json(&self, hosts: &HostSet, queue: Option<(usize, usize, [u64; ErrorKind::ALL.len() + 1])>) -> String {
         let mut j = String::with_capacity(1024);
         let count = get(&self.latency_count);
         let mean = get(&self.latency_total_us).checked_div(count).unwrap_or(0);
@@ -101,7 +102,12 @@ impl Stats {
             let sep = if i == 0 { "" } else { "," };
             let _ = write!(j, "{sep}{}", get(bucket));
         }
-        j.push_str("]},\"hosts\":[");
+        let (events, bytes, reports) = queue.unwrap_or_default();
+        let _ = write!(j, "]}},\"queue\":{{\"events\":{events},\"bytes\":{bytes},\"reports\":{{\"FLUME_OK\":{}", reports[0]);
+        for kind in ErrorKind::ALL {
+            let _ = write!(j, ",\"{}\":{}", kind.name(), reports[kind.code() as usize]);
+        }
+        j.push_str("}},\"hosts\":[");
         let now = Instant::now();
         for (i, host) in hosts.hosts().iter().enumerate() {
             let backoff_ms = host.backoff_until(now).map_or(0, |until| (until - now).as_millis());

@@ -118,6 +118,11 @@ impl Condvar {
         // SAFETY: an initialized condition variable.
         unsafe { libc::pthread_cond_signal(self.raw.get()) };
     }
+
+    pub(crate) fn notify_all(&self) {
+        // SAFETY: an initialized condition variable.
+        unsafe { libc::pthread_cond_broadcast(self.raw.get()) };
+    }
 }
 
 impl Drop for Condvar {

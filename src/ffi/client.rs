@@ -1,6 +1,7 @@
 //! `flume_client`: sending events.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, c_void, CString};
+use std::time::Duration;
 use std::ptr;
 
 use super::config::flume_config;
@@ -114,6 +115,48 @@ pub unsafe extern "C" fn flume_client_append_batch(
     result
 }
 
+/// Queues one event for asynchronous sending and returns at once: the
+/// library copies the event (the caller may reuse its memory immediately), a
+/// background thread of the client sends it in batches over the same pool and
+/// hosts as flume_client_append_batch(), retries failures (retries,
+/// retry-backoff) and reports the result exactly once to the config's delivery
+/// callback (flume_config_set_delivery_cb) with `opaque`. Thread-safe.
+///
+/// Returns FLUME_OK when the event was queued; then, and only then, a report
+/// follows. Otherwise nothing was queued and no report follows:
+/// - FLUME_ERR_INVALID_ARG: client or event NULL, a NULL pointer with a
+///   non-zero count inside the event, a header not UTF-8, or a client
+///   inherited across fork();
+/// - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
+/// - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
+///   with queue.full = fail; after queue.block-timeout with queue.full = block).
+/// Never blocks on the network.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_send(client: *mut flume_client, event: *const flume_event, opaque: *mut c_void) -> flume_result {
+    guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        if event.is_null() {
+            return Err(err!(InvalidArg, "event is NULL"));
+        }
+        client.inner.send(&check_events(event, 1)?[0], opaque as usize)
+    })
+}
+
+/// Waits until every event that flume_client_send() accepted before this call
+/// has had its delivery report, or `timeout_ms` passes. Thread-safe.
+///
+/// Returns FLUME_OK (also when nothing was ever sent); FLUME_ERR_TIMEOUT when
+/// time ran out, with the number of events still without a report in
+/// flume_last_error() (they stay queued and will be reported);
+/// FLUME_ERR_INVALID_ARG if client is NULL or inherited across fork().
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_flush(client: *mut flume_client, timeout_ms: u32) -> flume_result {
+    guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        client.inner.flush(Duration::from_millis(timeout_ms.into()))
+    })
+}
+
 /// The client's statistics as a JSON object, in a new NUL-terminated string
 /// that the caller frees with flume_string_free(). NULL if client is NULL.
 /// Thread-safe; does not block on calls in flight. Fields:
@@ -123,6 +166,8 @@ pub unsafe extern "C" fn flume_client_append_batch(
 /// - "failures": failed call attempts by result code name;
 /// - "latency_us": call latency from first byte sent to reply: "count",
 ///   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
+/// - "queue": the send queue's "events" and "bytes" waiting, and "reports"
+///   made so far by result code name;
 /// - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
 ///   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
 ///   "connects", "idle_connections".
@@ -144,8 +189,18 @@ pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
     }
 }
 
-/// Closes the client's connections and frees it. NULL is a no-op. Must not be
-/// called while another thread is still using the client.
+/// Frees the client. If events sent with flume_client_send() are still
+/// unreported, first flushes for at most close-timeout (default 5 s), then
+/// reports what is left on the calling thread: queued events as
+/// FLUME_ERR_CLOSED (not sent), events of a call in flight as
+/// FLUME_ERR_TIMEOUT (delivery unknown). No report comes after it returns.
+/// Never blocks longer than close-timeout, even with the agent unreachable.
+/// NULL is a no-op. Must not be called while another thread is still using
+/// the client, nor from a delivery callback.
+///
+/// fork(): a child process must not use its parent's clients (calls fail with
+/// FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory
+/// without touching the parent's connections or queue.
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {
     let _ = guard(|| {

@@ -1,11 +1,13 @@
 //! `flume_config`: settings under Flume's key names.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void, CString};
+use std::sync::Arc;
 
-use super::error::{flume_result, guard, guard_result};
+use super::error::{flume_result, guard, guard_result, FLUME_OK};
 use super::event::c_str;
 use crate::config::Config;
 use crate::error::err;
+use crate::sender::{DeliveryCallback, DeliveryReport};
 
 /// Client settings, set as string keys and values like a Flume client
 /// properties file. Create with flume_config_new(), fill with flume_config_set(),
@@ -38,6 +40,18 @@ use crate::error::err;
 ///   1000 ms * 2^n), n capped at 16. When every host is backing off, a call
 ///   tries the one whose backoff ends first.
 /// - "ssl": only "false" in this build.
+/// Asynchronous sending (flume_client_send):
+/// - "queue.max-events": 100000; "queue.max-bytes": 67108864 (header and body
+///   bytes). A send that finds either limit reached fails or blocks:
+/// - "queue.full": "fail" (default: FLUME_ERR_QUEUE_FULL at once) or "block"
+///   (wait up to "queue.block-timeout", default 1000 ms, then fail).
+/// - "linger-ms": 5; the longest the sender waits to fill a batch of batch-size.
+/// - "retries": 10; times a batch that failed is sent again, each after
+///   "retry-backoff" (100 ms). Retrying after a timeout or a broken connection
+///   may deliver an event twice (at-least-once).
+/// - "event-timeout": 30000 ms; an event still undelivered this long after it
+///   was queued is reported with the last error.
+/// - "close-timeout": 5000 ms; how long flume_client_free() flushes.
 /// Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
 /// compression) give FLUME_ERR_CONFIG saying why.
 ///
@@ -98,6 +112,64 @@ pub unsafe extern "C" fn flume_config_load_properties_str(conf: *mut flume_confi
     guard_result(|| {
         let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
         conf.inner.load_properties(c_str(text, "text")?)
+    })
+}
+
+/// The delivery report callback of flume_client_send(): called exactly once
+/// for every event that flume_client_send() accepted, with the `opaque` given
+/// to it, FLUME_OK or the failure code, a message ("" for FLUME_OK; valid only
+/// during the call), and the `user` pointer given to
+/// flume_config_set_delivery_cb().
+///
+/// It runs on the client's sender thread (or, for events still unreported
+/// when flume_client_free() gives up after close-timeout, on the thread
+/// calling flume_client_free(), before it returns). Never after
+/// flume_client_free() returns. Reports come in the order events were sent.
+/// It must return quickly, and must not call flume_client_flush() or
+/// flume_client_free() of the same client, nor flume_client_send() with
+/// queue.full = block (each would wait for the thread running it).
+pub type flume_delivery_cb =
+    Option<unsafe extern "C" fn(opaque: *mut c_void, result: flume_result, message: *const c_char, user: *mut c_void)>;
+
+/// The C callback and its user pointer, which the caller vouches may be used
+/// from the sender thread.
+struct CCallback {
+    cb: unsafe extern "C" fn(*mut c_void, flume_result, *const c_char, *mut c_void),
+    user: *mut c_void,
+}
+
+// SAFETY: the header tells the caller that `user` is used on the sender thread.
+unsafe impl Send for CCallback {}
+unsafe impl Sync for CCallback {}
+
+impl CCallback {
+    fn report(&self, report: &DeliveryReport) {
+        let (code, message) = match report.result {
+            Ok(()) => (FLUME_OK, CString::default()),
+            Err(e) => (e.kind().code(), CString::new(e.to_string().replace('\0', "\\0")).unwrap_or_default()),
+        };
+        // SAFETY: the caller gave a function of this signature.
+        unsafe { (self.cb)(report.opaque as *mut c_void, code, message.as_ptr(), self.user) }
+    }
+}
+
+/// Sets the delivery report callback (see flume_delivery_cb) of clients made
+/// from this config, with a `user` pointer passed to every call (may be
+/// NULL). `cb` NULL removes it: reports are then only counted in the
+/// statistics. Returns FLUME_OK, or FLUME_ERR_INVALID_ARG if conf is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn flume_config_set_delivery_cb(
+    conf: *mut flume_config,
+    cb: flume_delivery_cb,
+    user: *mut c_void,
+) -> flume_result {
+    guard_result(|| {
+        let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
+        conf.inner.delivery_callback = cb.map(|cb| {
+            let c = CCallback { cb, user };
+            DeliveryCallback(Arc::new(move |report: &DeliveryReport| c.report(report)))
+        });
+        Ok(())
     })
 }
 

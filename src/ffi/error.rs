@@ -35,6 +35,12 @@ pub const FLUME_ERR_FAILED: flume_result = 8;
 pub const FLUME_ERR_SERVER: flume_result = 9;
 /// A bug in this library (a caught panic). The events MAY have been delivered. Please report it.
 pub const FLUME_ERR_INTERNAL: flume_result = 10;
+/// flume_client_send() only: the send queue is full (queue.max-events or queue.max-bytes), at once with
+/// queue.full = fail, or after queue.block-timeout with queue.full = block. Nothing was queued; no report follows.
+pub const FLUME_ERR_QUEUE_FULL: flume_result = 11;
+/// Delivery reports only: the client was freed, and close-timeout passed, before the event could be sent.
+/// It was not delivered.
+pub const FLUME_ERR_CLOSED: flume_result = 12;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -103,6 +109,8 @@ pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
         Some(ErrorKind::Failed) => c"FLUME_ERR_FAILED: the server answered FAILED (channel full); the events were rejected",
         Some(ErrorKind::Server) => c"FLUME_ERR_SERVER: the server answered ERROR, UNKNOWN or an exception; the events were rejected",
         Some(ErrorKind::Internal) => c"FLUME_ERR_INTERNAL: a bug in flume-client (a caught panic); delivery unknown",
+        Some(ErrorKind::QueueFull) => c"FLUME_ERR_QUEUE_FULL: the send queue is full; the event was not queued",
+        Some(ErrorKind::Closed) => c"FLUME_ERR_CLOSED: the client was freed before the event was sent; not delivered",
         None => c"unknown result code",
     };
     text.as_ptr()
@@ -125,6 +133,7 @@ mod tests {
         let codes = [
             FLUME_ERR_INVALID_ARG, FLUME_ERR_CONFIG, FLUME_ERR_TOO_LARGE, FLUME_ERR_CONNECT, FLUME_ERR_TIMEOUT,
             FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_FAILED, FLUME_ERR_SERVER, FLUME_ERR_INTERNAL,
+            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED,
         ];
         assert_eq!(codes.map(ErrorKind::from_code), ErrorKind::ALL.map(Some));
     }
