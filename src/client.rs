@@ -164,9 +164,15 @@ impl Core {
         self.call(Method::Append, events)
     }
 
-    pub(crate) fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
+    fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
         self.validate(Method::AppendBatch, events)?;
+        self.append_validated(events, delivered)
+    }
+
+    /// `append_batch` of events already validated (by `Client::send`).
+    pub(crate) fn append_validated<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
+        *delivered = 0;
         let mut rest = events;
         while !rest.is_empty() {
             let count = self.next_call_len(rest);
@@ -183,11 +189,16 @@ impl Core {
         for (index, event) in events.iter().enumerate() {
             for h in 0..event.header_count() {
                 let (key, value) = event.header(h);
-                if let Err(e) = std::str::from_utf8(key) {
-                    return Err(err!(InvalidArg, "event {index}: header {h} key is not UTF-8: {e}"));
+                // ASCII first: header strings almost always are, and checking is cheaper.
+                if !key.is_ascii() {
+                    if let Err(e) = std::str::from_utf8(key) {
+                        return Err(err!(InvalidArg, "event {index}: header {h} key is not UTF-8: {e}"));
+                    }
                 }
-                if let Err(e) = std::str::from_utf8(value) {
-                    return Err(err!(InvalidArg, "event {index}: header {h} value is not UTF-8: {e}"));
+                if !value.is_ascii() {
+                    if let Err(e) = std::str::from_utf8(value) {
+                        return Err(err!(InvalidArg, "event {index}: header {h} value is not UTF-8: {e}"));
+                    }
                 }
             }
             let size = batch_call_size(self.config.protocol, method, 1, event_size(self.config.protocol, event));

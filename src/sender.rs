@@ -45,50 +45,73 @@ impl PartialEq for DeliveryCallback {
 
 impl Eq for DeliveryCallback {}
 
-/// An event copied out of the caller's memory: header keys and values and the
-/// body back to back in `bytes`, `ends` marking where each header string ends.
+/// An event copied out of the caller's memory in one allocation: the number
+/// of headers, each header string's end offset (u32), then the header keys
+/// and values and the body back to back.
 struct QueuedEvent {
     bytes: Vec<u8>,
-    ends: Vec<usize>,
+    /// Header and body bytes, counted against `queue.max-bytes`.
+    size: usize,
     opaque: usize,
     queued_at: Instant,
 }
 
+/// Event buffers up to this size are recycled (and filled under the queue
+/// lock); larger ones are allocated and filled before taking the lock.
+const RECYCLED_SIZE: usize = 64 * 1024;
+
 impl QueuedEvent {
-    fn copy<E: EventView>(event: &E, opaque: usize) -> QueuedEvent {
+    /// Copies `event` into `bytes` (emptied first), which holds `size` bytes of headers and body.
+    fn copy<E: EventView>(mut bytes: Vec<u8>, event: &E, size: usize, opaque: usize) -> QueuedEvent {
         let count = event.header_count();
-        let mut bytes = Vec::with_capacity(event.body().len() + 32 * count);
-        let mut ends = Vec::with_capacity(2 * count);
+        bytes.clear();
+        bytes.reserve(4 + 8 * count + size);
+        bytes.extend_from_slice(&(count as u32).to_le_bytes());
+        let mut end = 0;
+        for i in 0..count {
+            let (key, value) = event.header(i);
+            for string in [key, value] {
+                end += string.len();
+                bytes.extend_from_slice(&(end as u32).to_le_bytes());
+            }
+        }
         for i in 0..count {
             let (key, value) = event.header(i);
             bytes.extend_from_slice(key);
-            ends.push(bytes.len());
             bytes.extend_from_slice(value);
-            ends.push(bytes.len());
         }
         bytes.extend_from_slice(event.body());
-        QueuedEvent { bytes, ends, opaque, queued_at: Instant::now() }
+        QueuedEvent { bytes, size, opaque, queued_at: Instant::now() }
     }
 
-    fn start_of(&self, string: usize) -> usize {
-        if string == 0 {
-            0
-        } else {
-            self.ends[string - 1]
-        }
+    fn u32_at(&self, at: usize) -> usize {
+        u32::from_le_bytes(self.bytes[at..at + 4].try_into().expect("4 bytes")) as usize
+    }
+
+    /// Where the header strings start, and where string `n` ends (relative to that start).
+    fn data_start(&self) -> usize {
+        4 + 8 * self.header_count()
+    }
+
+    fn end_of(&self, string: usize) -> usize {
+        self.u32_at(4 + 4 * string)
     }
 }
 
 impl EventView for QueuedEvent {
     fn header_count(&self) -> usize {
-        self.ends.len() / 2
+        self.u32_at(0)
     }
     fn header(&self, index: usize) -> (&[u8], &[u8]) {
-        let (k, v) = (2 * index, 2 * index + 1);
-        (&self.bytes[self.start_of(k)..self.ends[k]], &self.bytes[self.start_of(v)..self.ends[v]])
+        let data = &self.bytes[self.data_start()..];
+        let key_start = if index == 0 { 0 } else { self.end_of(2 * index - 1) };
+        let (key_end, value_end) = (self.end_of(2 * index), self.end_of(2 * index + 1));
+        (&data[key_start..key_end], &data[key_end..value_end])
     }
     fn body(&self) -> &[u8] {
-        &self.bytes[self.ends.last().copied().unwrap_or(0)..]
+        let count = self.header_count();
+        let headers_len = if count == 0 { 0 } else { self.end_of(2 * count - 1) };
+        &self.bytes[self.data_start() + headers_len..]
     }
 }
 
@@ -104,6 +127,8 @@ struct Queue {
     flushing: usize,
     closing: bool,
     reports_by_code: [u64; ErrorKind::ALL.len() + 1],
+    /// Buffers of reported events, for `send` to reuse.
+    spare: Vec<Vec<u8>>,
 }
 
 /// Report state, under `Shared::reports`: taken before `queue` when both are needed.
@@ -154,7 +179,7 @@ impl Sender {
     /// `QueueFull` when there is no room, at once or after `queue.block-timeout`.
     pub(crate) fn send<E: EventView>(&self, config: &Config, event: &E, opaque: usize) -> Result<()> {
         let size = event_bytes(event);
-        let queued = QueuedEvent::copy(event, opaque);
+        let mut large = (size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
         let mut queue = self.shared.queue.lock();
         let deadline = Instant::now() + config.queue_block_timeout;
         loop {
@@ -179,10 +204,21 @@ impl Sender {
             }
             self.shared.room.wait_until(&mut queue, deadline);
         }
+        let queued = match large.take() {
+            Some(queued) => queued,
+            None => {
+                let buffer = queue.spare.pop().unwrap_or_default();
+                QueuedEvent::copy(buffer, event, size, opaque)
+            }
+        };
         queue.bytes += size;
         queue.accepted += 1;
         queue.events.push_back(queued);
-        self.shared.wake.notify_one();
+        // The sender waits without a deadline only on an empty queue, and
+        // otherwise until the first event's linger ends or a batch is full.
+        if queue.events.len() == 1 || queue.events.len() == config.batch_size {
+            self.shared.wake.notify_one();
+        }
         Ok(())
     }
 
@@ -298,7 +334,7 @@ fn take_batch(config: &Config, shared: &Shared, batch: &mut Vec<QueuedEvent>) ->
     let count = queue.events.len().min(config.batch_size);
     let queue = &mut *queue;
     for event in queue.events.drain(..count) {
-        queue.bytes -= event_bytes(&event);
+        queue.bytes -= event.size;
         reports.in_flight.push_back(event.opaque);
         batch.push(event);
     }
@@ -320,7 +356,7 @@ fn send_batch(core: &Core, shared: &Shared, batch: &mut Vec<QueuedEvent>) {
             continue;
         }
         let mut delivered = 0;
-        let result = core.append_batch(batch, &mut delivered);
+        let result = core.append_validated(batch, &mut delivered);
         report(core, shared, batch, delivered, Ok(()));
         match result {
             Ok(()) => return,
@@ -371,9 +407,14 @@ fn report(core: &Core, shared: &Shared, batch: &mut Vec<QueuedEvent>, count: usi
         }
     }
     reports.in_flight.drain(..count);
-    batch.drain(..count);
     drop(reports);
     let mut queue = shared.queue.lock();
+    let spare_limit = 2 * core.config().batch_size;
+    for event in batch.drain(..count) {
+        if queue.spare.len() < spare_limit && event.bytes.capacity() <= RECYCLED_SIZE {
+            queue.spare.push(event.bytes);
+        }
+    }
     queue.reported += count as u64;
     let code = result.err().map_or(0, |e| e.kind().code() as usize);
     queue.reports_by_code[code] += count as u64;

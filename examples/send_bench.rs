@@ -1,0 +1,114 @@
+//! Benchmark of the asynchronous path: the cost of `send` per event (a
+//! 256-byte body with three headers) and the sustained throughput of `send`
+//! beside the synchronous `append_batch`, against an in-process sink that
+//! answers OK.
+//!
+//!     cargo run --release --example send_bench [events]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flume_client::wire::{encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN};
+use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, Event, Protocol, FLUME_MAX_FRAME_SIZE};
+
+/// A null sink: reads each compact call's header only (seqid and method), skips the events, answers OK.
+fn sink(mut stream: TcpStream) {
+    let (mut payload, mut reply) = (Vec::new(), Vec::new());
+    let mut header = [0u8; FRAME_HEADER_LEN];
+    while stream.read_exact(&mut header).is_ok() {
+        payload.resize(frame_len(header, FLUME_MAX_FRAME_SIZE).unwrap(), 0);
+        stream.read_exact(&mut payload).unwrap();
+        let (seqid, at) = varint(&payload, 2);
+        let (name_len, at) = varint(&payload, at);
+        let method = if &payload[at..at + name_len as usize] == b"append" { Method::Append } else { Method::AppendBatch };
+        reply.clear();
+        encode_reply(Protocol::Compact, &mut reply, seqid as i32, method, Status::Ok);
+        stream.write_all(&reply).unwrap();
+    }
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+fn varint(bytes: &[u8], mut at: usize) -> (u32, usize) {
+    let mut value = 0u32;
+    for shift in (0..35).step_by(7) {
+        let b = bytes[at];
+        at += 1;
+        value |= ((b & 0x7f) as u32) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    (value, at)
+}
+
+fn main() {
+    let events: usize = std::env::args().nth(1).map_or(1_000_000, |n| n.parse().expect("events"));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            std::thread::spawn(move || sink(s.unwrap()));
+        }
+    });
+
+    let headers: [(&[u8], &[u8]); 3] = [(b"host", b"web-1.example.org"), (b"topic", b"clicks"), (b"timestamp", b"1700000000000")];
+    let body = [b'x'; 256];
+    let event = Event::new(&headers, &body);
+    let reported = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reported);
+    let mut config = Config::default();
+    config.set("batch-size", "1000").unwrap();
+    config.set("queue.max-events", &events.to_string()).unwrap();
+    config.set("queue.max-bytes", "2000000000").unwrap();
+    config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
+        assert!(r.result.is_ok());
+        counter.fetch_add(1, Ordering::Relaxed);
+    })));
+    let client = Client::new(&addr, &config).unwrap();
+
+    // A first round warms up the connection and the allocator (the memory of
+    // a full queue, which the measured round then reuses).
+    for i in 0..events {
+        client.send(&event, i).unwrap();
+    }
+    client.flush(Duration::from_secs(600)).unwrap();
+    reported.store(0, Ordering::Relaxed);
+
+    // send: the caller's cost per event, then the time until every report came.
+    let start = Instant::now();
+    let cpu_start = thread_cpu();
+    for i in 0..events {
+        client.send(&event, i).unwrap();
+    }
+    let send_cpu = thread_cpu() - cpu_start;
+    let send_time = start.elapsed();
+    client.flush(Duration::from_secs(600)).unwrap();
+    let async_time = start.elapsed();
+    assert_eq!(reported.load(Ordering::Relaxed), events);
+
+    // append_batch of 1000 from one thread, the synchronous path.
+    let batch = vec![event; 1000];
+    let start = Instant::now();
+    let mut delivered = 0;
+    for _ in 0..events / 1000 {
+        client.append_batch(&batch, &mut delivered).unwrap();
+    }
+    let sync_time = start.elapsed();
+
+    let per_second = |t: Duration| events as f64 / t.as_secs_f64();
+    println!("events: {events} of 256 bytes with 3 headers, batch-size 1000, loopback");
+    println!("send, caller's CPU time:   {:8.0} ns/event", send_cpu.as_nanos() as f64 / events as f64);
+    println!("send, caller's wall time:  {:8.0} ns/event (with the sender and the sink on the same cores)", send_time.as_nanos() as f64 / events as f64);
+    println!("send until all reported:   {:10.0} events/s", per_second(async_time));
+    println!("append_batch (1000/call):  {:10.0} events/s", per_second(sync_time));
+}
