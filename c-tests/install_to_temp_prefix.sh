@@ -4,6 +4,7 @@
 # the package must be relocatable. Also checks the installed files:
 #   lib/libflume_client.so -> .so.MAJOR -> .so.VERSION, lib/libflume_client.a,
 #   include/flume_client.h, lib/cmake/FlumeClient/*, lib/pkgconfig/flume_client.pc,
+#   bin/flume-send and bin/flume-receive (which must run from there),
 #   and that no text file points into the source or build tree.
 # Sets: work (a temp dir removed on exit), prefix, libdir (= $prefix/$FLUME_LIBDIR).
 
@@ -27,6 +28,10 @@ for f in "$libdir/libflume_client.so.$FLUME_VERSION" "$libdir/libflume_client.a"
          "$prefix/include/flume_client.h" "$libdir/cmake/FlumeClient/FlumeClientConfig.cmake" \
          "$libdir/cmake/FlumeClient/FlumeClientConfigVersion.cmake" "$libdir/pkgconfig/flume_client.pc"; do
   [ -f "$f" ] || fail "not installed: ${f#"$prefix"/}"
+done
+for tool in flume-send flume-receive; do
+  [ -x "$prefix/bin/$tool" ] || fail "not installed: bin/$tool"
+  "$prefix/bin/$tool" --help >/dev/null || fail "installed bin/$tool --help failed"
 done
 [ "$(readlink "$libdir/libflume_client.so.$major")" = "libflume_client.so.$FLUME_VERSION" ] ||
   fail "installed libflume_client.so.$major is not a symlink to libflume_client.so.$FLUME_VERSION"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs a test command against a fresh flume-receiver on a free port.
+# Runs a test command against a fresh flume-receive on a free port.
 #
 #   run_with_receiver.sh [receiver options...] -- command [args...]
 #
 # The receiver is $FLUME_RECEIVER (required), started as
-#   flume-receiver --port 0 --port-file F --format json --output O [receiver options...]
+#   flume-receive --port 0 --port-file F --format json --output O [receiver options...]
 # e.g. `--protocol binary`, `--reply failed`, `--delay-ms 2000`. The command then
 # runs with
 #   FLUME_TEST_HOSTS=127.0.0.1:PORT    where the receiver listens
@@ -27,7 +27,7 @@ done
 shift
 [ $# -gt 0 ] || fail "no command given after --"
 
-[ -n "${FLUME_RECEIVER:-}" ] || fail "FLUME_RECEIVER is not set (path to flume-receiver)"
+[ -n "${FLUME_RECEIVER:-}" ] || fail "FLUME_RECEIVER is not set (path to flume-receive)"
 [ -x "$FLUME_RECEIVER" ] || fail "FLUME_RECEIVER=$FLUME_RECEIVER is not an executable"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/flume-test.XXXXXX")
@@ -59,18 +59,18 @@ receiver_pid=$!
 # Wait (bounded) for the receiver to write its port: it does so once listening.
 for _ in $(seq 1 200); do
   [ -s "$port_file" ] && break
-  kill -0 "$receiver_pid" 2>/dev/null || fail "flume-receiver exited before listening"
+  kill -0 "$receiver_pid" 2>/dev/null || fail "flume-receive exited before listening"
   sleep 0.1
 done
-[ -s "$port_file" ] || fail "flume-receiver did not write $port_file within 20 s"
+[ -s "$port_file" ] || fail "flume-receive did not write $port_file within 20 s"
 port=$(tr -d '[:space:]' <"$port_file")
 case "$port" in
-  '' | *[!0-9]*) fail "flume-receiver wrote a bad port: '$port'" ;;
+  '' | *[!0-9]*) fail "flume-receive wrote a bad port: '$port'" ;;
 esac
 
 export FLUME_TEST_HOSTS="127.0.0.1:$port"
 export FLUME_TEST_OUTPUT="$output"
-echo "run_with_receiver: flume-receiver ${receiver_args[*]:-} on $FLUME_TEST_HOSTS; running $*"
+echo "run_with_receiver: flume-receive ${receiver_args[*]:-} on $FLUME_TEST_HOSTS; running $*"
 
 status=0
 "$@" || status=$?

@@ -1,5 +1,5 @@
 /*
- * smoke: the C API against a live flume-receiver (started by run_with_receiver.sh).
+ * smoke: the C API against a live flume-receive (started by run_with_receiver.sh).
  *
  *   smoke MODE [PROTOCOL]
  *

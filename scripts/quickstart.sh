@@ -3,8 +3,9 @@
 # cargo, the C example, the C tests), then sends the example's events:
 #   - to FLUME_HOSTS when it is set (a real agent's Thrift source, e.g.
 #     FLUME_HOSTS=agent1:4141 scripts/quickstart.sh), or
-#   - to the bundled flume-receiver, started on a free port and stopped at the
-#     end, printing what it received.
+#   - to the bundled flume-receive, started on a free port and stopped at the
+#     end, printing what it received (the example's events, then two lines
+#     sent with the flume-send command-line tool).
 #
 # On a fresh Debian/Ubuntu machine it installs cmake, gcc, g++, make and
 # pkg-config with apt-get when they are missing. Rust (cargo) must be installed:
@@ -48,7 +49,8 @@ say "cmake --build build -j$jobs"
 cmake --build build -j"$jobs"
 
 example=build/examples/send_events
-receiver=build/bin/flume-receiver
+receiver=build/bin/flume-receive
+sender=build/bin/flume-send
 [ -x "$example" ] || die "$example was not built"
 
 # --- Send --------------------------------------------------------------------------
@@ -59,6 +61,7 @@ if [ -n "${FLUME_HOSTS:-}" ]; then
 fi
 
 [ -x "$receiver" ] || die "$receiver was not built"
+[ -x "$sender" ] || die "$sender was not built"
 work=$(mktemp -d "${TMPDIR:-/tmp}/flume-quickstart.XXXXXX")
 receiver_pid=""
 stop() {
@@ -74,15 +77,18 @@ trap stop EXIT
 receiver_pid=$!
 for _ in $(seq 1 100); do
   [ -s "$work/port" ] && break
-  kill -0 "$receiver_pid" 2>/dev/null || { cat "$work/receiver.log" >&2; die "flume-receiver did not start"; }
+  kill -0 "$receiver_pid" 2>/dev/null || { cat "$work/receiver.log" >&2; die "flume-receive did not start"; }
   sleep 0.1
 done
-[ -s "$work/port" ] || die "flume-receiver did not start listening within 10 s"
+[ -s "$work/port" ] || die "flume-receive did not start listening within 10 s"
 hosts="127.0.0.1:$(cat "$work/port")"
-say "started flume-receiver on $hosts (set FLUME_HOSTS to send to a real agent instead)"
+say "started flume-receive on $hosts (set FLUME_HOSTS to send to a real agent instead)"
 
 "$example" "$hosts"
+say "sending two lines with $sender"
+printf 'hello from the shell\nsecond line\n' | "$sender" --hosts "$hosts" --header source=quickstart
 
-say "flume-receiver received:"
+say "flume-receive received:"
 sed 's/^/  /' "$work/events.txt"
-say "done; the example is build/examples/send_events, the library build/lib/, the header include/flume_client.h"
+say "done; the example is build/examples/send_events, the library build/lib/, the header include/flume_client.h,"
+say "the tools build/bin/flume-send and build/bin/flume-receive (--help for each)"

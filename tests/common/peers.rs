@@ -310,8 +310,17 @@ fn tail(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
+/// `tests/peers` of the root crate, also when this file is included by the
+/// tools crate's tests (whose manifest is one level down, in `tools/`).
 fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("peers")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let own = manifest.join("tests").join("peers");
+    let root = manifest.join("..").join("tests").join("peers");
+    if !own.join("flume.thrift").is_file() && root.join("flume.thrift").is_file() {
+        root
+    } else {
+        own
+    }
 }
 
 fn tool(var: &str, default: &str) -> String {
