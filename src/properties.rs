@@ -10,7 +10,7 @@ use std::fmt;
 
 /// One key/value pair and the 1-based line number where its logical line starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Property {
+pub struct Property {
     pub line: usize,
     pub key: String,
     pub value: String,
@@ -20,7 +20,7 @@ pub(crate) struct Property {
 /// `\uXXXX` escape that leaves a lone UTF-16 surrogate, which a Rust string
 /// cannot hold. `line` is where the logical line starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct PropertiesError {
+pub struct PropertiesError {
     pub line: usize,
     pub message: String,
 }
@@ -35,7 +35,7 @@ impl std::error::Error for PropertiesError {}
 
 /// Parses properties text. Returns pairs in file order (duplicates kept; the
 /// caller applies them in order so the last wins, as Java does).
-pub(crate) fn parse_properties(text: &str) -> Result<Vec<Property>, PropertiesError> {
+pub fn parse_properties(text: &str) -> Result<Vec<Property>, PropertiesError> {
     logical_lines(text)
         .into_iter()
         .map(|(line, chars)| {

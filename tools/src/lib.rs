@@ -9,17 +9,12 @@ pub mod base64;
 pub mod json;
 pub mod signals;
 
-// The library's Java properties parser (exactly `java.util.Properties.load`),
-// compiled into this crate too so that a header file (`flume-send -R`) is read
-// the same way as a client properties file (`-P`, `Config::load_properties`).
-#[path = "../../src/properties.rs"]
-#[allow(dead_code)]
-mod properties;
-
 /// Parses Java properties text into (key, value) pairs in file order, as
-/// `java.util.Properties.load` reads it; the error names the line.
+/// `java.util.Properties.load` reads it (the library's own parser, so a header
+/// file, `flume-send -R`, reads like a client properties file, `-P`); the
+/// error names the line.
 pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>, String> {
-    properties::parse_properties(text)
+    flume_client::parse_properties(text)
         .map(|pairs| pairs.into_iter().map(|p| (p.key, p.value)).collect())
         .map_err(|e| e.to_string())
 }
