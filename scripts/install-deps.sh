@@ -2,10 +2,12 @@
 # Installs what the build and the tests need on a fresh Debian machine, and
 # nothing already there: cmake and pkg-config for the C package, valgrind for
 # the memory checks, Apache Thrift's Java library and compiler and its Python
-# package for the interop tests. Needs root (or sudo) for apt-get.
+# package for the interop tests, openssl (and the JDK's keytool) for the TLS
+# tests' certificates. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-apt_packages=(cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java thrift-compiler)
+apt_packages=(cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java thrift-compiler
+              openssl ca-certificates)  # TLS tests: certificates made with openssl; the system CA store
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

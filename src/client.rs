@@ -15,7 +15,7 @@ use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::conn::Connection;
+use crate::conn::{Connection, Transport};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::EventView;
 use crate::hosts::{parse_host_list, Host, HostSet};
@@ -39,6 +39,8 @@ pub(crate) struct Core {
     config: Config,
     hosts: HostSet,
     stats: Stats,
+    /// Plain TCP or TLS, from the config's TLS keys (files read once, here).
+    transport: Transport,
 }
 
 impl Client {
@@ -51,7 +53,9 @@ impl Client {
         } else {
             parse_host_list(hosts)?
         };
-        let core = Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default() };
+        let transport = Transport::new(config)?;
+        let core =
+            Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default(), transport };
         Ok(Client { core: Arc::new(core), sender: OnceLock::new(), process: fork_generation() })
     }
 
@@ -264,7 +268,7 @@ impl Core {
             slot.connection = None;
         }
         if slot.connection.is_none() {
-            slot.connection = Some(Connection::open(&host.address, config.connect_timeout)?);
+            slot.connection = Some(Connection::open(&host.address, config.connect_timeout, &self.transport)?);
             slot.seqid = 0;
             self.stats.connected(&host.stats);
         }

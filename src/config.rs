@@ -1,5 +1,6 @@
 //! Client settings under Flume's own key names, with Flume's defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{err, Error, Result};
@@ -91,6 +92,20 @@ pub struct Config {
     pub event_timeout: Duration,
     /// `close-timeout`: how long freeing a client flushes its queue (default 5 s).
     pub close_timeout: Duration,
+    /// `ssl`: connect with TLS (default false). Needs the `tls` feature; see README "TLS".
+    pub ssl: bool,
+    /// `truststore`: a PEM file of the CA certificates to trust (default: the system's CA store).
+    pub truststore: Option<PathBuf>,
+    /// `ssl-server-name`: the name sent in SNI and checked against the server's
+    /// certificate (default: each host's own name or address).
+    pub ssl_server_name: Option<String>,
+    /// `ssl-verify-hostname`: whether the certificate must name the server (default true);
+    /// false still verifies the certificate chain.
+    pub ssl_verify_hostname: bool,
+    /// `ssl-client-cert`: a PEM certificate chain presented for mutual TLS, with `ssl-client-key`.
+    pub ssl_client_cert: Option<PathBuf>,
+    /// `ssl-client-key`: the unencrypted PEM private key of `ssl-client-cert`.
+    pub ssl_client_key: Option<PathBuf>,
     /// Called once per event queued by `Client::send`, on the sender thread.
     pub delivery_callback: Option<DeliveryCallback>,
 }
@@ -132,13 +147,19 @@ impl Default for Config {
             retry_backoff: Duration::from_millis(100),
             event_timeout: Duration::from_millis(30_000),
             close_timeout: Duration::from_millis(5_000),
+            ssl: false,
+            truststore: None,
+            ssl_server_name: None,
+            ssl_verify_hostname: true,
+            ssl_client_cert: None,
+            ssl_client_key: None,
             delivery_callback: None,
         }
     }
 }
 
 /// The keys `Config::set` accepts, besides `hosts.<alias>`.
-pub const KEYS: [&str; 22] = [
+pub const KEYS: &[&str] = &[
     "protocol",
     "batch-size",
     "connect-timeout",
@@ -152,6 +173,12 @@ pub const KEYS: [&str; 22] = [
     "backoff",
     "maxBackoff",
     "ssl",
+    "truststore",
+    "truststore-type",
+    "ssl-server-name",
+    "ssl-verify-hostname",
+    "ssl-client-cert",
+    "ssl-client-key",
     "queue.max-events",
     "queue.max-bytes",
     "queue.full",
@@ -230,10 +257,22 @@ impl Config {
             "retry-backoff" => self.retry_backoff = parse_millis(key, value, 0)?,
             "event-timeout" => self.event_timeout = parse_millis(key, value, 1)?,
             "close-timeout" => self.close_timeout = parse_millis(key, value, 0)?,
-            "ssl" if parse_bool(key, value)? => {
-                return Err(err!(Config, "ssl: TLS is not available in this build of flume-client"))
+            "ssl" => {
+                let on = parse_bool(key, value)?;
+                if on && !cfg!(feature = "tls") {
+                    return Err(err!(Config, "ssl: TLS is not available in this build of flume-client"));
+                }
+                self.ssl = on;
             }
-            "ssl" => {}
+            // Files are read and checked here, so a bad one fails at once (and again when a client is made).
+            "truststore" | "truststore-type" | "truststore-password" | "ssl-server-name" | "ssl-verify-hostname"
+            | "ssl-client-cert" | "ssl-client-key" | "exclude-protocols" | "include-protocols"
+            | "exclude-cipher-suites" | "include-cipher-suites" => {
+                #[cfg(feature = "tls")]
+                crate::tls::set_key(self, key, value)?;
+                #[cfg(not(feature = "tls"))]
+                return Err(unsupported(key));
+            }
             _ => {
                 if let Some(alias) = key.strip_prefix("hosts.") {
                     let address = parse_host_port(value).map_err(|e| err!(Config, "{key}: {}", e.message()))?;
@@ -260,6 +299,20 @@ impl Config {
         Ok(())
     }
 
+    /// The first TLS key besides `ssl` that is not at its default, if any: a
+    /// client refuses TLS settings without `ssl=true` rather than ignore them.
+    pub(crate) fn tls_key_set(&self) -> Option<&'static str> {
+        [
+            ("truststore", self.truststore.is_some()),
+            ("ssl-server-name", self.ssl_server_name.is_some()),
+            ("ssl-verify-hostname", !self.ssl_verify_hostname),
+            ("ssl-client-cert", self.ssl_client_cert.is_some()),
+            ("ssl-client-key", self.ssl_client_key.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, set)| set.then_some(key))
+    }
+
     /// The hosts named by `hosts` and `hosts.<alias>`, in alias order.
     pub fn configured_hosts(&self) -> Result<Vec<HostPort>> {
         self.host_aliases
@@ -282,7 +335,8 @@ fn unsupported(key: &str) -> Error {
             err!(Config, "{key}: Kerberos (SASL GSSAPI) is not supported by flume-client")
         }
         "truststore" | "truststore-password" | "truststore-type" | "exclude-protocols" | "include-protocols"
-        | "exclude-cipher-suites" | "include-cipher-suites" => {
+        | "exclude-cipher-suites" | "include-cipher-suites" | "ssl-server-name" | "ssl-verify-hostname"
+        | "ssl-client-cert" | "ssl-client-key" => {
             err!(Config, "{key}: TLS is not available in this build of flume-client (and JKS truststores never will be: export PEM)")
         }
         "compression-type" | "compression-level" => {
@@ -396,8 +450,9 @@ mod tests {
             ("host-selector", "com.example.MySelector"),
             ("backoff", "yes"),
             ("maxBackoff", "-1"),
-            ("ssl", "true"),
+            ("ssl", "yes"),
             ("truststore", "/etc/ts.jks"),
+            ("truststore-password", "changeit"),
             ("kerberos", "true"),
             ("compression-type", "deflate"),
             ("batchSize", "10"),
@@ -405,6 +460,18 @@ mod tests {
             let e = c.set(key, value).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Config, "{key}={value}");
             assert!(e.message().contains(key), "{e}");
+        }
+        assert_eq!(c, Config::default());
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn tls_keys_need_the_tls_feature() {
+        let mut c = Config::default();
+        for (key, value) in [("ssl", "true"), ("truststore", "ca.pem"), ("ssl-server-name", "a"), ("ssl-client-key", "k")] {
+            let e = c.set(key, value).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{key}={value}");
+            assert!(e.message().contains("TLS is not available in this build"), "{e}");
         }
         assert_eq!(c, Config::default());
     }

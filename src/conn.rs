@@ -1,8 +1,11 @@
-//! One framed TCP connection to a Thrift source, with deadlines on every wait.
+//! One framed connection to a Thrift source, plain TCP or TLS (feature `tls`),
+//! with deadlines on every wait.
 //!
-//! Writes use `send(MSG_NOSIGNAL)` so a dead peer gives `EPIPE`, never SIGPIPE.
-//! Waits use `poll` against a deadline computed once per call, so a slow peer
-//! cannot stretch a call past its `request-timeout`.
+//! Writes use `send(MSG_NOSIGNAL)` so a dead peer gives `EPIPE`, never SIGPIPE;
+//! TLS records go through the same calls. Waits use `poll` against a deadline
+//! computed once per call, so a slow peer cannot stretch a call past its
+//! `request-timeout`; the TLS handshake is part of connecting and ends within
+//! `connect-timeout`.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -10,6 +13,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::config::Config;
 use crate::error::{err, Result};
 use crate::hosts::HostPort;
 use crate::wire::{frame_len, FRAME_HEADER_LEN};
@@ -19,55 +23,117 @@ use crate::wire::{frame_len, FRAME_HEADER_LEN};
 /// (an HTTP server's "HTTP" reads as a 1.2 GB length) from making us allocate.
 pub(crate) const MAX_REPLY_SIZE: usize = 64 * 1024;
 
-/// An open connection. It holds no buffers: the client owns them, so a
-/// reconnect does not reallocate.
+/// How connections are made: plain TCP, or TLS with the settings of `ssl`,
+/// `truststore` and the other TLS keys. Built once per client (it reads the
+/// certificate files) and shared by all its connections.
+#[derive(Clone, Default)]
+pub(crate) struct Transport {
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<crate::tls::TlsSettings>>,
+}
+
+impl Transport {
+    /// The transport `config` asks for. Fails with `Config` when its TLS
+    /// settings are unusable: a file unreadable or not PEM, a client key not
+    /// matching its certificate, TLS keys set without `ssl=true`, or `ssl=true`
+    /// in a build without the `tls` feature.
+    pub(crate) fn new(config: &Config) -> Result<Transport> {
+        #[cfg(feature = "tls")]
+        {
+            Ok(Transport { tls: crate::tls::TlsSettings::from_config(config)?.map(std::sync::Arc::new) })
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            if config.ssl {
+                return Err(err!(Config, "ssl: TLS is not available in this build of flume-client"));
+            }
+            if let Some(key) = config.tls_key_set() {
+                return Err(err!(Config, "{key}: TLS is not available in this build of flume-client"));
+            }
+            Ok(Transport {})
+        }
+    }
+}
+
+/// An open connection. It holds no buffers of its own for plain TCP (the
+/// client owns them, so a reconnect does not reallocate); a TLS connection
+/// holds its session state.
 pub(crate) struct Connection {
     stream: TcpStream,
     peer: String,
+    #[cfg(feature = "tls")]
+    tls: Option<Box<rustls::ClientConnection>>,
+    #[cfg(feature = "tls")]
+    tls_settings: Option<std::sync::Arc<crate::tls::TlsSettings>>,
+    /// A call failed in a way that leaves the connection unusable (closed, out
+    /// of step, or refused by the server): `is_stale` then says so.
+    broken: bool,
 }
 
 impl Connection {
-    /// Resolves `host` and connects to its first address that answers, all
-    /// within `timeout`.
-    pub(crate) fn open(host: &HostPort, timeout: Duration) -> Result<Connection> {
+    /// Resolves `host`, connects to its first address that answers and, for a
+    /// TLS transport, completes the handshake, all within `timeout`. Fails with
+    /// `Connect` naming the cause (nothing was sent but the handshake).
+    pub(crate) fn open(host: &HostPort, timeout: Duration, transport: &Transport) -> Result<Connection> {
         let deadline = Instant::now() + timeout;
-        let addrs = resolve(host, timeout)?;
-        let mut last_error = None;
-        for addr in addrs {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                break;
-            }
-            match TcpStream::connect_timeout(&addr, remaining) {
-                Ok(stream) => {
-                    stream
-                        .set_nodelay(true)
-                        .map_err(|e| err!(Connect, "{host}: setting TCP_NODELAY: {e}"))?;
-                    return Ok(Connection { stream, peer: host.to_string() });
-                }
-                Err(e) => last_error = Some(describe_connect_error(e, addr, timeout)),
+        let stream = connect(host, timeout, deadline)?;
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut connection = Connection {
+            stream,
+            peer: host.to_string(),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_settings: None,
+            broken: false,
+        };
+        #[cfg(feature = "tls")]
+        if let Some(settings) = &transport.tls {
+            connection.tls = Some(Box::new(settings.client_for(host)?));
+            connection.tls_settings = Some(settings.clone());
+            if let Err(e) = connection.handshake(settings, timeout, deadline) {
+                connection.broken = true; // no close_notify for a session that never started
+                return Err(e);
             }
         }
-        Err(err!(
-            Connect,
-            "{host}: {}",
-            last_error.unwrap_or_else(|| format!("connect-timeout of {} ms passed", timeout.as_millis()))
-        ))
+        #[cfg(not(feature = "tls"))]
+        let _ = transport;
+        Ok(connection)
     }
 
     /// Sends the framed call in `request` and reads one reply frame into
     /// `reply`, returning its payload. Fails with `Timeout` at `deadline`, `Io`
     /// if the connection breaks, `Protocol` on a frame length outside
     /// `1..=MAX_REPLY_SIZE` or on bytes past the reply (the connection is then
-    /// out of step).
+    /// out of step), `Connect` if the server turns out to refuse the connection
+    /// (a plain client answered in TLS; a TLS server rejecting the client
+    /// certificate after the handshake, as TLS 1.3 allows).
     pub(crate) fn round_trip<'r>(&mut self, request: &[u8], reply: &'r mut Vec<u8>, deadline: Instant) -> Result<&'r [u8]> {
-        self.send_all(request, deadline)?;
-        self.receive_frame(reply, deadline)
+        let result = match self.send_all(request, deadline) {
+            Ok(()) => self.receive_frame(reply, deadline),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
     }
 
     /// Whether the server closed the connection (or sent bytes no call asked
-    /// for) while it sat idle: it must then not be used. Costs one syscall.
+    /// for) while it sat idle, or a call left it unusable: it must then not be
+    /// used. Costs one syscall when nothing arrived. On a TLS connection,
+    /// records the server sends by itself (TLS 1.3 session tickets) are
+    /// processed and do not make it stale; a `close_notify` or end of stream
+    /// does.
     pub(crate) fn is_stale(&mut self) -> bool {
+        if self.broken {
+            return true;
+        }
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            self.broken = self.tls_is_stale();
+            return self.broken;
+        }
         let mut byte = 0u8;
         // SAFETY: reads at most one byte into `byte`; MSG_PEEK leaves it queued.
         let n = unsafe {
@@ -80,35 +146,44 @@ impl Connection {
         self.stream.as_raw_fd()
     }
 
-    fn send_all(&mut self, mut bytes: &[u8], deadline: Instant) -> Result<()> {
+    fn send_all(&mut self, bytes: &[u8], deadline: Instant) -> Result<()> {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return self.tls_send_all(bytes, deadline);
+        }
         let total = bytes.len();
-        while !bytes.is_empty() {
-            // SAFETY: `bytes` is a live slice and the fd is owned by `self.stream`.
-            let n = unsafe {
-                libc::send(
-                    self.fd(),
-                    bytes.as_ptr().cast(),
-                    bytes.len(),
-                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
-                )
-            };
-            if n >= 0 {
-                bytes = &bytes[n as usize..];
-                continue;
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::WouldBlock => self.wait(libc::POLLOUT, deadline, || {
-                    format!("sending: {} of {total} bytes sent", total - bytes.len())
-                })?,
-                io::ErrorKind::Interrupted => {}
-                _ => {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match send_some(self.fd(), rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !poll_until(self.fd(), libc::POLLOUT, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+                        return Err(err!(
+                            Timeout,
+                            "{}: request-timeout passed while sending: {} of {total} bytes sent",
+                            self.peer,
+                            total - rest.len()
+                        ));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // A TLS server may have answered the first bytes with an alert and closed.
+                    let mut header = [0u8; FRAME_HEADER_LEN];
+                    // SAFETY: reads at most 4 bytes into `header`; MSG_PEEK leaves them queued.
+                    let n = unsafe {
+                        libc::recv(self.fd(), header.as_mut_ptr().cast(), header.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT)
+                    };
+                    if n == FRAME_HEADER_LEN as isize && looks_like_tls_record(header) {
+                        return Err(self.answered_in_tls(header));
+                    }
                     return Err(err!(
                         Io,
-                        "{}: connection broken while sending ({} of {total} bytes sent): {e}",
+                        "{}: connection broken while sending ({} of {total} bytes sent){}: {e}",
                         self.peer,
-                        total - bytes.len()
-                    ))
+                        total - rest.len(),
+                        self.plain_to_tls_hint()
+                    ));
                 }
             }
         }
@@ -134,67 +209,425 @@ impl Connection {
                     return Ok(&buf[FRAME_HEADER_LEN..end]);
                 }
             } else if buf.len() >= FRAME_HEADER_LEN {
-                let header = buf[..FRAME_HEADER_LEN].try_into().expect("4 bytes");
+                let header: [u8; FRAME_HEADER_LEN] = buf[..FRAME_HEADER_LEN].try_into().expect("4 bytes");
+                if !self.is_tls() && looks_like_tls_record(header) {
+                    return Err(self.answered_in_tls(header));
+                }
                 let end = FRAME_HEADER_LEN + frame_len(header, MAX_REPLY_SIZE)?;
                 buf.reserve(end.saturating_sub(buf.len()));
                 frame_end = Some(end);
                 continue;
             }
-            if buf.capacity() == buf.len() {
-                buf.reserve(256);
+            self.receive_some(buf, deadline)?;
+        }
+    }
+
+    /// Appends at least one received byte to `buf`, waiting until `deadline`.
+    fn receive_some(&mut self, buf: &mut Vec<u8>, deadline: Instant) -> Result<()> {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return self.tls_receive_some(buf, deadline);
+        }
+        if buf.capacity() == buf.len() {
+            buf.reserve(256);
+        }
+        loop {
+            if !poll_until(self.fd(), libc::POLLIN, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+                return Err(self.reply_timeout(buf.len()));
             }
-            self.wait(libc::POLLIN, deadline, || {
-                format!("waiting for the reply: {} bytes of it received", buf.len())
-            })?;
             let spare = buf.spare_capacity_mut();
             // SAFETY: the kernel writes at most `spare.len()` bytes into the
             // spare capacity, and we extend the length by exactly what it wrote.
-            let n = unsafe {
-                libc::recv(self.fd(), spare.as_mut_ptr().cast(), spare.len(), libc::MSG_DONTWAIT)
-            };
+            let n = unsafe { libc::recv(self.fd(), spare.as_mut_ptr().cast(), spare.len(), libc::MSG_DONTWAIT) };
             match n {
-                0 => {
-                    return Err(err!(
-                        Io,
-                        "{}: connection closed by the server after {} bytes of the reply",
-                        self.peer,
-                        buf.len()
-                    ))
+                0 => return Err(self.closed_during_reply(buf.len(), "")),
+                n if n > 0 => {
+                    unsafe { buf.set_len(buf.len() + n as usize) };
+                    return Ok(());
                 }
-                n if n > 0 => unsafe { buf.set_len(buf.len() + n as usize) },
                 _ => {
                     let e = io::Error::last_os_error();
                     if !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
-                        return Err(err!(Io, "{}: connection broken while receiving: {e}", self.peer));
+                        let hint = if buf.is_empty() { self.plain_to_tls_hint() } else { "" };
+                        return Err(err!(Io, "{}: connection broken while receiving{hint}: {e}", self.peer));
                     }
                 }
             }
         }
     }
 
-    /// Waits until the socket is ready for `events` or `deadline` passes.
-    fn wait(&self, events: libc::c_short, deadline: Instant, doing: impl FnOnce() -> String) -> Result<()> {
+    fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    fn reply_timeout(&self, received: usize) -> crate::error::Error {
+        err!(
+            Timeout,
+            "{}: request-timeout passed while waiting for the reply: {received} bytes of it received",
+            self.peer
+        )
+    }
+
+    fn closed_during_reply(&self, received: usize, how: &str) -> crate::error::Error {
+        let hint = if received == 0 { self.plain_to_tls_hint() } else { "" };
+        err!(Io, "{}: connection closed by the server{how} after {received} bytes of the reply{hint}", self.peer)
+    }
+
+    fn answered_in_tls(&self, header: [u8; FRAME_HEADER_LEN]) -> crate::error::Error {
+        err!(
+            Connect,
+            "{}: the server answered with a TLS record ({header:02x?}): it is a TLS (ssl=true) source; \
+             set ssl=true (nothing was delivered)",
+            self.peer
+        )
+    }
+
+    /// TLS sources (OpenSSL's, or Java's when the call is cut short) close or reset a plain client's
+    /// connection without a word: say so when a plain call gets no reply at all.
+    fn plain_to_tls_hint(&self) -> &'static str {
+        if self.is_tls() {
+            ""
+        } else {
+            " (if the source has ssl=true, set ssl=true here too)"
+        }
+    }
+}
+
+/// TLS: the handshake, and framed calls through rustls.
+#[cfg(feature = "tls")]
+impl Connection {
+    fn tls(&mut self) -> &mut rustls::ClientConnection {
+        self.tls.as_mut().expect("a TLS connection")
+    }
+
+    /// Completes the handshake by `deadline` (the connect deadline). Every
+    /// failure is `Connect`, naming the cause.
+    fn handshake(&mut self, settings: &crate::tls::TlsSettings, timeout: Duration, deadline: Instant) -> Result<()> {
+        let fd = self.fd();
+        let peer = self.peer.clone();
+        let timed_out = |doing: &str| {
+            err!(
+                Connect,
+                "{peer}: TLS handshake: connect-timeout ({} ms) passed while {doing} (does the source have ssl=true?)",
+                timeout.as_millis()
+            )
+        };
+        let tls = self.tls.as_mut().expect("a TLS connection");
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(err!(Timeout, "{}: request-timeout passed while {}", self.peer, doing()));
-            }
-            // Round up so a wait never ends a fraction of a millisecond early and spins.
-            let ms = remaining.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
-            let mut pfd = libc::pollfd { fd: self.fd(), events, revents: 0 };
-            // SAFETY: one valid pollfd.
-            match unsafe { libc::poll(&mut pfd, 1, ms) } {
-                0 => continue,
-                n if n > 0 => return Ok(()), // ready, or an error the next send/recv reports
-                _ => {
-                    let e = io::Error::last_os_error();
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        return Err(err!(Io, "{}: poll: {e}", self.peer));
+            // Send what rustls has queued: the ClientHello, later our Finished, or an alert.
+            while tls.wants_write() {
+                match tls.write_tls(&mut SocketIo(fd)) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !poll_until(fd, libc::POLLOUT, deadline).map_err(|e| err!(Connect, "{peer}: poll: {e}"))? {
+                            return Err(timed_out("sending"));
+                        }
                     }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(err!(Connect, "{peer}: TLS handshake: connection broken while sending: {e}")),
+                }
+            }
+            if !tls.is_handshaking() {
+                return Ok(());
+            }
+            match tls.read_tls(&mut SocketIo(fd)) {
+                Ok(0) => {
+                    return Err(err!(
+                        Connect,
+                        "{peer}: TLS handshake: the server closed the connection (is it a plain-text source, \
+                         without ssl=true? nothing was sent)"
+                    ))
+                }
+                Ok(_) => {
+                    if let Err(e) = tls.process_new_packets() {
+                        // Tell the server why (rustls queued an alert), best effort.
+                        let _ = tls.write_tls(&mut SocketIo(fd));
+                        return Err(err!(Connect, "{peer}: TLS handshake failed: {}", settings.describe(&e)));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !poll_until(fd, libc::POLLIN, deadline).map_err(|e| err!(Connect, "{peer}: poll: {e}"))? {
+                        return Err(timed_out("waiting for the server's answer"));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(err!(Connect, "{peer}: TLS handshake: connection broken while receiving: {e}")),
+            }
+        }
+    }
+
+    fn tls_send_all(&mut self, bytes: &[u8], deadline: Instant) -> Result<()> {
+        use std::io::Write;
+        let total = bytes.len();
+        let mut accepted = 0;
+        loop {
+            // rustls encrypts into a bounded buffer: feed it, then drain it to the socket.
+            if accepted < total {
+                let tls = self.tls();
+                match tls.writer().write(&bytes[accepted..]) {
+                    Ok(n) => accepted += n,
+                    Err(e) => return Err(err!(Io, "{}: TLS: {e}", self.peer)),
+                }
+            }
+            let fd = self.fd();
+            let tls = self.tls();
+            if !tls.wants_write() {
+                if accepted == total {
+                    return Ok(());
+                }
+                continue;
+            }
+            match tls.write_tls(&mut SocketIo(fd)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !poll_until(fd, libc::POLLOUT, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+                        return Err(err!(
+                            Timeout,
+                            "{}: request-timeout passed while sending (TLS, {accepted} of {total} bytes encrypted)",
+                            self.peer
+                        ));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // A TLS 1.3 server refusing our certificate alerts and closes while we send.
+                    return Err(self.tls_refusal().unwrap_or_else(|| {
+                        err!(
+                            Io,
+                            "{}: connection broken while sending (TLS, {accepted} of {total} bytes encrypted): {e}",
+                            self.peer
+                        )
+                    }));
                 }
             }
         }
     }
+
+    fn tls_receive_some(&mut self, buf: &mut Vec<u8>, deadline: Instant) -> Result<()> {
+        use std::io::BufRead;
+        loop {
+            let received = buf.len();
+            let fd = self.fd();
+            let tls = self.tls.as_mut().expect("a TLS connection");
+            match tls.reader().fill_buf() {
+                Ok([]) => {
+                    return Err(self.closed_during_reply(received, " (TLS close_notify)"));
+                }
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    buf.extend_from_slice(chunk);
+                    tls.reader().consume(n);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(self.closed_during_reply(received, " (without TLS close_notify)"));
+                }
+                Err(e) => return Err(err!(Io, "{}: TLS: {e}", self.peer)),
+            }
+            // No plaintext yet: read records.
+            match tls.read_tls(&mut SocketIo(fd)) {
+                Ok(_) => {
+                    // Ok(0), the end of the stream, shows as UnexpectedEof above.
+                    if let Err(e) = tls.process_new_packets() {
+                        let _ = tls.write_tls(&mut SocketIo(fd));
+                        return Err(self.tls_error_after_handshake(&e));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !poll_until(fd, libc::POLLIN, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+                        return Err(self.reply_timeout(received));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(self
+                        .tls_refusal()
+                        .unwrap_or_else(|| err!(Io, "{}: connection broken while receiving: {e}", self.peer)))
+                }
+            }
+        }
+    }
+
+    /// After the connection broke: whether the server's last words, still
+    /// queued on the socket, were an alert refusing the connection (`Connect`).
+    fn tls_refusal(&mut self) -> Option<crate::error::Error> {
+        let fd = self.fd();
+        let tls = self.tls.as_mut()?;
+        let failure = loop {
+            match tls.read_tls(&mut SocketIo(fd)) {
+                Ok(n) if n > 0 => {
+                    if let Err(e) = tls.process_new_packets() {
+                        break e;
+                    }
+                }
+                _ => return None,
+            }
+        };
+        Some(self.tls_error_after_handshake(&failure)).filter(|e| e.kind() == crate::error::ErrorKind::Connect)
+    }
+
+    /// A TLS error while waiting for a reply. An alert refusing our client
+    /// certificate (TLS 1.3 servers check it after the client finished the
+    /// handshake) means the server never read the call: `Connect`.
+    fn tls_error_after_handshake(&self, e: &rustls::Error) -> crate::error::Error {
+        use rustls::AlertDescription as A;
+        match e {
+            rustls::Error::AlertReceived(
+                A::CertificateRequired
+                | A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::AccessDenied
+                | A::HandshakeFailure,
+            ) => err!(
+                Connect,
+                "{}: TLS: the server refused the connection after the handshake: {} (nothing was delivered)",
+                self.peer,
+                self.tls_settings.as_ref().map_or_else(|| e.to_string(), |s| s.describe(e))
+            ),
+            _ => err!(Io, "{}: TLS error while receiving: {e}", self.peer),
+        }
+    }
+
+    /// Reads whatever the server sent while the connection was idle, without
+    /// waiting: session tickets and key updates are fine; application data,
+    /// `close_notify`, end of stream or any error make the connection stale.
+    fn tls_is_stale(&mut self) -> bool {
+        let fd = self.fd();
+        let tls = self.tls();
+        // Plaintext left over from the last reply is bytes no call asked for.
+        match tls.process_new_packets() {
+            Ok(state) if state.peer_has_closed() || state.plaintext_bytes_to_read() > 0 => return true,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+        loop {
+            match tls.read_tls(&mut SocketIo(fd)) {
+                Ok(0) => return true,
+                Ok(_) => match tls.process_new_packets() {
+                    Ok(state) if state.peer_has_closed() || state.plaintext_bytes_to_read() > 0 => return true,
+                    Ok(_) => {}
+                    Err(_) => return true,
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Drop for Connection {
+    /// Says goodbye with a `close_notify` if the socket takes it at once.
+    fn drop(&mut self) {
+        let fd = self.fd();
+        if let Some(tls) = self.tls.as_mut() {
+            if !self.broken {
+                tls.send_close_notify();
+                let _ = tls.write_tls(&mut SocketIo(fd));
+            }
+        }
+    }
+}
+
+/// The socket as rustls sees it: nonblocking reads, and writes that never raise SIGPIPE.
+#[cfg(feature = "tls")]
+struct SocketIo(RawFd);
+
+#[cfg(feature = "tls")]
+impl io::Read for SocketIo {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+        let n = unsafe { libc::recv(self.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl io::Write for SocketIo {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_some(self.0, buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One nonblocking `send` with `MSG_NOSIGNAL`.
+fn send_some(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: `bytes` is a live slice and `fd` an open socket.
+    let n = unsafe { libc::send(fd, bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Waits until `fd` is ready for `events` (or has an error or hang-up, which
+/// the next send or receive reports): `Ok(true)`; `Ok(false)` once `deadline`
+/// passed.
+fn poll_until(fd: RawFd, events: libc::c_short, deadline: Instant) -> io::Result<bool> {
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(false);
+        }
+        // Round up so a wait never ends a fraction of a millisecond early and spins.
+        let ms = remaining.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        let mut pfd = libc::pollfd { fd, events, revents: 0 };
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            0 => continue,
+            n if n > 0 => return Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Whether four bytes start a TLS record: an alert (0x15) or a handshake
+/// (0x16) of SSL 3.0 to TLS 1.3. As a frame length that would be over 350 MB.
+fn looks_like_tls_record(header: [u8; 4]) -> bool {
+    matches!(header, [0x15 | 0x16, 0x03, 0x00..=0x04, _])
+}
+
+/// A TCP connection to the first of `host`'s addresses that answers.
+fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpStream> {
+    let addrs = resolve(host, timeout)?;
+    let mut last_error = None;
+    for addr in addrs {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, remaining) {
+            Ok(stream) => {
+                stream.set_nodelay(true).map_err(|e| err!(Connect, "{host}: setting TCP_NODELAY: {e}"))?;
+                return Ok(stream);
+            }
+            Err(e) => last_error = Some(describe_connect_error(e, addr, timeout)),
+        }
+    }
+    Err(err!(
+        Connect,
+        "{host}: {}",
+        last_error.unwrap_or_else(|| format!("connect-timeout of {} ms passed", timeout.as_millis()))
+    ))
 }
 
 /// The host's addresses. An IP literal needs no lookup; a name is looked up on
@@ -228,5 +661,19 @@ fn describe_connect_error(e: io::Error, addr: SocketAddr, timeout: Duration) -> 
         format!("connecting to {addr}: no answer within connect-timeout ({} ms)", timeout.as_millis())
     } else {
         format!("connecting to {addr}: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_records_are_recognised_and_frame_lengths_are_not() {
+        assert!(looks_like_tls_record([0x15, 0x03, 0x03, 0x00]));
+        assert!(looks_like_tls_record([0x16, 0x03, 0x01, 0x02]));
+        assert!(!looks_like_tls_record([0x00, 0x00, 0x00, 0x1c]));
+        assert!(!looks_like_tls_record([0x17, 0x03, 0x03, 0x00]));
+        assert!(!looks_like_tls_record([0x15, 0x03, 0x05, 0x00]));
     }
 }

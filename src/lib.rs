@@ -19,6 +19,8 @@ mod properties;
 mod sender;
 mod stats;
 mod sync;
+#[cfg(feature = "tls")]
+mod tls;
 pub mod wire;
 
 pub use client::Client;
@@ -27,3 +29,4 @@ pub use sender::{DeliveryCallback, DeliveryReport};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventView};
 pub use hosts::{parse_host_list, HostPort};
+pub use properties::{parse_properties, PropertiesError, Property};

@@ -47,7 +47,8 @@ pub struct flume_client {
 /// Returns NULL on failure, with the reason in flume_last_error(): hosts not
 /// UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
 /// or NULL while conf names no hosts; an alias in "hosts" without its
-/// "hosts.<alias>".
+/// "hosts.<alias>"; TLS settings that cannot be used (unreadable files, a key
+/// not matching its certificate, TLS keys without "ssl"="true").
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_new(hosts: *const c_char, conf: *const flume_config) -> *mut flume_client {
     guard(|| {

@@ -39,7 +39,15 @@ use crate::sender::{DeliveryCallback, DeliveryReport};
 ///   A host that failed n times in a row is skipped for min(maxBackoff,
 ///   1000 ms * 2^n), n capped at 16. When every host is backing off, a call
 ///   tries the one whose backoff ends first.
-/// - "ssl": only "false" in this build.
+/// - "ssl": "false" (default) or "true": TLS 1.2/1.3, only in builds with the
+///   tls feature (CMake -DFLUME_CLIENT_TLS=ON); otherwise "true" and every TLS
+///   key give FLUME_ERR_CONFIG. TLS keys: "truststore" (PEM file of CA
+///   certificates; default the system's CA store), "truststore-type" ("PEM"
+///   only), "ssl-server-name" (SNI and name checked; default each host's),
+///   "ssl-verify-hostname" ("true"; "false" verifies the chain only),
+///   "ssl-client-cert" / "ssl-client-key" (PEM, mutual TLS). Files are checked
+///   when set and read again by flume_client_new(), which fails if TLS keys are
+///   set without "ssl"="true" or the key does not match the certificate.
 /// Asynchronous sending (flume_client_send):
 /// - "queue.max-events": 100000; "queue.max-bytes": 67108864 (header and body
 ///   bytes). A send that finds either limit reached fails or blocks:

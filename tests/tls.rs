@@ -1,0 +1,838 @@
+//! TLS (feature `tls`; run with `cargo test --features tls --test tls`):
+//! interop with real TLS Thrift servers and every way TLS can go wrong.
+//!
+//! Servers: Apache Thrift's Java library set up as Flume's Thrift source with
+//! `ssl=true` (`TSSLTransportFactory` + `TThreadPoolServer` +
+//! `TFastFramedTransport`, a JKS keystore made by `keytool`;
+//! `peers/FlumeTlsTestServer.java`), and Thrift's Python `TSSLServerSocket`
+//! (OpenSSL; `peers/python_tls_server.py`), both recording what they decode.
+//! Certificates are made per test process with `openssl` and `keytool`: a CA,
+//! a server certificate for localhost/127.0.0.1, one for another name, one
+//! expired, one from another CA, client certificates for mutual TLS.
+//!
+//! Each failure must be `Connect` with a message naming its cause, and
+//! nothing may reach a server in clear text.
+#![cfg(feature = "tls")]
+
+#[allow(dead_code)]
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
+use peers::{protocol_name, unhex, PeerKind, PeerServer};
+
+const PASSWORD: &str = "changeit";
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const INSTALL_HINT: &str = "the TLS tests need: openssl, a JDK (keytool, javac, java), libthrift-java, \
+     libslf4j-java, thrift-compiler, python3 with the `thrift` package";
+
+// ---------------------------------------------------------------------------
+// Scratch space, tools
+
+fn work_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        if let Ok(entries) = fs::read_dir(base) {
+            let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("tls-") && entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < old) {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = base.join(format!("tls-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        dir
+    })
+}
+
+fn tool(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_string())
+}
+
+fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("peers")
+}
+
+/// Runs a command in `dir`, panicking with its output if it fails.
+fn run(dir: &Path, program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} ({INSTALL_HINT})"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Certificates
+
+/// Every certificate and key file of the tests, made once per test process.
+struct Certs {
+    dir: PathBuf,
+}
+
+impl Certs {
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_str().expect("UTF-8 path").to_string()
+    }
+}
+
+/// The server certificates a server can present.
+#[derive(Clone, Copy, Debug)]
+enum ServerCert {
+    /// localhost and 127.0.0.1, signed by the CA.
+    Good,
+    /// wrong.example.com only, signed by the CA.
+    WrongHost,
+    /// localhost and 127.0.0.1, signed by the CA, expired a month ago.
+    Expired,
+    /// localhost and 127.0.0.1, signed by another CA.
+    OtherCa,
+}
+
+impl ServerCert {
+    fn name(self) -> &'static str {
+        match self {
+            ServerCert::Good => "server",
+            ServerCert::WrongHost => "wronghost",
+            ServerCert::Expired => "expired",
+            ServerCert::OtherCa => "otherca-server",
+        }
+    }
+}
+
+const OPENSSL_CNF: &str = "\
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = placeholder
+[ca]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost,IP:127.0.0.1
+authorityKeyIdentifier = keyid
+[wronghost]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:wrong.example.com
+authorityKeyIdentifier = keyid
+[client]
+basicConstraints = CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+authorityKeyIdentifier = keyid
+";
+
+fn certs() -> &'static Certs {
+    static CERTS: OnceLock<Certs> = OnceLock::new();
+    CERTS.get_or_init(|| {
+        let dir = work_dir().join("certs");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("openssl.cnf"), OPENSSL_CNF).unwrap();
+        let openssl = tool("OPENSSL", "openssl");
+        let keytool = tool("KEYTOOL", "keytool");
+        let openssl = |args: &[&str]| run(&dir, &openssl, args);
+        let keytool = |args: &[&str]| run(&dir, &keytool, args);
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
+        // Two CAs.
+        for (ca, cn) in [("ca", "Flume Test CA"), ("otherca", "Some Other CA")] {
+            let mut args = vec!["req", "-x509", "-new", "-config", "openssl.cnf", "-extensions", "ca"];
+            args.extend(ec);
+            let (key, pem, subj) = (format!("{ca}.key"), format!("{ca}.pem"), format!("/CN={cn}"));
+            args.extend(["-keyout", &key, "-out", &pem, "-days", "30", "-subj", &subj]);
+            openssl(&args);
+        }
+        // Leaf certificates: (file name, CN, signing CA, extension section).
+        let leaves = [
+            ("server", "localhost", "ca", "server"),
+            ("wronghost", "wrong.example.com", "ca", "wronghost"),
+            ("otherca-server", "localhost", "otherca", "server"),
+            ("client", "flume-client", "ca", "client"),
+            ("otherca-client", "flume-client", "otherca", "client"),
+        ];
+        for (serial, (name, cn, ca, ext)) in leaves.iter().enumerate() {
+            let (key, csr, pem, subj) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("/CN={cn}"));
+            let mut args = vec!["req", "-new", "-config", "openssl.cnf"];
+            args.extend(ec);
+            args.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+            openssl(&args);
+            let (ca_pem, ca_key, serial) = (format!("{ca}.pem"), format!("{ca}.key"), (serial + 2).to_string());
+            openssl(&[
+                "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-set_serial", &serial, "-days", "30",
+                "-extfile", "openssl.cnf", "-extensions", ext, "-out", &pem,
+            ]);
+        }
+        // The expired certificate: keytool can date a certificate in the past.
+        let mut args = vec!["req", "-new", "-config", "openssl.cnf"];
+        args.extend(ec);
+        args.extend(["-keyout", "expired.key", "-out", "expired.csr", "-subj", "/CN=localhost"]);
+        openssl(&args);
+        let pass = format!("pass:{PASSWORD}");
+        openssl(&["pkcs12", "-export", "-in", "ca.pem", "-inkey", "ca.key", "-name", "ca", "-out", "ca.p12", "-passout", &pass]);
+        keytool(&[
+            "-gencert", "-alias", "ca", "-keystore", "ca.p12", "-storetype", "PKCS12", "-storepass", PASSWORD,
+            "-infile", "expired.csr", "-outfile", "expired.pem", "-rfc", "-startdate", "-60d", "-validity", "30",
+            "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-ext", "EKU=serverAuth", "-ext", "KU=digitalSignature",
+        ]);
+        // JKS keystores for the Java server, as Flume's keystore setting wants.
+        for server in ["server", "wronghost", "expired", "otherca-server"] {
+            let (pem, key, p12, jks) = (format!("{server}.pem"), format!("{server}.key"), format!("{server}.p12"), format!("{server}.jks"));
+            openssl(&["pkcs12", "-export", "-in", &pem, "-inkey", &key, "-name", "server", "-out", &p12, "-passout", &pass]);
+            keytool(&[
+                "-importkeystore", "-noprompt", "-srckeystore", &p12, "-srcstoretype", "PKCS12", "-srcstorepass",
+                PASSWORD, "-destkeystore", &jks, "-deststoretype", "JKS", "-deststorepass", PASSWORD,
+            ]);
+        }
+        // Truststores: the CA in JKS (the Java server's client-auth truststore, and what a
+        // Flume user would try to give this library) and in PKCS12.
+        for (file, kind) in [("ca-truststore.jks", "JKS"), ("ca-truststore.p12", "PKCS12")] {
+            keytool(&[
+                "-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", file, "-storetype", kind,
+                "-storepass", PASSWORD,
+            ]);
+        }
+        Certs { dir }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// TLS servers
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Java,
+    Python,
+}
+
+/// An event: body and headers (sorted, as the servers' records are compared).
+type Sent = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// The calls a server received: method and events.
+type Calls = Vec<(String, Vec<Sent>)>;
+
+/// A TLS peer server in its own process, killed on drop.
+struct TlsServer {
+    label: String,
+    child: Child,
+    _stdin: Option<ChildStdin>,
+    port: u16,
+    record: PathBuf,
+    stderr: PathBuf,
+}
+
+impl TlsServer {
+    /// Starts a server presenting `cert`. Java options: `timeout=MS`,
+    /// `clientauth` (require a client certificate from the CA), `protocols=...`.
+    fn start(kind: Kind, protocol: Protocol, cert: ServerCert, options: &[&str]) -> TlsServer {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let certs = certs();
+        let label = format!("{kind:?}-{}-{}-{n}", protocol_name(protocol), cert.name());
+        let runs = work_dir().join("runs");
+        fs::create_dir_all(&runs).unwrap();
+        let record = runs.join(format!("{label}.calls"));
+        let stderr = runs.join(format!("{label}.stderr"));
+        let mut command = match kind {
+            Kind::Java => {
+                let mut c = Command::new(tool("JAVA", "java"));
+                c.arg("-cp").arg(java_classpath()).arg("FlumeTlsTestServer");
+                c.arg("0").arg(protocol_name(protocol)).arg(&record);
+                c.arg(certs.path(&format!("{}.jks", cert.name()))).arg(PASSWORD);
+                for option in options {
+                    if *option == "clientauth" {
+                        c.arg(format!("clientauth={}", certs.path("ca-truststore.jks")));
+                    } else {
+                        c.arg(option);
+                    }
+                }
+                c
+            }
+            Kind::Python => {
+                let mut c = Command::new(tool("PYTHON", "python3"));
+                c.arg(peers_dir().join("python_tls_server.py"))
+                    .env("PYTHONPATH", python_code())
+                    .env("PYTHONDONTWRITEBYTECODE", "1");
+                c.arg("0").arg(protocol_name(protocol)).arg(&record);
+                c.arg(certs.path(&format!("{}.pem", cert.name()))).arg(certs.path(&format!("{}.key", cert.name())));
+                if options.contains(&"clientauth") {
+                    c.arg(certs.path("ca.pem"));
+                }
+                c
+            }
+        };
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(fs::File::create(&stderr).unwrap()));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("{label}: cannot run {command:?}: {e} ({INSTALL_HINT})"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next());
+            for _ in lines {}
+        });
+        let stdin = child.stdin.take();
+        let mut server = TlsServer { label, child, _stdin: stdin, port: 0, record, stderr };
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Some(Ok(line))) => line,
+            _ => server.fail("printed no port"),
+        };
+        server.port = line
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| server.fail(&format!("printed {line:?} instead of its port")));
+        server
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The calls recorded so far, once they hold `expected` events (30 s at most).
+    fn calls(&mut self, expected: usize) -> Calls {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let calls = self.read_record();
+            let count: usize = calls.iter().map(|c| c.1.len()).sum();
+            if count >= expected {
+                return calls;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("recorded {count} events, not {expected}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn read_record(&self) -> Calls {
+        let text = fs::read_to_string(&self.record).unwrap_or_default();
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        let mut calls = Vec::new();
+        let mut lines = complete.lines();
+        while let Some(line) = lines.next() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let ["call", _, method, count] = fields.as_slice() else { panic!("{}: bad line {line:?}", self.label) };
+            let mut events = Vec::new();
+            for _ in 0..count.parse::<usize>().unwrap() {
+                let Some(event) = lines.next() else { return calls };
+                let mut f = event.split(' ');
+                assert_eq!(f.next(), Some("event"));
+                let body = match f.next().unwrap() {
+                    "-" => Vec::new(),
+                    hex => unhex(hex).unwrap(),
+                };
+                let mut headers: Vec<(Vec<u8>, Vec<u8>)> = f
+                    .map(|h| {
+                        let (k, v) = h.split_once('=').unwrap();
+                        (unhex(k).unwrap(), unhex(v).unwrap())
+                    })
+                    .collect();
+                headers.sort();
+                events.push((body, headers));
+            }
+            calls.push((method.to_string(), events));
+        }
+        calls
+    }
+
+    fn fail(&mut self, what: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let stderr = fs::read_to_string(&self.stderr).unwrap_or_default();
+        panic!("TLS server {} {what}\n--- its stderr ---\n{stderr}\n--- ({INSTALL_HINT})", self.label);
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = fs::remove_file(&self.record);
+            let _ = fs::remove_file(&self.stderr);
+        }
+    }
+}
+
+fn thrift_gen(language: &str, out: &Path) {
+    fs::create_dir_all(out).unwrap();
+    let idl = peers_dir().join("flume.thrift");
+    run(work_dir(), &tool("THRIFT", "thrift"), &["--gen", language, "-out", out.to_str().unwrap(), idl.to_str().unwrap()]);
+}
+
+fn python_code() -> &'static Path {
+    static CODE: OnceLock<PathBuf> = OnceLock::new();
+    CODE.get_or_init(|| {
+        let out = work_dir().join("gen-py");
+        thrift_gen("py", &out);
+        out
+    })
+}
+
+/// Compiles the Java TLS server with the plain one (whose recorder it uses) and the generated code.
+fn java_classpath() -> &'static str {
+    static CLASSPATH: OnceLock<String> = OnceLock::new();
+    CLASSPATH.get_or_init(|| {
+        let src = work_dir().join("gen-java");
+        let classes = work_dir().join("java-classes");
+        thrift_gen("java:generated_annotations=suppress", &src);
+        fs::create_dir_all(&classes).unwrap();
+        let library = tool(
+            "THRIFT_JAVA_CLASSPATH",
+            "/usr/share/java/thrift.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar",
+        );
+        let mut args: Vec<String> = ["-nowarn", "-Xlint:none", "-encoding", "UTF-8", "-d"].map(String::from).to_vec();
+        args.push(classes.to_str().unwrap().to_string());
+        args.push("-cp".into());
+        args.push(library.clone());
+        for file in ["FlumeTestServer.java", "FlumeTlsTestServer.java"] {
+            args.push(peers_dir().join(file).to_str().unwrap().to_string());
+        }
+        for entry in fs::read_dir(src.join("org/apache/flume/thrift")).unwrap() {
+            args.push(entry.unwrap().path().to_str().unwrap().to_string());
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(work_dir(), &tool("JAVAC", "javac"), &args);
+        format!("{}:{library}", classes.display())
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Clients and events
+
+/// A TLS config trusting the test CA.
+fn tls_config(protocol: Protocol) -> Config {
+    let mut config = Config::default();
+    config.set("protocol", protocol_name(protocol)).unwrap();
+    config.set("ssl", "true").unwrap();
+    config.set("truststore", &certs().path("ca.pem")).unwrap();
+    config.connect_timeout = Duration::from_secs(10);
+    config.request_timeout = Duration::from_secs(20);
+    config
+}
+
+fn with(mut config: Config, settings: &[(&str, &str)]) -> Config {
+    for (key, value) in settings {
+        config.set(key, value).unwrap_or_else(|e| panic!("{key}={value}: {e}"));
+    }
+    config
+}
+
+/// Events with a few headers and bodies of assorted sizes (up to 40 KB, so
+/// frames span several TLS records).
+fn sample(count: usize, seed: u64) -> Vec<Sent> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..count)
+        .map(|i| {
+            let len = match next() % 10 {
+                0 => 0,
+                1 => 40_000,
+                _ => (next() % 3000) as usize,
+            };
+            let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let mut headers = vec![
+                (b"seq".to_vec(), i.to_string().into_bytes()),
+                (format!("κλειδί-{}", next() % 100).into_bytes(), "värde ✓".as_bytes().to_vec()),
+            ];
+            headers.sort();
+            (body, headers)
+        })
+        .collect()
+}
+
+/// Sends `events` with one `append_batch`.
+fn send(client: &Client, events: &[Sent]) -> Result<(), Error> {
+    let headers: Vec<Vec<(&[u8], &[u8])>> =
+        events.iter().map(|(_, h)| h.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()).collect();
+    let batch: Vec<Event> = events.iter().zip(&headers).map(|((body, _), h)| Event::new(h, body)).collect();
+    let mut delivered = 0;
+    let result = client.append_batch(&batch, &mut delivered);
+    if result.is_ok() {
+        assert_eq!(delivered, events.len());
+    }
+    result
+}
+
+fn all_events(calls: &Calls) -> Vec<Sent> {
+    calls.iter().flat_map(|(_, events)| events.clone()).collect()
+}
+
+/// Connections the client made, from its statistics.
+fn connects(client: &Client) -> u64 {
+    let json = client.stats_json();
+    let at = json.find("\"connects\":").expect("connects in stats") + "\"connects\":".len();
+    json[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+/// The error of a call that must fail with `kind`, its message containing each of `words`.
+fn expect_failure(label: &str, result: Result<(), Error>, kind: ErrorKind, words: &[&str]) -> Error {
+    let e = match result {
+        Ok(()) => panic!("{label}: succeeded, expected {kind:?}"),
+        Err(e) => e,
+    };
+    eprintln!("{label}: {e}");
+    assert_eq!(e.kind(), kind, "{label}: {e}");
+    for word in words {
+        assert!(e.message().contains(word), "{label}: message lacks {word:?}: {e}");
+    }
+    e
+}
+
+// ---------------------------------------------------------------------------
+// Interop: events arrive exact
+
+/// Two batches (the second after a pause long enough for TLS 1.3 session
+/// tickets to arrive) on one connection, events exact.
+fn exact_events(kind: Kind, protocol: Protocol, address_host: &str) {
+    let label = format!("{kind:?}/{}", protocol_name(protocol));
+    let mut server = TlsServer::start(kind, protocol, ServerCert::Good, &[]);
+    let config = with(tls_config(protocol), &[("batch-size", "25")]);
+    let address = format!("{address_host}:{}", server.port);
+    let client = Client::new(&address, &config).unwrap();
+    let first = sample(60, 1);
+    send(&client, &first).unwrap_or_else(|e| panic!("{label}: {e}"));
+    std::thread::sleep(Duration::from_millis(300));
+    let second = sample(7, 2);
+    send(&client, &second).unwrap_or_else(|e| panic!("{label}: {e}"));
+    let calls = server.calls(67);
+    let shape: Vec<usize> = calls.iter().map(|(_, e)| e.len()).collect();
+    assert_eq!(shape, [25, 25, 10, 7], "{label}: calls");
+    assert!(calls.iter().all(|(m, _)| m == "appendBatch"));
+    let expected: Vec<_> = first.into_iter().chain(second).collect();
+    assert!(all_events(&calls) == expected, "{label}: events differ");
+    assert_eq!(connects(&client), 1, "{label}: a session ticket or pause must not cost a reconnect");
+}
+
+#[test]
+fn java_tls_server_compact() {
+    exact_events(Kind::Java, Protocol::Compact, "127.0.0.1");
+}
+
+#[test]
+fn java_tls_server_binary() {
+    // By name: the certificate's DNS name is checked (and the IP SAN above).
+    exact_events(Kind::Java, Protocol::Binary, "localhost");
+}
+
+#[test]
+fn python_tls_server_compact() {
+    exact_events(Kind::Python, Protocol::Compact, "127.0.0.1");
+}
+
+#[test]
+fn python_tls_server_binary() {
+    exact_events(Kind::Python, Protocol::Binary, "localhost");
+}
+
+/// A Flume on an older JDK may offer only TLS 1.2.
+#[test]
+fn java_tls12_only_server() {
+    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &["protocols=TLSv1.2"]);
+    let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+    let events = sample(30, 3);
+    send(&client, &events).unwrap();
+    assert!(all_events(&server.calls(30)) == events);
+}
+
+/// Flume's TLS source closes a connection idle for its client timeout
+/// (120 s; 500 ms here). The client notices before sending and reconnects:
+/// no call fails, no event is lost or doubled.
+#[test]
+fn idle_connection_closed_by_the_server_costs_no_event() {
+    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &["timeout=500"]);
+    let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+    let mut sent = Vec::new();
+    for round in 0..3 {
+        let events = sample(5, 10 + round);
+        send(&client, &events).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        sent.extend(events);
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    assert!(all_events(&server.calls(15)) == sent);
+    assert_eq!(connects(&client), 3, "one connection per round: each was closed while idle");
+}
+
+// ---------------------------------------------------------------------------
+// Mutual TLS
+
+#[test]
+fn mutual_tls_with_a_server_that_requires_a_client_certificate() {
+    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &["clientauth"]);
+    let c = certs();
+    let events = sample(10, 4);
+
+    // Without a client certificate: refused, nothing delivered.
+    let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+    expect_failure("no client cert", send(&client, &events), ErrorKind::Connect, &["client certificate"]);
+
+    // A client certificate from a CA the server does not trust.
+    let config = with(
+        tls_config(Protocol::Compact),
+        &[("ssl-client-cert", &c.path("otherca-client.pem")), ("ssl-client-key", &c.path("otherca-client.key"))],
+    );
+    let client = Client::new(&server.address(), &config).unwrap();
+    expect_failure("client cert of another CA", send(&client, &events), ErrorKind::Connect, &["client certificate"]);
+
+    // The right one.
+    let config = with(
+        tls_config(Protocol::Compact),
+        &[("ssl-client-cert", &c.path("client.pem")), ("ssl-client-key", &c.path("client.key"))],
+    );
+    let client = Client::new(&server.address(), &config).unwrap();
+    send(&client, &events).unwrap();
+    assert!(all_events(&server.calls(10)) == events, "only the authenticated client's events arrive");
+}
+
+#[test]
+fn mutual_tls_with_python() {
+    let mut server = TlsServer::start(Kind::Python, Protocol::Binary, ServerCert::Good, &["clientauth"]);
+    let c = certs();
+    let events = sample(10, 5);
+    let client = Client::new(&server.address(), &tls_config(Protocol::Binary)).unwrap();
+    expect_failure("no client cert", send(&client, &events), ErrorKind::Connect, &["client certificate"]);
+    let config = with(
+        tls_config(Protocol::Binary),
+        &[("ssl-client-cert", &c.path("client.pem")), ("ssl-client-key", &c.path("client.key"))],
+    );
+    let client = Client::new(&server.address(), &config).unwrap();
+    send(&client, &events).unwrap();
+    assert!(all_events(&server.calls(10)) == events);
+}
+
+// ---------------------------------------------------------------------------
+// Verification failures: Connect, the cause named, nothing delivered
+
+#[test]
+fn server_certificate_from_an_untrusted_ca() {
+    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::OtherCa, &[]);
+    let events = sample(3, 6);
+    let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+    expect_failure("other CA", send(&client, &events), ErrorKind::Connect, &["not signed by a CA in the truststore", "ca.pem"]);
+    // Not verifying the name still verifies the chain.
+    let config = with(tls_config(Protocol::Compact), &[("ssl-verify-hostname", "false")]);
+    let client = Client::new(&server.address(), &config).unwrap();
+    expect_failure("other CA, no hostname check", send(&client, &events), ErrorKind::Connect, &["not signed by a CA"]);
+    // No truststore: the system's CA store, which does not hold the test CA either.
+    let config = with(Config::default(), &[("ssl", "true")]);
+    let client = Client::new(&server.address(), &config).unwrap();
+    expect_failure("system store", send(&client, &events), ErrorKind::Connect, &["system's CA store"]);
+    assert!(server.calls(0).is_empty(), "nothing may be delivered");
+}
+
+#[test]
+fn expired_server_certificate() {
+    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Expired, &[]);
+    let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+    expect_failure("expired", send(&client, &sample(3, 7)), ErrorKind::Connect, &["expired"]);
+    assert!(server.calls(0).is_empty());
+}
+
+#[test]
+fn server_certificate_for_another_name() {
+    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::WrongHost, &[]);
+    let events = sample(4, 8);
+    let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+    expect_failure(
+        "wrong host",
+        send(&client, &events),
+        ErrorKind::Connect,
+        &["not valid for", "127.0.0.1", "wrong.example.com", "ssl-server-name"],
+    );
+    assert!(server.calls(0).is_empty());
+    // Naming the server as its certificate does.
+    let config = with(tls_config(Protocol::Compact), &[("ssl-server-name", "wrong.example.com")]);
+    send(&Client::new(&server.address(), &config).unwrap(), &events).unwrap();
+    // Or checking the chain only.
+    let config = with(tls_config(Protocol::Compact), &[("ssl-verify-hostname", "false")]);
+    send(&Client::new(&server.address(), &config).unwrap(), &events).unwrap();
+    assert_eq!(all_events(&server.calls(8)).len(), 8);
+}
+
+// ---------------------------------------------------------------------------
+// Mixing TLS and plain text
+
+/// A listener that records every byte its one connection sends, answering nothing.
+fn recording_listener() -> (String, mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut received = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(received);
+    });
+    (address, rx)
+}
+
+/// A TLS client to a server that never answers the handshake: `Connect`
+/// within connect-timeout, and all the server saw is one ClientHello record.
+#[test]
+fn tls_client_to_a_silent_plain_server() {
+    let (address, received) = recording_listener();
+    let mut config = tls_config(Protocol::Compact);
+    config.connect_timeout = Duration::from_millis(500);
+    let client = Client::new(&address, &config).unwrap();
+    let start = Instant::now();
+    expect_failure("silent server", send(&client, &sample(3, 9)), ErrorKind::Connect, &["TLS handshake", "connect-timeout"]);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "took {took:?}");
+    drop(client);
+    let bytes = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    // One handshake record (0x16) holding one ClientHello (0x01), and nothing after it.
+    assert!(bytes.len() > 9 && bytes[0] == 0x16 && bytes[1] == 0x03 && bytes[5] == 0x01, "{:02x?}", &bytes[..bytes.len().min(16)]);
+    let record_len = u16::from_be_bytes([bytes[3], bytes[4]]) as usize;
+    assert!(bytes.len() == 5 + record_len, "bytes after the ClientHello: {:02x?}", &bytes[(5 + record_len).min(bytes.len())..]);
+}
+
+/// A TLS client to Flume's plain Thrift source (the Java plain peer): it
+/// reads the ClientHello as a huge frame length and closes. `Connect`, and
+/// no call recorded.
+#[test]
+fn tls_client_to_a_plain_thrift_server() {
+    let mut server = PeerServer::start(PeerKind::Java, Protocol::Compact);
+    let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+    expect_failure(
+        "plain server",
+        send(&client, &sample(3, 10)),
+        ErrorKind::Connect,
+        &["TLS handshake", "closed the connection", "plain-text source"],
+    );
+    assert!(server.calls(0).is_empty());
+}
+
+/// A plain client to a TLS source. Java's TLS server (Flume's) answers with a
+/// TLS alert, which the client recognises: `Connect`, "set ssl=true".
+/// OpenSSL's resets the connection without a word: `Io` (delivery unknown to
+/// the client), the message suggesting ssl=true. Neither decodes a call.
+#[test]
+fn plain_client_to_tls_servers() {
+    let mut java = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &[]);
+    let mut python = TlsServer::start(Kind::Python, Protocol::Compact, ServerCert::Good, &[]);
+    let config = with(Config::default(), &[("request-timeout", "5000")]);
+    for (label, server) in [("java", &java), ("python", &python)] {
+        for events in [sample(1, 11), sample(40, 12)] {
+            let e = send(&Client::new(&server.address(), &config).unwrap(), &events).unwrap_err();
+            if label == "java" {
+                assert_eq!(e.kind(), ErrorKind::Connect, "{label}: {e}");
+                assert!(e.message().contains("answered with a TLS record"), "{label}: {e}");
+            } else {
+                assert_eq!(e.kind(), ErrorKind::Io, "{label}: {e}");
+                assert!(e.message().contains("if the source has ssl=true, set ssl=true here too"), "{label}: {e}");
+            }
+        }
+    }
+    assert!(java.calls(0).is_empty() && python.calls(0).is_empty());
+}
+
+/// A TLS server that answers a plain client's call with a TLS alert record:
+/// the client recognises TLS and says so (`Connect`: nothing was delivered).
+#[test]
+fn plain_client_answered_with_a_tls_alert() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header).unwrap();
+        // A fatal protocol_version alert, as a TLS 1.2 record.
+        std::io::Write::write_all(&mut stream, &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let config = with(Config::default(), &[("request-timeout", "5000")]);
+    expect_failure(
+        "alert",
+        send(&Client::new(&address, &config).unwrap(), &sample(1, 13)),
+        ErrorKind::Connect,
+        &["answered with a TLS record", "set ssl=true"],
+    );
+    server.join().unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Settings checked early: FLUME_ERR_CONFIG
+
+fn set_error(key: &str, value: &str, words: &[&str]) {
+    let mut config = Config::default();
+    let e = config.set(key, value).expect_err(key);
+    assert_eq!(e.kind(), ErrorKind::Config, "{key}: {e}");
+    for word in words {
+        assert!(e.message().contains(word), "{key}={value}: message lacks {word:?}: {e}");
+    }
+}
+
+#[test]
+fn java_keystores_are_refused_with_the_keytool_command() {
+    let c = certs();
+    set_error("truststore", &c.path("ca-truststore.jks"), &["Java KeyStore (JKS)", "keytool -exportcert -rfc"]);
+    set_error("truststore", &c.path("ca-truststore.p12"), &["PKCS#12", "keytool -exportcert -rfc"]);
+    set_error("truststore-type", "JKS", &["PEM"]);
+    set_error("truststore-password", PASSWORD, &["needs no password"]);
+    set_error("ssl-client-cert", &c.path("server.jks"), &["keytool -importkeystore"]);
+    set_error("ssl-client-key", &c.path("ca.pem"), &["no PEM private key"]);
+    set_error("truststore", &c.path("client.key"), &["no PEM certificate"]);
+}
+
+#[test]
+fn inconsistent_tls_settings_fail_when_the_client_is_made() {
+    let c = certs();
+    let config = with(
+        tls_config(Protocol::Compact),
+        &[("ssl-client-cert", &c.path("client.pem")), ("ssl-client-key", &c.path("server.key"))],
+    );
+    let e = Client::new("127.0.0.1:1", &config).err().expect("mismatched key");
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("not the certificate's key"), "{e}");
+
+    let config = with(tls_config(Protocol::Compact), &[("ssl-client-cert", &c.path("client.pem"))]);
+    let e = Client::new("127.0.0.1:1", &config).err().expect("cert without key");
+    assert!(e.message().contains("without ssl-client-key"), "{e}");
+
+    let mut config = tls_config(Protocol::Compact);
+    config.set("ssl", "false").unwrap();
+    let e = Client::new("127.0.0.1:1", &config).err().expect("truststore without ssl");
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.message().contains("truststore is set but ssl is not true"), "{e}");
+}
