@@ -137,8 +137,11 @@ public class FlumeTestServer {
     serverArgs.protocolFactory(protocolFactory);
     serverArgs.transportFactory(new TFastFramedTransport.Factory());
     serverArgs.processor(new ThriftSourceProtocol.Processor<ThriftSourceProtocol.Iface>(new Recorder(args[2])));
-    TServer server = new TThreadedSelectorServer(serverArgs);
+    serveUntilStdinCloses(new TThreadedSelectorServer(serverArgs), socket.getPort());
+  }
 
+  /** Serves, prints "PORT n" once serving, and exits when the test that started us closes our stdin (or dies). */
+  static void serveUntilStdinCloses(TServer server, int port) throws Exception {
     Thread serving = new Thread(server::serve, "serve");
     serving.setDaemon(true);
     serving.start();
@@ -150,10 +153,8 @@ public class FlumeTestServer {
       }
       Thread.sleep(10);
     }
-    System.out.println("PORT " + socket.getPort());
+    System.out.println("PORT " + port);
     System.out.flush();
-
-    // Exit when the test that started us closes our stdin (or dies).
     byte[] buf = new byte[4096];
     while (System.in.read(buf) >= 0) {
     }

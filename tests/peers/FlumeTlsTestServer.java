@@ -104,25 +104,6 @@ public class FlumeTlsTestServer {
     serverArgs.transportFactory(new TFastFramedTransport.Factory());
     serverArgs.processor(
         new ThriftSourceProtocol.Processor<ThriftSourceProtocol.Iface>(new FlumeTestServer.Recorder(args[2])));
-    TServer server = new TThreadPoolServer(serverArgs);
-
-    Thread serving = new Thread(server::serve, "serve");
-    serving.setDaemon(true);
-    serving.start();
-    long start = System.currentTimeMillis();
-    while (!server.isServing()) {
-      if (System.currentTimeMillis() - start > 20000) {
-        System.err.println("the Thrift server did not start serving within 20 s");
-        System.exit(1);
-      }
-      Thread.sleep(10);
-    }
-    System.out.println("PORT " + serverSocket.getLocalPort());
-    System.out.flush();
-
-    byte[] buf = new byte[4096];
-    while (System.in.read(buf) >= 0) {
-    }
-    System.exit(0);
+    FlumeTestServer.serveUntilStdinCloses(new TThreadPoolServer(serverArgs), serverSocket.getLocalPort());
   }
 }
