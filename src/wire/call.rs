@@ -148,7 +148,9 @@ fn decode_call_with<'a, D: Decoder<'a>>(d: &mut D) -> Result<Call> {
                 if element != TType::Struct {
                     return Err(err!(Protocol, "appendBatch list of {element:?}, not of events"));
                 }
-                events.reserve(len);
+                // Reserve little up front: the count is only bounded by the bytes
+                // left, and an event takes more memory than its smallest encoding.
+                events.reserve(len.min(1024));
                 for _ in 0..len {
                     events.push(decode_event(d)?);
                 }
@@ -172,7 +174,7 @@ fn decode_event<'a, D: Decoder<'a>>(d: &mut D) -> Result<ReceivedEvent> {
                 if len > 0 && (key != TType::String || value != TType::String) {
                     return Err(err!(Protocol, "headers map of {key:?} to {value:?}, not strings"));
                 }
-                let mut map = Vec::with_capacity(len);
+                let mut map = Vec::with_capacity(len.min(64));
                 for _ in 0..len {
                     let k = String::from_utf8_lossy(d.binary()?).into_owned();
                     let v = String::from_utf8_lossy(d.binary()?).into_owned();
