@@ -25,3 +25,9 @@ if ! python3 -c 'import thrift' 2>/dev/null; then
   echo "install-deps: installing Python's thrift"
   python3 -m pip install -q thrift
 fi
+
+# The fuzz targets (scripts/fuzz.sh) run with cargo-fuzz, from crates.io.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "install-deps: installing cargo-fuzz (compiles for a few minutes)"
+  cargo install cargo-fuzz --locked
+fi

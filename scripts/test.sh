@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust tests (unit, wire vectors, property test against
-# Apache Thrift's encoder, interop with Apache Thrift's Python and Java servers,
-# fault injection, allocation count), then the C and C++ tests under ctest
+# Runs every test: the Rust tests of the workspace (unit, wire vectors, property
+# test against Apache Thrift's encoder, interop with Apache Thrift's Python and
+# Java servers, fault injection, allocation count; the command-line tools in
+# tools/ run as built), then the C and C++ tests under ctest
 # (smoke tests, bad input under valgrind and ASan/UBSan, consumer projects built
 # against the installed CMake and pkg-config packages).
 set -euo pipefail
@@ -10,9 +11,34 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 echo "== cargo test"
-cargo test --all-targets
+cargo test --workspace --all-targets
+
+# Reliability (README "Reliability"): the soak, a minute of faults and receiver
+# restarts (FLUME_SOAK_SECONDS for longer), and each fuzz target for 20 s
+# (scripts/fuzz.sh SECONDS for longer), printing their figures.
+echo "== soak"
+cargo test --test soak -- --nocapture
+echo "== fuzz"
+scripts/fuzz.sh 20
+
+# TLS (cargo feature `tls`, off by default): interop with Java's and Python's
+# TLS Thrift servers, mutual TLS, and every TLS failure (tests/tls.rs).
+echo "== cargo test --features tls --test tls"
+cargo test --features tls --test tls
+
+# The default build must stay dependency-light: libc only (TLS's rustls and
+# ring come only with --features tls).
+echo "== default build's dependencies"
+deps=$(cargo tree -p flume-client -e normal --prefix none | awk '{print $1}' | sort -u | tr '\n' ' ')
+if [ "$deps" != "flume-client libc " ]; then
+  echo "the default build depends on: $deps(expected flume-client libc: put new dependencies behind a feature)" >&2
+  exit 1
+fi
+echo "flume-client libc: ok"
 
 echo "== ctest"
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release
 cmake --build build/test -j2
 ctest --test-dir build/test --output-on-failure
+echo "== valgrind and sanitizer figures"
+scripts/ctest-figures.sh build/test

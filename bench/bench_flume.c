@@ -1,0 +1,175 @@
+/*
+ * bench_flume: the benchmark's C clients.
+ *
+ *   bench_flume flume PORT SERVER PROTOCOL BATCH BODY WARMUP SECONDS
+ *     this library through its C API: flume_client_append for BATCH 1,
+ *     flume_client_append_batch of BATCH events (batch-size BATCH) otherwise.
+ *
+ *   bench_flume floor PORT FRAME_FILE SERVER PROTOCOL BATCH BODY WARMUP SECONDS
+ *     the wire's own limit: the call in FRAME_FILE (encoded once in advance by
+ *     bench/src/bin/make_frames.rs) written and its reply read, over and over,
+ *     with plain blocking send/recv: nothing encoded, nothing checked.
+ *
+ * SERVER is a label for the output. Prints one JSON line (bench_common.h).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <flume_client.h>
+
+#include "bench_common.h"
+
+/* ---- this library -------------------------------------------------------- */
+
+struct flume_ctx {
+  flume_client *client;
+  flume_event *events;
+  size_t count;
+};
+
+static int flume_call(void *p) {
+  struct flume_ctx *c = (struct flume_ctx *)p;
+  flume_result r;
+  size_t delivered = 0;
+  if (c->count == 1)
+    r = flume_client_append(c->client, &c->events[0]);
+  else
+    r = flume_client_append_batch(c->client, c->events, c->count, &delivered);
+  if (r != FLUME_OK) {
+    fprintf(stderr, "bench_flume: %s: %s\n", flume_result_str(r), flume_last_error());
+    return 1;
+  }
+  return 0;
+}
+
+static int run_flume(const char *port, struct bench_run *run) {
+  char hosts[64], batch[32];
+  snprintf(hosts, sizeof hosts, "127.0.0.1:%s", port);
+  snprintf(batch, sizeof batch, "%zu", run->batch);
+  flume_config *conf = flume_config_new();
+  if (flume_config_set(conf, "protocol", run->protocol) != FLUME_OK ||
+      flume_config_set(conf, "batch-size", batch) != FLUME_OK ||
+      flume_config_set(conf, "request-timeout", "60000") != FLUME_OK) {
+    fprintf(stderr, "bench_flume: config: %s\n", flume_last_error());
+    return 1;
+  }
+  flume_client *client = flume_client_new(hosts, conf);
+  flume_config_free(conf);
+  if (!client) {
+    fprintf(stderr, "bench_flume: %s\n", flume_last_error());
+    return 1;
+  }
+  flume_header headers[BENCH_HEADER_COUNT];
+  for (int h = 0; h < BENCH_HEADER_COUNT; h++) {
+    headers[h].key = bench_header_keys[h];
+    headers[h].value = bench_header_values[h];
+  }
+  char *bodies = bench_bodies(run->batch, run->body);
+  flume_event *events = (flume_event *)calloc(run->batch, sizeof *events);
+  for (size_t e = 0; e < run->batch; e++) {
+    events[e].headers = headers;
+    events[e].header_count = BENCH_HEADER_COUNT;
+    events[e].body = bodies + e * run->body;
+    events[e].body_len = run->body;
+  }
+  struct flume_ctx ctx = {client, events, run->batch};
+  int rc = bench_loop(run, flume_call, &ctx);
+  flume_client_free(client);
+  free(events);
+  free(bodies);
+  return rc;
+}
+
+/* ---- the floor ------------------------------------------------------------ */
+
+struct floor_ctx {
+  int fd;
+  const char *frame;
+  size_t frame_len;
+};
+
+static int floor_call(void *p) {
+  struct floor_ctx *c = (struct floor_ctx *)p;
+  for (size_t sent = 0; sent < c->frame_len;) {
+    ssize_t n = send(c->fd, c->frame + sent, c->frame_len - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      perror("bench_flume floor: send");
+      return 1;
+    }
+    sent += (size_t)n;
+  }
+  unsigned char reply[256];
+  size_t have = 0, want = 4;
+  while (have < want) {
+    ssize_t n = recv(c->fd, reply + have, sizeof reply - have, 0);
+    if (n <= 0) {
+      perror("bench_flume floor: recv");
+      return 1;
+    }
+    have += (size_t)n;
+    if (want == 4 && have >= 4) {
+      want = 4 + ((size_t)reply[0] << 24 | (size_t)reply[1] << 16 | (size_t)reply[2] << 8 | reply[3]);
+      if (want > sizeof reply) {
+        fprintf(stderr, "bench_flume floor: reply of %zu bytes\n", want);
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+static int run_floor(const char *port, const char *frame_file, struct bench_run *run) {
+  FILE *f = fopen(frame_file, "rb");
+  if (!f) {
+    perror(frame_file);
+    return 1;
+  }
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *frame = (char *)malloc((size_t)len);
+  if (fread(frame, 1, (size_t)len, f) != (size_t)len) {
+    perror(frame_file);
+    return 1;
+  }
+  fclose(f);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((unsigned short)atoi(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    perror("bench_flume floor: connect");
+    return 1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct floor_ctx ctx = {fd, frame, (size_t)len};
+  int rc = bench_loop(run, floor_call, &ctx);
+  close(fd);
+  free(frame);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  struct bench_run run;
+  if (argc == 9 && strcmp(argv[1], "flume") == 0) {
+    bench_parse(&run, "flume", argv + 3);
+    return run_flume(argv[2], &run);
+  }
+  if (argc == 10 && strcmp(argv[1], "floor") == 0) {
+    bench_parse(&run, "floor", argv + 4);
+    return run_floor(argv[2], argv[3], &run);
+  }
+  fprintf(stderr,
+          "usage: bench_flume flume PORT SERVER PROTOCOL BATCH BODY WARMUP SECONDS\n"
+          "       bench_flume floor PORT FRAME_FILE SERVER PROTOCOL BATCH BODY WARMUP SECONDS\n");
+  return 2;
+}

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue #7): this library through its C API, Apache
+# Thrift's C++ client, and the floor (frames encoded in advance, only written
+# and acknowledged), each against a null sink and Apache Thrift's Java server
+# set up as Flume's Thrift source; both protocols, batches of 1, 100 and 1,000,
+# bodies of 256 B and 4 KiB with three headers; plus the encoder alone beside
+# memcpy and the size of the stripped shared library.
+#
+# Usage: bench/run.sh [--quick] [--rev REV] [--seconds S] [--warmup S]
+#   --quick      a smoke run of the suite itself (0.1 s cells): numbers are noise
+#   --rev REV    benchmark the library as committed at REV (e.g. HEAD), from a
+#                `git archive` snapshot, instead of the working tree
+#   --seconds S  measured time per cell (default 1.5)
+#   --warmup S   untimed calls before each cell (default 0.4)
+#
+# Prints a markdown table and writes bench/results/latest.md, latest.jsonl and
+# chart.png (a --quick run writes bench/build/quick/ instead). Installs what it
+# needs and is missing (apt: thrift-compiler, libthrift-dev, libboost-dev,
+# libthrift-java, libslf4j-java, default-jdk-headless, g++; pip: matplotlib).
+# Everything runs on 127.0.0.1. About 4 minutes on 2 cores after the builds.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+seconds=1.5
+warmup=0.4
+quick=0
+rev=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; seconds=0.1; warmup=0.05 ;;
+    --rev) rev="$2"; shift ;;
+    --seconds) seconds="$2"; shift ;;
+    --warmup) warmup="$2"; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+build="$here/build"
+out="$here/results"
+[ "$quick" = 1 ] && out="$build/quick"
+mkdir -p "$build" "$out"
+log() { echo "bench: $*" >&2; }
+
+# ---- dependencies --------------------------------------------------------------
+apt_packages=(gcc g++ make thrift-compiler libthrift-dev libboost-dev libthrift-java libslf4j-java)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+command -v javac >/dev/null || missing+=(default-jdk-headless)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  log "installing ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
+  log "installing matplotlib"
+  "$PYTHON" -m pip install -q matplotlib
+fi
+
+# ---- builds ----------------------------------------------------------------------
+# The library's source: the working tree, or a snapshot of --rev with this
+# suite's crate copied beside it (its Cargo.toml depends on path "..").
+src="$root"
+bench_manifest="$here/Cargo.toml"
+if [ -n "$rev" ]; then
+  # Outside the repository, so that cargo finds no enclosing workspace.
+  src="${TMPDIR:-/tmp}/flume-client-bench-src"
+  rm -rf "$src" && mkdir -p "$src"
+  git -C "$root" archive "$rev" | tar -x -C "$src"
+  rm -rf "$src/bench" && mkdir -p "$src/bench"
+  cp -r "$here/Cargo.toml" "$here/src" "$src/bench/"
+  [ -f "$here/Cargo.lock" ] && cp "$here/Cargo.lock" "$src/bench/"
+  bench_manifest="$src/bench/Cargo.toml"
+  log "benchmarking the library at $rev ($(git -C "$root" rev-parse --short "$rev"))"
+fi
+log "building the library (cargo build --release)"
+(cd "$src" && CARGO_TARGET_DIR="$src/target" cargo build --release --lib -q)
+lib="$src/target/release/libflume_client.so"
+log "building the null sink, the frame encoder and the encoder benchmark"
+CARGO_TARGET_DIR="$here/target" cargo build --release -q --manifest-path "$bench_manifest"
+tools="$here/target/release"
+
+log "building the C clients"
+# A snapshot of the library under its file name and its soname (libflume_client.so.0).
+rm -rf "$build/lib" && mkdir -p "$build/lib"
+cp "$lib" "$build/lib/libflume_client.so"
+soname="$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
+[ -n "$soname" ] && [ "$soname" != libflume_client.so ] && ln -s libflume_client.so "$build/lib/$soname"
+cc -O2 -g -Wall -Wextra -o "$build/bench_flume" "$here/bench_flume.c" "$here/alloc_count.c" \
+  -I "$src/include" -L "$build/lib" -lflume_client -Wl,-rpath,"$build/lib" -rdynamic
+
+log "generating and building Apache Thrift's C++ client"
+rm -rf "$build/gen-cpp" && mkdir -p "$build/gen-cpp"
+thrift --gen cpp -out "$build/gen-cpp" "$here/flume.thrift"
+gen_sources=()
+for f in "$build"/gen-cpp/*.cpp; do
+  case "$f" in *skeleton*) ;; *) gen_sources+=("$f") ;; esac
+done
+cc -O2 -g -c -o "$build/alloc_count.o" "$here/alloc_count.c"
+c++ -O2 -g -std=c++17 -Wall -o "$build/bench_thrift" "$here/bench_thrift.cpp" "${gen_sources[@]}" \
+  "$build/alloc_count.o" -I "$build/gen-cpp" -lthrift -rdynamic
+
+log "generating and building the Java server"
+rm -rf "$build/gen-java" "$build/java-classes" && mkdir -p "$build/gen-java" "$build/java-classes"
+thrift --gen java:generated_annotations=suppress -out "$build/gen-java" "$here/flume.thrift"
+java_lib="${THRIFT_JAVA_CLASSPATH:-/usr/share/java/thrift.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar}"
+javac -nowarn -Xlint:none -encoding UTF-8 -d "$build/java-classes" -cp "$java_lib" \
+  "$here/JavaSink.java" "$build"/gen-java/org/apache/flume/thrift/*.java
+java_cp="$build/java-classes:$java_lib"
+
+log "encoding the floor's frames"
+mkdir -p "$build/frames"
+protocols=(compact binary)
+batches=(1 100 1000)
+bodies=(256 4096)
+for p in "${protocols[@]}"; do
+  for n in "${batches[@]}"; do
+    for b in "${bodies[@]}"; do
+      "$tools/make_frames" "$p" "$n" "$b" "$build/frames/$p-$n-$b.bin"
+    done
+  done
+done
+
+# ---- servers ---------------------------------------------------------------------
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# start NAME COMMAND...: runs it in the background, sets $port from its "PORT <n>" line.
+start() {
+  local name="$1"; shift
+  "$@" >"$build/$name.out" 2>"$build/$name.err" &
+  pids+=($!)
+  local i
+  for i in $(seq 1 600); do
+    port="$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$build/$name.out")"
+    [ -n "$port" ] && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  log "$name did not start:"; cat "$build/$name.err" >&2; exit 1
+}
+
+start nullsink "$tools/nullsink" 0; null_port="$port"
+start java-compact java -cp "$java_cp" JavaSink 0 compact; java_compact_port="$port"
+start java-binary java -cp "$java_cp" JavaSink 0 binary; java_binary_port="$port"
+log "null sink on $null_port, Java servers on $java_compact_port (compact), $java_binary_port (binary)"
+
+# ---- measurements ----------------------------------------------------------------
+raw="$out/latest.jsonl"
+: >"$raw"
+{
+  echo "{\"kind\":\"meta\",\"date\":\"$(date -u +%Y-%m-%dT%H:%MZ)\",\"quick\":$quick,\"seconds\":$seconds,\"warmup\":$warmup,\
+\"nproc\":$(nproc),\"cpu\":\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\",\
+\"mem_gib\":$(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo),\"kernel\":\"$(uname -r)\",\
+\"rustc\":\"$(rustc --version)\",\"cc\":\"$(cc --version | head -1)\",\"thrift\":\"$(thrift --version)\",\
+\"java\":\"$(java -version 2>&1 | head -1 | tr -d '\"')\",\"commit\":\"$(git -C "$root" rev-parse --short "${rev:-HEAD}" 2>/dev/null || echo unknown)$( [ -z "$rev" ] && ! git -C "$root" diff --quiet HEAD -- src Cargo.toml build.rs 2>/dev/null && echo ' + working-tree changes')\"}"
+  stripped="$build/libflume_client.stripped.so"  # a stripped copy: the size a package ships
+  strip -o "$stripped" "$lib"
+  echo "{\"kind\":\"size\",\"unstripped\":$(stat -c %s "$lib"),\"stripped\":$(stat -c %s "$stripped")}"
+} >>"$raw"
+
+log "encoder alone beside memcpy"
+"$tools/encode_bench" "$( [ "$quick" = 1 ] && echo 0.05 || echo 0.6 )" >>"$raw"
+
+for p in "${protocols[@]}"; do
+  for n in "${batches[@]}"; do
+    for b in "${bodies[@]}"; do
+      echo "{\"kind\":\"frame\",\"protocol\":\"$p\",\"batch\":$n,\"body\":$b,\"bytes\":$(stat -c %s "$build/frames/$p-$n-$b.bin")}" >>"$raw"
+    done
+  done
+done
+
+# cell SERVER PORT PROTOCOL BATCH BODY: the three clients, one after the other.
+cell() {
+  local server="$1" port="$2" p="$3" n="$4" b="$5"
+  "$build/bench_flume" floor "$port" "$build/frames/$p-$n-$b.bin" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+  "$build/bench_flume" flume "$port" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+  "$build/bench_thrift" "$port" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+}
+
+for server in null java; do
+  for p in "${protocols[@]}"; do
+    if [ "$server" = null ]; then
+      port="$null_port"
+    elif [ "$p" = compact ]; then
+      port="$java_compact_port"
+    else
+      port="$java_binary_port"
+    fi
+    if [ "$server" = java ]; then
+      # The JVM compiles its hot code first: give it every kind of call, untimed.
+      log "warming up the Java server ($p)"
+      for n in "${batches[@]}"; do
+        for b in "${bodies[@]}"; do
+          "$build/bench_flume" floor "$port" "$build/frames/$p-$n-$b.bin" java "$p" "$n" "$b" 0 \
+            "$( [ "$quick" = 1 ] && echo 0.05 || echo 0.5 )" >/dev/null
+        done
+      done
+    fi
+    for b in "${bodies[@]}"; do
+      for n in "${batches[@]}"; do
+        log "$server sink, $p, batch $n, body $b"
+        cell "$server" "$port" "$p" "$n" "$b"
+      done
+    done
+  done
+done
+
+"$PYTHON" "$here/report.py" "$raw" "$out/latest.md" "$out/chart.png"
+log "wrote $out/latest.md, $out/latest.jsonl and $out/chart.png"

@@ -1,0 +1,230 @@
+/*
+ * async: the asynchronous path through the C API (run by run_with_receiver.sh).
+ *
+ *   async EVENTS [THREADS]
+ *
+ * 1. THREADS threads (default 4) share one client and queue EVENTS events in
+ *    total with flume_client_send(); flume_client_flush() waits for them. Each
+ *    event gets exactly one delivery report (flume_config_set_delivery_cb),
+ *    FLUME_OK with an empty message, and arrives at the receiver exactly once.
+ *    The config is freed right after the client is made (the client keeps its
+ *    own copy, callback included).
+ * 2. Bad events are refused by flume_client_send() with their code and get no
+ *    report.
+ * 3. A client of a port where nothing listens: events sent and then the
+ *    client freed without a flush are each reported exactly once, failed,
+ *    before flume_client_free() returns; none after.
+ *
+ * ctest runs it plainly, under valgrind memcheck and built with ASan+UBSan.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static size_t event_count, thread_count = 4;
+static flume_client *client;
+
+/* Per event: reports received, and the result of the last one. */
+static atomic_uint *report_count;
+static atomic_uint *report_result;
+static atomic_size_t reports_total, bad_messages;
+
+static void on_report(void *opaque, flume_result result, const char *message, void *user) {
+  size_t id = (size_t)(uintptr_t)opaque - 1; /* opaque is id + 1: never NULL */
+  size_t limit = (size_t)(uintptr_t)user;
+  atomic_fetch_add(&reports_total, 1);
+  if (id >= limit || message == NULL || (result == FLUME_OK) != (message[0] == '\0')) {
+    atomic_fetch_add(&bad_messages, 1);
+    return;
+  }
+  atomic_fetch_add(&report_count[id], 1);
+  atomic_store(&report_result[id], result);
+}
+
+static void reset_reports(size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    atomic_store(&report_count[i], 0);
+    atomic_store(&report_result[i], UINT32_MAX);
+  }
+  atomic_store(&reports_total, 0);
+  atomic_store(&bad_messages, 0);
+}
+
+static void *send_share(void *arg) {
+  size_t t = (size_t)arg;
+  static const flume_header headers[] = {{"host", "async-test"}, {"kind", "send"}};
+  char body[32];
+  for (size_t id = t; id < event_count; id += thread_count) {
+    int len = snprintf(body, sizeof body, "id-%zu", id);
+    flume_event e = {headers, 2, body, (size_t)len};
+    flume_result r = flume_client_send(client, &e, (void *)(uintptr_t)(id + 1));
+    if (r != FLUME_OK) {
+      fprintf(stderr, "async: thread %zu: send of %zu: %s: %s\n", t, id, flume_result_str(r), flume_last_error());
+      exit(1);
+    }
+    /* The library copied the event: the body buffer is reused at once. */
+    memset(body, '#', sizeof body);
+  }
+  return NULL;
+}
+
+/* A loopback port where nothing listens (bound, not listening: refused at once). */
+static int closed_port(int *fd_out) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  CHECK(fd >= 0);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  CHECK(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+  *fd_out = fd;
+  return ntohs(addr.sin_port);
+}
+
+static long long json_number(const char *json, const char *key) {
+  const char *at = strstr(json, key);
+  CHECK(at != NULL);
+  return atoll(at + strlen(key));
+}
+
+static void test_delivery(const char *hosts, const char *output) {
+  flume_config *conf = flume_config_new();
+  CHECK(conf != NULL);
+  CHECK_CODE(flume_config_set(conf, "batch-size", "200"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "linger-ms", "2"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "queue.full", "block"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "queue.block-timeout", "30000"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "queue.max-events", "5000"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set_delivery_cb(conf, on_report, (void *)(uintptr_t)event_count), FLUME_OK, NULL);
+  client = flume_client_new(hosts, conf);
+  flume_config_free(conf); /* the client keeps its own copy, callback included */
+  CHECK(client != NULL);
+
+  pthread_t threads[64];
+  for (size_t t = 0; t < thread_count; t++) CHECK(pthread_create(&threads[t], NULL, send_share, (void *)t) == 0);
+  for (size_t t = 0; t < thread_count; t++) CHECK(pthread_join(threads[t], NULL) == 0);
+  CHECK_CODE(flume_client_flush(client, 120000), FLUME_OK, NULL);
+
+  /* Exactly one report per event, all FLUME_OK, before flush returned. */
+  CHECK(atomic_load(&bad_messages) == 0);
+  CHECK(atomic_load(&reports_total) == event_count);
+  for (size_t id = 0; id < event_count; id++) {
+    if (atomic_load(&report_count[id]) != 1 || atomic_load(&report_result[id]) != FLUME_OK) {
+      fprintf(stderr, "async: event %zu: %u reports, last %s\n", id, atomic_load(&report_count[id]),
+              flume_result_str(atomic_load(&report_result[id])));
+      exit(1);
+    }
+  }
+
+  /* 2. Bad events: refused, never reported. */
+  flume_header bad_utf8[] = {{"k", "\xff"}};
+  flume_event bad = {bad_utf8, 1, "x", 1};
+  CHECK_CODE(flume_client_send(client, &bad, (void *)1), FLUME_ERR_INVALID_ARG, "UTF-8");
+  CHECK_CODE(flume_client_send(client, NULL, (void *)1), FLUME_ERR_INVALID_ARG, "event");
+  flume_event null_body = {NULL, 0, NULL, 5};
+  CHECK_CODE(flume_client_send(client, &null_body, (void *)1), FLUME_ERR_INVALID_ARG, "body");
+  CHECK_CODE(flume_client_send(NULL, &bad, (void *)1), FLUME_ERR_INVALID_ARG, "client");
+  CHECK_CODE(flume_client_flush(client, 10000), FLUME_OK, NULL);
+  CHECK_CODE(flume_client_flush(NULL, 10), FLUME_ERR_INVALID_ARG, "client");
+
+  char *stats = flume_client_stats_json(client);
+  CHECK(stats != NULL);
+  long long acked = json_number(stats, "\"events_acked\":");
+  flume_string_free(stats);
+  CHECK(acked == (long long)event_count);
+  flume_client_free(client);
+  CHECK(atomic_load(&reports_total) == event_count); /* nothing more, also from free */
+
+  /* Every id arrived exactly once. */
+  unsigned char *seen = calloc(event_count, 1);
+  CHECK(seen != NULL);
+  FILE *f = fopen(output, "r");
+  CHECK(f != NULL);
+  char line[512];
+  size_t lines = 0;
+  while (fgets(line, sizeof line, f)) {
+    const char *body = strstr(line, "\"body\":\"id-");
+    CHECK(body != NULL);
+    size_t id = strtoul(body + strlen("\"body\":\"id-"), NULL, 10);
+    if (id >= event_count || seen[id]++) {
+      fprintf(stderr, "async: id %zu unknown or repeated\n", id);
+      exit(1);
+    }
+    lines++;
+  }
+  fclose(f);
+  free(seen);
+  CHECK(lines == event_count);
+}
+
+static void test_free_reports_the_rest(void) {
+  enum { N = 20 };
+  int fd;
+  char nowhere[64];
+  snprintf(nowhere, sizeof nowhere, "127.0.0.1:%d", closed_port(&fd));
+  flume_config *conf = flume_config_new();
+  CHECK_CODE(flume_config_set(conf, "retries", "1000"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "retry-backoff", "10"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "close-timeout", "200"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set_delivery_cb(conf, on_report, (void *)(uintptr_t)N), FLUME_OK, NULL);
+  flume_client *c = flume_client_new(nowhere, conf);
+  flume_config_free(conf);
+  CHECK(c != NULL);
+  reset_reports(N);
+  for (size_t id = 0; id < N; id++) {
+    flume_event e = {NULL, 0, "lost", 4};
+    CHECK_CODE(flume_client_send(c, &e, (void *)(uintptr_t)(id + 1)), FLUME_OK, NULL);
+  }
+  flume_client_free(c); /* no flush: free flushes for close-timeout, then reports the rest */
+  CHECK(atomic_load(&bad_messages) == 0);
+  CHECK(atomic_load(&reports_total) == N);
+  for (size_t id = 0; id < N; id++) {
+    CHECK(atomic_load(&report_count[id]) == 1);
+    flume_result r = atomic_load(&report_result[id]);
+    CHECK(r == FLUME_ERR_CONNECT || r == FLUME_ERR_CLOSED || r == FLUME_ERR_TIMEOUT);
+  }
+  nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+  CHECK(atomic_load(&reports_total) == N); /* none after free returned */
+  close(fd);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || argc > 3) {
+    fprintf(stderr, "usage: %s EVENTS [THREADS]\n", argv[0]);
+    return 2;
+  }
+  event_count = strtoul(argv[1], NULL, 10);
+  if (argc == 3) thread_count = strtoul(argv[2], NULL, 10);
+  if (event_count < 1 || thread_count < 1 || thread_count > 64) {
+    fprintf(stderr, "async: bad arguments\n");
+    return 2;
+  }
+  const char *hosts = required_env("FLUME_TEST_HOSTS");
+  const char *output = required_env("FLUME_TEST_OUTPUT");
+
+  size_t slots = event_count > 20 ? event_count : 20;
+  report_count = calloc(slots, sizeof *report_count);
+  report_result = calloc(slots, sizeof *report_result);
+  CHECK(report_count != NULL && report_result != NULL);
+  reset_reports(slots);
+
+  test_delivery(hosts, output);
+  test_free_reports_the_rest();
+
+  free(report_count);
+  free(report_result);
+  printf("async: %zu events from %zu threads, each reported once and received once; %d checks passed\n",
+         event_count, thread_count, test_checks);
+  return 0;
+}

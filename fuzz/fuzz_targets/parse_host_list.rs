@@ -1,0 +1,12 @@
+//! The host list parser (`parse_host_list`: flume_client_new's hosts argument).
+//!
+//! The input format and the checks are in tests/common/fuzz_checks.rs, shared
+//! with tests/fuzz_regressions.rs (which replays the seeds and every input
+//! found in fuzz/regressions/parse_host_list/). libFuzzer and ASan add: no crash, no
+//! hang, no out-of-bounds access, no huge allocation (scripts/fuzz.sh's limits).
+#![no_main]
+
+#[path = "../../tests/common/fuzz_checks.rs"]
+mod fuzz_checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::parse_host_list_input(data));
