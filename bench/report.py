@@ -4,6 +4,7 @@
 Usage: report.py RAW.jsonl OUT.md OUT.png   (prints the markdown too)
 """
 import json
+import statistics
 import sys
 
 raw_path, md_path, png_path = sys.argv[1:4]
@@ -11,7 +12,20 @@ rows = [json.loads(line) for line in open(raw_path) if line.strip()]
 meta = next(r for r in rows if r["kind"] == "meta")
 size = next(r for r in rows if r["kind"] == "size")
 frames = {(r["protocol"], r["batch"], r["body"]): r["bytes"] for r in rows if r["kind"] == "frame"}
-net = {(r["server"], r["protocol"], r["batch"], r["body"], r["client"]): r for r in rows if r["kind"] == "net"}
+# Several rounds of a cell: each figure is the median of its rounds.
+runs = {}
+for r in rows:
+    if r["kind"] == "net":
+        runs.setdefault((r["server"], r["protocol"], r["batch"], r["body"], r["client"]), []).append(r)
+net = {}
+for key, rs in runs.items():
+    med = dict(rs[0])
+    for field, value in rs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            med[field] = statistics.median(x[field] for x in rs)
+    med["rounds"] = len(rs)
+    med["events_per_s_spread"] = (min(x["events_per_s"] for x in rs), max(x["events_per_s"] for x in rs))
+    net[key] = med
 enc = [r for r in rows if r["kind"] == "encode"]
 
 SERVERS = [("null", "null sink"), ("java", "Java (Flume's setup)")]
@@ -49,8 +63,10 @@ def get(server, p, n, b, client):
 
 out = []
 w = out.append
-w("Each cell: %s s measured after %s s of untimed calls; one client process, one connection, "
-  "calls one after another; server and client share the machine." % (meta["seconds"], meta["warmup"]))
+w("Each client in each cell: %s s measured after %s s of untimed calls, one process, one connection, calls one "
+  "after another; %s round(s) of the three clients per cell, each figure the median of the rounds. %s"
+  % (meta["seconds"], meta["warmup"], meta.get("repeat", 1),
+     "Clients on core 0, servers on core 1." if meta.get("pinned") else "Client and server share the cores."))
 w("")
 w("**Machine:** %s cores (`nproc`), %s, %s GiB memory, Linux %s. %s; %s; %s; %s. Commit %s, %s." % (
     meta["nproc"], meta["cpu"], meta["mem_gib"], meta["kernel"], meta["rustc"], meta["cc"], meta["thrift"],
@@ -128,14 +144,16 @@ for t, text in TARGETS:
 w("")
 w("### Encoder alone")
 w("")
-w("`flume_client::wire::encode_call` into a reused buffer, beside `copy_from_slice` of the same frame "
-  "(memcpy); each event has its own body in memory.")
+w("`flume_client::wire::encode_call` into a reused buffer (every byte copied), beside `copy_from_slice` of the "
+  "same frame (memcpy); each event has its own body in memory. The last column is what the client does: "
+  "`encode_call_spliced`, which leaves bodies of 1 KiB or more in the caller's memory for the vectored write.")
 w("")
-w("| protocol | body | batch | frame bytes | encode GB/s | memcpy GB/s | encode ÷ memcpy | ns/event |")
-w("|" + " --- |" * 8)
+w("| protocol | body | batch | frame bytes | encode GB/s | memcpy GB/s | encode ÷ memcpy | ns/event | ns/event, bodies ≥ 1 KiB spliced |")
+w("|" + " --- |" * 9)
 for r in enc:
     w(f"| {r['protocol']} | {body_name(r['body'])} | {r['batch']} | {r['frame_bytes']} | {r['encode_gbps']:.2f} | "
-      f"{r['memcpy_gbps']:.2f} | {r['encode_gbps'] / r['memcpy_gbps']:.0%} | {r['encode_ns_per_event']:.0f} |")
+      f"{r['memcpy_gbps']:.2f} | {r['encode_gbps'] / r['memcpy_gbps']:.0%} | {r['encode_ns_per_event']:.0f} | "
+      f"{r.get('spliced_ns_per_event', float('nan')):.0f} |")
 md = "\n".join(out) + "\n"
 open(md_path, "w").write(md)
 print(md)

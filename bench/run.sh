@@ -6,33 +6,43 @@
 # bodies of 256 B and 4 KiB with three headers; plus the encoder alone beside
 # memcpy and the size of the stripped shared library.
 #
-# Usage: bench/run.sh [--quick] [--rev REV] [--seconds S] [--warmup S]
+# Usage: bench/run.sh [--quick] [--rev REV] [--seconds S] [--warmup S] [--repeat N] [--pin]
 #   --quick      a smoke run of the suite itself (0.1 s cells): numbers are noise
 #   --rev REV    benchmark the library as committed at REV (e.g. HEAD), from a
 #                `git archive` snapshot, instead of the working tree
-#   --seconds S  measured time per cell (default 1.5)
-#   --warmup S   untimed calls before each cell (default 0.4)
+#   --seconds S  measured time per client and cell (default 1.0)
+#   --warmup S   untimed calls before each (default 0.3)
+#   --repeat N   rounds of the three clients per cell; the report takes each
+#                figure's median (default 3)
+#   --pin        clients on core 0, servers on core 1 (taskset). Off by default:
+#                on a 2-core VM every call then pays a cross-core wakeup, which
+#                triples batch-1 latency for all three clients alike.
 #
 # Prints a markdown table and writes bench/results/latest.md, latest.jsonl and
 # chart.png (a --quick run writes bench/build/quick/ instead). Installs what it
 # needs and is missing (apt: thrift-compiler, libthrift-dev, libboost-dev,
 # libthrift-java, libslf4j-java, default-jdk-headless, g++; pip: matplotlib).
-# Everything runs on 127.0.0.1. About 4 minutes on 2 cores after the builds.
+# Everything runs on 127.0.0.1.
+# About 7 minutes on 2 cores after the builds.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-seconds=1.5
-warmup=0.4
+seconds=1.0
+warmup=0.3
+repeat=3
 quick=0
+pin=0
 rev=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) quick=1; seconds=0.1; warmup=0.05 ;;
+    --quick) quick=1; seconds=0.1; warmup=0.05; repeat=1 ;;
     --rev) rev="$2"; shift ;;
     --seconds) seconds="$2"; shift ;;
     --warmup) warmup="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --repeat) repeat="$2"; shift ;;
+    --pin) pin=1 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -129,6 +139,13 @@ for p in "${protocols[@]}"; do
 done
 
 # ---- servers ---------------------------------------------------------------------
+client_cpu=()
+server_cpu=()
+if [ "$pin" = 1 ]; then
+  client_cpu=(taskset -c 0)
+  server_cpu=(taskset -c 1)
+fi
+
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -151,16 +168,16 @@ start() {
   log "$name did not start:"; cat "$build/$name.err" >&2; exit 1
 }
 
-start nullsink "$tools/nullsink" 0; null_port="$port"
-start java-compact java -cp "$java_cp" JavaSink 0 compact; java_compact_port="$port"
-start java-binary java -cp "$java_cp" JavaSink 0 binary; java_binary_port="$port"
+start nullsink "${server_cpu[@]}" "$tools/nullsink" 0; null_port="$port"
+start java-compact "${server_cpu[@]}" java -cp "$java_cp" JavaSink 0 compact; java_compact_port="$port"
+start java-binary "${server_cpu[@]}" java -cp "$java_cp" JavaSink 0 binary; java_binary_port="$port"
 log "null sink on $null_port, Java servers on $java_compact_port (compact), $java_binary_port (binary)"
 
 # ---- measurements ----------------------------------------------------------------
 raw="$out/latest.jsonl"
 : >"$raw"
 {
-  echo "{\"kind\":\"meta\",\"date\":\"$(date -u +%Y-%m-%dT%H:%MZ)\",\"quick\":$quick,\"seconds\":$seconds,\"warmup\":$warmup,\
+  echo "{\"kind\":\"meta\",\"date\":\"$(date -u +%Y-%m-%dT%H:%MZ)\",\"quick\":$quick,\"seconds\":$seconds,\"warmup\":$warmup,\"repeat\":$repeat,\"pinned\":$([ ${#client_cpu[@]} -gt 0 ] && echo true || echo false),\
 \"nproc\":$(nproc),\"cpu\":\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\",\
 \"mem_gib\":$(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo),\"kernel\":\"$(uname -r)\",\
 \"rustc\":\"$(rustc --version)\",\"cc\":\"$(cc --version | head -1)\",\"thrift\":\"$(thrift --version)\",\
@@ -171,7 +188,7 @@ raw="$out/latest.jsonl"
 } >>"$raw"
 
 log "encoder alone beside memcpy"
-"$tools/encode_bench" "$( [ "$quick" = 1 ] && echo 0.05 || echo 0.6 )" >>"$raw"
+"${client_cpu[@]}" "$tools/encode_bench" "$( [ "$quick" = 1 ] && echo 0.05 || echo 0.6 )" >>"$raw"
 
 for p in "${protocols[@]}"; do
   for n in "${batches[@]}"; do
@@ -181,12 +198,15 @@ for p in "${protocols[@]}"; do
   done
 done
 
-# cell SERVER PORT PROTOCOL BATCH BODY: the three clients, one after the other.
+# cell SERVER PORT PROTOCOL BATCH BODY: the three clients, one after the other, $repeat times.
 cell() {
-  local server="$1" port="$2" p="$3" n="$4" b="$5"
-  "$build/bench_flume" floor "$port" "$build/frames/$p-$n-$b.bin" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
-  "$build/bench_flume" flume "$port" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
-  "$build/bench_thrift" "$port" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+  local server="$1" port="$2" p="$3" n="$4" b="$5" r
+  for r in $(seq 1 "$repeat"); do
+    "${client_cpu[@]}" "$build/bench_flume" floor "$port" "$build/frames/$p-$n-$b.bin" "$server" "$p" "$n" "$b" \
+      "$warmup" "$seconds" >>"$raw"
+    "${client_cpu[@]}" "$build/bench_flume" flume "$port" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+    "${client_cpu[@]}" "$build/bench_thrift" "$port" "$server" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+  done
 }
 
 for server in null java; do
@@ -203,7 +223,7 @@ for server in null java; do
       log "warming up the Java server ($p)"
       for n in "${batches[@]}"; do
         for b in "${bodies[@]}"; do
-          "$build/bench_flume" floor "$port" "$build/frames/$p-$n-$b.bin" java "$p" "$n" "$b" 0 \
+          "${client_cpu[@]}" "$build/bench_flume" floor "$port" "$build/frames/$p-$n-$b.bin" java "$p" "$n" "$b" 0 \
             "$( [ "$quick" = 1 ] && echo 0.05 || echo 0.5 )" >/dev/null
         done
       done

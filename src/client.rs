@@ -22,7 +22,7 @@ use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
 use crate::stats::Stats;
-use crate::wire::{batch_call_size, decode_reply, encode_call, event_size, Method};
+use crate::wire::{batch_call_size, decode_reply, encode_call_spliced, event_size, segments, Method, SPLICED_BODY_MIN};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
 /// threads: each call takes a connection from its host's pool.
@@ -170,7 +170,16 @@ impl Core {
 
     fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
-        self.validate(Method::AppendBatch, events)?;
+        let events_size = self.validate(Method::AppendBatch, events)?;
+        // The common case, all events in one call, needs no sizing of each event to split them.
+        let (protocol, count) = (self.config.protocol, events.len());
+        if (1..=self.config.batch_size).contains(&count)
+            && batch_call_size(protocol, Method::AppendBatch, count, events_size) <= self.config.max_frame_size
+        {
+            self.call(Method::AppendBatch, events)?;
+            *delivered = count;
+            return Ok(());
+        }
         self.append_validated(events, delivered)
     }
 
@@ -188,33 +197,26 @@ impl Core {
     }
 
     /// Checks that every header is UTF-8 (Flume would silently corrupt it) and
-    /// that every event fits alone in a frame.
-    fn validate<E: EventView>(&self, method: Method, events: &[E]) -> Result<()> {
+    /// that every event fits alone in a frame. Returns the events' encoded size.
+    fn validate<E: EventView>(&self, method: Method, events: &[E]) -> Result<usize> {
+        let protocol = self.config.protocol;
+        let mut events_size = 0usize;
         for (index, event) in events.iter().enumerate() {
-            for h in 0..event.header_count() {
-                let (key, value) = event.header(h);
-                // ASCII first: header strings almost always are, and checking is cheaper.
-                if !key.is_ascii() {
-                    if let Err(e) = std::str::from_utf8(key) {
-                        return Err(err!(InvalidArg, "event {index}: header {h} key is not UTF-8: {e}"));
-                    }
-                }
-                if !value.is_ascii() {
-                    if let Err(e) = std::str::from_utf8(value) {
-                        return Err(err!(InvalidArg, "event {index}: header {h} value is not UTF-8: {e}"));
-                    }
-                }
+            if !headers_are_ascii(event) {
+                check_utf8(event).map_err(|e| err!(InvalidArg, "event {index}: {}", e.message()))?;
             }
-            let size = batch_call_size(self.config.protocol, method, 1, event_size(self.config.protocol, event));
-            if size > self.config.max_frame_size {
+            let size = event_size(protocol, event);
+            let call_size = batch_call_size(protocol, method, 1, size);
+            if call_size > self.config.max_frame_size {
                 return Err(err!(
                     TooLarge,
-                    "event {index} needs a frame of {size} bytes, more than max-frame-size ({})",
+                    "event {index} needs a frame of {call_size} bytes, more than max-frame-size ({})",
                     self.config.max_frame_size
                 ));
             }
+            events_size = events_size.saturating_add(size);
         }
-        Ok(())
+        Ok(events_size)
     }
 
     /// How many of the leading `events` fit in one `appendBatch` call (at least one).
@@ -275,21 +277,57 @@ impl Core {
         let connection = slot.connection.as_mut().expect("connected above");
         slot.seqid = slot.seqid.wrapping_add(1);
         slot.request.clear();
-        encode_call(config.protocol, &mut slot.request, slot.seqid, method, events);
+        let splice_from = if connection.is_tls() { usize::MAX } else { SPLICED_BODY_MIN };
+        let request_len =
+            encode_call_spliced(config.protocol, &mut slot.request, slot.seqid, method, events, splice_from, &mut slot.splices);
+        let request = segments(&slot.request, &slot.splices, events);
         let start = Instant::now();
         let result = connection
-            .round_trip(&slot.request, &mut slot.reply, start + config.request_timeout)
+            .round_trip(request, request_len, &mut slot.reply, start + config.request_timeout)
             .and_then(|payload| {
                 self.stats.answered(start.elapsed());
                 decode_reply(config.protocol, payload, slot.seqid, method)
                     .map_err(|e| Error::new(e.kind(), format!("{}: {}", host.address, e.message())))
             });
-        self.stats.sent(slot.request.len());
+        self.stats.sent(request_len);
         if result.as_ref().is_err_and(|e| e.kind().maybe_delivered()) {
             slot.connection = None;
         }
         result
     }
+}
+
+/// Whether every header string of `event` is ASCII, the common case that
+/// needs no UTF-8 decoding. Header strings are short: their bytes are ORed a
+/// word at a time and tested once.
+fn headers_are_ascii<E: EventView>(event: &E) -> bool {
+    let mut bits = 0u64;
+    for h in 0..event.header_count() {
+        let (key, value) = event.header(h);
+        for string in [key, value] {
+            let mut words = string.chunks_exact(8);
+            for word in &mut words {
+                bits |= u64::from_ne_bytes(word.try_into().expect("8 bytes"));
+            }
+            for &byte in words.remainder() {
+                bits |= u64::from(byte);
+            }
+        }
+    }
+    bits & 0x8080_8080_8080_8080 == 0
+}
+
+/// Checks that every header string of `event` is UTF-8, naming the first that is not.
+fn check_utf8<E: EventView>(event: &E) -> Result<()> {
+    for h in 0..event.header_count() {
+        let (key, value) = event.header(h);
+        for (what, string) in [("key", key), ("value", value)] {
+            if let Err(e) = std::str::from_utf8(string) {
+                return Err(err!(InvalidArg, "header {h} {what} is not UTF-8: {e}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The attempts of a call that failed on every host tried.

@@ -108,8 +108,17 @@ impl Connection {
     /// out of step), `Connect` if the server turns out to refuse the connection
     /// (a plain client answered in TLS; a TLS server rejecting the client
     /// certificate after the handshake, as TLS 1.3 allows).
-    pub(crate) fn round_trip<'r>(&mut self, request: &[u8], reply: &'r mut Vec<u8>, deadline: Instant) -> Result<&'r [u8]> {
-        let result = match self.send_all(request, deadline) {
+    ///
+    /// The request is `segments`, `total` bytes in all, sent in order with
+    /// vectored writes.
+    pub(crate) fn round_trip<'s, 'r>(
+        &mut self,
+        segments: impl Iterator<Item = &'s [u8]>,
+        total: usize,
+        reply: &'r mut Vec<u8>,
+        deadline: Instant,
+    ) -> Result<&'r [u8]> {
+        let result = match self.send_all(segments, total, deadline) {
             Ok(()) => self.receive_frame(reply, deadline),
             Err(e) => Err(e),
         };
@@ -146,23 +155,47 @@ impl Connection {
         self.stream.as_raw_fd()
     }
 
-    fn send_all(&mut self, bytes: &[u8], deadline: Instant) -> Result<()> {
+    fn send_all<'s>(&mut self, segments: impl Iterator<Item = &'s [u8]>, total: usize, deadline: Instant) -> Result<()> {
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
-            return self.tls_send_all(bytes, deadline);
+            for segment in segments {
+                self.tls_send_all(segment, deadline)?;
+            }
+            return Ok(());
         }
-        let total = bytes.len();
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            match send_some(self.fd(), rest) {
-                Ok(n) => rest = &rest[n..],
+        let mut segments = segments.filter(|s| !s.is_empty());
+        // The segments not yet (fully) sent, up to one sendmsg's worth.
+        let mut pending: [&[u8]; MAX_IOVECS] = [&[]; MAX_IOVECS];
+        let mut count = 0;
+        let mut sent = 0;
+        loop {
+            for segment in segments.by_ref().take(MAX_IOVECS - count) {
+                pending[count] = segment;
+                count += 1;
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            match send_vectored(self.fd(), &pending[..count]) {
+                Ok(mut n) => {
+                    sent += n;
+                    let mut done = 0;
+                    while done < count && n >= pending[done].len() {
+                        n -= pending[done].len();
+                        done += 1;
+                    }
+                    if done < count {
+                        pending[done] = &pending[done][n..];
+                    }
+                    pending.copy_within(done..count, 0);
+                    count -= done;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if !poll_until(self.fd(), libc::POLLOUT, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
                         return Err(err!(
                             Timeout,
-                            "{}: request-timeout passed while sending: {} of {total} bytes sent",
-                            self.peer,
-                            total - rest.len()
+                            "{}: request-timeout passed while sending: {sent} of {total} bytes sent",
+                            self.peer
                         ));
                     }
                 }
@@ -179,15 +212,13 @@ impl Connection {
                     }
                     return Err(err!(
                         Io,
-                        "{}: connection broken while sending ({} of {total} bytes sent){}: {e}",
+                        "{}: connection broken while sending ({sent} of {total} bytes sent){}: {e}",
                         self.peer,
-                        total - rest.len(),
                         self.plain_to_tls_hint()
                     ));
                 }
             }
         }
-        Ok(())
     }
 
     /// Reads one whole frame. Reads may return more than is asked for only if
@@ -256,7 +287,9 @@ impl Connection {
         }
     }
 
-    fn is_tls(&self) -> bool {
+    /// Whether the connection is TLS: rustls copies what it encrypts, so a
+    /// TLS call gains nothing from splicing bodies.
+    pub(crate) fn is_tls(&self) -> bool {
         #[cfg(feature = "tls")]
         return self.tls.is_some();
         #[cfg(not(feature = "tls"))]
@@ -557,17 +590,29 @@ impl io::Read for SocketIo {
 #[cfg(feature = "tls")]
 impl io::Write for SocketIo {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        send_some(self.0, buf)
+        send_vectored(self.0, &[buf])
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
-/// One nonblocking `send` with `MSG_NOSIGNAL`.
-fn send_some(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
-    // SAFETY: `bytes` is a live slice and `fd` an open socket.
-    let n = unsafe { libc::send(fd, bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+/// Segments one `sendmsg` takes at most (Linux allows 1024): a call of
+/// thousands of events with spliced bodies takes several.
+const MAX_IOVECS: usize = 128;
+
+/// One nonblocking `sendmsg` of `segments` with `MSG_NOSIGNAL`.
+fn send_vectored(fd: RawFd, segments: &[&[u8]]) -> io::Result<usize> {
+    let mut iovecs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOVECS];
+    for (iovec, segment) in iovecs.iter_mut().zip(segments) {
+        *iovec = libc::iovec { iov_base: segment.as_ptr() as *mut libc::c_void, iov_len: segment.len() };
+    }
+    // SAFETY: zeroed is a valid msghdr (no address, no control data).
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = iovecs.as_mut_ptr();
+    message.msg_iovlen = segments.len().min(MAX_IOVECS) as _;
+    // SAFETY: the iovecs point into live slices, which the kernel only reads.
+    let n = unsafe { libc::sendmsg(fd, &message, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -2,7 +2,7 @@
 //! bytes that Apache Thrift's own Rust library (the `thrift` crate) writes, and
 //! our size computation matches the bytes written.
 
-use flume_client::wire::{batch_call_size, encode_call, event_size, Method};
+use flume_client::wire::{batch_call_size, encode_call, encode_call_spliced, event_size, segments, Method};
 use flume_client::{Event, Protocol};
 use thrift::protocol::{
     TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier, TMapIdentifier,
@@ -120,6 +120,16 @@ fn check(rng: &mut Rng, protocol: Protocol, method: Method, count: usize, buf: &
     encode_call(protocol, buf, seqid, method, &events);
     let expected = thrift_encode(protocol, seqid, method, &owned);
     assert!(*buf == expected, "{protocol:?} {method:?} of {count} events, seqid {seqid}: bytes differ");
+
+    // Spliced: bodies from a random size on left out of the buffer, sent from the events.
+    let splice_from = [0, 1, 300, 1024, usize::MAX][rng.below(5) as usize];
+    let mut spliced_buf = Vec::new();
+    let mut splices = Vec::new();
+    let len = encode_call_spliced(protocol, &mut spliced_buf, seqid, method, &events, splice_from, &mut splices);
+    let joined: Vec<u8> = segments(&spliced_buf, &splices, &events).flatten().copied().collect();
+    assert!(joined == expected, "{protocol:?} {method:?} spliced from {splice_from}: bytes differ");
+    assert_eq!(len, expected.len(), "{protocol:?} {method:?} spliced from {splice_from}: frame length");
+    assert!(splices.iter().all(|s| events[s.event].body.len() >= splice_from));
 
     let events_size: usize = events.iter().map(|e| event_size(protocol, e)).sum();
     let bound = batch_call_size(protocol, method, count, events_size);

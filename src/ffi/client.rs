@@ -6,7 +6,7 @@ use std::ptr;
 
 use super::config::flume_config;
 use super::error::{flume_result, guard, guard_result};
-use super::event::{c_str, check_events, flume_event};
+use super::event::{c_str, flume_event, with_events};
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::err;
@@ -80,7 +80,7 @@ pub unsafe extern "C" fn flume_client_append(client: *mut flume_client, event: *
         if event.is_null() {
             return Err(err!(InvalidArg, "event is NULL"));
         }
-        client.inner.append(&check_events(event, 1)?[0])
+        with_events(event, 1, |events| client.inner.append(&events[0]))
     })
 }
 
@@ -108,7 +108,7 @@ pub unsafe extern "C" fn flume_client_append_batch(
     let mut acknowledged = 0;
     let result = guard_result(|| {
         let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        client.inner.append_batch(check_events(events, count)?, &mut acknowledged)
+        with_events(events, count, |events| client.inner.append_batch(events, &mut acknowledged))
     });
     if let Some(delivered) = delivered.as_mut() {
         *delivered = acknowledged;
@@ -139,7 +139,7 @@ pub unsafe extern "C" fn flume_client_send(client: *mut flume_client, event: *co
         if event.is_null() {
             return Err(err!(InvalidArg, "event is NULL"));
         }
-        client.inner.send(&check_events(event, 1)?[0], opaque as usize)
+        with_events(event, 1, |events| client.inner.send(&events[0], opaque as usize))
     })
 }
 

@@ -1,10 +1,11 @@
 //! `flume_event` and `flume_header`, and the pointer checks that make them
-//! readable as `EventView`s without copying.
+//! readable as Rust `Event`s without copying their bytes.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 
 use crate::error::{err, Result};
-use crate::event::EventView;
+use crate::event::Event;
 
 /// One header of an event: a key and a value, each a NUL-terminated UTF-8
 /// string. Neither may be NULL. The library only reads them during the call.
@@ -30,22 +31,43 @@ pub struct flume_event {
     pub body_len: usize,
 }
 
-/// An event whose pointers `check_events` has checked.
-#[repr(transparent)]
-pub(crate) struct CheckedEvent(flume_event);
-
 /// The largest element count a C array may have: Rust slices span at most `isize::MAX` bytes.
 fn max_len<T>() -> usize {
     isize::MAX as usize / std::mem::size_of::<T>().max(1)
 }
 
-/// Checks the pointers of `count` events at `events` and views them as checked events.
+/// A header as measured: key and value bytes, without their NULs.
+type Header<'a> = (&'a [u8], &'a [u8]);
+
+/// Per-thread storage reused by `with_events`, so that a call allocates
+/// nothing once its thread has sent a batch as large (up to `SCRATCH_KEPT`).
+#[derive(Default)]
+struct Scratch {
+    headers: Vec<Header<'static>>,
+    events: Vec<Event<'static>>,
+}
+
+/// Entries of scratch a thread keeps between calls (32 bytes each): enough
+/// for batches of thousands of events; a larger call allocates its own.
+const SCRATCH_KEPT: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
+}
+
+/// Checks the pointers of `count` events at `events`, measures each header
+/// string once (one `strlen`), and calls `f` with the events as Rust `Event`s.
+/// Nothing is copied but (pointer, length) pairs.
 ///
 /// # Safety
 /// Non-NULL pointers must point to what their counts say, as the header requires.
-pub(crate) unsafe fn check_events<'a>(events: *const flume_event, count: usize) -> Result<&'a [CheckedEvent]> {
+pub(crate) unsafe fn with_events<R>(
+    events: *const flume_event,
+    count: usize,
+    f: impl FnOnce(&[Event<'_>]) -> Result<R>,
+) -> Result<R> {
     if count == 0 {
-        return Ok(&[]);
+        return f(&[]);
     }
     if events.is_null() {
         return Err(err!(InvalidArg, "events is NULL but count is {count}"));
@@ -54,14 +76,39 @@ pub(crate) unsafe fn check_events<'a>(events: *const flume_event, count: usize) 
         return Err(err!(InvalidArg, "count {count} is larger than any array in memory"));
     }
     let events = std::slice::from_raw_parts(events, count);
-    for (i, event) in events.iter().enumerate() {
-        check_event(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
+    // A nested call (from a callback, say) finds the scratch taken and starts
+    // with empty vectors: correct, just not free of allocations.
+    let scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    let (mut headers, mut views): (Vec<Header>, Vec<Event>) = (scratch.headers, scratch.events);
+    let result = measure_headers(events, &mut headers).and_then(|()| {
+        let mut first = 0;
+        views.extend(events.iter().map(|event| {
+            let event_headers = &headers[first..first + event.header_count];
+            first += event.header_count;
+            Event::new(event_headers, body(event))
+        }));
+        f(&views)
+    });
+    let events = emptied(views); // ends the borrow of `headers`
+    let scratch = Scratch { headers: emptied(headers), events };
+    if scratch.headers.capacity().max(scratch.events.capacity()) <= SCRATCH_KEPT {
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
     }
-    // SAFETY: CheckedEvent is a transparent wrapper of flume_event.
-    Ok(std::slice::from_raw_parts(events.as_ptr().cast(), count))
+    result
 }
 
-unsafe fn check_event(event: &flume_event) -> Result<()> {
+/// Checks every event's pointers and appends its headers, measured, to `headers`.
+unsafe fn measure_headers<'a>(events: &'a [flume_event], headers: &mut Vec<Header<'a>>) -> Result<()> {
+    for (i, event) in events.iter().enumerate() {
+        let event_headers = checked_headers(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
+        let measured = |h: &flume_header| (CStr::from_ptr(h.key).to_bytes(), CStr::from_ptr(h.value).to_bytes());
+        headers.extend(event_headers.iter().map(measured));
+    }
+    Ok(())
+}
+
+/// Checks one event's pointers and returns its headers.
+unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
     if event.body.is_null() && event.body_len > 0 {
         return Err(err!(InvalidArg, "body is NULL but body_len is {}", event.body_len));
     }
@@ -69,7 +116,7 @@ unsafe fn check_event(event: &flume_event) -> Result<()> {
         return Err(err!(InvalidArg, "body_len {} is larger than any buffer in memory", event.body_len));
     }
     if event.header_count == 0 {
-        return Ok(());
+        return Ok(&[]);
     }
     if event.headers.is_null() {
         return Err(err!(InvalidArg, "headers is NULL but header_count is {}", event.header_count));
@@ -83,29 +130,26 @@ unsafe fn check_event(event: &flume_event) -> Result<()> {
             return Err(err!(InvalidArg, "header {h} has a NULL key or value"));
         }
     }
-    Ok(())
+    Ok(headers)
 }
 
-impl EventView for CheckedEvent {
-    fn header_count(&self) -> usize {
-        self.0.header_count
+/// The body of an event whose pointers `checked_headers` accepted.
+unsafe fn body(event: &flume_event) -> &[u8] {
+    if event.body_len == 0 {
+        return &[];
     }
+    std::slice::from_raw_parts(event.body.cast(), event.body_len)
+}
 
-    fn header(&self, index: usize) -> (&[u8], &[u8]) {
-        // SAFETY: check_event verified the array and its non-NULL strings.
-        unsafe {
-            let header = &*self.0.headers.add(index);
-            (CStr::from_ptr(header.key).to_bytes(), CStr::from_ptr(header.value).to_bytes())
-        }
-    }
-
-    fn body(&self) -> &[u8] {
-        if self.0.body_len == 0 {
-            return &[];
-        }
-        // SAFETY: check_event verified the pointer is non-NULL for a non-zero length.
-        unsafe { std::slice::from_raw_parts(self.0.body.cast(), self.0.body_len) }
-    }
+/// An emptied vector's allocation, for elements of another lifetime.
+fn emptied<T, U>(mut vec: Vec<U>) -> Vec<T> {
+    const { assert!(std::mem::size_of::<T>() == std::mem::size_of::<U>()) };
+    const { assert!(std::mem::align_of::<T>() == std::mem::align_of::<U>()) };
+    vec.clear();
+    let mut vec = std::mem::ManuallyDrop::new(vec);
+    // SAFETY: the vector is empty and T has U's size and alignment, so its
+    // allocation is one a Vec<T> of that capacity would have made.
+    unsafe { Vec::from_raw_parts(vec.as_mut_ptr().cast(), 0, vec.capacity()) }
 }
 
 /// Reads a NUL-terminated UTF-8 argument named `what`.

@@ -48,6 +48,7 @@ impl Encoder for BinaryEncoder {
         4 + 4 + name.len() + 4
     }
 
+    #[inline]
     fn message_begin(buf: &mut Vec<u8>, name: &str, kind: MessageType, seqid: i32) {
         buf.extend_from_slice(&(VERSION_1 | kind as u32).to_be_bytes());
         Self::binary(buf, name.as_bytes());
@@ -56,11 +57,13 @@ impl Encoder for BinaryEncoder {
 
     const FIELD_BEGIN_SIZE: usize = 3;
 
+    #[inline]
     fn field_begin(buf: &mut Vec<u8>, ttype: TType, id: i16, _previous_id: i16) {
         buf.push(type_code(ttype));
         buf.extend_from_slice(&id.to_be_bytes());
     }
 
+    #[inline]
     fn field_stop(buf: &mut Vec<u8>) {
         buf.push(0);
     }
@@ -69,6 +72,7 @@ impl Encoder for BinaryEncoder {
         6
     }
 
+    #[inline]
     fn map_begin(buf: &mut Vec<u8>, key: TType, value: TType, len: usize) {
         buf.push(type_code(key));
         buf.push(type_code(value));
@@ -79,6 +83,7 @@ impl Encoder for BinaryEncoder {
         5
     }
 
+    #[inline]
     fn list_begin(buf: &mut Vec<u8>, element: TType, len: usize) {
         buf.push(type_code(element));
         buf.extend_from_slice(&(len as i32).to_be_bytes());
@@ -88,11 +93,12 @@ impl Encoder for BinaryEncoder {
         4 + len
     }
 
-    fn binary(buf: &mut Vec<u8>, bytes: &[u8]) {
-        buf.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-        buf.extend_from_slice(bytes);
+    #[inline]
+    fn binary_len(buf: &mut Vec<u8>, len: usize) {
+        buf.extend_from_slice(&(len as i32).to_be_bytes());
     }
 
+    #[inline]
     fn i32(buf: &mut Vec<u8>, value: i32) {
         buf.extend_from_slice(&value.to_be_bytes());
     }

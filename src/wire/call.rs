@@ -40,10 +40,55 @@ pub fn encode_call<E: EventView>(
     method: Method,
     events: &[E],
 ) {
-    match protocol {
-        Protocol::Compact => encode_call_with::<CompactEncoder, E>(buf, seqid, method, events),
-        Protocol::Binary => encode_call_with::<BinaryEncoder, E>(buf, seqid, method, events),
-    }
+    let mut splices = Vec::new();
+    encode_call_spliced(protocol, buf, seqid, method, events, usize::MAX, &mut splices);
+}
+
+/// Where an event's body belongs in a call encoded without it: at byte `at`
+/// of the buffer (right after its length prefix) goes the body of `events[event]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Splice {
+    /// Offset in the encoded buffer.
+    pub at: usize,
+    /// Index of the event whose body goes there.
+    pub event: usize,
+}
+
+/// `encode_call`, but bodies of `splice_from` bytes or more are left out of
+/// `buf` and listed in `splices` (cleared first), so that a vectored write can
+/// send them from the caller's memory without copying them; `segments` lists
+/// the pieces in order. Returns the frame's full length.
+pub fn encode_call_spliced<E: EventView>(
+    protocol: Protocol,
+    buf: &mut Vec<u8>,
+    seqid: i32,
+    method: Method,
+    events: &[E],
+    splice_from: usize,
+    splices: &mut Vec<Splice>,
+) -> usize {
+    splices.clear();
+    let start = buf.len();
+    let spliced = match protocol {
+        Protocol::Compact => encode_call_with::<CompactEncoder, E>(buf, seqid, method, events, splice_from, splices),
+        Protocol::Binary => encode_call_with::<BinaryEncoder, E>(buf, seqid, method, events, splice_from, splices),
+    };
+    buf.len() - start + spliced
+}
+
+/// The bytes of a call encoded by `encode_call_spliced`, in order: pieces of
+/// `buf` and the spliced bodies of `events`.
+pub fn segments<'a, E: EventView>(buf: &'a [u8], splices: &'a [Splice], events: &'a [E]) -> impl Iterator<Item = &'a [u8]> {
+    let mut done = 0;
+    let last = splices.last().map_or(0, |s| s.at);
+    splices
+        .iter()
+        .flat_map(move |s| {
+            let piece = &buf[done..s.at];
+            done = s.at;
+            [piece, events[s.event].body()]
+        })
+        .chain(std::iter::once(&buf[last..]))
 }
 
 fn event_size_with<P: Encoder, E: EventView>(event: &E) -> usize {
@@ -68,27 +113,49 @@ fn call_size_with<P: Encoder>(method: Method, count: usize, events_size: usize) 
         .saturating_add(events_size)
 }
 
-fn encode_call_with<P: Encoder, E: EventView>(buf: &mut Vec<u8>, seqid: i32, method: Method, events: &[E]) {
+/// Returns the bytes of the bodies spliced out.
+fn encode_call_with<P: Encoder, E: EventView>(
+    buf: &mut Vec<u8>,
+    seqid: i32,
+    method: Method,
+    events: &[E],
+    splice_from: usize,
+    splices: &mut Vec<Splice>,
+) -> usize {
     let start = begin_frame(buf);
     P::message_begin(buf, method.name(), MessageType::Call, seqid);
-    match method {
+    let events = match method {
         Method::Append => {
             P::field_begin(buf, TType::Struct, ARGS_FIELD, 0);
-            encode_event::<P, E>(buf, &events[0]);
+            &events[..1]
         }
         Method::AppendBatch => {
             P::field_begin(buf, TType::List, ARGS_FIELD, 0);
             P::list_begin(buf, TType::Struct, events.len());
-            for event in events {
-                encode_event::<P, E>(buf, event);
-            }
+            events
         }
+    };
+    let mut spliced = 0;
+    for (index, event) in events.iter().enumerate() {
+        encode_headers::<P, E>(buf, event);
+        let body = event.body();
+        P::field_begin(buf, TType::String, BODY_FIELD, HEADERS_FIELD);
+        if body.len() >= splice_from {
+            P::binary_len(buf, body.len());
+            splices.push(Splice { at: buf.len(), event: index });
+            spliced += body.len();
+        } else {
+            P::binary(buf, body);
+        }
+        P::field_stop(buf);
     }
     P::field_stop(buf);
-    end_frame(buf, start);
+    end_frame(buf, start, spliced);
+    spliced
 }
 
-fn encode_event<P: Encoder, E: EventView>(buf: &mut Vec<u8>, event: &E) {
+/// The start of a `ThriftFlumeEvent`: its headers field, up to the body field.
+fn encode_headers<P: Encoder, E: EventView>(buf: &mut Vec<u8>, event: &E) {
     let count = event.header_count();
     P::field_begin(buf, TType::Map, HEADERS_FIELD, 0);
     P::map_begin(buf, TType::String, TType::String, count);
@@ -97,9 +164,6 @@ fn encode_event<P: Encoder, E: EventView>(buf: &mut Vec<u8>, event: &E) {
         P::binary(buf, key);
         P::binary(buf, value);
     }
-    P::field_begin(buf, TType::String, BODY_FIELD, HEADERS_FIELD);
-    P::binary(buf, event.body());
-    P::field_stop(buf);
 }
 
 /// An event as a server decoded it. Header strings are decoded as Flume does:

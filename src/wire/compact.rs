@@ -45,16 +45,17 @@ fn type_of(code: u8) -> Result<TType> {
     })
 }
 
-fn varint_size(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
+fn varint_size(v: u64) -> usize {
+    // 7 bits a byte, at least one byte.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
+#[inline]
 fn write_varint(buf: &mut Vec<u8>, mut v: u64) {
+    if v < 0x80 {
+        buf.push(v as u8);
+        return;
+    }
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);
         v >>= 7;
@@ -75,6 +76,7 @@ impl Encoder for CompactEncoder {
         2 + 5 + varint_size(name.len() as u64) + name.len()
     }
 
+    #[inline]
     fn message_begin(buf: &mut Vec<u8>, name: &str, kind: MessageType, seqid: i32) {
         buf.push(PROTOCOL_ID);
         buf.push(((kind as u8) << TYPE_SHIFT) | VERSION);
@@ -84,6 +86,7 @@ impl Encoder for CompactEncoder {
 
     const FIELD_BEGIN_SIZE: usize = 1;
 
+    #[inline]
     fn field_begin(buf: &mut Vec<u8>, ttype: TType, id: i16, previous_id: i16) {
         let delta = id.wrapping_sub(previous_id);
         if (1..=15).contains(&delta) {
@@ -94,6 +97,7 @@ impl Encoder for CompactEncoder {
         }
     }
 
+    #[inline]
     fn field_stop(buf: &mut Vec<u8>) {
         buf.push(0);
     }
@@ -106,6 +110,7 @@ impl Encoder for CompactEncoder {
         }
     }
 
+    #[inline]
     fn map_begin(buf: &mut Vec<u8>, key: TType, value: TType, len: usize) {
         if len == 0 {
             buf.push(0);
@@ -123,6 +128,7 @@ impl Encoder for CompactEncoder {
         }
     }
 
+    #[inline]
     fn list_begin(buf: &mut Vec<u8>, element: TType, len: usize) {
         if len < 15 {
             buf.push(((len as u8) << 4) | type_code(element));
@@ -136,11 +142,12 @@ impl Encoder for CompactEncoder {
         varint_size(len as u64) + len
     }
 
-    fn binary(buf: &mut Vec<u8>, bytes: &[u8]) {
-        write_varint(buf, bytes.len() as u64);
-        buf.extend_from_slice(bytes);
+    #[inline]
+    fn binary_len(buf: &mut Vec<u8>, len: usize) {
+        write_varint(buf, len as u64);
     }
 
+    #[inline]
     fn i32(buf: &mut Vec<u8>, value: i32) {
         write_varint(buf, zigzag32(value));
     }

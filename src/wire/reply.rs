@@ -44,7 +44,7 @@ fn encode_reply_with<P: Encoder>(buf: &mut Vec<u8>, seqid: i32, method: Method, 
     P::field_begin(buf, TType::I32, SUCCESS_FIELD, 0);
     P::i32(buf, status as i32);
     P::field_stop(buf);
-    end_frame(buf, start);
+    end_frame(buf, start, 0);
 }
 
 /// Decodes a reply's frame payload (without the length) to the call `seqid`

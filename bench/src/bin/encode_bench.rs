@@ -1,15 +1,17 @@
 //! encode_bench: the encoder alone, beside memcpy. For each protocol, batch
 //! size and body size, encodes the call into a reused buffer for a while
-//! (flume_client::wire::encode_call, exactly what every call does), then
-//! copies the same bytes (an already-encoded frame) into a reused buffer with
-//! copy_from_slice for the same while. Prints one JSON object per line.
+//! (flume_client::wire::encode_call: every byte copied), then copies the same
+//! bytes (an already-encoded frame) into a reused buffer with copy_from_slice
+//! for the same while, then encodes as the client does (encode_call_spliced:
+//! bodies of SPLICED_BODY_MIN bytes or more left for the vectored write).
+//! Prints one JSON object per line.
 //!
 //! Usage: encode_bench SECONDS_PER_CELL
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use flume_client::wire::encode_call;
+use flume_client::wire::{encode_call, encode_call_spliced, SPLICED_BODY_MIN};
 use flume_client::Event;
 use flume_client_bench::{body, method, protocol, HEADERS};
 
@@ -58,14 +60,23 @@ fn main() {
                     copy.copy_from_slice(black_box(&frame));
                     black_box(&copy);
                 });
+                let mut splices = Vec::new();
+                let (sp_runs, sp_secs) = timed(time, || {
+                    seqid = seqid.wrapping_add(1);
+                    buf.clear();
+                    let events = black_box(&events);
+                    encode_call_spliced(protocol(proto), &mut buf, seqid, method(batch), events, SPLICED_BODY_MIN, &mut splices);
+                    black_box(&buf);
+                });
                 let bytes = frame.len() as f64;
                 println!(
                     "{{\"kind\":\"encode\",\"protocol\":\"{proto}\",\"batch\":{batch},\"body\":{body_len},\
-                     \"frame_bytes\":{},\"encode_gbps\":{:.3},\"memcpy_gbps\":{:.3},\"encode_ns_per_event\":{:.1}}}",
+                     \"frame_bytes\":{},\"encode_gbps\":{:.3},\"memcpy_gbps\":{:.3},\"encode_ns_per_event\":{:.1},\"spliced_ns_per_event\":{:.1}}}",
                     frame.len(),
                     bytes * enc_runs as f64 / enc_secs / 1e9,
                     bytes * cp_runs as f64 / cp_secs / 1e9,
                     enc_secs * 1e9 / (enc_runs as f64 * batch as f64),
+                    sp_secs * 1e9 / (sp_runs as f64 * batch as f64),
                 );
             }
         }
