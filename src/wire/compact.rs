@@ -45,9 +45,13 @@ fn type_of(code: u8) -> Result<TType> {
     })
 }
 
+#[inline]
 fn varint_size(v: u64) -> usize {
-    // 7 bits a byte, at least one byte.
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+    if v < 0x80 {
+        return 1; // header strings' lengths
+    }
+    // 7 bits a byte.
+    (64 - v.leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]
