@@ -55,19 +55,8 @@ mkdir -p "$build" "$out"
 log() { echo "bench: $*" >&2; }
 
 # ---- dependencies --------------------------------------------------------------
-apt_packages=(gcc g++ make thrift-compiler libthrift-dev libboost-dev libthrift-java libslf4j-java)
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-command -v javac >/dev/null || missing+=(default-jdk-headless)
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  log "installing ${missing[*]}"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$root/scripts/apt-install.sh" --jdk gcc g++ make thrift-compiler libthrift-dev libboost-dev libthrift-java \
+  libslf4j-java
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
   log "installing matplotlib"
@@ -106,9 +95,13 @@ soname="$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
 cc -O2 -g -Wall -Wextra -o "$build/bench_flume" "$here/bench_flume.c" "$here/alloc_count.c" \
   -I "$src/include" -L "$build/lib" -lflume_client -Wl,-rpath,"$build/lib" -rdynamic
 
+# The IDL and the Java server are the interop tests': Flume's IDL, and a server
+# set up as Flume's Thrift source that records nothing when its output is "-".
+idl="$root/tests/peers/flume.thrift"
+
 log "generating and building Apache Thrift's C++ client"
 rm -rf "$build/gen-cpp" && mkdir -p "$build/gen-cpp"
-thrift --gen cpp -out "$build/gen-cpp" "$here/flume.thrift"
+thrift --gen cpp -out "$build/gen-cpp" "$idl"
 gen_sources=()
 for f in "$build"/gen-cpp/*.cpp; do
   case "$f" in *skeleton*) ;; *) gen_sources+=("$f") ;; esac
@@ -119,10 +112,10 @@ c++ -O2 -g -std=c++17 -Wall -o "$build/bench_thrift" "$here/bench_thrift.cpp" "$
 
 log "generating and building the Java server"
 rm -rf "$build/gen-java" "$build/java-classes" && mkdir -p "$build/gen-java" "$build/java-classes"
-thrift --gen java:generated_annotations=suppress -out "$build/gen-java" "$here/flume.thrift"
+thrift --gen java:generated_annotations=suppress -out "$build/gen-java" "$idl"
 java_lib="${THRIFT_JAVA_CLASSPATH:-/usr/share/java/thrift.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar}"
 javac -nowarn -Xlint:none -encoding UTF-8 -d "$build/java-classes" -cp "$java_lib" \
-  "$here/JavaSink.java" "$build"/gen-java/org/apache/flume/thrift/*.java
+  "$root/tests/peers/FlumeTestServer.java" "$build"/gen-java/org/apache/flume/thrift/*.java
 java_cp="$build/java-classes:$java_lib"
 
 log "encoding the floor's frames"
@@ -146,6 +139,11 @@ if [ "$pin" = 1 ]; then
   server_cpu=(taskset -c 1)
 fi
 
+# The Java servers exit when their stdin ends: it is this FIFO, which the
+# script holds open (fd 3) until it exits.
+rm -f "$build/servers-stdin" && mkfifo "$build/servers-stdin"
+exec 3<>"$build/servers-stdin"
+
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -156,7 +154,7 @@ trap cleanup EXIT
 # start NAME COMMAND...: runs it in the background, sets $port from its "PORT <n>" line.
 start() {
   local name="$1"; shift
-  "$@" >"$build/$name.out" 2>"$build/$name.err" &
+  "$@" <&0 >"$build/$name.out" 2>"$build/$name.err" &
   pids+=($!)
   local i
   for i in $(seq 1 600); do
@@ -169,8 +167,10 @@ start() {
 }
 
 start nullsink "${server_cpu[@]}" "$tools/nullsink" 0; null_port="$port"
-start java-compact "${server_cpu[@]}" java -cp "$java_cp" JavaSink 0 compact; java_compact_port="$port"
-start java-binary "${server_cpu[@]}" java -cp "$java_cp" JavaSink 0 binary; java_binary_port="$port"
+start java-compact "${server_cpu[@]}" java -cp "$java_cp" FlumeTestServer 0 compact - <"$build/servers-stdin"
+java_compact_port="$port"
+start java-binary "${server_cpu[@]}" java -cp "$java_cp" FlumeTestServer 0 binary - <"$build/servers-stdin"
+java_binary_port="$port"
 log "null sink on $null_port, Java servers on $java_compact_port (compact), $java_binary_port (binary)"
 
 # ---- measurements ----------------------------------------------------------------

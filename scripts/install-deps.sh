@@ -6,20 +6,9 @@
 # tests' certificates. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-apt_packages=(cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java thrift-compiler
-              openssl ca-certificates)  # TLS tests: certificates made with openssl; the system CA store
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-command -v javac >/dev/null || missing+=(default-jdk-headless)
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  echo "install-deps: installing ${missing[*]}"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# TLS tests: certificates made with openssl; the system CA store (ca-certificates).
+"$(dirname "$0")/apt-install.sh" --jdk cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java \
+  thrift-compiler openssl ca-certificates
 
 if ! python3 -c 'import thrift' 2>/dev/null; then
   echo "install-deps: installing Python's thrift"

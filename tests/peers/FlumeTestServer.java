@@ -7,7 +7,8 @@
 //
 //   PORT      port to listen on, on 127.0.0.1 (0: any free port)
 //   PROTOCOL  compact | binary
-//   OUTPUT    file the received calls are written to
+//   OUTPUT    file the received calls are written to, or - to record nothing
+//             (the benchmark's server: the generated code still decodes every call)
 //
 // Needs the Java code generated from tests/peers/flume.thrift
 // (org.apache.flume.thrift.*) and libthrift on the class path.
@@ -52,8 +53,11 @@ public class FlumeTestServer {
     private final Writer out;
     private long calls = 0;
 
+    /** Records to the file at `path`, or nowhere if it is "-". */
     Recorder(String path) throws IOException {
-      out = new BufferedWriter(new OutputStreamWriter(new FileOutputStream(path), StandardCharsets.US_ASCII));
+      out = path.equals("-")
+          ? null
+          : new BufferedWriter(new OutputStreamWriter(new FileOutputStream(path), StandardCharsets.US_ASCII));
     }
 
     private static final char[] HEX = "0123456789abcdef".toCharArray();
@@ -85,6 +89,9 @@ public class FlumeTestServer {
     }
 
     private synchronized void record(String method, List<ThriftFlumeEvent> events) throws TException {
+      if (out == null) {
+        return;
+      }
       StringBuilder sb = new StringBuilder();
       calls++;
       sb.append("call ").append(calls).append(' ').append(method).append(' ').append(events.size()).append('\n');
@@ -118,16 +125,7 @@ public class FlumeTestServer {
       System.exit(2);
     }
     int port = Integer.parseInt(args[0]);
-    TProtocolFactory protocolFactory;
-    if (args[1].equals("compact")) {
-      protocolFactory = new TCompactProtocol.Factory();
-    } else if (args[1].equals("binary")) {
-      protocolFactory = new TBinaryProtocol.Factory();
-    } else {
-      System.err.println("unknown protocol " + args[1]);
-      System.exit(2);
-      return;
-    }
+    TProtocolFactory protocolFactory = protocolFactory(args[1]);
 
     TNonblockingServerSocket socket =
         new TNonblockingServerSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
@@ -138,6 +136,18 @@ public class FlumeTestServer {
     serverArgs.transportFactory(new TFastFramedTransport.Factory());
     serverArgs.processor(new ThriftSourceProtocol.Processor<ThriftSourceProtocol.Iface>(new Recorder(args[2])));
     serveUntilStdinCloses(new TThreadedSelectorServer(serverArgs), socket.getPort());
+  }
+
+  /** The protocol named compact or binary, with its default settings (as Flume's); exits on any other name. */
+  static TProtocolFactory protocolFactory(String name) {
+    switch (name) {
+      case "compact": return new TCompactProtocol.Factory();
+      case "binary": return new TBinaryProtocol.Factory();
+      default:
+        System.err.println("unknown protocol " + name);
+        System.exit(2);
+        return null;
+    }
   }
 
   /** Serves, prints "PORT n" once serving, and exits when the test that started us closes our stdin (or dies). */

@@ -31,8 +31,6 @@ import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.TrustManagerFactory;
 
 import org.apache.flume.thrift.ThriftSourceProtocol;
-import org.apache.thrift.protocol.TBinaryProtocol;
-import org.apache.thrift.protocol.TCompactProtocol;
 import org.apache.thrift.protocol.TProtocolFactory;
 import org.apache.thrift.server.TServer;
 import org.apache.thrift.server.TThreadPoolServer;
@@ -47,16 +45,7 @@ public class FlumeTlsTestServer {
       System.exit(2);
     }
     int port = Integer.parseInt(args[0]);
-    TProtocolFactory protocolFactory;
-    if (args[1].equals("compact")) {
-      protocolFactory = new TCompactProtocol.Factory();
-    } else if (args[1].equals("binary")) {
-      protocolFactory = new TBinaryProtocol.Factory();
-    } else {
-      System.err.println("unknown protocol " + args[1]);
-      System.exit(2);
-      return;
-    }
+    TProtocolFactory protocolFactory = FlumeTestServer.protocolFactory(args[1]);
     String keystore = args[3];
     String password = args[4];
     int timeout = 120000;

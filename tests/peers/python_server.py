@@ -62,12 +62,16 @@ class Recorder(ThriftSourceProtocol.Iface):
         return Status.OK
 
 
-class BoundServerSocket(TSocket.TServerSocket):
-    """Listens once, before serve(), so that the bound port can be announced."""
+class ListenOnce:
+    """A server socket that listens once, before serve(), so that the bound port can be announced."""
 
     def listen(self):
         if self.handle is None:
             super().listen()
+
+
+class BoundServerSocket(ListenOnce, TSocket.TServerSocket):
+    pass
 
 
 def exit_at_stdin_eof():
@@ -78,32 +82,36 @@ def exit_at_stdin_eof():
         os._exit(0)
 
 
-def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: python_server.py PORT PROTOCOL OUTPUT")
-    port, protocol, output = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    if protocol == "compact":
-        protocol_factory = TCompactProtocol.TCompactProtocolFactory()
-    elif protocol == "binary":
-        protocol_factory = TBinaryProtocol.TBinaryProtocolFactory(strictRead=True, strictWrite=True)
-    else:
-        sys.exit("unknown protocol %r" % protocol)
+def protocol_factory(name):
+    if name == "compact":
+        return TCompactProtocol.TCompactProtocolFactory()
+    if name == "binary":
+        return TBinaryProtocol.TBinaryProtocolFactory(strictRead=True, strictWrite=True)
+    sys.exit("unknown protocol %r" % name)
 
-    socket = BoundServerSocket(host="127.0.0.1", port=port)
+
+def serve(socket, protocol, output):
+    """Listens on `socket`, prints "PORT <n>", records calls to `output` until stdin closes."""
     socket.listen()
     bound = socket.handle.getsockname()[1]
-
     processor = ThriftSourceProtocol.Processor(Recorder(output))
     server = TServer.TThreadedServer(
         processor,
         socket,
         TTransport.TFramedTransportFactory(),
-        protocol_factory,
+        protocol_factory(protocol),
         daemon=True,
     )
     threading.Thread(target=exit_at_stdin_eof, daemon=True).start()
     print("PORT %d" % bound, flush=True)
     server.serve()
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit("usage: python_server.py PORT PROTOCOL OUTPUT")
+    port, protocol, output = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    serve(BoundServerSocket(host="127.0.0.1", port=port), protocol, output)
 
 
 if __name__ == "__main__":
