@@ -7,6 +7,7 @@
 //! Headers are compared as sorted sets: the server keeps them in a map. No
 //! test sends a key twice.
 
+#[allow(dead_code)] // the TLS tests use parts of it that these do not
 #[path = "common/peers.rs"]
 mod peers;
 

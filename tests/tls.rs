@@ -19,52 +19,22 @@
 mod peers;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
-use peers::{protocol_name, unhex, PeerKind, PeerServer};
+use peers::{java_command, protocol_name, python_command, tool, work_dir, Call, PeerKind, PeerServer};
 
 const PASSWORD: &str = "changeit";
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-const INSTALL_HINT: &str = "the TLS tests need: openssl, a JDK (keytool, javac, java), libthrift-java, \
-     libslf4j-java, thrift-compiler, python3 with the `thrift` package";
+const INSTALL_HINT: &str = "the TLS tests' certificates need openssl and a JDK's keytool";
 
 // ---------------------------------------------------------------------------
-// Scratch space, tools
-
-fn work_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        if let Ok(entries) = fs::read_dir(base) {
-            let old = std::time::SystemTime::now() - Duration::from_secs(3600);
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with("tls-") && entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < old) {
-                    let _ = fs::remove_dir_all(entry.path());
-                }
-            }
-        }
-        let dir = base.join(format!("tls-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        dir
-    })
-}
-
-fn tool(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.to_string())
-}
-
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("peers")
-}
+// Tools
 
 /// Runs a command in `dir`, panicking with its output if it fails.
 fn run(dir: &Path, program: &str, args: &[&str]) {
@@ -226,203 +196,40 @@ fn certs() -> &'static Certs {
 // ---------------------------------------------------------------------------
 // TLS servers
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Java,
-    Python,
-}
-
-/// An event: body and headers (sorted, as the servers' records are compared).
+/// An event: body and headers (sorted, as the servers' records are).
 type Sent = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
 
-/// The calls a server received: method and events.
-type Calls = Vec<(String, Vec<Sent>)>;
-
-/// A TLS peer server in its own process, killed on drop.
-struct TlsServer {
-    label: String,
-    child: Child,
-    _stdin: Option<ChildStdin>,
-    port: u16,
-    record: PathBuf,
-    stderr: PathBuf,
-}
-
-impl TlsServer {
-    /// Starts a server presenting `cert`. Java options: `timeout=MS`,
-    /// `clientauth` (require a client certificate from the CA), `protocols=...`.
-    fn start(kind: Kind, protocol: Protocol, cert: ServerCert, options: &[&str]) -> TlsServer {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let certs = certs();
-        let label = format!("{kind:?}-{}-{}-{n}", protocol_name(protocol), cert.name());
-        let runs = work_dir().join("runs");
-        fs::create_dir_all(&runs).unwrap();
-        let record = runs.join(format!("{label}.calls"));
-        let stderr = runs.join(format!("{label}.stderr"));
-        let mut command = match kind {
-            Kind::Java => {
-                let mut c = Command::new(tool("JAVA", "java"));
-                c.arg("-cp").arg(java_classpath()).arg("FlumeTlsTestServer");
-                c.arg("0").arg(protocol_name(protocol)).arg(&record);
-                c.arg(certs.path(&format!("{}.jks", cert.name()))).arg(PASSWORD);
-                for option in options {
-                    if *option == "clientauth" {
-                        c.arg(format!("clientauth={}", certs.path("ca-truststore.jks")));
-                    } else {
-                        c.arg(option);
-                    }
+/// Starts a TLS peer presenting `cert`, recording calls as the plain peers do.
+/// Java options: `timeout=MS`, `clientauth` (require a client certificate
+/// from the CA), `protocols=...`.
+fn start_tls(kind: PeerKind, protocol: Protocol, cert: ServerCert, options: &[&str]) -> PeerServer {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let certs = certs();
+    let label = format!("tls-{kind:?}-{}-{}-{n}", protocol_name(protocol), cert.name());
+    PeerServer::spawn(label, |record| match kind {
+        PeerKind::Java => {
+            let mut c = java_command("FlumeTlsTestServer");
+            c.arg("0").arg(protocol_name(protocol)).arg(record);
+            c.arg(certs.path(&format!("{}.jks", cert.name()))).arg(PASSWORD);
+            for option in options {
+                if *option == "clientauth" {
+                    c.arg(format!("clientauth={}", certs.path("ca-truststore.jks")));
+                } else {
+                    c.arg(option);
                 }
-                c
             }
-            Kind::Python => {
-                let mut c = Command::new(tool("PYTHON", "python3"));
-                c.arg(peers_dir().join("python_tls_server.py"))
-                    .env("PYTHONPATH", python_code())
-                    .env("PYTHONDONTWRITEBYTECODE", "1");
-                c.arg("0").arg(protocol_name(protocol)).arg(&record);
-                c.arg(certs.path(&format!("{}.pem", cert.name()))).arg(certs.path(&format!("{}.key", cert.name())));
-                if options.contains(&"clientauth") {
-                    c.arg(certs.path("ca.pem"));
-                }
-                c
+            c
+        }
+        PeerKind::Python => {
+            let mut c = python_command("python_tls_server.py");
+            c.arg("0").arg(protocol_name(protocol)).arg(record);
+            c.arg(certs.path(&format!("{}.pem", cert.name()))).arg(certs.path(&format!("{}.key", cert.name())));
+            if options.contains(&"clientauth") {
+                c.arg(certs.path("ca.pem"));
             }
-        };
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(fs::File::create(&stderr).unwrap()));
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("{label}: cannot run {command:?}: {e} ({INSTALL_HINT})"));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let _ = tx.send(lines.next());
-            for _ in lines {}
-        });
-        let stdin = child.stdin.take();
-        let mut server = TlsServer { label, child, _stdin: stdin, port: 0, record, stderr };
-        let line = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Some(Ok(line))) => line,
-            _ => server.fail("printed no port"),
-        };
-        server.port = line
-            .strip_prefix("PORT ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| server.fail(&format!("printed {line:?} instead of its port")));
-        server
-    }
-
-    fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The calls recorded so far, once they hold `expected` events (30 s at most).
-    fn calls(&mut self, expected: usize) -> Calls {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let calls = self.read_record();
-            let count: usize = calls.iter().map(|c| c.1.len()).sum();
-            if count >= expected {
-                return calls;
-            }
-            if Instant::now() > deadline {
-                self.fail(&format!("recorded {count} events, not {expected}"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+            c
         }
-    }
-
-    fn read_record(&self) -> Calls {
-        let text = fs::read_to_string(&self.record).unwrap_or_default();
-        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        let mut calls = Vec::new();
-        let mut lines = complete.lines();
-        while let Some(line) = lines.next() {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let ["call", _, method, count] = fields.as_slice() else { panic!("{}: bad line {line:?}", self.label) };
-            let mut events = Vec::new();
-            for _ in 0..count.parse::<usize>().unwrap() {
-                let Some(event) = lines.next() else { return calls };
-                let mut f = event.split(' ');
-                assert_eq!(f.next(), Some("event"));
-                let body = match f.next().unwrap() {
-                    "-" => Vec::new(),
-                    hex => unhex(hex).unwrap(),
-                };
-                let mut headers: Vec<(Vec<u8>, Vec<u8>)> = f
-                    .map(|h| {
-                        let (k, v) = h.split_once('=').unwrap();
-                        (unhex(k).unwrap(), unhex(v).unwrap())
-                    })
-                    .collect();
-                headers.sort();
-                events.push((body, headers));
-            }
-            calls.push((method.to_string(), events));
-        }
-        calls
-    }
-
-    fn fail(&mut self, what: &str) -> ! {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let stderr = fs::read_to_string(&self.stderr).unwrap_or_default();
-        panic!("TLS server {} {what}\n--- its stderr ---\n{stderr}\n--- ({INSTALL_HINT})", self.label);
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !std::thread::panicking() {
-            let _ = fs::remove_file(&self.record);
-            let _ = fs::remove_file(&self.stderr);
-        }
-    }
-}
-
-fn thrift_gen(language: &str, out: &Path) {
-    fs::create_dir_all(out).unwrap();
-    let idl = peers_dir().join("flume.thrift");
-    run(work_dir(), &tool("THRIFT", "thrift"), &["--gen", language, "-out", out.to_str().unwrap(), idl.to_str().unwrap()]);
-}
-
-fn python_code() -> &'static Path {
-    static CODE: OnceLock<PathBuf> = OnceLock::new();
-    CODE.get_or_init(|| {
-        let out = work_dir().join("gen-py");
-        thrift_gen("py", &out);
-        out
-    })
-}
-
-/// Compiles the Java TLS server with the plain one (whose recorder it uses) and the generated code.
-fn java_classpath() -> &'static str {
-    static CLASSPATH: OnceLock<String> = OnceLock::new();
-    CLASSPATH.get_or_init(|| {
-        let src = work_dir().join("gen-java");
-        let classes = work_dir().join("java-classes");
-        thrift_gen("java:generated_annotations=suppress", &src);
-        fs::create_dir_all(&classes).unwrap();
-        let library = tool(
-            "THRIFT_JAVA_CLASSPATH",
-            "/usr/share/java/thrift.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar",
-        );
-        let mut args: Vec<String> = ["-nowarn", "-Xlint:none", "-encoding", "UTF-8", "-d"].map(String::from).to_vec();
-        args.push(classes.to_str().unwrap().to_string());
-        args.push("-cp".into());
-        args.push(library.clone());
-        for file in ["FlumeTestServer.java", "FlumeTlsTestServer.java"] {
-            args.push(peers_dir().join(file).to_str().unwrap().to_string());
-        }
-        for entry in fs::read_dir(src.join("org/apache/flume/thrift")).unwrap() {
-            args.push(entry.unwrap().path().to_str().unwrap().to_string());
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(work_dir(), &tool("JAVAC", "javac"), &args);
-        format!("{}:{library}", classes.display())
     })
 }
 
@@ -488,8 +295,8 @@ fn send(client: &Client, events: &[Sent]) -> Result<(), Error> {
     result
 }
 
-fn all_events(calls: &Calls) -> Vec<Sent> {
-    calls.iter().flat_map(|(_, events)| events.clone()).collect()
+fn all_events(calls: &[Call]) -> Vec<Sent> {
+    calls.iter().flat_map(|call| &call.events).map(|e| (e.body.clone(), e.headers.clone())).collect()
 }
 
 /// Connections the client made, from its statistics.
@@ -518,11 +325,11 @@ fn expect_failure(label: &str, result: Result<(), Error>, kind: ErrorKind, words
 
 /// Two batches (the second after a pause long enough for TLS 1.3 session
 /// tickets to arrive) on one connection, events exact.
-fn exact_events(kind: Kind, protocol: Protocol, address_host: &str) {
+fn exact_events(kind: PeerKind, protocol: Protocol, address_host: &str) {
     let label = format!("{kind:?}/{}", protocol_name(protocol));
-    let mut server = TlsServer::start(kind, protocol, ServerCert::Good, &[]);
+    let mut server = start_tls(kind, protocol, ServerCert::Good, &[]);
     let config = with(tls_config(protocol), &[("batch-size", "25")]);
-    let address = format!("{address_host}:{}", server.port);
+    let address = format!("{address_host}:{}", server.port());
     let client = Client::new(&address, &config).unwrap();
     let first = sample(60, 1);
     send(&client, &first).unwrap_or_else(|e| panic!("{label}: {e}"));
@@ -530,9 +337,9 @@ fn exact_events(kind: Kind, protocol: Protocol, address_host: &str) {
     let second = sample(7, 2);
     send(&client, &second).unwrap_or_else(|e| panic!("{label}: {e}"));
     let calls = server.calls(67);
-    let shape: Vec<usize> = calls.iter().map(|(_, e)| e.len()).collect();
+    let shape: Vec<usize> = calls.iter().map(|c| c.events.len()).collect();
     assert_eq!(shape, [25, 25, 10, 7], "{label}: calls");
-    assert!(calls.iter().all(|(m, _)| m == "appendBatch"));
+    assert!(calls.iter().all(|c| c.method == "appendBatch"));
     let expected: Vec<_> = first.into_iter().chain(second).collect();
     assert!(all_events(&calls) == expected, "{label}: events differ");
     assert_eq!(connects(&client), 1, "{label}: a session ticket or pause must not cost a reconnect");
@@ -540,29 +347,29 @@ fn exact_events(kind: Kind, protocol: Protocol, address_host: &str) {
 
 #[test]
 fn java_tls_server_compact() {
-    exact_events(Kind::Java, Protocol::Compact, "127.0.0.1");
+    exact_events(PeerKind::Java, Protocol::Compact, "127.0.0.1");
 }
 
 #[test]
 fn java_tls_server_binary() {
     // By name: the certificate's DNS name is checked (and the IP SAN above).
-    exact_events(Kind::Java, Protocol::Binary, "localhost");
+    exact_events(PeerKind::Java, Protocol::Binary, "localhost");
 }
 
 #[test]
 fn python_tls_server_compact() {
-    exact_events(Kind::Python, Protocol::Compact, "127.0.0.1");
+    exact_events(PeerKind::Python, Protocol::Compact, "127.0.0.1");
 }
 
 #[test]
 fn python_tls_server_binary() {
-    exact_events(Kind::Python, Protocol::Binary, "localhost");
+    exact_events(PeerKind::Python, Protocol::Binary, "localhost");
 }
 
 /// A Flume on an older JDK may offer only TLS 1.2.
 #[test]
 fn java_tls12_only_server() {
-    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &["protocols=TLSv1.2"]);
+    let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::Good, &["protocols=TLSv1.2"]);
     let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
     let events = sample(30, 3);
     send(&client, &events).unwrap();
@@ -574,7 +381,7 @@ fn java_tls12_only_server() {
 /// no call fails, no event is lost or doubled.
 #[test]
 fn idle_connection_closed_by_the_server_costs_no_event() {
-    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &["timeout=500"]);
+    let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::Good, &["timeout=500"]);
     let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
     let mut sent = Vec::new();
     for round in 0..3 {
@@ -592,7 +399,7 @@ fn idle_connection_closed_by_the_server_costs_no_event() {
 
 #[test]
 fn mutual_tls_with_a_server_that_requires_a_client_certificate() {
-    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &["clientauth"]);
+    let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::Good, &["clientauth"]);
     let c = certs();
     let events = sample(10, 4);
 
@@ -620,7 +427,7 @@ fn mutual_tls_with_a_server_that_requires_a_client_certificate() {
 
 #[test]
 fn mutual_tls_with_python() {
-    let mut server = TlsServer::start(Kind::Python, Protocol::Binary, ServerCert::Good, &["clientauth"]);
+    let mut server = start_tls(PeerKind::Python, Protocol::Binary, ServerCert::Good, &["clientauth"]);
     let c = certs();
     let events = sample(10, 5);
     let client = Client::new(&server.address(), &tls_config(Protocol::Binary)).unwrap();
@@ -639,7 +446,7 @@ fn mutual_tls_with_python() {
 
 #[test]
 fn server_certificate_from_an_untrusted_ca() {
-    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::OtherCa, &[]);
+    let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::OtherCa, &[]);
     let events = sample(3, 6);
     let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
     expect_failure("other CA", send(&client, &events), ErrorKind::Connect, &["not signed by a CA in the truststore", "ca.pem"]);
@@ -656,7 +463,7 @@ fn server_certificate_from_an_untrusted_ca() {
 
 #[test]
 fn expired_server_certificate() {
-    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Expired, &[]);
+    let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::Expired, &[]);
     let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
     expect_failure("expired", send(&client, &sample(3, 7)), ErrorKind::Connect, &["expired"]);
     assert!(server.calls(0).is_empty());
@@ -664,7 +471,7 @@ fn expired_server_certificate() {
 
 #[test]
 fn server_certificate_for_another_name() {
-    let mut server = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::WrongHost, &[]);
+    let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::WrongHost, &[]);
     let events = sample(4, 8);
     let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
     expect_failure(
@@ -749,8 +556,8 @@ fn tls_client_to_a_plain_thrift_server() {
 /// the client), the message suggesting ssl=true. Neither decodes a call.
 #[test]
 fn plain_client_to_tls_servers() {
-    let mut java = TlsServer::start(Kind::Java, Protocol::Compact, ServerCert::Good, &[]);
-    let mut python = TlsServer::start(Kind::Python, Protocol::Compact, ServerCert::Good, &[]);
+    let mut java = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::Good, &[]);
+    let mut python = start_tls(PeerKind::Python, Protocol::Compact, ServerCert::Good, &[]);
     let config = with(Config::default(), &[("request-timeout", "5000")]);
     for (label, server) in [("java", &java), ("python", &python)] {
         for events in [sample(1, 11), sample(40, 12)] {

@@ -94,36 +94,28 @@ impl PeerServer {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let label = format!("{}-{}-{n}", kind.name(), protocol_name(protocol));
+        PeerServer::spawn(label, |record| {
+            let mut command = match kind {
+                PeerKind::Python => python_command("python_server.py"),
+                PeerKind::Java => java_command("FlumeTestServer"),
+            };
+            command.arg("0").arg(protocol_name(protocol)).arg(record);
+            command
+        })
+    }
+
+    /// Starts the peer that `command` makes, given the file it is to record
+    /// calls to (its arguments start: port 0, protocol, that file), and waits
+    /// for its "PORT <n>" line. `label` names the peer's files and messages.
+    pub fn spawn(label: String, command: impl FnOnce(&Path) -> Command) -> PeerServer {
         let dir = work_dir().join("runs");
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let record = dir.join(format!("{label}.calls"));
         let stderr = dir.join(format!("{label}.stderr"));
         let stderr_file =
             fs::File::create(&stderr).unwrap_or_else(|e| panic!("cannot create {}: {e}", stderr.display()));
-
-        let mut command = match kind {
-            PeerKind::Python => {
-                let generated = python_code();
-                let mut c = Command::new(tool("PYTHON", "python3"));
-                c.arg(peers_dir().join("python_server.py"))
-                    .env("PYTHONPATH", generated)
-                    .env("PYTHONDONTWRITEBYTECODE", "1");
-                c
-            }
-            PeerKind::Java => {
-                let classpath = java_classpath();
-                let mut c = Command::new(tool("JAVA", "java"));
-                c.arg("-cp").arg(classpath).arg("FlumeTestServer");
-                c
-            }
-        };
-        command
-            .arg("0")
-            .arg(protocol_name(protocol))
-            .arg(&record)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(stderr_file));
+        let mut command = command(&record);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::from(stderr_file));
         let mut child =
             command.spawn().unwrap_or_else(|e| panic!("{label}: cannot run {command:?}: {e} ({INSTALL_HINT})"));
 
@@ -148,6 +140,11 @@ impl PeerServer {
             _ => server.fail(&format!("printed {first:?} instead of \"PORT <n>\"")),
         };
         server
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The `host:port` to give `Client::new`.
@@ -312,7 +309,7 @@ fn tail(s: &str, max: usize) -> &str {
 
 /// `tests/peers` of the root crate, also when this file is included by the
 /// tools crate's tests (whose manifest is one level down, in `tools/`).
-fn peers_dir() -> PathBuf {
+pub fn peers_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let own = manifest.join("tests").join("peers");
     let root = manifest.join("..").join("tests").join("peers");
@@ -323,13 +320,13 @@ fn peers_dir() -> PathBuf {
     }
 }
 
-fn tool(var: &str, default: &str) -> String {
+pub fn tool(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_string())
 }
 
 /// This test process's scratch directory, under cargo's target/tmp. Scratch
 /// directories of runs that ended over an hour ago are removed.
-fn work_dir() -> &'static Path {
+pub fn work_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -379,6 +376,20 @@ fn thrift_gen(language: &str, out: &Path) -> Result<(), String> {
     )
 }
 
+/// A command running the Python peer `script` of `tests/peers`.
+pub fn python_command(script: &str) -> Command {
+    let mut command = Command::new(tool("PYTHON", "python3"));
+    command.arg(peers_dir().join(script)).env("PYTHONPATH", python_code()).env("PYTHONDONTWRITEBYTECODE", "1");
+    command
+}
+
+/// A command running the Java peer `class` of `tests/peers`.
+pub fn java_command(class: &str) -> Command {
+    let mut command = Command::new(tool("JAVA", "java"));
+    command.arg("-cp").arg(java_classpath()).arg(class);
+    command
+}
+
 /// The directory of the Python code generated from the IDL (module `flume`).
 fn python_code() -> PathBuf {
     static CODE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -390,8 +401,8 @@ fn python_code() -> PathBuf {
     code.clone().unwrap_or_else(|e| panic!("cannot build the Python peer: {e}\n({INSTALL_HINT})"))
 }
 
-/// The class path of the Java peer: its classes, compiled with the code
-/// generated from the IDL, and libthrift.
+/// The class path of the Java peers (every `.java` file of `tests/peers`):
+/// their classes, compiled with the code generated from the IDL, and libthrift.
 fn java_classpath() -> String {
     static CLASSPATH: OnceLock<Result<String, String>> = OnceLock::new();
     let classpath = CLASSPATH.get_or_init(|| {
@@ -399,12 +410,13 @@ fn java_classpath() -> String {
         let classes = work_dir().join("java-classes");
         thrift_gen("java:generated_annotations=suppress", &src)?;
         fs::create_dir_all(&classes).map_err(|e| format!("cannot create {}: {e}", classes.display()))?;
-        let mut sources = vec![peers_dir().join("FlumeTestServer.java")];
-        let generated = src.join("org/apache/flume/thrift");
-        for entry in fs::read_dir(&generated).map_err(|e| format!("{}: {e}", generated.display()))? {
-            let path = entry.map_err(|e| e.to_string())?.path();
-            if path.extension().is_some_and(|x| x == "java") {
-                sources.push(path);
+        let mut sources = Vec::new();
+        for dir in [peers_dir(), src.join("org/apache/flume/thrift")] {
+            for entry in fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+                let path = entry.map_err(|e| e.to_string())?.path();
+                if path.extension().is_some_and(|x| x == "java") {
+                    sources.push(path);
+                }
             }
         }
         let library = tool("THRIFT_JAVA_CLASSPATH", DEFAULT_JAVA_CLASSPATH);
