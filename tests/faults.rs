@@ -10,8 +10,9 @@
 //!
 //! Bad input (too large, invalid UTF-8) must fail before a single byte is sent.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#[path = "common/largest_alloc.rs"]
+mod largest_alloc;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Call, Method, Status};
 use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
+use largest_alloc::largest_allocation_of;
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Compact, Protocol::Binary];
 const METHODS: [Method; 2] = [Method::Append, Method::AppendBatch];
@@ -31,45 +33,6 @@ const TIMEOUT: Duration = Duration::from_millis(300);
 const TIMEOUT_SETTING: &str = "300";
 /// Slack on top of a timeout before a call counts as hanging.
 const MARGIN: Duration = Duration::from_millis(1500);
-
-// ---------------------------------------------------------------------------
-// The largest single allocation made by the current thread (the client runs
-// on the test's thread), to show that an announced 2 GB frame is never allocated.
-
-struct TrackLargest;
-
-thread_local! {
-    static LARGEST_ALLOCATION: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note_allocation(size: usize) {
-    let _ = LARGEST_ALLOCATION.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-fn largest_allocation() -> usize {
-    LARGEST_ALLOCATION.with(Cell::get)
-}
-
-unsafe impl GlobalAlloc for TrackLargest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note_allocation(layout.size());
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note_allocation(layout.size());
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note_allocation(new_size);
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: TrackLargest = TrackLargest;
 
 // ---------------------------------------------------------------------------
 // A scripted server: accepts connections, reads framed calls, and answers
@@ -570,14 +533,11 @@ fn garbage_reply_is_protocol_error() {
 
 #[test]
 fn frame_length_of_2_gb_is_protocol_error_and_is_never_allocated() {
-    check_fault(ErrorKind::Protocol, |_| {
-        Action::Send(vec![0x7f, 0xff, 0xff, 0xff, 0x82, 0x41, 0x01])
+    let ((), largest) = largest_allocation_of(|| {
+        check_fault(ErrorKind::Protocol, |_| Action::Send(vec![0x7f, 0xff, 0xff, 0xff, 0x82, 0x41, 0x01]));
+        // Just past the default max-frame-size (16,384,000) is refused too.
+        check_fault(ErrorKind::Protocol, |_| Action::Send(16_384_001u32.to_be_bytes().to_vec()));
     });
-    // Just past the default max-frame-size (16,384,000) is refused too.
-    check_fault(ErrorKind::Protocol, |_| {
-        Action::Send(16_384_001u32.to_be_bytes().to_vec())
-    });
-    let largest = largest_allocation();
     assert!(largest < 1 << 30, "the client allocated {largest} bytes at once");
 }
 
@@ -595,8 +555,7 @@ fn frame_length_of_2_gb_is_protocol_error_even_with_the_largest_max_frame_size()
             }
         });
         let client = client_for(server.addr, protocol, &[("max-frame-size", "2147483647")]);
-        let (result, _, elapsed) = send(&client, Method::Append, &EVENTS);
-        let largest = largest_allocation();
+        let ((result, _, elapsed), largest) = largest_allocation_of(|| send(&client, Method::Append, &EVENTS));
         assert!(
             matches!(&result, Err(e) if e.kind() == ErrorKind::Protocol) && largest < 1 << 30,
             "{protocol:?}: expected a Protocol error and no huge allocation; got {result:?} after {elapsed:?}, \

@@ -24,11 +24,11 @@
 //! Every case runs in both protocols and ends with a good call on the same
 //! client (the broken connection is replaced).
 
+#[path = "common/largest_alloc.rs"]
+mod largest_alloc;
 #[path = "common/proxy.rs"]
 mod proxy;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Call, Status, FRAME_HEADER_LEN};
 use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE};
+use largest_alloc::largest_allocation_of;
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Compact, Protocol::Binary];
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
@@ -47,48 +48,6 @@ const MARGIN: Duration = Duration::from_millis(1500);
 const MAX_REPLY: usize = 64 * 1024;
 /// The most the client may allocate at once while reading any reply: the cap, doubled by a Vec's growth.
 const ALLOCATION_LIMIT: usize = 2 * (MAX_REPLY + FRAME_HEADER_LEN);
-
-// ---------------------------------------------------------------------------
-// The largest single allocation of the current thread (the client's
-// synchronous calls run on the test's thread).
-
-struct TrackLargest;
-
-thread_local! {
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
-}
-
-unsafe impl GlobalAlloc for TrackLargest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: TrackLargest = TrackLargest;
-
-/// Runs `f` and returns its value with the largest allocation it made on this thread.
-fn largest_allocation_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LARGEST.with(|l| l.set(0));
-    let value = f();
-    (value, LARGEST.with(Cell::get))
-}
 
 // ---------------------------------------------------------------------------
 // A receiver that reads calls and answers the first with `hostile`, every
