@@ -23,12 +23,17 @@ fn main() {
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     config.after_includes = Some(version_macros());
     let header = out_dir.join("flume_client.h");
+    let mut generated = Vec::new();
     cbindgen::Builder::new()
         .with_crate(&crate_dir)
         .with_config(config)
         .generate()
         .expect("cbindgen could not generate the header")
-        .write_to_file(&header);
+        .write(&mut generated);
+    let generated = c89_comments(&String::from_utf8(generated).expect("cbindgen writes UTF-8"));
+    if std::fs::read_to_string(&header).ok().as_deref() != Some(generated.as_str()) {
+        std::fs::write(&header, generated).expect("write the generated header");
+    }
 
     if env::var("FLUME_CLIENT_UPDATE_HEADER").as_deref() == Ok("1") {
         let committed = crate_dir.join("include/flume_client.h");
@@ -36,6 +41,12 @@ fn main() {
             println!("cargo:warning=could not update {}: {e}", committed.display());
         }
     }
+}
+
+/// cbindgen closes its `extern "C"` guards with `//` comments, which C89
+/// (`gcc -std=c89 -pedantic-errors`) refuses: the header uses `/* */` only.
+fn c89_comments(header: &str) -> String {
+    header.replace("// __cplusplus", "/* __cplusplus */").replace("// extern \"C\"", "/* extern \"C\" */")
 }
 
 fn version_macros() -> String {

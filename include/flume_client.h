@@ -272,7 +272,7 @@ typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char 
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /**
  * A new client of `hosts`: "host:port", or several separated by commas and/or
@@ -481,7 +481,7 @@ const char *flume_result_str(flume_result code);
 const char *flume_version(void);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif  /* __cplusplus */
 
 #endif  /* FLUME_CLIENT_H */
