@@ -7,8 +7,10 @@
 set -euo pipefail
 
 # TLS tests: certificates made with openssl; the system CA store (ca-certificates).
+# tests/connect.rs: libnss-myhostname resolves *.localhost to ::1 and 127.0.0.1
+# (its package adds "myhostname" to /etc/nsswitch.conf).
 "$(dirname "$0")/apt-install.sh" --jdk cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java \
-  thrift-compiler openssl ca-certificates
+  thrift-compiler openssl ca-certificates libnss-myhostname
 
 if ! python3 -c 'import thrift' 2>/dev/null; then
   echo "install-deps: installing Python's thrift"
