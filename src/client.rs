@@ -47,7 +47,12 @@ impl Client {
     /// A client of the hosts in `hosts` (see `hosts::parse_host_list`), or,
     /// when `hosts` is blank, of the hosts `config` names with `hosts` and
     /// `hosts.<alias>`. Does not connect: that happens on the first call.
+    ///
+    /// Fails with `Config` when a setting breaks the rules of its key
+    /// (`Config::validate`), so a `Config` built in Rust is held to the same
+    /// ranges as a properties file.
     pub fn new(hosts: &str, config: &Config) -> Result<Client> {
+        config.validate()?;
         let addresses = if hosts.trim().is_empty() && !config.host_aliases.is_empty() {
             config.configured_hosts()?
         } else {

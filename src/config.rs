@@ -188,6 +188,7 @@ pub const KEYS: &[&str] = &[
     "retry-backoff",
     "event-timeout",
     "close-timeout",
+    "trust-all-certs",
 ];
 
 impl Config {
@@ -204,13 +205,11 @@ impl Config {
                     _ => return Err(err!(Config, "protocol: '{value}' is neither 'compact' nor 'binary'")),
                 }
             }
-            "batch-size" => self.batch_size = parse_number(key, value, 1, 1_000_000)?,
-            "connect-timeout" => self.connect_timeout = parse_millis(key, value, 1)?,
-            "request-timeout" => self.request_timeout = parse_millis(key, value, 1)?,
-            "max-frame-size" => {
-                self.max_frame_size = parse_number(key, value, MIN_FRAME_SIZE, i32::MAX as usize)?
-            }
-            "maxConnections" => self.max_connections = parse_number(key, value, 1, 1024)?,
+            "batch-size" => self.batch_size = BATCH_SIZE.parse(value)?,
+            "connect-timeout" => self.connect_timeout = CONNECT_TIMEOUT.parse_millis(value)?,
+            "request-timeout" => self.request_timeout = REQUEST_TIMEOUT.parse_millis(value)?,
+            "max-frame-size" => self.max_frame_size = MAX_FRAME_SIZE.parse(value)?,
+            "maxConnections" => self.max_connections = MAX_CONNECTIONS.parse(value)?,
             "hosts" => {
                 let aliases: Vec<String> = value.split_whitespace().map(str::to_string).collect();
                 if aliases.is_empty() {
@@ -229,7 +228,7 @@ impl Config {
                     _ => return Err(err!(Config, "client.type: '{value}' is not thrift, default_failover or default_loadbalance")),
                 }
             }
-            "max-attempts" => self.max_attempts = Some(parse_number(key, value, 1, 1024)?),
+            "max-attempts" => self.max_attempts = Some(MAX_ATTEMPTS.parse(value)?),
             "host-selector" => {
                 self.host_selector = match value {
                     "round_robin" => HostSelector::RoundRobin,
@@ -239,11 +238,11 @@ impl Config {
             }
             "backoff" => self.backoff = parse_bool(key, value)?,
             "maxBackoff" => {
-                let ms = parse_millis(key, value, 0)?;
+                let ms = MAX_BACKOFF.parse_millis(value)?;
                 self.max_backoff = if ms.is_zero() { DEFAULT_MAX_BACKOFF } else { ms };
             }
-            "queue.max-events" => self.queue_max_events = parse_number(key, value, 1, 100_000_000)?,
-            "queue.max-bytes" => self.queue_max_bytes = parse_number(key, value, 1, isize::MAX as usize)?,
+            "queue.max-events" => self.queue_max_events = QUEUE_MAX_EVENTS.parse(value)?,
+            "queue.max-bytes" => self.queue_max_bytes = QUEUE_MAX_BYTES.parse(value)?,
             "queue.full" => {
                 self.queue_full = match value {
                     "fail" => QueueFull::Fail,
@@ -251,18 +250,24 @@ impl Config {
                     _ => return Err(err!(Config, "queue.full: '{value}' is neither fail nor block")),
                 }
             }
-            "queue.block-timeout" => self.queue_block_timeout = parse_millis(key, value, 0)?,
-            "linger-ms" => self.linger = parse_millis(key, value, 0)?,
-            "retries" => self.retries = parse_number(key, value, 0, 1_000_000)?,
-            "retry-backoff" => self.retry_backoff = parse_millis(key, value, 0)?,
-            "event-timeout" => self.event_timeout = parse_millis(key, value, 1)?,
-            "close-timeout" => self.close_timeout = parse_millis(key, value, 0)?,
+            "queue.block-timeout" => self.queue_block_timeout = QUEUE_BLOCK_TIMEOUT.parse_millis(value)?,
+            "linger-ms" => self.linger = LINGER.parse_millis(value)?,
+            "retries" => self.retries = RETRIES.parse(value)?,
+            "retry-backoff" => self.retry_backoff = RETRY_BACKOFF.parse_millis(value)?,
+            "event-timeout" => self.event_timeout = EVENT_TIMEOUT.parse_millis(value)?,
+            "close-timeout" => self.close_timeout = CLOSE_TIMEOUT.parse_millis(value)?,
             "ssl" => {
                 let on = parse_bool(key, value)?;
                 if on && !cfg!(feature = "tls") {
                     return Err(err!(Config, "ssl: TLS is not available in this build of flume-client"));
                 }
                 self.ssl = on;
+            }
+            "trust-all-certs" => {
+                // Flume's default, false, is what this library always does.
+                if parse_bool(key, value)? {
+                    return Err(trust_all_certs_refused());
+                }
             }
             // Files are read and checked here, so a bad one fails at once (and again when a client is made).
             "truststore" | "truststore-type" | "truststore-password" | "ssl-server-name" | "ssl-verify-hostname"
@@ -296,6 +301,50 @@ impl Config {
             updated.set(&p.key, &p.value).map_err(|e| err!(Config, "line {}: {}", p.line, e.message()))?;
         }
         *self = updated;
+        Ok(())
+    }
+
+    /// Checks every setting against the rules `set` applies to its key, so a
+    /// `Config` built field by field in Rust cannot hold what a properties file
+    /// could not: `batch_size` 0, `max_attempts` `Some(0)`, `max_connections`
+    /// 0, a zero `event_timeout`, a host with an empty name or port 0... Fails
+    /// with `Config` naming the key, the field and the allowed range.
+    /// `Client::new` calls it.
+    ///
+    /// Durations have the key's least value (e.g. 1 ms for `event-timeout`)
+    /// but no greatest: a properties file stops at 24 hours, while
+    /// `Duration::MAX` here means "no limit".
+    pub fn validate(&self) -> Result<()> {
+        BATCH_SIZE.check(self.batch_size, "batch_size")?;
+        MAX_FRAME_SIZE.check(self.max_frame_size, "max_frame_size")?;
+        MAX_CONNECTIONS.check(self.max_connections, "max_connections")?;
+        if let Some(attempts) = self.max_attempts {
+            MAX_ATTEMPTS.check(attempts, "max_attempts")?;
+        }
+        QUEUE_MAX_EVENTS.check(self.queue_max_events, "queue_max_events")?;
+        QUEUE_MAX_BYTES.check(self.queue_max_bytes, "queue_max_bytes")?;
+        RETRIES.check(self.retries, "retries")?;
+        CONNECT_TIMEOUT.check_duration(self.connect_timeout, "connect_timeout")?;
+        REQUEST_TIMEOUT.check_duration(self.request_timeout, "request_timeout")?;
+        QUEUE_BLOCK_TIMEOUT.check_duration(self.queue_block_timeout, "queue_block_timeout")?;
+        LINGER.check_duration(self.linger, "linger")?;
+        RETRY_BACKOFF.check_duration(self.retry_backoff, "retry_backoff")?;
+        EVENT_TIMEOUT.check_duration(self.event_timeout, "event_timeout")?;
+        CLOSE_TIMEOUT.check_duration(self.close_timeout, "close_timeout")?;
+        if self.max_backoff.is_zero() {
+            // In a properties file 0 means the default; a zero Duration would never back off.
+            return Err(err!(Config, "maxBackoff (Config::max_backoff): zero; the default is 30000 ms"));
+        }
+        for alias in &self.host_aliases {
+            if alias.is_empty() || alias.contains(char::is_whitespace) {
+                return Err(err!(Config, "hosts (Config::host_aliases): '{alias}' is not an alias (empty or with spaces)"));
+            }
+        }
+        for (alias, address) in &self.host_addresses {
+            // The same rules as a host list's entry, e.g. "hosts.h1 = agent1:4141".
+            parse_host_port(&address.to_string())
+                .map_err(|e| err!(Config, "hosts.{alias} (Config::host_addresses): {}", e.message()))?;
+        }
         Ok(())
     }
 
@@ -346,24 +395,97 @@ fn unsupported(key: &str) -> Error {
     }
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(err!(Config, "{key}: '{value}' is neither true nor false")),
+/// `trust-all-certs=true`, a key of Flume's client, is refused: trusting any
+/// certificate lets anyone on the path read and change the events.
+fn trust_all_certs_refused() -> Error {
+    err!(
+        Config,
+        "trust-all-certs: refused: trusting every certificate lets anyone on the network path read and alter \
+         the events. Trust the server's CA instead: set truststore to a PEM file of it, exported from a JKS \
+         truststore with `keytool -exportcert -rfc -alias ALIAS -keystore truststore.jks -file ca.pem`, or \
+         taken from the server with `openssl s_client -connect HOST:PORT -showcerts </dev/null` (its last \
+         certificate, checked out of band)"
+    )
+}
+
+/// A boolean as Flume's Java client reads it (`Boolean.parseBoolean`): `true`
+/// or `false` in any case. Other words are refused, where Java would silently
+/// read them as false.
+pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(err!(Config, "{key}: '{value}' is neither true nor false"))
     }
 }
 
-fn parse_number(key: &str, value: &str, min: usize, max: usize) -> Result<usize> {
-    match value.parse::<u64>() {
-        Ok(n) if n >= min as u64 && n <= max as u64 => Ok(n as usize),
-        _ => Err(err!(Config, "{key}: '{value}' is not a whole number from {min} to {max}")),
-    }
+/// The allowed values of a numeric key: what `Config::set` parses from text and
+/// `Config::validate` checks in a `Config` built in Rust, so both apply one rule.
+struct Range {
+    key: &'static str,
+    min: u64,
+    max: u64,
 }
 
-/// Durations are whole milliseconds, up to 24 hours.
-fn parse_millis(key: &str, value: &str, min: usize) -> Result<Duration> {
-    parse_number(key, value, min, 86_400_000).map(|ms| Duration::from_millis(ms as u64))
+/// Durations are whole milliseconds, up to 24 hours, in text.
+const MAX_MILLIS: u64 = 86_400_000;
+
+const BATCH_SIZE: Range = Range { key: "batch-size", min: 1, max: 1_000_000 };
+const MAX_FRAME_SIZE: Range = Range { key: "max-frame-size", min: MIN_FRAME_SIZE as u64, max: i32::MAX as u64 };
+const MAX_CONNECTIONS: Range = Range { key: "maxConnections", min: 1, max: 1024 };
+const MAX_ATTEMPTS: Range = Range { key: "max-attempts", min: 1, max: 1024 };
+const QUEUE_MAX_EVENTS: Range = Range { key: "queue.max-events", min: 1, max: 100_000_000 };
+const QUEUE_MAX_BYTES: Range = Range { key: "queue.max-bytes", min: 1, max: isize::MAX as u64 };
+const RETRIES: Range = Range { key: "retries", min: 0, max: 1_000_000 };
+const CONNECT_TIMEOUT: Range = Range { key: "connect-timeout", min: 1, max: MAX_MILLIS };
+const REQUEST_TIMEOUT: Range = Range { key: "request-timeout", min: 1, max: MAX_MILLIS };
+const MAX_BACKOFF: Range = Range { key: "maxBackoff", min: 0, max: MAX_MILLIS };
+const QUEUE_BLOCK_TIMEOUT: Range = Range { key: "queue.block-timeout", min: 0, max: MAX_MILLIS };
+const LINGER: Range = Range { key: "linger-ms", min: 0, max: MAX_MILLIS };
+const RETRY_BACKOFF: Range = Range { key: "retry-backoff", min: 0, max: MAX_MILLIS };
+const EVENT_TIMEOUT: Range = Range { key: "event-timeout", min: 1, max: MAX_MILLIS };
+const CLOSE_TIMEOUT: Range = Range { key: "close-timeout", min: 0, max: MAX_MILLIS };
+
+impl Range {
+    fn parse(&self, value: &str) -> Result<usize> {
+        match value.parse::<u64>() {
+            Ok(n) if (self.min..=self.max).contains(&n) => Ok(n as usize),
+            _ => Err(err!(Config, "{}: '{value}' is not a whole number from {} to {}", self.key, self.min, self.max)),
+        }
+    }
+
+    fn parse_millis(&self, value: &str) -> Result<Duration> {
+        self.parse(value).map(|ms| Duration::from_millis(ms as u64))
+    }
+
+    /// `field` is the `Config` field holding the key's value, named in the error.
+    fn check(&self, value: usize, field: &str) -> Result<()> {
+        if !(self.min..=self.max).contains(&(value as u64)) {
+            return Err(err!(
+                Config,
+                "{} (Config::{field}): {value} is not from {} to {}",
+                self.key,
+                self.min,
+                self.max
+            ));
+        }
+        Ok(())
+    }
+
+    /// Durations have no greatest value in Rust: `Duration::MAX` means no limit.
+    fn check_duration(&self, value: Duration, field: &str) -> Result<()> {
+        if value < Duration::from_millis(self.min) {
+            return Err(err!(
+                Config,
+                "{} (Config::{field}): {value:?} is less than its least value, {} ms",
+                self.key,
+                self.min
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -462,6 +584,90 @@ mod tests {
             assert!(e.message().contains(key), "{e}");
         }
         assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn booleans_are_true_or_false_in_any_case_and_nothing_else() {
+        let mut c = Config::default();
+        for (value, expected) in [("True", true), ("FALSE", false), ("tRuE", true), (" false ", false)] {
+            c.set("backoff", value).unwrap();
+            assert_eq!(c.backoff, expected, "{value}");
+        }
+        for value in ["yes", "1", "on", "truee", "t", ""] {
+            let e = c.set("backoff", value).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{value}");
+            assert!(e.message().contains("neither true nor false"), "{e}");
+        }
+    }
+
+    #[test]
+    fn trust_all_certs_false_is_accepted_and_true_refused_with_the_way_to_a_truststore() {
+        let mut c = Config::default();
+        c.set("trust-all-certs", "false").unwrap();
+        c.set("trust-all-certs", "FALSE").unwrap();
+        assert_eq!(c, Config::default());
+        for value in ["true", "True"] {
+            let e = c.set("trust-all-certs", value).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            let m = e.message();
+            assert!(m.starts_with("trust-all-certs: refused"), "{m}");
+            assert!(m.contains("keytool -exportcert -rfc") && m.contains("openssl s_client") && m.contains("truststore"), "{m}");
+            assert!(!m.contains("unknown config key"), "{m}");
+        }
+        let e = c.set("trust-all-certs", "maybe").unwrap_err();
+        assert!(e.message().contains("neither true nor false"), "{e}");
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn validate_applies_the_rules_of_set_to_each_field() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        let mut edge = Config {
+            batch_size: 1_000_000,
+            max_attempts: Some(1024),
+            max_connections: 1,
+            event_timeout: Duration::from_millis(1),
+            connect_timeout: Duration::MAX,
+            linger: Duration::ZERO,
+            retries: 0,
+            ..Config::default()
+        };
+        edge.set("hosts", "h1").unwrap();
+        edge.set("hosts.h1", "[::1]:1").unwrap();
+        assert_eq!(edge.validate(), Ok(()));
+        let cases: Vec<(Config, &str)> = vec![
+            (Config { batch_size: 0, ..Config::default() }, "batch-size (Config::batch_size): 0 is not from 1 to 1000000"),
+            (Config { batch_size: 1_000_001, ..Config::default() }, "batch-size"),
+            (Config { max_attempts: Some(0), ..Config::default() }, "max-attempts (Config::max_attempts): 0"),
+            (Config { max_connections: 0, ..Config::default() }, "maxConnections (Config::max_connections): 0"),
+            (Config { max_connections: 1025, ..Config::default() }, "maxConnections"),
+            (Config { max_frame_size: 63, ..Config::default() }, "max-frame-size"),
+            (Config { queue_max_events: 0, ..Config::default() }, "queue.max-events"),
+            (Config { queue_max_bytes: 0, ..Config::default() }, "queue.max-bytes"),
+            (Config { event_timeout: Duration::ZERO, ..Config::default() }, "event-timeout (Config::event_timeout): 0ns"),
+            (Config { event_timeout: Duration::from_micros(999), ..Config::default() }, "event-timeout"),
+            (Config { connect_timeout: Duration::ZERO, ..Config::default() }, "connect-timeout"),
+            (Config { request_timeout: Duration::ZERO, ..Config::default() }, "request-timeout"),
+            (Config { max_backoff: Duration::ZERO, ..Config::default() }, "maxBackoff"),
+            (Config { host_aliases: vec![String::new()], ..Config::default() }, "hosts (Config::host_aliases)"),
+            (
+                Config { host_addresses: vec![("h1".into(), HostPort { host: String::new(), port: 0 })], ..Config::default() },
+                "hosts.h1 (Config::host_addresses)",
+            ),
+            (
+                Config { host_addresses: vec![("h1".into(), HostPort { host: "a".into(), port: 0 })], ..Config::default() },
+                "port '0' is not a number from 1 to 65535",
+            ),
+            (
+                Config { host_addresses: vec![("h1".into(), HostPort { host: "a b".into(), port: 1 })], ..Config::default() },
+                "'a b' is not a host name",
+            ),
+        ];
+        for (config, expected) in cases {
+            let e = config.validate().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+            assert!(e.message().contains(expected), "{e} (expected {expected})");
+        }
     }
 
     #[cfg(not(feature = "tls"))]

@@ -67,11 +67,7 @@ pub(crate) fn set_key(config: &mut Config, key: &str, value: &str) -> Result<()>
             config.ssl_server_name = Some(value.to_string());
         }
         "ssl-verify-hostname" => {
-            config.ssl_verify_hostname = match value {
-                "true" => true,
-                "false" => false,
-                _ => return Err(err!(Config, "{key}: '{value}' is neither true nor false")),
-            }
+            config.ssl_verify_hostname = crate::config::parse_bool(key, value)?;
         }
         "ssl-client-cert" => {
             let path = file_path(key, value)?;
