@@ -98,9 +98,10 @@ static void expect_config_error(const char *key, const char *value) {
 static void case_strings(void) {
   /* No call has failed on this thread yet: an empty string, never NULL. */
   CHECK(flume_last_error() != NULL && flume_last_error()[0] == '\0');
-  for (flume_result code = 0; code <= 12; code++) CHECK(flume_result_str(code) != NULL);
+  for (flume_result code = 0; code <= 13; code++) CHECK(flume_result_str(code) != NULL);
   CHECK(flume_result_str(UINT32_MAX) != NULL);
   CHECK(flume_result_str(0x80000000u) != NULL);
+  CHECK(FLUME_ERR_BUSY == 13 && strncmp(flume_result_str(FLUME_ERR_BUSY), "FLUME_ERR_BUSY:", 15) == 0);
   CHECK(flume_version() != NULL && strcmp(flume_version(), FLUME_CLIENT_VERSION) == 0);
   flume_string_free(NULL);
 }

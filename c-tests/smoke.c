@@ -79,7 +79,7 @@ static void check_version_and_strings(void) {
   CHECK(strcmp(parts, FLUME_CLIENT_VERSION) == 0);
   /* No call has failed on this thread yet. */
   CHECK(flume_last_error() != NULL && flume_last_error()[0] == '\0');
-  for (flume_result code = 0; code <= 11; code++) {
+  for (flume_result code = 0; code <= 13; code++) {
     CHECK(flume_result_str(code) != NULL && flume_result_str(code)[0] != '\0');
   }
   CHECK(flume_result_str(UINT32_MAX) != NULL);

@@ -270,6 +270,12 @@ typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char 
  */
 #define FLUME_ERR_CLOSED 12
 
+/**
+ * No pooled connection became free in time: all maxConnections connections to the host stayed busy with
+ * other calls for request-timeout. Nothing was sent; retry later, or raise maxConnections.
+ */
+#define FLUME_ERR_BUSY 13
+
 #ifdef __cplusplus
 extern "C" {
 #endif /* __cplusplus */

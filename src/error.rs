@@ -32,11 +32,14 @@ pub enum ErrorKind {
     QueueFull = 11,
     /// The client was freed before a queued event could be sent. Not delivered.
     Closed = 12,
+    /// No pooled connection became free within `request-timeout`: every one of
+    /// `maxConnections` stayed busy with other calls. Nothing sent.
+    Busy = 13,
 }
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::InvalidArg,
         ErrorKind::Config,
         ErrorKind::TooLarge,
@@ -49,6 +52,7 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::QueueFull,
         ErrorKind::Closed,
+        ErrorKind::Busy,
     ];
 
     /// The C result code.
@@ -76,6 +80,7 @@ impl ErrorKind {
             ErrorKind::Internal => "FLUME_ERR_INTERNAL",
             ErrorKind::QueueFull => "FLUME_ERR_QUEUE_FULL",
             ErrorKind::Closed => "FLUME_ERR_CLOSED",
+            ErrorKind::Busy => "FLUME_ERR_BUSY",
         }
     }
 

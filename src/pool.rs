@@ -51,7 +51,7 @@ impl Pool {
     }
 
     /// Takes a slot, waiting until `deadline` if all `max` are in use; then
-    /// fails with `Timeout` (nothing was sent).
+    /// fails with `Busy` (nothing was sent).
     pub(crate) fn checkout(&self, deadline: Instant) -> Result<Lease<'_>> {
         let mut state = self.lock();
         loop {
@@ -64,7 +64,7 @@ impl Pool {
             }
             if Instant::now() >= deadline {
                 return Err(err!(
-                    Timeout,
+                    Busy,
                     "all {} connections (maxConnections) stayed busy until request-timeout; nothing was sent",
                     self.max
                 ));

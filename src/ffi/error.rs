@@ -41,6 +41,9 @@ pub const FLUME_ERR_QUEUE_FULL: flume_result = 11;
 /// Delivery reports only: the client was freed, and close-timeout passed, before the event could be sent.
 /// It was not delivered.
 pub const FLUME_ERR_CLOSED: flume_result = 12;
+/// No pooled connection became free in time: all maxConnections connections to the host stayed busy with
+/// other calls for request-timeout. Nothing was sent; retry later, or raise maxConnections.
+pub const FLUME_ERR_BUSY: flume_result = 13;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -111,6 +114,7 @@ pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
         Some(ErrorKind::Internal) => c"FLUME_ERR_INTERNAL: a bug in flume-client (a caught panic); delivery unknown",
         Some(ErrorKind::QueueFull) => c"FLUME_ERR_QUEUE_FULL: the send queue is full; the event was not queued",
         Some(ErrorKind::Closed) => c"FLUME_ERR_CLOSED: the client was freed before the event was sent; not delivered",
+        Some(ErrorKind::Busy) => c"FLUME_ERR_BUSY: no pooled connection became free in time; nothing was sent",
         None => c"unknown result code",
     };
     text.as_ptr()
@@ -133,7 +137,7 @@ mod tests {
         let codes = [
             FLUME_ERR_INVALID_ARG, FLUME_ERR_CONFIG, FLUME_ERR_TOO_LARGE, FLUME_ERR_CONNECT, FLUME_ERR_TIMEOUT,
             FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_FAILED, FLUME_ERR_SERVER, FLUME_ERR_INTERNAL,
-            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED,
+            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED, FLUME_ERR_BUSY,
         ];
         assert_eq!(codes.map(ErrorKind::from_code), ErrorKind::ALL.map(Some));
     }
