@@ -109,8 +109,13 @@ impl Client {
     /// (count, mean, max, and a histogram of power-of-two microsecond buckets),
     /// the send queue (events and bytes queued, reports by result code), and
     /// each host's state, backoff and counters.
-    pub fn stats_json(&self) -> String {
-        self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures))
+    ///
+    /// Fails with `InvalidArg` in a child process forked after the client was
+    /// made: the statistics sit behind locks that a thread of the parent may
+    /// have held at the fork, and would then never be released in the child.
+    pub fn stats_json(&self) -> Result<String> {
+        self.check_process()?;
+        Ok(self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures)))
     }
 
     fn sender(&self) -> Result<&Sender> {

@@ -396,7 +396,7 @@ fn round_robin_gives_each_of_three_hosts_a_third_from_one_thread_and_from_four()
         for server in &servers {
             assert!(server.calls().iter().all(|&n| n == 10), "{what}: calls of other than batch-size");
         }
-        let stats = client.stats_json();
+        let stats = client.stats_json().unwrap();
         assert_eq!(json_number(&stats, "events_acked"), EVENTS as u64, "{stats}");
         assert!(failures_by_code(&stats).values().all(|&n| n == 0), "{stats}");
     }
@@ -492,7 +492,7 @@ fn loadbalance_with_backoff_fails_over_from_a_killed_host_skips_it_while_backing
     }
     let sample = |client: &Client| {
         let before = Instant::now();
-        let json = client.stats_json();
+        let json = client.stats_json().unwrap();
         let after = Instant::now();
         let host = host_entry(&json, &victim).to_string();
         Sample {
@@ -596,7 +596,7 @@ fn loadbalance_with_backoff_fails_over_from_a_killed_host_skips_it_while_backing
     }
     assert!(back_after <= MAX_BACKOFF + MARGIN);
 
-    let json = client.stats_json();
+    let json = client.stats_json().unwrap();
     let host = host_entry(&json, &victim);
     assert_eq!(json_string(host, "state"), "up", "{json}");
     assert_eq!(json_number(host, "consecutive_failures"), 0, "{json}");
@@ -665,7 +665,7 @@ fn failover_uses_the_second_host_while_the_first_is_down_and_returns_to_the_firs
         thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(second.events(), 300);
-    let json = client.stats_json();
+    let json = client.stats_json().unwrap();
     let first_json = host_entry(&json, &first_addr);
     assert_eq!(json_string(first_json, "state"), "backoff", "{json}");
     let failures = json_number(first_json, "failures");
@@ -697,7 +697,7 @@ fn failover_uses_the_second_host_while_the_first_is_down_and_returns_to_the_firs
     assert_eq!(first.events() + second.events(), sent.len());
     // Connection refusals send nothing: no duplicates.
     assert_exactly_once(&[&first, &second], &sent);
-    let json = client.stats_json();
+    let json = client.stats_json().unwrap();
     assert_eq!(json_string(host_entry(&json, &first_addr), "state"), "up", "{json}");
 }
 
@@ -721,7 +721,7 @@ fn with_every_host_down_a_call_makes_max_attempts_connection_attempts_and_fails_
         assert_eq!(delivered, 0);
         assert!(start.elapsed() < MARGIN, "{client_type}: refused connections took {:?}", start.elapsed());
         assert_eq!(e.message().matches("; then ").count(), 1, "{client_type}: not two attempts: {e}");
-        let json = client.stats_json();
+        let json = client.stats_json().unwrap();
         assert_eq!(json_number(&json, "FLUME_ERR_CONNECT"), 2, "{client_type}: {json}");
         let per_host: u64 = hosts.iter().map(|h| json_number(host_entry(&json, h), "failures")).sum();
         assert_eq!(per_host, 2, "{client_type}: {json}");
@@ -730,7 +730,7 @@ fn with_every_host_down_a_call_makes_max_attempts_connection_attempts_and_fails_
             // No backoff: every call makes exactly max-attempts attempts.
             for round in 2..=4 {
                 assert_eq!(client.append(&Event::body(b"x")).unwrap_err().kind(), ErrorKind::Connect);
-                assert_eq!(json_number(&client.stats_json(), "FLUME_ERR_CONNECT"), 2 * round);
+                assert_eq!(json_number(&client.stats_json().unwrap(), "FLUME_ERR_CONNECT"), 2 * round);
             }
         }
     }
@@ -749,7 +749,7 @@ fn a_call_answered_failed_is_retried_on_the_next_host_and_succeeds_there() {
     send_ok(&client, &sent);
     assert_eq!(failing.bodies(), sent, "the first host did not see the call it refused");
     assert_eq!(ok.bodies(), sent);
-    let json = client.stats_json();
+    let json = client.stats_json().unwrap();
     assert_eq!(json_number(&json, "FLUME_ERR_FAILED"), 1, "{json}");
     assert_eq!(json_number(&json, "calls_acked"), 1, "{json}");
     assert_eq!(json_number(host_entry(&json, &ok.addr()), "events_acked"), 5, "{json}");
@@ -772,7 +772,7 @@ fn a_call_every_attempted_host_answers_failed_is_failed() {
         let calls: usize = servers.iter().map(|s| s.calls().len()).sum();
         assert_eq!(calls, 2 * round, "max-attempts 2: each call should reach exactly two hosts");
     }
-    let json = client.stats_json();
+    let json = client.stats_json().unwrap();
     assert_eq!(json_number(&json, "FLUME_ERR_FAILED"), 6, "{json}");
     assert_eq!(json_number(&json, "calls_acked"), 0, "{json}");
     // FAILED keeps the connection: one per host, reused.
@@ -1042,7 +1042,7 @@ fn stats_json_counts_acks_failures_by_code_connects_and_each_host() {
         ]),
     )
     .unwrap();
-    let fresh = client.stats_json();
+    let fresh = client.stats_json().unwrap();
     assert!(fresh.starts_with("{\"events_acked\":0,\"calls_acked\":0,"), "{fresh}");
 
     for round in 0..2 {
@@ -1057,7 +1057,7 @@ fn stats_json_counts_acks_failures_by_code_connects_and_each_host() {
     assert_eq!(e.kind(), ErrorKind::Failed, "{e}");
     assert_eq!(delivered, 0);
 
-    let json = client.stats_json();
+    let json = client.stats_json().unwrap();
     assert_eq!(json_number(&json, "events_acked"), 24, "{json}");
     assert_eq!(json_number(&json, "calls_acked"), 6, "{json}");
     assert_eq!(json_number(&json, "connects"), 2, "{json}: one kept connection each to the answering hosts");

@@ -105,6 +105,6 @@ fn sixteen_threads_send_a_million_events_exactly_once_within_max_connections() {
     assert!(most_open <= MAX_CONNECTIONS, "{most_open} connections open at once");
     assert!(most_open >= 2, "16 threads should have used several connections, used {most_open}");
     assert_eq!(seen.accepted.load(Ordering::SeqCst), most_open, "connections were replaced without errors");
-    let stats = client.stats_json();
+    let stats = client.stats_json().unwrap();
     assert!(stats.contains(&format!("\"events_acked\":{EVENTS},")), "{stats}");
 }

@@ -301,7 +301,7 @@ fn all_events(calls: &[Call]) -> Vec<Sent> {
 
 /// Connections the client made, from its statistics.
 fn connects(client: &Client) -> u64 {
-    let json = client.stats_json();
+    let json = client.stats_json().unwrap();
     let at = json.find("\"connects\":").expect("connects in stats") + "\"connects\":".len();
     json[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }

@@ -176,7 +176,7 @@ pub unsafe extern "C" fn flume_client_flush(client: *mut flume_client, timeout_m
 pub unsafe extern "C" fn flume_client_stats_json(client: *const flume_client) -> *mut c_char {
     guard(|| {
         let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        Ok(CString::new(client.inner.stats_json()).expect("JSON has no NUL").into_raw())
+        Ok(CString::new(client.inner.stats_json()?).expect("JSON has no NUL").into_raw())
     })
     .unwrap_or(ptr::null_mut())
 }
