@@ -232,3 +232,89 @@ fn exact_delivery_compact() {
 fn exact_delivery_binary() {
     exact_delivery(Protocol::Binary);
 }
+
+// --- FAILED ----------------------------------------------------------------------------
+
+/// A call of more events than the channel's transactionCapacity (1000 on the
+/// shared agent) is answered FAILED at once, every time, and the connection
+/// stays usable; the message names that cause with the call's event count.
+fn batch_over_transaction_capacity(protocol: Protocol) {
+    let test = format!("over-tc-{}", protocol_name(protocol));
+    let shared = shared(protocol);
+    let client = Client::new(&shared.agent.address(), &config(protocol, &[("batch-size", "5000")])).unwrap();
+    let big: Vec<Sent> = (0..1500).map(|i| Sent::tagged(&test, i, format!("over {i}").into_bytes())).collect();
+    for attempt in 0..2 {
+        let mut delivered = usize::MAX;
+        let e = client.append_batch(&big, &mut delivered).expect_err("a call of 1500 events > transactionCapacity 1000");
+        assert_eq!(e.kind(), flume_client::ErrorKind::Failed, "attempt {attempt}: {e}");
+        assert_eq!(delivered, 0, "attempt {attempt}");
+        let message = e.to_string();
+        for words in ["1500 events", "transactionCapacity", "channel is full"] {
+            assert!(message.contains(words), "attempt {attempt}: {words:?} not in {message:?}");
+        }
+    }
+    // The same connection then carries a call within the limit.
+    let small: Vec<Sent> = (0..1000).map(|i| Sent::tagged(&test, i, format!("ok {i}").into_bytes())).collect();
+    let mut delivered = 0;
+    client.append_batch(&small, &mut delivered).unwrap();
+    assert_eq!(delivered, 1000);
+    let received = tagged(&shared.downstream, &test, 1000);
+    assert_same(&test, &small, &received);
+    let stats = client.stats_json();
+    assert!(stats.contains("\"connects\":1,"), "one connection for all three calls: {stats}");
+}
+
+#[test]
+fn batch_over_transaction_capacity_compact() {
+    batch_over_transaction_capacity(Protocol::Compact);
+}
+
+#[test]
+fn batch_over_transaction_capacity_binary() {
+    batch_over_transaction_capacity(Protocol::Binary);
+}
+
+/// A full channel (capacity 100, no sink) answers FAILED after the channel's
+/// keep-alive (1 s here): the calls before it were acknowledged, so
+/// `delivered` counts exactly their events.
+fn full_channel(protocol: Protocol) {
+    let test = format!("full-{}", protocol_name(protocol));
+    let mut options = AgentOptions::new(protocol, SinkKind::None);
+    options.capacity = 100;
+    options.transaction_capacity = 100;
+    options.keep_alive = Some(1);
+    let agent = FlumeAgent::start(&test, options);
+    let client = Client::new(&agent.address(), &config(protocol, &[("batch-size", "40")])).unwrap();
+    let events: Vec<Sent> = (0..200).map(|i| Sent::tagged(&test, i, vec![b'x'; 100])).collect();
+    let mut delivered = usize::MAX;
+    let e = client.append_batch(&events, &mut delivered).expect_err("the third call of 40 overflows capacity 100");
+    assert_eq!(e.kind(), flume_client::ErrorKind::Failed, "{e}");
+    assert_eq!(delivered, 80, "two calls of 40 acknowledged, the third FAILED: {e}");
+    let message = e.to_string();
+    for words in ["40 events", "transactionCapacity", "channel is full"] {
+        assert!(message.contains(words), "{words:?} not in {message:?}");
+    }
+    // A single event still fits (80 of 100), then the channel is full for one too.
+    let mut one_more = 0;
+    for (i, event) in events[80..].iter().enumerate() {
+        match client.append(event) {
+            Ok(()) => one_more += 1,
+            Err(e) => {
+                assert_eq!(e.kind(), flume_client::ErrorKind::Failed, "append {i}: {e}");
+                assert!(e.to_string().contains("channel is full"), "{e}");
+                break;
+            }
+        }
+    }
+    assert_eq!(one_more, 20, "80 + 20 single events fill capacity 100");
+}
+
+#[test]
+fn full_channel_compact() {
+    full_channel(Protocol::Compact);
+}
+
+#[test]
+fn full_channel_binary() {
+    full_channel(Protocol::Binary);
+}
