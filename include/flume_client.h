@@ -244,7 +244,9 @@ typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char 
 #define FLUME_ERR_PROTOCOL 7
 
 /**
- * The server answered FAILED (its channel is full): the events were sent and rejected. The connection stays usable; retry later.
+ * The server answered FAILED: its channel is full (retry later), or the call had more events than the channel's
+ * transactionCapacity (every such call fails: lower batch-size). The events were sent and rejected; the connection
+ * stays usable.
  */
 #define FLUME_ERR_FAILED 8
 

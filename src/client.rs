@@ -22,7 +22,7 @@ use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
 use crate::stats::Stats;
-use crate::wire::{batch_call_size, decode_reply, encode_call_spliced, event_size, segments, Method, SPLICED_BODY_MIN};
+use crate::wire::{batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, segments, Method, SPLICED_BODY_MIN};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
 /// threads: each call takes a connection from its host's pool.
@@ -296,7 +296,7 @@ impl Core {
             .round_trip(request, request_len, &mut slot.reply, start + config.request_timeout)
             .and_then(|payload| {
                 self.stats.answered(start.elapsed());
-                decode_reply(config.protocol, payload, slot.seqid, method)
+                decode_reply_to_call(config.protocol, payload, slot.seqid, method, events.len())
                     .map_err(|e| Error::new(e.kind(), format!("{}: {}", host.address, e.message())))
             });
         self.stats.sent(request_len);

@@ -1,7 +1,7 @@
 //! Byte-exact checks against frames written by Apache Thrift's own library
 //! (tests/data/wire-vectors.txt, copied from the project's reference).
 
-use flume_client::wire::{decode_call, decode_reply, encode_call, encode_reply, Method, ReceivedEvent, Status};
+use flume_client::wire::{decode_call, decode_reply, decode_reply_to_call, encode_call, encode_reply, Method, ReceivedEvent, Status};
 use flume_client::{ErrorKind, Event, Protocol};
 
 const VECTORS: &str = include_str!("data/wire-vectors.txt");
@@ -145,6 +145,22 @@ fn status_values_map_to_their_result_codes() {
         assert_eq!(decode_reply(protocol, &buf[4..], 8, Method::AppendBatch).unwrap_err().kind(), ErrorKind::Protocol);
         assert_eq!(decode_reply(protocol, &buf[4..], 7, Method::Append).unwrap_err().kind(), ErrorKind::Protocol);
     }
+}
+
+/// A real Flume source answers FAILED for a full channel and for a call of
+/// more events than the channel's transactionCapacity: the message names both,
+/// with the call's event count.
+#[test]
+fn failed_names_both_causes_with_the_event_count() {
+    let mut buf = Vec::new();
+    encode_reply(Protocol::Compact, &mut buf, 3, Method::AppendBatch, Status::Failed);
+    let e = decode_reply_to_call(Protocol::Compact, &buf[4..], 3, Method::AppendBatch, 250).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Failed);
+    for words in ["call of 250 events", "channel is full", "250 events are more than the channel's transactionCapacity"] {
+        assert!(e.message().contains(words), "{words:?} not in {:?}", e.message());
+    }
+    let e = decode_reply(Protocol::Compact, &buf[4..], 3, Method::AppendBatch).unwrap_err();
+    assert!(e.message().contains("channel is full") && e.message().contains("transactionCapacity"), "{e}");
 }
 
 #[test]

@@ -29,7 +29,9 @@ pub const FLUME_ERR_TIMEOUT: flume_result = 5;
 pub const FLUME_ERR_IO: flume_result = 6;
 /// The reply was malformed: bad frame, wrong protocol, wrong seqid or method name. The events MAY have been delivered. The connection was closed.
 pub const FLUME_ERR_PROTOCOL: flume_result = 7;
-/// The server answered FAILED (its channel is full): the events were sent and rejected. The connection stays usable; retry later.
+/// The server answered FAILED: its channel is full (retry later), or the call had more events than the channel's
+/// transactionCapacity (every such call fails: lower batch-size). The events were sent and rejected; the connection
+/// stays usable.
 pub const FLUME_ERR_FAILED: flume_result = 8;
 /// The server answered ERROR, UNKNOWN, a status outside the enum, or raised an exception: the events were sent and rejected.
 pub const FLUME_ERR_SERVER: flume_result = 9;
@@ -109,7 +111,7 @@ pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
         Some(ErrorKind::Timeout) => c"FLUME_ERR_TIMEOUT: request-timeout passed before the reply came; delivery unknown",
         Some(ErrorKind::Io) => c"FLUME_ERR_IO: the connection broke while sending or receiving; delivery unknown",
         Some(ErrorKind::Protocol) => c"FLUME_ERR_PROTOCOL: the reply was malformed; delivery unknown",
-        Some(ErrorKind::Failed) => c"FLUME_ERR_FAILED: the server answered FAILED (channel full); the events were rejected",
+        Some(ErrorKind::Failed) => c"FLUME_ERR_FAILED: the server answered FAILED (its channel is full, or the call had more events than the channel's transactionCapacity); the events were rejected",
         Some(ErrorKind::Server) => c"FLUME_ERR_SERVER: the server answered ERROR, UNKNOWN or an exception; the events were rejected",
         Some(ErrorKind::Internal) => c"FLUME_ERR_INTERNAL: a bug in flume-client (a caught panic); delivery unknown",
         Some(ErrorKind::QueueFull) => c"FLUME_ERR_QUEUE_FULL: the send queue is full; the event was not queued",

@@ -14,7 +14,7 @@ mod reply;
 pub use call::{
     batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, segments, Call, ReceivedEvent, Splice,
 };
-pub use reply::{decode_reply, encode_reply, Status};
+pub use reply::{decode_reply, decode_reply_to_call, encode_reply, Status};
 
 use crate::error::{err, Result};
 

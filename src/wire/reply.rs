@@ -50,10 +50,44 @@ fn encode_reply_with<P: Encoder>(buf: &mut Vec<u8>, seqid: i32, method: Method, 
 /// Decodes a reply's frame payload (without the length) to the call `seqid`
 /// of `method`. `Ok(())` means the server answered `OK`.
 pub fn decode_reply(protocol: Protocol, payload: &[u8], seqid: i32, method: Method) -> Result<()> {
-    with_decoder!(protocol, payload, |d| decode_reply_with(&mut d, seqid, method))
+    with_decoder!(protocol, payload, |d| decode_reply_with(&mut d, seqid, method, None))
 }
 
-fn decode_reply_with<'a, D: Decoder<'a>>(d: &mut D, seqid: i32, method: Method) -> Result<()> {
+/// `decode_reply` for a call of `events` events, which a `FAILED` answer's
+/// message names: a real Flume source answers `FAILED` both for a full
+/// channel and for a call larger than the channel's `transactionCapacity`.
+pub fn decode_reply_to_call(protocol: Protocol, payload: &[u8], seqid: i32, method: Method, events: usize) -> Result<()> {
+    with_decoder!(protocol, payload, |d| decode_reply_with(&mut d, seqid, method, Some(events)))
+}
+
+/// The error of a `FAILED` answer to a call of `events` events (if known).
+/// Flume's ChannelProcessor answers `FAILED` for any ChannelException: a full
+/// channel (after the memory channel's keep-alive, 3 s by default), or more
+/// events in one transaction than the channel's `transactionCapacity` (100 by
+/// default; answered at once and every time, so retrying cannot help).
+fn failed(events: Option<usize>) -> Error {
+    match events {
+        Some(1) => err!(
+            Failed,
+            "server answered FAILED to a call of 1 event: its channel is full (no room within the channel's \
+             keep-alive, 3 s by default); nothing of the call was accepted"
+        ),
+        Some(n) => err!(
+            Failed,
+            "server answered FAILED to a call of {n} events: either its channel is full (no room within the \
+             channel's keep-alive, 3 s by default), or {n} events are more than the channel's transactionCapacity \
+             (100 by default; then every such call fails at once: lower batch-size to at most transactionCapacity \
+             or raise it); nothing of the call was accepted"
+        ),
+        None => err!(
+            Failed,
+            "server answered FAILED: either its channel is full, or the call had more events than the channel's \
+             transactionCapacity; nothing of the call was accepted"
+        ),
+    }
+}
+
+fn decode_reply_with<'a, D: Decoder<'a>>(d: &mut D, seqid: i32, method: Method, events: Option<usize>) -> Result<()> {
     let header = d.message_begin()?;
     if header.seqid != seqid {
         return Err(err!(
@@ -87,7 +121,7 @@ fn decode_reply_with<'a, D: Decoder<'a>>(d: &mut D, seqid: i32, method: Method) 
     match status {
         None => Err(err!(Protocol, "reply to {} has no result (field 0)", method.name())),
         Some(0) => Ok(()),
-        Some(1) => Err(err!(Failed, "server answered FAILED: its channel is full; nothing of the call was accepted")),
+        Some(1) => Err(failed(events)),
         Some(2) => Err(err!(Server, "server answered ERROR; nothing of the call was accepted")),
         Some(3) => Err(err!(Server, "server answered UNKNOWN; nothing of the call was accepted")),
         Some(other) => Err(err!(Server, "server answered status {other}, outside Flume's Status enum")),
