@@ -397,6 +397,6 @@ fn receive_text_format_and_counts_on_sigint() {
     let done = child.wait_with_output().unwrap();
     assert!(done.status.success(), "{}", done.status);
     let log = String::from_utf8_lossy(&done.stderr);
-    assert!(log.contains("SIGINT: 2 events in 1 calls on 1 connections; answered 1 OK"), "{log}");
+    assert!(log.contains("SIGINT: 2 events in 1 call on 1 connection; answered 1 OK"), "{log}");
     assert_eq!(fs::read_to_string(&output).unwrap(), "[k=v] hello\n[k=v] say \\\"hi\\\"\n");
 }

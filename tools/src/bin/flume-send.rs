@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{batch_call_size, event_size, Method};
 use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
-use flume_tools::{base64, human_bytes, is_terminal, json, parse_properties, signals};
+use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals};
 
 const USAGE: &str = "\
 usage: flume-send [options] [FILE...]
@@ -166,14 +166,8 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
                 only_files = true;
                 continue;
             }
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            "-V" | "--version" => {
-                println!("flume-send {}", env!("CARGO_PKG_VERSION"));
-                std::process::exit(0);
-            }
+            "-h" | "--help" => print_and_exit("flume-send", USAGE),
+            "-V" | "--version" => print_and_exit("flume-send", &format!("flume-send {}\n", env!("CARGO_PKG_VERSION"))),
             "--json" => {
                 boolean(&mut o.json)?;
                 continue;
@@ -518,7 +512,8 @@ impl Run {
         }
         self.send(&mut pending, &common)?;
         if self.options.skip > self.lines.line {
-            eprintln!("flume-send: warning: --skip {} but the input has {} lines", self.options.skip, self.lines.line);
+            let lines = count(self.lines.line, "line", "lines");
+            eprintln!("flume-send: warning: --skip {} but the input has {lines}", self.options.skip);
         }
         Ok(())
     }
@@ -655,11 +650,11 @@ impl Run {
             let elapsed = self.progress.start.elapsed();
             let skipped = match self.options.skip {
                 0 => String::new(),
-                n => format!(", {n} lines skipped"),
+                n => format!(", {} skipped", count(n, "line", "lines")),
             };
             eprintln!(
-                "flume-send: {} events ({}) acknowledged in {:.2} s ({} events/s){skipped}",
-                self.acked,
+                "flume-send: {} ({}) acknowledged in {:.2} s ({} events/s){skipped}",
+                count(self.acked, "event", "events"),
                 human_bytes(self.bytes),
                 elapsed.as_secs_f64(),
                 rate(self.acked, elapsed)
@@ -699,7 +694,8 @@ impl Progress {
         }
         self.last = Some(Instant::now());
         let elapsed = self.start.elapsed();
-        eprint!("\r\x1b[Kflume-send: {events} events, {} events/s, {}", rate(events, elapsed), human_bytes(bytes));
+        let events_sent = count(events, "event", "events");
+        eprint!("\r\x1b[Kflume-send: {events_sent}, {} events/s, {}", rate(events, elapsed), human_bytes(bytes));
     }
 
     fn clear(&self) {
