@@ -35,7 +35,13 @@ impl std::error::Error for PropertiesError {}
 
 /// Parses properties text. Returns pairs in file order (duplicates kept; the
 /// caller applies them in order so the last wins, as Java does).
+///
+/// A UTF-8 byte order mark at the very start is skipped: editors on Windows
+/// write one, and Java, which does not skip it, would make it part of the
+/// first key, so that a file's first setting fails as an unknown key whose
+/// name looks right.
 pub fn parse_properties(text: &str) -> Result<Vec<Property>, PropertiesError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     logical_lines(text)
         .into_iter()
         .map(|(line, chars)| {
@@ -198,6 +204,19 @@ fn unescape(raw: &[char], line: usize) -> Result<String, PropertiesError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        let text = "\u{feff}batch-size = 5\nhosts = h1\n";
+        assert_eq!(parse(text), [prop(1, "batch-size", "5"), prop(2, "hosts", "h1")]);
+        assert_eq!(parse("\u{feff}# a comment first\nk=v"), [prop(2, "k", "v")]);
+        assert_eq!(parse("\u{feff}"), []);
+        // Only at the very start: elsewhere it is an ordinary character.
+        assert_eq!(parse("k=\u{feff}v\n"), [prop(1, "k", "\u{feff}v")]);
+        let mut config = crate::Config::default();
+        config.load_properties("\u{feff}batch-size = 7\n").unwrap();
+        assert_eq!(config.batch_size, 7);
+    }
 
     fn prop(line: usize, key: &str, value: &str) -> Property {
         Property { line, key: key.to_string(), value: value.to_string() }

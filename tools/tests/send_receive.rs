@@ -397,6 +397,73 @@ fn receive_text_format_and_counts_on_sigint() {
     let done = child.wait_with_output().unwrap();
     assert!(done.status.success(), "{}", done.status);
     let log = String::from_utf8_lossy(&done.stderr);
-    assert!(log.contains("SIGINT: 2 events in 1 calls on 1 connections; answered 1 OK"), "{log}");
+    assert!(log.contains("SIGINT: 2 events in 1 call on 1 connection; answered 1 OK"), "{log}");
     assert_eq!(fs::read_to_string(&output).unwrap(), "[k=v] hello\n[k=v] say \\\"hi\\\"\n");
+}
+
+/// max-frame-size bounds the decoded event, not the JSON line: a 12.5 MB body
+/// is a 16.7 MB line in base64, and what flume-receive --format json --base64
+/// wrote, flume-send --json --base64 reads back.
+#[test]
+fn bodies_near_max_frame_size_round_trip_in_base64_and_escaped_json() {
+    let dir = scratch("large");
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let body: Vec<u8> = (0..12_500_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut input = String::new();
+    flume_tools::json::write_event(&mut input, [("n", "1")], &flume_tools::base64::encode(&body));
+    assert!(input.len() > flume_client::FLUME_MAX_FRAME_SIZE, "the line must be longer than a frame");
+    let file = dir.join("in.jsonl");
+    fs::write(&file, &input).unwrap();
+
+    let r1 = Receiver::start(&dir, "r1", &["--base64"]);
+    let out = send(&["--hosts", &r1.address(), "--json", "--base64", file.to_str().unwrap()], None);
+    assert_code(&out, 0);
+    assert_eq!(fs::read_to_string(&r1.output).unwrap(), input);
+    // And back: the receiver's output as flume-send's input.
+    let r2 = Receiver::start(&dir, "r2", &["--base64"]);
+    let out = send(&["--hosts", &r2.address(), "--json", "--base64", r1.output.to_str().unwrap()], None);
+    assert_code(&out, 0);
+    let events = r2.events();
+    assert_eq!(events.len(), 1);
+    assert!(flume_tools::base64::decode(&events[0].body).unwrap() == body, "the body came back changed");
+
+    // Plain JSON: 3 MB of control characters, each a 6-byte \u0001 escape.
+    let controls = "\u{1}".repeat(3_000_000);
+    let mut escaped = String::new();
+    flume_tools::json::write_event(&mut escaped, [("n", "2")], &controls);
+    assert!(escaped.len() > flume_client::FLUME_MAX_FRAME_SIZE);
+    let r3 = Receiver::start(&dir, "r3", &[]);
+    let out = send(&["--hosts", &r3.address(), "--json"], Some(escaped.as_bytes()));
+    assert_code(&out, 0);
+    assert!(r3.events()[0].body == controls);
+
+    // A JSON line no event could come from is still refused before it is
+    // all in memory, with the limit.
+    let huge = format!("{{\"body\":\"{}\"}}\n", "QUFB".repeat(250_000));
+    let out = send(
+        &["--hosts", &r3.address(), "--json", "--base64", "--config", "max-frame-size=100000"],
+        Some(huge.as_bytes()),
+    );
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out)
+            .contains("stdin:1: a JSON line longer than 865536 bytes (8 times max-frame-size, 100000, plus 65536)"),
+        "{}",
+        stderr(&out)
+    );
+    // Under it, the decoded event is what is checked.
+    let big = format!("{{\"body\":\"{}\"}}\n", "QUFB".repeat(100_000));
+    let out = send(
+        &["--hosts", &r3.address(), "--json", "--base64", "--config", "max-frame-size=100000"],
+        Some(big.as_bytes()),
+    );
+    assert_code(&out, 2);
+    assert!(stderr(&out).contains("more than max-frame-size (100000)"), "{}", stderr(&out));
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, ReceivedEvent, Status, FRAME_HEADER_LEN};
 use flume_client::{Protocol, FLUME_MAX_FRAME_SIZE};
-use flume_tools::{base64, json, signals};
+use flume_tools::{base64, count, escape_bytes, json, print_and_exit, signals};
 
 const USAGE: &str = "\
 usage: flume-receive [options]
@@ -31,9 +31,13 @@ options:
   --protocol P         compact (default) or binary, as the source's `protocol`
   --port-file PATH     write the bound port to PATH once listening
   --output PATH        append the events to PATH instead of writing to stdout
-  --format F           text (default): [key=value, ...] body
+  --format F           text (default): [key=value, ...] body, one event a
+                       line: control characters, quotes and backslashes
+                       escaped as Rust writes them (\\n, \\\", \\u{1b}), each
+                       byte that is not UTF-8 as \\xNN
                        json: {\"headers\":{...},\"body\":\"...\"} (what
-                       flume-send --json reads)
+                       flume-send --json reads); bytes of a body that are
+                       not UTF-8 become U+FFFD: give --base64 for binary
   --base64             write bodies in base64 (exact for binary bodies; what
                        flume-send --json --base64 reads)
   --reply R            answer every call with R: ok (default), failed (channel
@@ -44,8 +48,11 @@ options:
                        spread (0.1: every 10th call); their events are not
                        written, as a full channel would not take them
   --delay-ms N         wait N ms before each answer
-  --exit-after N       exit once N events have been received
+  --exit-after N       exit once N events (N >= 1) have been received, after
+                       answering the call that reached N; without it, run
+                       until SIGINT or SIGTERM
   -h, --help           this text
+  -V, --version        the version
 
 exit status:
   0  stopped by SIGINT, SIGTERM or --exit-after
@@ -82,6 +89,20 @@ struct Options {
     exit_after: Option<u64>,
 }
 
+/// The options that take a value (the others are handled before the value is read).
+const VALUE_OPTIONS: &[&str] = &[
+    "--bind",
+    "--port",
+    "--protocol",
+    "--port-file",
+    "--output",
+    "--format",
+    "--reply",
+    "--fail-ratio",
+    "--delay-ms",
+    "--exit-after",
+];
+
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut o = Options {
         bind: "127.0.0.1".into(),
@@ -104,15 +125,21 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
             _ => (arg.clone(), None),
         };
         match flag.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
+            "-h" | "--help" => print_and_exit("flume-receive", USAGE),
+            "-V" | "--version" => {
+                print_and_exit("flume-receive", &format!("flume-receive {}\n", env!("CARGO_PKG_VERSION")))
             }
             "--base64" => {
+                if inline.is_some() {
+                    return Err("--base64 takes no value".into());
+                }
                 o.base64 = true;
                 continue;
             }
             _ => {}
+        }
+        if !VALUE_OPTIONS.contains(&flag.as_str()) {
+            return Err(format!("unknown option {flag}"));
         }
         let value = match inline {
             Some(value) => value,
@@ -155,7 +182,14 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 }
             }
             "--delay-ms" => o.delay = Duration::from_millis(number(&value)?),
-            "--exit-after" => o.exit_after = Some(number(&value)?),
+            "--exit-after" => match number(&value)? {
+                0 => {
+                    return Err(
+                        "--exit-after: N must be at least 1 (leave it out to run until SIGINT or SIGTERM)".into()
+                    )
+                }
+                n => o.exit_after = Some(n),
+            },
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -192,14 +226,14 @@ impl Shared {
         let c = &self.counts;
         let load = |n: &AtomicU64| n.load(Ordering::SeqCst);
         eprintln!(
-            "flume-receive: {why}: {} events in {} calls on {} connections; answered {} OK, {} FAILED, {} otherwise; {} events written",
-            load(&c.events),
-            load(&c.calls),
-            load(&c.connections),
+            "flume-receive: {why}: {} in {} on {}; answered {} OK, {} FAILED, {} otherwise; {} written",
+            count(load(&c.events), "event", "events"),
+            count(load(&c.calls), "call", "calls"),
+            count(load(&c.connections), "connection", "connections"),
             load(&c.ok),
             load(&c.failed),
             load(&c.other),
-            load(&c.written),
+            count(load(&c.written), "event", "events"),
         );
         if let Err(e) = flushed {
             eprintln!("flume-receive: cannot write the events: {e}");
@@ -324,7 +358,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
         let received = call.events.len() as u64;
         let total = counts.events.fetch_add(received, Ordering::SeqCst) + received;
         if options.exit_after.is_some_and(|n| total >= n) {
-            shared.finish(0, &format!("{total} events received (--exit-after)"));
+            shared.finish(0, &format!("{} received (--exit-after)", count(total, "event", "events")));
         }
         if answer == Reply::Close {
             return Ok(());
@@ -342,12 +376,13 @@ fn record(shared: &Shared, events: &[ReceivedEvent], text: &mut String) -> io::R
         } else if options.json {
             String::from_utf8_lossy(&event.body).into_owned()
         } else {
-            String::from_utf8_lossy(&event.body).escape_debug().to_string()
+            escape_bytes(&event.body)
         };
         if options.json {
             json::write_event(text, event.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), &body);
         } else {
-            let headers: Vec<String> = event.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let headers: Vec<String> =
+                event.headers.iter().map(|(k, v)| format!("{}={}", k.escape_debug(), v.escape_debug())).collect();
             text.push('[');
             text.push_str(&headers.join(", "));
             text.push_str("] ");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{batch_call_size, event_size, Method};
 use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
-use flume_tools::{base64, human_bytes, is_terminal, json, parse_properties, signals};
+use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals};
 
 const USAGE: &str = "\
 usage: flume-send [options] [FILE...]
@@ -41,6 +41,8 @@ what to send:
                            {\"headers\":{\"k\":\"v\"},\"body\":\"text\"}; its headers are
                            added to the others (and win); blank lines are skipped
       --base64             with --json: bodies are base64 (for binary bodies)
+                           (max-frame-size applies to the decoded event, not
+                           to the line)
       --skip N             skip the first N lines (to resume after a failure)
 
 client settings (Flume's keys: the README's Configuration lists them all;
@@ -166,14 +168,8 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
                 only_files = true;
                 continue;
             }
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            "-V" | "--version" => {
-                println!("flume-send {}", env!("CARGO_PKG_VERSION"));
-                std::process::exit(0);
-            }
+            "-h" | "--help" => print_and_exit("flume-send", USAGE),
+            "-V" | "--version" => print_and_exit("flume-send", &format!("flume-send {}\n", env!("CARGO_PKG_VERSION"))),
             "--json" => {
                 boolean(&mut o.json)?;
                 continue;
@@ -335,8 +331,8 @@ impl Lines {
     }
 
     /// Reads the next line into `buf` (without its \n or \r\n); `None` after
-    /// the last line of the last input. A line longer than `limit` is an error.
-    fn next(&mut self, limit: usize) -> io::Result<Option<Loc>> {
+    /// the last line of the last input. A line longer than `limit.bytes` is an error.
+    fn next(&mut self, limit: &LineLimit) -> io::Result<Option<Loc>> {
         while let Some(input) = self.inputs.get_mut(self.current) {
             if read_line(&mut input.reader, &mut self.buf, limit)? {
                 self.line += 1;
@@ -371,7 +367,7 @@ impl Lines {
 
 /// Reads one line into `buf`, without its end; false at end of input. A
 /// signal stops a blocked read (`Interrupted`); otherwise reads are retried.
-fn read_line(reader: &mut BufReader<Box<dyn Read>>, buf: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+fn read_line(reader: &mut BufReader<Box<dyn Read>>, buf: &mut Vec<u8>, limit: &LineLimit) -> io::Result<bool> {
     buf.clear();
     loop {
         let available = match reader.fill_buf() {
@@ -391,11 +387,8 @@ fn read_line(reader: &mut BufReader<Box<dyn Read>>, buf: &mut Vec<u8>, limit: us
         };
         buf.extend_from_slice(&available[..used - end as usize]);
         reader.consume(used);
-        if buf.len() > limit.saturating_add(1) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("a line longer than max-frame-size ({limit} bytes)"),
-            ));
+        if buf.len() > limit.bytes.saturating_add(1) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, limit.message.clone()));
         }
         if end {
             if buf.last() == Some(&b'\r') {
@@ -405,6 +398,37 @@ fn read_line(reader: &mut BufReader<Box<dyn Read>>, buf: &mut Vec<u8>, limit: us
         }
     }
 }
+
+/// The longest line read, which bounds the memory a line can take; the
+/// event's own size is checked against max-frame-size once it is decoded.
+struct LineLimit {
+    bytes: usize,
+    message: String,
+}
+
+impl LineLimit {
+    /// A plain line is the body itself: longer than max-frame-size, it cannot
+    /// fit. A JSON line's event is smaller than the line: base64 takes 4 bytes
+    /// for 3, a `\u0001` escape 6 for 1, base64 written as `\u0041` escapes
+    /// 24 for 3. So a line may take 8 times max-frame-size, plus room for
+    /// headers and spaces.
+    fn new(json: bool, max_frame: usize) -> LineLimit {
+        if json {
+            let bytes = max_frame.saturating_mul(JSON_LINE_FACTOR).saturating_add(JSON_LINE_SLACK);
+            let message = format!(
+                "a JSON line longer than {bytes} bytes ({JSON_LINE_FACTOR} times max-frame-size, {max_frame}, plus \
+                 {JSON_LINE_SLACK}): no event it holds could fit"
+            );
+            LineLimit { bytes, message }
+        } else {
+            LineLimit { bytes: max_frame, message: format!("a line longer than max-frame-size ({max_frame} bytes)") }
+        }
+    }
+}
+
+/// See `LineLimit::new`.
+const JSON_LINE_FACTOR: usize = 8;
+const JSON_LINE_SLACK: usize = 64 << 10;
 
 /// The events read but not sent yet, in one buffer.
 #[derive(Default)]
@@ -477,6 +501,7 @@ impl Run {
         let headers = self.headers.clone();
         let common: Vec<(&[u8], &[u8])> = headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
         let mut pending = Pending::default();
+        let line_limit = LineLimit::new(self.options.json, max_frame);
         loop {
             if let Some(signal) = signals::received() {
                 return Err(self.interrupted(signal));
@@ -485,7 +510,7 @@ impl Run {
             if !pending.events.is_empty() && (full || self.lines.paused()) {
                 self.send(&mut pending, &common)?;
             }
-            let loc = match self.lines.next(max_frame) {
+            let loc = match self.lines.next(&line_limit) {
                 Ok(Some(loc)) => loc,
                 Ok(None) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue, // a signal: see the top
@@ -518,7 +543,8 @@ impl Run {
         }
         self.send(&mut pending, &common)?;
         if self.options.skip > self.lines.line {
-            eprintln!("flume-send: warning: --skip {} but the input has {} lines", self.options.skip, self.lines.line);
+            let lines = count(self.lines.line, "line", "lines");
+            eprintln!("flume-send: warning: --skip {} but the input has {lines}", self.options.skip);
         }
         Ok(())
     }
@@ -655,11 +681,11 @@ impl Run {
             let elapsed = self.progress.start.elapsed();
             let skipped = match self.options.skip {
                 0 => String::new(),
-                n => format!(", {n} lines skipped"),
+                n => format!(", {} skipped", count(n, "line", "lines")),
             };
             eprintln!(
-                "flume-send: {} events ({}) acknowledged in {:.2} s ({} events/s){skipped}",
-                self.acked,
+                "flume-send: {} ({}) acknowledged in {:.2} s ({} events/s){skipped}",
+                count(self.acked, "event", "events"),
                 human_bytes(self.bytes),
                 elapsed.as_secs_f64(),
                 rate(self.acked, elapsed)
@@ -699,7 +725,8 @@ impl Progress {
         }
         self.last = Some(Instant::now());
         let elapsed = self.start.elapsed();
-        eprint!("\r\x1b[Kflume-send: {events} events, {} events/s, {}", rate(events, elapsed), human_bytes(bytes));
+        let events_sent = count(events, "event", "events");
+        eprint!("\r\x1b[Kflume-send: {events_sent}, {} events/s, {}", rate(events, elapsed), human_bytes(bytes));
     }
 
     fn clear(&self) {
