@@ -390,8 +390,35 @@ flume_result flume_client_flush(struct flume_client *client, uint32_t timeout_ms
 char *flume_client_stats_json(const struct flume_client *client);
 
 /**
- * Frees a string returned by this library (flume_client_stats_json()). NULL
- * is a no-op.
+ * The same statistics as flume_client_stats_json() in the Prometheus text
+ * exposition format (version 0.0.4), in a new NUL-terminated string that the
+ * caller frees with flume_string_free(); a service can serve it as it is on
+ * its /metrics endpoint (Content-Type: text/plain; version=0.0.4). NULL if
+ * client is NULL. Thread-safe; does not block on calls in flight. Each
+ * family has its # HELP and # TYPE lines; the metrics:
+ * - counters flume_client_events_acked_total, flume_client_calls_acked_total,
+ *   flume_client_sent_bytes_total, flume_client_connections_opened_total;
+ *   flume_client_call_failures_total{code="FLUME_ERR_..."};
+ * - histogram flume_client_call_duration_seconds (buckets at powers of two
+ *   microseconds, 1 us to 2^26 us) and gauge
+ *   flume_client_call_duration_max_seconds;
+ * - gauges flume_client_queue_events, flume_client_queue_bytes; counter
+ *   flume_client_delivery_reports_total{result="FLUME_OK"|"FLUME_ERR_..."};
+ * - per host (label host="host:port"): gauges flume_client_host_up (1, or 0
+ *   in backoff), flume_client_host_backoff_seconds,
+ *   flume_client_host_consecutive_failures,
+ *   flume_client_host_idle_connections; counters
+ *   flume_client_host_events_acked_total, flume_client_host_calls_acked_total,
+ *   flume_client_host_call_failures_total,
+ *   flume_client_host_connections_opened_total.
+ * A process with several clients should add a label of its own to tell them
+ * apart (or serve each under its own job).
+ */
+char *flume_client_stats_prometheus(const struct flume_client *client);
+
+/**
+ * Frees a string returned by this library (flume_client_stats_json(),
+ * flume_client_stats_prometheus()). NULL is a no-op.
  */
 void flume_string_free(char *string);
 

@@ -118,6 +118,12 @@ impl Client {
         Ok(self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures)))
     }
 
+    /// The same statistics in the Prometheus text exposition format, ready to
+    /// serve on a `/metrics` endpoint (metric names `flume_client_*`).
+    pub fn stats_prometheus(&self) -> String {
+        self.core.stats.to_prometheus(&self.core.hosts, self.sender.get().map(Sender::figures))
+    }
+
     fn sender(&self) -> Result<&Sender> {
         if let Some(sender) = self.sender.get() {
             return Ok(sender);

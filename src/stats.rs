@@ -130,3 +130,133 @@ impl Stats {
         j
     }
 }
+
+/// One metric family of the Prometheus text format: its `# HELP` and `# TYPE`
+/// lines. Samples follow with [`sample`].
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// One sample line: `name{label="value"} number`, `labels` already formatted
+/// (empty for none).
+fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+    } else {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
+
+/// A label value escaped as the text format requires (backslash, quote, newline).
+fn label_value(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Microseconds as the seconds Prometheus expects (shortest exact decimal).
+fn seconds(us: u64) -> f64 {
+    us as f64 / 1e6
+}
+
+impl Stats {
+    /// The statistics in the Prometheus text exposition format 0.0.4 (see
+    /// `flume_client_stats_prometheus`): the figures of [`Stats::to_json`],
+    /// with metric names prefixed `flume_client_`, counters ending `_total`,
+    /// times in seconds and the latency as a cumulative histogram.
+    pub(crate) fn to_prometheus(
+        &self,
+        hosts: &HostSet,
+        queue: Option<(usize, usize, [u64; ErrorKind::ALL.len() + 1])>,
+    ) -> String {
+        let mut p = String::with_capacity(8192);
+        let counters = [
+            ("flume_client_events_acked_total", "Events a source acknowledged with OK.", &self.events_acked),
+            ("flume_client_calls_acked_total", "append and appendBatch calls a source acknowledged with OK.", &self.calls_acked),
+            ("flume_client_sent_bytes_total", "Bytes of calls written to sources.", &self.bytes_sent),
+            ("flume_client_connections_opened_total", "Connections opened to sources (first ones and reconnects).", &self.connects),
+        ];
+        for (name, help, counter) in counters {
+            family(&mut p, name, "counter", help);
+            sample(&mut p, name, "", get(counter));
+        }
+        let name = "flume_client_call_failures_total";
+        family(&mut p, name, "counter", "Failed call attempts, by result code.");
+        for kind in ErrorKind::ALL {
+            sample(&mut p, name, &format!("code=\"{}\"", kind.name()), get(&self.failures[kind.code() as usize]));
+        }
+
+        // Bucket i counts calls under 2^i us, that is at most 2^i us: `le`
+        // bounds, made cumulative. The last bucket (everything slower) is +Inf,
+        // and the count is the buckets' sum so that +Inf always equals it.
+        let name = "flume_client_call_duration_seconds";
+        family(&mut p, name, "histogram", "Call latency, from the first byte of a call sent to the last byte of its reply.");
+        let mut cumulative = 0;
+        for (i, bucket) in self.latency_buckets.iter().enumerate() {
+            cumulative += get(bucket);
+            let le = if i + 1 == LATENCY_BUCKETS { "+Inf".to_string() } else { seconds(1 << i).to_string() };
+            sample(&mut p, "flume_client_call_duration_seconds_bucket", &format!("le=\"{le}\""), cumulative);
+        }
+        sample(&mut p, "flume_client_call_duration_seconds_sum", "", seconds(get(&self.latency_total_us)));
+        sample(&mut p, "flume_client_call_duration_seconds_count", "", cumulative);
+        let name = "flume_client_call_duration_max_seconds";
+        family(&mut p, name, "gauge", "The longest call latency since the client was made.");
+        sample(&mut p, name, "", seconds(get(&self.latency_max_us)));
+
+        let (events, bytes, reports) = queue.unwrap_or_default();
+        let name = "flume_client_queue_events";
+        family(&mut p, name, "gauge", "Events in the asynchronous send queue, not yet reported.");
+        sample(&mut p, name, "", events);
+        let name = "flume_client_queue_bytes";
+        family(&mut p, name, "gauge", "Header and body bytes of the events in the asynchronous send queue.");
+        sample(&mut p, name, "", bytes);
+        let name = "flume_client_delivery_reports_total";
+        family(&mut p, name, "counter", "Delivery reports of asynchronously sent events, by result code.");
+        sample(&mut p, name, "result=\"FLUME_OK\"", reports[0]);
+        for kind in ErrorKind::ALL {
+            sample(&mut p, name, &format!("result=\"{}\"", kind.name()), reports[kind.code() as usize]);
+        }
+
+        let now = Instant::now();
+        let per_host: Vec<(String, u64, &crate::hosts::Host)> = hosts
+            .hosts()
+            .iter()
+            .map(|host| {
+                let backoff_ms = host.backoff_until(now).map_or(0, |until| (until - now).as_millis() as u64);
+                (format!("host=\"{}\"", label_value(&host.address.to_string())), backoff_ms, host)
+            })
+            .collect();
+        type HostFigure = fn(u64, &crate::hosts::Host) -> String;
+        let host_families: [(&str, &str, &str, HostFigure); 8] = [
+            ("flume_client_host_up", "gauge", "1 when the host is used, 0 while it is skipped after failures (backoff).", |b, _| {
+                u64::from(b == 0).to_string()
+            }),
+            ("flume_client_host_backoff_seconds", "gauge", "Time left before a host in backoff is tried again.", |b, _| {
+                (b as f64 / 1e3).to_string()
+            }),
+            ("flume_client_host_consecutive_failures", "gauge", "Calls to the host that failed in a row.", |_, h| {
+                h.consecutive_failures().to_string()
+            }),
+            ("flume_client_host_events_acked_total", "counter", "Events the host acknowledged with OK.", |_, h| {
+                get(&h.stats.events_acked).to_string()
+            }),
+            ("flume_client_host_calls_acked_total", "counter", "Calls the host acknowledged with OK.", |_, h| {
+                get(&h.stats.calls_acked).to_string()
+            }),
+            ("flume_client_host_call_failures_total", "counter", "Failed call attempts to the host.", |_, h| {
+                get(&h.stats.failures).to_string()
+            }),
+            ("flume_client_host_connections_opened_total", "counter", "Connections opened to the host.", |_, h| {
+                get(&h.stats.connects).to_string()
+            }),
+            ("flume_client_host_idle_connections", "gauge", "Open connections to the host waiting in its pool.", |_, h| {
+                h.pool.idle_connections().to_string()
+            }),
+        ];
+        for (name, kind, help, figure) in host_families {
+            family(&mut p, name, kind, help);
+            for (labels, backoff_ms, host) in &per_host {
+                sample(&mut p, name, labels, figure(*backoff_ms, host));
+            }
+        }
+        p
+    }
+}
