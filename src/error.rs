@@ -30,13 +30,18 @@ pub enum ErrorKind {
     Internal = 10,
     /// The asynchronous send queue is full. Nothing queued.
     QueueFull = 11,
-    /// The client was freed before a queued event could be sent. Not delivered.
+    /// The client was freed before a queued event could be sent (not
+    /// delivered), or `send` was called while it was being freed (not queued).
     Closed = 12,
+    /// Delivery reports only: `event-timeout` passed before the event was
+    /// written to any connection (the sender was busy with the events ahead
+    /// of it, which were failing or slow). Nothing sent.
+    Expired = 15,
 }
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::InvalidArg,
         ErrorKind::Config,
         ErrorKind::TooLarge,
@@ -49,7 +54,22 @@ impl ErrorKind {
         ErrorKind::Internal,
         ErrorKind::QueueFull,
         ErrorKind::Closed,
+        ErrorKind::Expired,
     ];
+
+    /// One more than the largest code: the length of arrays indexed by code
+    /// (codes need not be contiguous).
+    pub const SLOTS: usize = {
+        let mut max = 0;
+        let mut i = 0;
+        while i < ErrorKind::ALL.len() {
+            if ErrorKind::ALL[i] as usize > max {
+                max = ErrorKind::ALL[i] as usize;
+            }
+            i += 1;
+        }
+        max + 1
+    };
 
     /// The C result code.
     pub fn code(self) -> u32 {
@@ -76,6 +96,7 @@ impl ErrorKind {
             ErrorKind::Internal => "FLUME_ERR_INTERNAL",
             ErrorKind::QueueFull => "FLUME_ERR_QUEUE_FULL",
             ErrorKind::Closed => "FLUME_ERR_CLOSED",
+            ErrorKind::Expired => "FLUME_ERR_EXPIRED",
         }
     }
 
