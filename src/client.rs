@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::cancel::CallCancel;
 use crate::config::Config;
 use crate::conn::{Connection, Transport};
 use crate::error::{err, Error, ErrorKind, Result};
@@ -22,6 +23,7 @@ use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
 use crate::stats::Stats;
+use crate::sync::{deadline_after, deadline_in, Mutex};
 use crate::wire::{batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, segments, Method, SPLICED_BODY_MIN};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
@@ -30,6 +32,8 @@ pub struct Client {
     core: Arc<Core>,
     /// Started by the first `send`.
     sender: OnceLock<Sender>,
+    /// Set when closing begins: no sender starts after it. Held while one starts.
+    closed: Mutex<bool>,
     /// `fork_generation()` when the client was made.
     process: u64,
 }
@@ -61,7 +65,7 @@ impl Client {
         let transport = Transport::new(config)?;
         let core =
             Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default(), transport };
-        Ok(Client { core: Arc::new(core), sender: OnceLock::new(), process: fork_generation() })
+        Ok(Client { core: Arc::new(core), sender: OnceLock::new(), closed: Mutex::new(false), process: fork_generation() })
     }
 
     /// The client's settings.
@@ -90,7 +94,12 @@ impl Client {
     /// sender thread delivers it and reports the result to the config's
     /// delivery callback with `opaque`. Fails with `QueueFull` when the queue
     /// has no room (see `queue.full`); a failed `send` queues nothing and
-    /// reports nothing.
+    /// reports nothing. Fails with `Closed` while the client is being dropped
+    /// (a delivery callback sending then).
+    ///
+    /// From a delivery callback, `send` never waits for room (the room would
+    /// have to come from the thread running the callback): with
+    /// `queue.full = block` a full queue fails at once.
     pub fn send<E: EventView>(&self, event: &E, opaque: usize) -> Result<()> {
         self.check_process()?;
         self.core.validate(Method::AppendBatch, std::slice::from_ref(event))?;
@@ -98,7 +107,9 @@ impl Client {
     }
 
     /// Waits until every event sent before the call has its report, at most
-    /// `timeout`; then fails with `Timeout` saying how many remain.
+    /// `timeout` (`Duration::MAX`: no limit); then fails with `Timeout` saying
+    /// how many remain. From a delivery callback it fails at once with
+    /// `InvalidArg`: it would wait for its own thread.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         self.check_process()?;
         self.sender.get().map_or(Ok(()), |sender| sender.flush(timeout))
@@ -124,15 +135,38 @@ impl Client {
         self.core.stats.to_prometheus(&self.core.hosts, self.sender.get().map(Sender::figures))
     }
 
+    /// Delivery callbacks that panicked so far (each cost its own report only).
+    pub fn callback_panics(&self) -> u64 {
+        self.sender.get().map_or(0, Sender::callback_panics)
+    }
+
     fn sender(&self) -> Result<&Sender> {
         if let Some(sender) = self.sender.get() {
             return Ok(sender);
         }
-        if let Err(extra) = self.sender.set(Sender::start(Arc::clone(&self.core))?) {
-            // Another thread started one first: stop ours (its queue is empty).
-            extra.close(Duration::ZERO, None);
+        let closed = self.closed.lock();
+        if *closed {
+            return Err(err!(Closed, "the client is being freed: the event was not queued (no report follows)"));
+        }
+        if self.sender.get().is_none() {
+            let _ = self.sender.set(Sender::start(Arc::clone(&self.core))?); // cannot be set meanwhile: under `closed`
         }
         Ok(self.sender.get().expect("set above"))
+    }
+
+    /// Closes the asynchronous side: refuses further sends, flushes for
+    /// close-timeout, then has the rest reported and waits for the sender
+    /// thread to end (see `Sender::close`). Called again, it does nothing.
+    /// Takes `&self` so that delivery callbacks may still use the client
+    /// while it runs (the C `flume_client_free` calls it before freeing).
+    pub(crate) fn close(&self) {
+        if fork_generation() != self.process {
+            return; // see Drop
+        }
+        *self.closed.lock() = true;
+        if let Some(sender) = self.sender.get() {
+            sender.close(self.core.config.close_timeout);
+        }
     }
 
     /// A child process must not use its parent's client: both would write to
@@ -146,15 +180,24 @@ impl Client {
 }
 
 impl Drop for Client {
-    /// Flushes the send queue for at most `close-timeout`, then reports what is
-    /// left as failed. In a forked child it touches nothing of the parent's.
+    /// Flushes the send queue for at most `close-timeout`, then has what is
+    /// left reported as failed and waits for the sender thread to end: no
+    /// report, thread or connection of the client outlives the drop. The
+    /// worst case is close-timeout, plus the rest of a connect attempt in
+    /// progress, plus the callbacks of the reports still due.
+    ///
+    /// Dropped from its own delivery callback, it returns at once: the
+    /// sender thread finishes on its own (flush for close-timeout, then the
+    /// rest reported), after the callback returns. In a forked child it
+    /// touches nothing of the parent's.
     fn drop(&mut self) {
-        let Some(sender) = self.sender.take() else { return };
         if fork_generation() != self.process {
-            std::mem::forget(sender); // its locks may be held by parent threads that do not exist here
+            if let Some(sender) = self.sender.take() {
+                std::mem::forget(sender); // its locks may be held by parent threads that do not exist here
+            }
             return;
         }
-        sender.close(self.core.config.close_timeout, self.core.config.delivery_callback.as_ref());
+        self.close();
     }
 }
 
@@ -181,7 +224,7 @@ impl Core {
     fn append<E: EventView>(&self, event: &E) -> Result<()> {
         let events = std::slice::from_ref(event);
         self.validate(Method::Append, events)?;
-        self.call(Method::Append, events)
+        self.call(Method::Append, events, None)
     }
 
     fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
@@ -192,7 +235,7 @@ impl Core {
         if (1..=self.config.batch_size).contains(&count)
             && batch_call_size(protocol, Method::AppendBatch, count, events_size) <= self.config.max_frame_size
         {
-            self.call(Method::AppendBatch, events)?;
+            self.call(Method::AppendBatch, events, None)?;
             *delivered = count;
             return Ok(());
         }
@@ -205,7 +248,7 @@ impl Core {
         let mut rest = events;
         while !rest.is_empty() {
             let count = self.next_call_len(rest);
-            self.call(Method::AppendBatch, &rest[..count])?;
+            self.call(Method::AppendBatch, &rest[..count], None)?;
             *delivered += count;
             rest = &rest[count..];
         }
@@ -235,8 +278,14 @@ impl Core {
         Ok(events_size)
     }
 
+    /// One `appendBatch` call of `events` (which fit in one) for the sender
+    /// thread, which `cancel` can cut.
+    pub(crate) fn send_call<E: EventView>(&self, events: &[E], cancel: &CallCancel) -> Result<()> {
+        self.call(Method::AppendBatch, events, Some(cancel))
+    }
+
     /// How many of the leading `events` fit in one `appendBatch` call (at least one).
-    fn next_call_len<E: EventView>(&self, events: &[E]) -> usize {
+    pub(crate) fn next_call_len<E: EventView>(&self, events: &[E]) -> usize {
         let protocol = self.config.protocol;
         let mut events_size = 0usize;
         for (i, event) in events.iter().enumerate().take(self.config.batch_size) {
@@ -249,10 +298,15 @@ impl Core {
     }
 
     /// One call, tried on each candidate host in turn until one answers OK.
-    fn call<E: EventView>(&self, method: Method, events: &[E]) -> Result<()> {
+    /// Once `cancel` is cancelled, no further attempt is made.
+    fn call<E: EventView>(&self, method: Method, events: &[E], cancel: Option<&CallCancel>) -> Result<()> {
         let mut failure = Failure::default();
         for host in self.hosts.candidates() {
-            let mut slot = match host.pool.checkout(Instant::now() + self.config.request_timeout) {
+            if let Some(Err(e)) = cancel.map(CallCancel::check) {
+                failure.add(e, false);
+                break;
+            }
+            let mut slot = match host.pool.checkout(deadline_in(self.config.request_timeout)) {
                 Ok(slot) => slot,
                 Err(busy) => {
                     // Nothing was sent, and a busy host is not a failing one.
@@ -260,11 +314,15 @@ impl Core {
                     continue;
                 }
             };
-            match self.call_on(host, &mut slot, method, events) {
+            match self.call_on(host, &mut slot, method, events, cancel) {
                 Ok(()) => {
                     self.hosts.succeeded(host);
                     self.stats.acked(&host.stats, events.len());
                     return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Closed => {
+                    failure.add(e, false); // cancelled before sending: not the host's fault
+                    break;
                 }
                 Err(e) => {
                     self.stats.failed(&host.stats, e.kind());
@@ -279,7 +337,14 @@ impl Core {
 
     /// One attempt on one host's pooled connection. Drops the connection after
     /// any error that leaves delivery unknown.
-    fn call_on<E: EventView>(&self, host: &Host, slot: &mut Slot, method: Method, events: &[E]) -> Result<()> {
+    fn call_on<E: EventView>(
+        &self,
+        host: &Host,
+        slot: &mut Slot,
+        method: Method,
+        events: &[E],
+        cancel: Option<&CallCancel>,
+    ) -> Result<()> {
         let config = &self.config;
         if slot.connection.as_mut().is_some_and(|c| c.is_stale()) {
             // The server closed it while idle (or sent stray bytes): replace it before sending anything.
@@ -297,14 +362,16 @@ impl Core {
         let request_len =
             encode_call_spliced(config.protocol, &mut slot.request, slot.seqid, method, events, splice_from, &mut slot.splices);
         let request = segments(&slot.request, &slot.splices, events);
+        let in_flight = cancel.map(|cancel| cancel.enter(connection.fd())).transpose()?;
         let start = Instant::now();
         let result = connection
-            .round_trip(request, request_len, &mut slot.reply, start + config.request_timeout)
+            .round_trip(request, request_len, &mut slot.reply, deadline_after(start, config.request_timeout))
             .and_then(|payload| {
                 self.stats.answered(start.elapsed());
                 decode_reply_to_call(config.protocol, payload, slot.seqid, method, events.len())
                     .map_err(|e| Error::new(e.kind(), format!("{}: {}", host.address, e.message())))
             });
+        drop(in_flight); // before the connection can be closed
         self.stats.sent(request_len);
         if result.as_ref().is_err_and(|e| e.kind().maybe_delivered()) {
             slot.connection = None;

@@ -75,7 +75,7 @@ impl Connection {
     /// TLS transport, completes the handshake, all within `timeout`. Fails with
     /// `Connect` naming the cause (nothing was sent but the handshake).
     pub(crate) fn open(host: &HostPort, timeout: Duration, transport: &Transport) -> Result<Connection> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::sync::deadline_in(timeout);
         let stream = connect(host, timeout, deadline)?;
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
         let mut connection = Connection {
@@ -151,7 +151,7 @@ impl Connection {
         n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
     }
 
-    fn fd(&self) -> RawFd {
+    pub(crate) fn fd(&self) -> RawFd {
         self.stream.as_raw_fd()
     }
 

@@ -30,16 +30,21 @@ pub enum ErrorKind {
     Internal = 10,
     /// The asynchronous send queue is full. Nothing queued.
     QueueFull = 11,
-    /// The client was freed before a queued event could be sent. Not delivered.
+    /// The client was freed before a queued event could be sent (not
+    /// delivered), or `send` was called while it was being freed (not queued).
     Closed = 12,
     /// No pooled connection became free within `request-timeout`: every one of
     /// `maxConnections` stayed busy with other calls. Nothing sent.
     Busy = 13,
+    /// Delivery reports only: `event-timeout` passed before the event was
+    /// written to any connection (the sender was busy with the events ahead
+    /// of it, which were failing or slow). Nothing sent.
+    Expired = 15,
 }
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::InvalidArg,
         ErrorKind::Config,
         ErrorKind::TooLarge,
@@ -53,7 +58,22 @@ impl ErrorKind {
         ErrorKind::QueueFull,
         ErrorKind::Closed,
         ErrorKind::Busy,
+        ErrorKind::Expired,
     ];
+
+    /// One more than the largest code: the length of arrays indexed by code
+    /// (codes need not be contiguous).
+    pub const SLOTS: usize = {
+        let mut max = 0;
+        let mut i = 0;
+        while i < ErrorKind::ALL.len() {
+            if ErrorKind::ALL[i] as usize > max {
+                max = ErrorKind::ALL[i] as usize;
+            }
+            i += 1;
+        }
+        max + 1
+    };
 
     /// The C result code.
     pub fn code(self) -> u32 {
@@ -81,6 +101,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => "FLUME_ERR_QUEUE_FULL",
             ErrorKind::Closed => "FLUME_ERR_CLOSED",
             ErrorKind::Busy => "FLUME_ERR_BUSY",
+            ErrorKind::Expired => "FLUME_ERR_EXPIRED",
         }
     }
 

@@ -7,6 +7,7 @@
 //! under a deadline; `wire` decodes the reply and the client maps it to a
 //! result (`Error`, whose kind is the C result code).
 
+mod cancel;
 mod client;
 mod config;
 mod conn;

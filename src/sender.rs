@@ -3,21 +3,34 @@
 //! of the queue, sends them with the synchronous client (its pool, hosts and
 //! failover), retries what failed, and reports every event exactly once.
 //!
-//! Reports follow queue order. Every event is in exactly one place until it
-//! is reported: the queue, or the thread's batch in flight (whose opaques are
-//! also listed in `Reports::in_flight`, so that `close` can report them if it
-//! gives up waiting for the thread).
+//! Every event is in exactly one place until it is reported: the queue, or
+//! the thread's batch. Only the sender thread reports, in queue order, with
+//! no lock held while the callback runs; an event leaves the batch before its
+//! callback is called, so that no panic can report it twice. `close` never
+//! reports by itself: it lets the thread flush for close-timeout, then cuts
+//! the call in flight (`CallCancel`) and waits for the thread to report the
+//! rest and end, so nothing of the client outlives it.
+//!
+//! The thread runs under `catch_unwind`, as does each callback: a panicking
+//! callback costs that report only; a bug in the thread costs the batch it
+//! was sending (reported `Internal`), and sending goes on.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
+use crate::cancel::CallCancel;
 use crate::client::Core;
 use crate::config::{Config, QueueFull};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::EventView;
-use crate::sync::{Condvar, Mutex};
+use crate::sync::{deadline_after, deadline_in, Condvar, Mutex};
 
 /// The outcome of one event queued with `Client::send`.
 pub struct DeliveryReport<'a> {
@@ -120,78 +133,100 @@ impl EventView for QueuedEvent {
 struct Queue {
     events: VecDeque<QueuedEvent>,
     bytes: usize,
-    /// Events accepted by `send` so far, and events reported so far.
+    /// Events accepted by `send` so far.
     accepted: u64,
-    reported: u64,
     /// `flush` callers waiting: the thread sends at once rather than lingering.
     flushing: usize,
+    /// `close` began: `send` refuses events, the thread sends what is queued
+    /// without lingering and ends once it is all reported.
     closing: bool,
-    reports_by_code: [u64; ErrorKind::ALL.len() + 1],
+    /// `close` gave up (close-timeout passed): the thread stops sending,
+    /// reports what is left and ends.
+    abort: bool,
     /// Buffers of reported events, for `send` to reuse.
     spare: Vec<Vec<u8>>,
 }
 
-/// Report state, under `Shared::reports`: taken before `queue` when both are needed.
-#[derive(Default)]
-struct Reports {
-    /// Set when `close` gave up on the thread: it reports nothing more.
-    closed: bool,
-    /// Opaques of the batch in flight, in order.
-    in_flight: VecDeque<usize>,
-}
-
 struct Shared {
     queue: Mutex<Queue>,
-    reports: Mutex<Reports>,
-    /// Signalled when events arrive, a flush starts or closing begins.
+    /// Events reported so far, each counted when its callback has returned.
+    reported: AtomicU64,
+    reports_by_code: [AtomicU64; ErrorKind::SLOTS],
+    /// Delivery callbacks that panicked (each cost its own report only).
+    callback_panics: AtomicU64,
+    /// Lets `close` cut the thread's call in flight.
+    cancel: CallCancel,
+    /// The sender thread, to tell calls made from its delivery callbacks.
+    thread: OnceLock<ThreadId>,
+    /// Signalled when events arrive, a flush starts, or closing begins or gives up.
     wake: Condvar,
-    /// Signalled when events leave the queue (room for `block`).
+    /// Signalled when events leave the queue (room for `block`) or closing begins.
     room: Condvar,
-    /// Signalled when events are reported (progress for `flush`).
+    /// Signalled when events are reported (progress for `flush` and `close`).
     progress: Condvar,
+}
+
+impl Shared {
+    fn reported(&self) -> u64 {
+        self.reported.load(Ordering::Acquire)
+    }
+
+    fn on_sender_thread(&self) -> bool {
+        self.thread.get() == Some(&std::thread::current().id())
+    }
 }
 
 /// The asynchronous side of a client.
 pub(crate) struct Sender {
     shared: Arc<Shared>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Sender {
-    /// Starts the sender thread of `core`.
+    /// Starts the sender thread of `core`, with asynchronous signals blocked
+    /// so that the program's signals go to its own threads.
     pub(crate) fn start(core: Arc<Core>) -> Result<Sender> {
         let shared = Arc::new(Shared {
             queue: Mutex::default(),
-            reports: Mutex::default(),
+            reported: AtomicU64::new(0),
+            reports_by_code: Default::default(),
+            callback_panics: AtomicU64::new(0),
+            cancel: CallCancel::default(),
+            thread: OnceLock::new(),
             wake: Condvar::new(),
             room: Condvar::new(),
             progress: Condvar::new(),
         });
         let thread_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("flume-sender".into())
-            .spawn(move || run(&core, &thread_shared))
-            .map_err(|e| err!(Internal, "cannot start the sender thread: {e}"))?;
-        Ok(Sender { shared, thread: Some(thread) })
+        let thread = with_async_signals_blocked(|| {
+            std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared))
+        })
+        .map_err(|e| err!(Internal, "cannot start the sender thread: {e}"))?;
+        let _ = shared.thread.set(thread.thread().id());
+        Ok(Sender { shared, thread: Mutex::new(Some(thread)) })
     }
 
     /// Copies `event` into the queue (the caller validated it). Fails with
-    /// `QueueFull` when there is no room, at once or after `queue.block-timeout`.
+    /// `QueueFull` when there is no room, at once or after
+    /// `queue.block-timeout` (at once from a delivery callback, which would
+    /// wait for its own thread), and with `Closed` once `close` began.
     pub(crate) fn send<E: EventView>(&self, config: &Config, event: &E, opaque: usize) -> Result<()> {
         let size = event_bytes(event);
         let mut large = (size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
+        let may_block = config.queue_full == QueueFull::Block && !self.shared.on_sender_thread();
         let mut queue = self.shared.queue.lock();
-        let deadline = Instant::now() + config.queue_block_timeout;
+        let mut deadline = None;
         loop {
             if queue.closing {
-                return Err(err!(InvalidArg, "the client is being freed"));
+                return Err(err!(Closed, "the client is being freed: the event was not queued (no report follows)"));
             }
             let fits = queue.events.len() < config.queue_max_events && queue.bytes + size <= config.queue_max_bytes;
             // An event larger than queue.max-bytes alone is let into an empty queue.
             if fits || queue.events.is_empty() {
                 break;
             }
-            if config.queue_full == QueueFull::Fail || Instant::now() >= deadline {
+            let deadline = *deadline.get_or_insert_with(|| deadline_in(config.queue_block_timeout));
+            if !may_block || Instant::now() >= deadline {
                 return Err(err!(
                     QueueFull,
                     "the send queue is full ({} events, {} bytes; queue.max-events {}, queue.max-bytes {}){}",
@@ -199,7 +234,11 @@ impl Sender {
                     queue.bytes,
                     config.queue_max_events,
                     config.queue_max_bytes,
-                    if config.queue_full == QueueFull::Block { "; queue.block-timeout passed" } else { "" }
+                    match (config.queue_full, may_block) {
+                        (QueueFull::Block, true) => "; queue.block-timeout passed",
+                        (QueueFull::Block, false) => "; a delivery callback cannot wait for room",
+                        _ => "",
+                    }
                 ));
             }
             self.shared.room.wait_until(&mut queue, deadline);
@@ -223,72 +262,114 @@ impl Sender {
     }
 
     /// Waits until every event accepted before the call has been reported, or
-    /// `timeout` passes (`Timeout`, saying how many remain).
+    /// `timeout` passes (`Timeout`, saying how many remain). From a delivery
+    /// callback it fails at once with `InvalidArg`: it would wait for itself.
     pub(crate) fn flush(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
+        if self.shared.on_sender_thread() {
+            return Err(err!(
+                InvalidArg,
+                "flush was called from a delivery callback of the same client: it would wait for the thread running the callback"
+            ));
+        }
+        let deadline = deadline_in(timeout);
         let mut queue = self.shared.queue.lock();
         let target = queue.accepted;
         queue.flushing += 1;
         self.shared.wake.notify_one();
-        while queue.reported < target && Instant::now() < deadline {
+        while self.shared.reported() < target && Instant::now() < deadline {
             self.shared.progress.wait_until(&mut queue, deadline);
         }
         queue.flushing -= 1;
-        let remaining = target.saturating_sub(queue.reported);
+        let remaining = target.saturating_sub(self.shared.reported());
         if remaining > 0 {
             return Err(err!(Timeout, "flush timed out: {remaining} events still without a report"));
         }
         Ok(())
     }
 
-    /// Flushes for at most `timeout`, then stops the thread. Events still
-    /// unreported are reported here, on the caller's thread: queued ones as
-    /// `Closed` (not sent), the batch in flight as `Timeout` (delivery unknown).
-    /// Returns without waiting for a call in flight to end.
-    pub(crate) fn close(mut self, timeout: Duration, callback: Option<&DeliveryCallback>) {
-        let flushed = self.flush(timeout).is_ok();
-        if flushed {
-            self.shared.queue.lock().closing = true;
-            self.shared.wake.notify_one();
-            if let Some(thread) = self.thread.take() {
-                let _ = thread.join();
+    /// Refuses further events, lets the thread send what is queued for at
+    /// most `timeout`, then cuts its call in flight and waits for it to report
+    /// the rest (queued events `Closed`, events whose delivery is unknown
+    /// `Timeout`) and end. Called again, it does nothing.
+    ///
+    /// From a delivery callback (the sender thread itself), it returns at
+    /// once and a helper thread does the waiting: the reports still due come
+    /// after it returned, within `timeout`, and then both threads end.
+    pub(crate) fn close(&self, timeout: Duration) {
+        let deadline = deadline_in(timeout);
+        {
+            let mut queue = self.shared.queue.lock();
+            if queue.closing {
+                return;
             }
+            queue.closing = true;
+            self.shared.wake.notify_all();
+            self.shared.room.notify_all();
+        }
+        let thread = self.thread.lock().take();
+        if !self.shared.on_sender_thread() {
+            finish_close(&self.shared, deadline, thread);
             return;
         }
-        let mut reports = self.shared.reports.lock();
-        reports.closed = true;
-        let in_flight: Vec<usize> = reports.in_flight.drain(..).collect();
-        let queued: Vec<usize> = {
+        let shared = Arc::clone(&self.shared);
+        let closer = with_async_signals_blocked(|| {
+            std::thread::Builder::new().name("flume-closer".into()).spawn(move || finish_close(&shared, deadline, thread))
+        });
+        if closer.is_err() {
+            // No thread to wait with: the sender reports the rest as soon as the callback returns.
             let mut queue = self.shared.queue.lock();
-            queue.closing = true;
-            queue.events.drain(..).map(|e| e.opaque).collect()
-        };
-        self.shared.wake.notify_one();
-        let uncertain = err!(Timeout, "the client was freed while this event's call was in flight: delivery unknown");
-        let unsent = err!(Closed, "the client was freed (close-timeout passed) before this event was sent");
-        let mut queue_counts = (0, 0);
-        if let Some(cb) = callback {
-            for opaque in &in_flight {
-                (cb.0)(&DeliveryReport { opaque: *opaque, result: Err(&uncertain) });
-            }
-            for opaque in &queued {
-                (cb.0)(&DeliveryReport { opaque: *opaque, result: Err(&unsent) });
-            }
+            queue.abort = true;
+            self.shared.wake.notify_all();
         }
-        queue_counts.0 += in_flight.len() as u64;
-        queue_counts.1 += queued.len() as u64;
-        drop(reports);
-        let mut queue = self.shared.queue.lock();
-        queue.reported += queue_counts.0 + queue_counts.1;
-        queue.reports_by_code[ErrorKind::Timeout.code() as usize] += queue_counts.0;
-        queue.reports_by_code[ErrorKind::Closed.code() as usize] += queue_counts.1;
-        // The thread is detached: it ends after its call in flight, reporting nothing.
     }
 
     /// Queue figures for the statistics: (events queued, bytes queued, reports by code).
-    pub(crate) fn figures(&self) -> (usize, usize, [u64; ErrorKind::ALL.len() + 1]) {
+    pub(crate) fn figures(&self) -> (usize, usize, [u64; ErrorKind::SLOTS]) {
         let queue = self.shared.queue.lock();
-        (queue.events.len(), queue.bytes, queue.reports_by_code)
+        let reports = std::array::from_fn(|code| self.shared.reports_by_code[code].load(Ordering::Relaxed));
+        (queue.events.len(), queue.bytes, reports)
+    }
+
+    /// Delivery callbacks that panicked so far.
+    pub(crate) fn callback_panics(&self) -> u64 {
+        self.shared.callback_panics.load(Ordering::Relaxed)
+    }
+}
+
+/// The end of `close`: waits until everything is reported or `deadline`,
+/// then makes the thread stop, cuts its call in flight and waits for it.
+fn finish_close(shared: &Shared, deadline: Instant, thread: Option<JoinHandle<()>>) {
+    {
+        let mut queue = shared.queue.lock();
+        while shared.reported() < queue.accepted && Instant::now() < deadline {
+            shared.progress.wait_until(&mut queue, deadline);
+        }
+        queue.abort = true;
+        shared.wake.notify_all();
+    }
+    shared.cancel.cancel();
+    if let Some(thread) = thread {
+        let _ = thread.join(); // the thread catches every panic: it returns normally
+    }
+}
+
+/// Runs `f` (which starts a thread) with the asynchronous signals blocked,
+/// so the new thread starts with them blocked; the caller's mask is restored.
+/// Faults (SIGSEGV and the like) stay deliverable.
+fn with_async_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain signal-set manipulation on local sets; pthread_sigmask
+    // only changes the calling thread's mask, restored below.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut block);
+        for fault in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGABRT] {
+            libc::sigdelset(&mut block, fault);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        let result = f();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        result
     }
 }
 
@@ -297,126 +378,320 @@ fn event_bytes<E: EventView>(event: &E) -> usize {
         + event.body().len()
 }
 
-/// The sender thread: batches from the head of the queue until closing.
+/// An event the thread took from the queue, with what its attempts left.
+struct Pending {
+    event: QueuedEvent,
+    /// `queued_at` + event-timeout.
+    deadline: Instant,
+    attempts: usize,
+    /// The error of its latest attempt.
+    last: Option<Rc<Error>>,
+    /// The kind of an attempt that may have delivered it.
+    uncertain: Option<ErrorKind>,
+    /// Taken from the queue before its deadline: it gets an attempt even if
+    /// lingering or the calls ahead of it in the batch took it past the
+    /// deadline. Cleared when a call of the batch fails.
+    protected: bool,
+}
+
+impl EventView for Pending {
+    fn header_count(&self) -> usize {
+        self.event.header_count()
+    }
+    fn header(&self, index: usize) -> (&[u8], &[u8]) {
+        self.event.header(index)
+    }
+    fn body(&self) -> &[u8] {
+        self.event.body()
+    }
+}
+
+/// The sender thread's state.
+struct Worker<'a> {
+    core: &'a Core,
+    shared: &'a Shared,
+    config: &'a Config,
+    batch: VecDeque<Pending>,
+    /// The latest failed call's error, until a call succeeds.
+    last_failure: Option<Rc<Error>>,
+    /// Buffers of events reported since the last `reported_some`.
+    spare: Vec<Vec<u8>>,
+}
+
+/// The sender thread: batches from the head of the queue until closing, then
+/// the reports of whatever is left.
 fn run(core: &Core, shared: &Shared) {
     let config = core.config();
-    let mut batch: Vec<QueuedEvent> = Vec::with_capacity(config.batch_size);
-    while take_batch(config, shared, &mut batch) {
-        send_batch(core, shared, &mut batch);
+    let mut worker = Worker {
+        core,
+        shared,
+        config,
+        batch: VecDeque::with_capacity(config.batch_size.min(4096)),
+        last_failure: None,
+        spare: Vec::new(),
+    };
+    loop {
+        match catch_unwind(AssertUnwindSafe(|| worker.step())) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(panic) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| worker.report_panic(&*panic)));
+            }
+        }
+    }
+    for _ in 0..3 {
+        // Retried only if reporting the rest hit a bug itself.
+        if catch_unwind(AssertUnwindSafe(|| worker.finish())).is_ok() {
+            break;
+        }
     }
 }
 
-/// Waits for a batch worth sending (full, lingered long enough, or flushed)
-/// and moves it into `batch`. False when the client is closing and nothing is left.
-fn take_batch(config: &Config, shared: &Shared, batch: &mut Vec<QueuedEvent>) -> bool {
-    {
-        let mut queue = shared.queue.lock();
+impl Worker<'_> {
+    /// Takes a batch if there is none, then makes one attempt on its head.
+    /// False when the thread must stop: closed and all reported, or `abort`.
+    fn step(&mut self) -> bool {
+        if self.batch.is_empty() && !self.take_batch() {
+            return false;
+        }
+        self.attempt()
+    }
+
+    /// Waits for a batch worth sending (full, lingered long enough, flushed
+    /// or closing) and moves it into `batch`. False when closed with nothing
+    /// left, or on `abort`.
+    fn take_batch(&mut self) -> bool {
+        let config = self.config;
+        // Lingering never makes an event miss its event-timeout.
+        let linger = config.linger.min(config.event_timeout / 2);
+        let mut queue = self.shared.queue.lock();
+        let returned_at = Instant::now();
         loop {
-            if let Some(first) = queue.events.front() {
-                let send_by = first.queued_at + config.linger;
-                if queue.events.len() >= config.batch_size || queue.flushing > 0 || queue.closing || Instant::now() >= send_by {
-                    break;
-                }
-                shared.wake.wait_until(&mut queue, send_by);
-            } else if queue.closing {
+            if queue.abort {
                 return false;
-            } else {
-                shared.wake.wait_until(&mut queue, Instant::now() + Duration::from_secs(3600));
             }
-        }
-    }
-    // Take the batch and list it in flight in one step, under both locks.
-    let mut reports = shared.reports.lock();
-    if reports.closed {
-        return false;
-    }
-    let mut queue = shared.queue.lock();
-    let count = queue.events.len().min(config.batch_size);
-    let queue = &mut *queue;
-    for event in queue.events.drain(..count) {
-        queue.bytes -= event.size;
-        reports.in_flight.push_back(event.opaque);
-        batch.push(event);
-    }
-    shared.room.notify_all();
-    true
-}
-
-/// Sends `batch`, retrying what failed, until every event is reported.
-fn send_batch(core: &Core, shared: &Shared, batch: &mut Vec<QueuedEvent>) {
-    let config = core.config();
-    let mut retries = 0;
-    let mut last_error: Option<Error> = None;
-    while !batch.is_empty() {
-        // Events past event-timeout get their last error (or a timeout) now.
-        let expired = batch.iter().take_while(|e| e.queued_at.elapsed() >= config.event_timeout).count();
-        if expired > 0 {
-            let e = last_error.clone().unwrap_or_else(|| err!(Timeout, "event-timeout passed before the event could be sent"));
-            report(core, shared, batch, expired, Err(&e));
-            continue;
-        }
-        let mut delivered = 0;
-        let result = core.append_validated(batch, &mut delivered);
-        report(core, shared, batch, delivered, Ok(()));
-        match result {
-            Ok(()) => return,
-            Err(e) if retries >= config.retries || !retriable(e.kind()) => {
-                let count = batch.len();
-                report(core, shared, batch, count, Err(&e));
-                return;
-            }
-            Err(e) => {
-                retries += 1;
-                last_error = Some(e);
-                if !pause(shared, config.retry_backoff) {
-                    return; // closed: close() reported the batch
+            match queue.events.front() {
+                Some(first) => {
+                    let send_by = deadline_after(first.queued_at, linger);
+                    if queue.events.len() >= config.batch_size
+                        || queue.flushing > 0
+                        || queue.closing
+                        || Instant::now() >= send_by
+                    {
+                        break;
+                    }
+                    self.shared.wake.wait_until(&mut queue, send_by);
                 }
+                None if queue.closing => return false,
+                None => self.shared.wake.wait_until(&mut queue, deadline_in(Duration::MAX)),
             }
         }
+        let count = queue.events.len().min(config.batch_size);
+        let queue = &mut *queue;
+        for event in queue.events.drain(..count) {
+            queue.bytes -= event.size;
+            let deadline = deadline_after(event.queued_at, config.event_timeout);
+            // Expired only if the deadline passed while the thread was busy with other events.
+            let protected = returned_at < deadline;
+            self.batch.push_back(Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected });
+        }
+        self.shared.room.notify_all();
+        true
+    }
+
+    /// Reports the head events past their event-timeout, then sends one
+    /// call from the head of the batch and reports or schedules a retry of
+    /// its events. False on `abort`.
+    fn attempt(&mut self) -> bool {
+        let now = Instant::now();
+        let mut expired = 0;
+        while self.batch.front().is_some_and(|p| !p.protected && now >= p.deadline) {
+            let pending = self.batch.pop_front().expect("front checked");
+            let error = self.expired_error(&pending);
+            self.report_one(pending, Err(&error));
+            expired += 1;
+        }
+        if expired > 0 {
+            self.reported_some();
+            return true;
+        }
+        if self.shared.queue.lock().abort {
+            return false;
+        }
+        let events = self.batch.make_contiguous();
+        let count = self.core.next_call_len(events);
+        let result = self.core.send_call(&events[..count], &self.shared.cancel);
+        let error = match result {
+            Ok(()) => {
+                self.last_failure = None;
+                for _ in 0..count {
+                    let pending = self.batch.pop_front().expect("in the call");
+                    self.report_one(pending, Ok(()));
+                }
+                self.reported_some();
+                return true;
+            }
+            Err(e) => Rc::new(e),
+        };
+        for pending in self.batch.iter_mut().take(count) {
+            pending.attempts += 1;
+            pending.last = Some(Rc::clone(&error));
+            if error.kind().maybe_delivered() {
+                pending.uncertain = Some(error.kind());
+            }
+        }
+        for pending in self.batch.iter_mut() {
+            pending.protected = false;
+        }
+        self.last_failure = Some(Rc::clone(&error));
+        if self.shared.queue.lock().abort {
+            return false; // the call was cut by close: `finish` reports the batch
+        }
+        let (retriable, retries) = (retriable(error.kind()), self.config.retries);
+        let give_up = |p: &Pending| !retriable || p.attempts > retries;
+        let mut failed = 0;
+        while self.batch.front().is_some_and(give_up) {
+            let pending = self.batch.pop_front().expect("front checked");
+            let mixed;
+            let report = match pending.uncertain {
+                Some(kind) if !error.kind().maybe_delivered() => {
+                    mixed = Error::new(kind, format!("{}; an earlier attempt left delivery unknown", error.message()));
+                    &mixed
+                }
+                _ => &*error,
+            };
+            self.report_one(pending, Err(report));
+            failed += 1;
+        }
+        if failed > 0 {
+            self.reported_some();
+        }
+        if self.batch.front().is_some_and(|p| p.attempts > 0) {
+            self.pause(self.config.retry_backoff);
+        }
+        true
+    }
+
+    /// The report of an event whose event-timeout passed: what its attempts
+    /// said about delivery, or, never sent, the reason it was not.
+    fn expired_error(&self, pending: &Pending) -> Error {
+        let ms = self.config.event_timeout.as_millis();
+        match (&pending.last, pending.uncertain) {
+            (Some(last), Some(kind)) => Error::new(
+                kind,
+                format!("event-timeout ({ms} ms) passed; an attempt left delivery unknown; the last one: {}", last.message()),
+            ),
+            (Some(last), None) => Error::new(
+                last.kind(),
+                format!("event-timeout ({ms} ms) passed after {} attempts; the last one: {}", pending.attempts, last.message()),
+            ),
+            (None, _) => match &self.last_failure {
+                Some(f) if f.kind() == ErrorKind::Connect => Error::new(
+                    ErrorKind::Connect,
+                    format!("event-timeout ({ms} ms) passed before the event was sent (nothing was sent): {}", f.message()),
+                ),
+                Some(f) => err!(
+                    Expired,
+                    "event-timeout ({ms} ms) passed before the event was sent (nothing was sent); the calls ahead of it failed: {}",
+                    f
+                ),
+                None => err!(
+                    Expired,
+                    "event-timeout ({ms} ms) passed before the event was sent (nothing was sent): the events ahead of it took that long"
+                ),
+            },
+        }
+    }
+
+    /// Waits `how_long` unless the client gives up closing first.
+    fn pause(&self, how_long: Duration) {
+        let until = deadline_in(how_long);
+        let mut queue = self.shared.queue.lock();
+        while !queue.abort && Instant::now() < until {
+            self.shared.wake.wait_until(&mut queue, until);
+        }
+    }
+
+    /// Reports one event (already out of the batch and the queue), calling
+    /// the callback with no lock held and catching its panic.
+    fn report_one(&mut self, pending: Pending, result: std::result::Result<(), &Error>) {
+        if let Some(cb) = &self.config.delivery_callback {
+            let report = DeliveryReport { opaque: pending.event.opaque, result };
+            if catch_unwind(AssertUnwindSafe(|| (cb.0)(&report))).is_err() {
+                self.shared.callback_panics.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let code = result.err().map_or(0, |e| e.kind().code() as usize);
+        self.shared.reports_by_code[code].fetch_add(1, Ordering::Relaxed);
+        self.shared.reported.fetch_add(1, Ordering::Release);
+        if pending.event.bytes.capacity() <= RECYCLED_SIZE && self.spare.len() < 2 * self.config.batch_size {
+            self.spare.push(pending.event.bytes);
+        }
+    }
+
+    /// After reports: hands the buffers back for reuse and wakes `flush` and `close`.
+    fn reported_some(&mut self) {
+        let mut queue = self.shared.queue.lock();
+        let room = (2 * self.config.batch_size).saturating_sub(queue.spare.len());
+        let keep = self.spare.len().min(room);
+        queue.spare.extend(self.spare.drain(..keep));
+        self.spare.clear();
+        self.shared.progress.notify_all();
+    }
+
+    /// A bug in this thread interrupted the batch: its events are reported
+    /// `Internal` (delivery unknown), and sending goes on with the next.
+    fn report_panic(&mut self, panic: &(dyn Any + Send)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let error = err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
+        while let Some(pending) = self.batch.pop_front() {
+            self.report_one(pending, Err(&error));
+        }
+        self.reported_some();
+    }
+
+    /// Reports what is left when the thread stops: the batch (`Timeout` if an
+    /// attempt may have delivered the event, else `Closed`), then the queue.
+    fn finish(&mut self) {
+        let unknown = err!(
+            Timeout,
+            "the client was freed (close-timeout passed) while this event's delivery was unknown: a call that may have delivered it got no answer"
+        );
+        let unsent = err!(Closed, "the client was freed (close-timeout passed) before this event was sent");
+        while let Some(pending) = self.batch.pop_front() {
+            let error = if pending.uncertain.is_some() { &unknown } else { &unsent };
+            self.report_one(pending, Err(error));
+        }
+        loop {
+            let taken: Vec<QueuedEvent> = {
+                let mut queue = self.shared.queue.lock();
+                let count = queue.events.len().min(1024);
+                let queue = &mut *queue;
+                let taken: Vec<QueuedEvent> = queue.events.drain(..count).collect();
+                queue.bytes -= taken.iter().map(|e| e.size).sum::<usize>();
+                taken
+            };
+            if taken.is_empty() {
+                break;
+            }
+            for event in taken {
+                let deadline = event.queued_at;
+                self.report_one(
+                    Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected: false },
+                    Err(&unsent),
+                );
+            }
+            self.reported_some();
+        }
+        self.reported_some();
     }
 }
 
 /// Errors worth another try: the host, the network or the channel may recover.
 fn retriable(kind: ErrorKind) -> bool {
-    !matches!(kind, ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal)
-}
-
-/// Waits `how_long` unless the client closes first. False if it did.
-fn pause(shared: &Shared, how_long: Duration) -> bool {
-    let until = Instant::now() + how_long;
-    let mut queue = shared.queue.lock();
-    while !queue.closing && Instant::now() < until {
-        shared.wake.wait_until(&mut queue, until);
-    }
-    !queue.closing
-}
-
-/// Reports the first `count` events of `batch` and removes them.
-fn report(core: &Core, shared: &Shared, batch: &mut Vec<QueuedEvent>, count: usize, result: std::result::Result<(), &Error>) {
-    if count == 0 {
-        return;
-    }
-    let mut reports = shared.reports.lock();
-    if reports.closed {
-        batch.clear();
-        return;
-    }
-    if let Some(cb) = &core.config().delivery_callback {
-        for event in &batch[..count] {
-            (cb.0)(&DeliveryReport { opaque: event.opaque, result });
-        }
-    }
-    reports.in_flight.drain(..count);
-    drop(reports);
-    let mut queue = shared.queue.lock();
-    let spare_limit = 2 * core.config().batch_size;
-    for event in batch.drain(..count) {
-        if queue.spare.len() < spare_limit && event.bytes.capacity() <= RECYCLED_SIZE {
-            queue.spare.push(event.bytes);
-        }
-    }
-    queue.reported += count as u64;
-    let code = result.err().map_or(0, |e| e.kind().code() as usize);
-    queue.reports_by_code[code] += count as u64;
-    shared.progress.notify_all();
+    !matches!(kind, ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal | ErrorKind::Closed)
 }

@@ -19,7 +19,7 @@ pub(crate) struct Stats {
     bytes_sent: AtomicU64,
     connects: AtomicU64,
     /// Failed call attempts, by result code.
-    failures: [AtomicU64; ErrorKind::ALL.len() + 1],
+    failures: [AtomicU64; ErrorKind::SLOTS],
     latency_count: AtomicU64,
     latency_total_us: AtomicU64,
     latency_max_us: AtomicU64,
@@ -77,7 +77,7 @@ impl Stats {
 
     /// The statistics as a JSON object (see `flume_client_stats_json`).
     /// `queue`: the sender's (events queued, bytes queued, reports by code), once started.
-    pub(crate) fn to_json(&self, hosts: &HostSet, queue: Option<(usize, usize, [u64; ErrorKind::ALL.len() + 1])>) -> String {
+    pub(crate) fn to_json(&self, hosts: &HostSet, queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>) -> String {
         let mut j = String::with_capacity(1024);
         let count = get(&self.latency_count);
         let mean = get(&self.latency_total_us).checked_div(count).unwrap_or(0);
@@ -165,7 +165,7 @@ impl Stats {
     pub(crate) fn to_prometheus(
         &self,
         hosts: &HostSet,
-        queue: Option<(usize, usize, [u64; ErrorKind::ALL.len() + 1])>,
+        queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>,
     ) -> String {
         let mut p = String::with_capacity(8192);
         let counters = [

@@ -5,7 +5,20 @@
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The instant `timeout` after `start`, saturating: a timeout too large to
+/// add (`Duration::MAX`, the natural "forever") gives a deadline a century
+/// away, which every wait here treats as "no limit".
+pub(crate) fn deadline_after(start: Instant, timeout: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    start.checked_add(timeout).or_else(|| start.checked_add(CENTURY)).unwrap_or(start)
+}
+
+/// `deadline_after(Instant::now(), timeout)`.
+pub(crate) fn deadline_in(timeout: Duration) -> Instant {
+    deadline_after(Instant::now(), timeout)
+}
 
 /// A mutual-exclusion lock around a `T`. Unlike std's, it is never poisoned:
 /// the data it guards here stays consistent at every point a panic can occur.
@@ -129,5 +142,37 @@ impl Drop for Condvar {
     fn drop(&mut self) {
         // SAFETY: no thread can be waiting on a condition variable being dropped.
         unsafe { libc::pthread_cond_destroy(self.raw.get()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_saturate_instead_of_overflowing() {
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, Duration::from_millis(5)), now + Duration::from_millis(5));
+        let forever = deadline_after(now, Duration::MAX);
+        assert!(forever > now + Duration::from_secs(50 * 365 * 24 * 3600));
+        assert!(deadline_in(Duration::MAX) >= forever);
+    }
+
+    #[test]
+    fn a_wait_until_a_far_deadline_is_woken_by_a_notify() {
+        let mutex = std::sync::Arc::new(Mutex::new(false));
+        let condvar = std::sync::Arc::new(Condvar::new());
+        let (m, c) = (mutex.clone(), condvar.clone());
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            *m.lock() = true;
+            c.notify_all();
+        });
+        let mut guard = mutex.lock();
+        while !*guard {
+            condvar.wait_until(&mut guard, deadline_in(Duration::MAX));
+        }
+        drop(guard);
+        waker.join().unwrap();
     }
 }

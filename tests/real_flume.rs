@@ -261,6 +261,7 @@ fn batch_over_transaction_capacity(protocol: Protocol) {
     let received = tagged(&shared.downstream, &test, 1000);
     assert_same(&test, &small, &received);
     let stats = client.stats_json();
+    let stats = stats.unwrap();
     assert!(stats.contains("\"connects\":1,"), "one connection for all three calls: {stats}");
 }
 

@@ -238,6 +238,9 @@ pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
 pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {
     let _ = guard(|| {
         if !client.is_null() {
+            // Closed through a shared reference first: delivery callbacks may
+            // still use the client (send, append, stats) until it returns.
+            (*client).inner.close();
             drop(Box::from_raw(client));
         }
         Ok(())

@@ -40,12 +40,17 @@ pub const FLUME_ERR_INTERNAL: flume_result = 10;
 /// flume_client_send() only: the send queue is full (queue.max-events or queue.max-bytes), at once with
 /// queue.full = fail, or after queue.block-timeout with queue.full = block. Nothing was queued; no report follows.
 pub const FLUME_ERR_QUEUE_FULL: flume_result = 11;
-/// Delivery reports only: the client was freed, and close-timeout passed, before the event could be sent.
-/// It was not delivered.
+/// Delivery reports: the client was freed, and close-timeout passed, before the event could be sent.
+/// It was not delivered. flume_client_send(): called while flume_client_free() of the same client runs
+/// (from a delivery callback): nothing was queued; no report follows.
 pub const FLUME_ERR_CLOSED: flume_result = 12;
 /// No pooled connection became free in time: all maxConnections connections to the host stayed busy with
 /// other calls for request-timeout. Nothing was sent; retry later, or raise maxConnections.
 pub const FLUME_ERR_BUSY: flume_result = 13;
+/// Delivery reports only: event-timeout passed before the event was written to any connection, while the
+/// sender was busy with the events ahead of it (failing or slow calls). Nothing was sent: resending it
+/// cannot duplicate it.
+pub const FLUME_ERR_EXPIRED: flume_result = 15;
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -117,6 +122,7 @@ pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
         Some(ErrorKind::QueueFull) => c"FLUME_ERR_QUEUE_FULL: the send queue is full; the event was not queued",
         Some(ErrorKind::Closed) => c"FLUME_ERR_CLOSED: the client was freed before the event was sent; not delivered",
         Some(ErrorKind::Busy) => c"FLUME_ERR_BUSY: no pooled connection became free in time; nothing was sent",
+        Some(ErrorKind::Expired) => c"FLUME_ERR_EXPIRED: event-timeout passed before the event was sent; nothing was sent",
         None => c"unknown result code",
     };
     text.as_ptr()
@@ -139,7 +145,7 @@ mod tests {
         let codes = [
             FLUME_ERR_INVALID_ARG, FLUME_ERR_CONFIG, FLUME_ERR_TOO_LARGE, FLUME_ERR_CONNECT, FLUME_ERR_TIMEOUT,
             FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_FAILED, FLUME_ERR_SERVER, FLUME_ERR_INTERNAL,
-            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED, FLUME_ERR_BUSY,
+            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED, FLUME_ERR_BUSY, FLUME_ERR_EXPIRED,
         ];
         assert_eq!(codes.map(ErrorKind::from_code), ErrorKind::ALL.map(Some));
     }
