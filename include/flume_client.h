@@ -267,8 +267,9 @@ typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char 
 #define FLUME_ERR_QUEUE_FULL 11
 
 /**
- * Delivery reports only: the client was freed, and close-timeout passed, before the event could be sent.
- * It was not delivered.
+ * Delivery reports: the client was freed, and close-timeout passed, before the event could be sent.
+ * It was not delivered. flume_client_send(): called while flume_client_free() of the same client runs
+ * (from a delivery callback): nothing was queued; no report follows.
  */
 #define FLUME_ERR_CLOSED 12
 
@@ -277,6 +278,13 @@ typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char 
  * other calls for request-timeout. Nothing was sent; retry later, or raise maxConnections.
  */
 #define FLUME_ERR_BUSY 13
+
+/**
+ * Delivery reports only: event-timeout passed before the event was written to any connection, while the
+ * sender was busy with the events ahead of it (failing or slow calls). Nothing was sent: resending it
+ * cannot duplicate it.
+ */
+#define FLUME_ERR_EXPIRED 15
 
 #ifdef __cplusplus
 extern "C" {
