@@ -371,12 +371,15 @@ impl Connection {
     }
 
     /// TLS sources (OpenSSL's, or Java's when the call is cut short) close or reset a plain client's
-    /// connection without a word: say so when a plain call gets no reply at all.
+    /// connection without a word, and so do Kerberos sources (Apache Thrift's Java SASL server
+    /// reads the call's first byte as a status, finds none and closes): say so when a plain
+    /// call gets no reply at all.
     fn plain_to_tls_hint(&self) -> &'static str {
         if self.is_tls() {
             ""
         } else {
-            " (if the source has ssl=true, set ssl=true here too)"
+            " (if the source has ssl=true, set ssl=true here too; if it has kerberos=true, set kerberos=true: a \
+             Kerberos source closes a connection that does not start with SASL, without a word)"
         }
     }
 }

@@ -115,13 +115,16 @@ impl KerberosSettings {
         let principal = self.server_principal_for(host);
         let target = Arc::new(self.target_name(&principal)?);
         let first = self.first_step(&target, &principal, timeout, deadline);
+        let in_context = |(_, e): (Option<GssError>, Error)| {
+            err!(Connect, "{host}: {} (nothing was delivered)", e.message())
+        };
         let (context, token, credential) = match first {
-            Err(e) if e.0.as_ref().is_some_and(|g| credentials_stale(g)) => {
+            Err(e) if e.0.as_ref().is_some_and(credentials_stale) => {
                 // Expired or vanished credentials: acquire them again, once.
                 *self.credential.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                self.first_step(&target, &principal, timeout, deadline).map_err(|e| e.1)?
+                self.first_step(&target, &principal, timeout, deadline).map_err(in_context)?
             }
-            other => other.map_err(|e| e.1)?,
+            other => other.map_err(in_context)?,
         };
         let mut negotiation = Negotiation { stream, host, principal: &principal, timeout, deadline, buf: Vec::new() };
         negotiation.run(context, token, &credential, &target)
@@ -250,6 +253,11 @@ impl KerberosSettings {
                  client-keytab so the client gets new ones itself"
                     .to_string()
             }
+        } else if self.client_keytab.is_some() && (text.contains("no credentials") || text.contains("credentials cache")) {
+            format!(
+                "check client-keytab: {} holds no key of {client} (klist -kt shows the principals it holds)",
+                self.client_keytab.as_deref().map_or("the keytab".into(), |k| k.display().to_string())
+            )
         } else if text.contains("no credentials") || text.contains("credentials cache") || text.contains("no kerberos credentials") {
             "no ticket: run kinit (KRB5CCNAME names the ticket cache), or set client-principal and client-keytab"
                 .to_string()
@@ -385,7 +393,8 @@ impl Negotiation<'_> {
     fn io_failure(&self, e: Error, doing: &str) -> Error {
         match e.kind() {
             ErrorKind::Timeout => self.failure(format!(
-                "connect-timeout ({} ms) passed while {doing} (does the source have kerberos=true?)",
+                "connect-timeout ({} ms) passed while {doing} (does the source have kerberos=true? Flume's plain \
+                 source reads the SASL START as the start of a 16 MB frame and waits for the rest)",
                 self.timeout.as_millis()
             )),
             ErrorKind::Io if e.message().contains("closed by the server") => self.failure(format!(
