@@ -211,7 +211,12 @@ impl Gss {
         let mut parts = self.display(major, GSS_C_GSS_CODE);
         let mech = self.display(minor, GSS_C_MECH_CODE);
         if minor != 0 && !mech.is_empty() {
-            parts = if parts.is_empty() { mech } else { format!("{parts}: {mech}") };
+            // MIT's text for GSS_S_FAILURE only points at the minor code: say the minor's text alone.
+            parts = if parts.is_empty() || parts.starts_with("Unspecified GSS failure") {
+                mech
+            } else {
+                format!("{parts}: {mech}")
+            };
         }
         GssError { major, text: parts }
     }

@@ -161,7 +161,15 @@ impl KerberosSettings {
             store.push(("ccache", ccache));
         }
         let credential = Credential::acquire(self.gss, name.as_ref(), &store).map_err(|e| {
-            let error = Error::new(ErrorKind::Connect, format!("Kerberos: no credentials: {}", self.explain(&e, "")));
+            let source = match &self.client_keytab {
+                Some(keytab) => format!("client-keytab {}", keytab.display()),
+                None => "the ticket cache".to_string(),
+            };
+            let whom = self.client_principal.as_deref().unwrap_or("the default principal");
+            let error = Error::new(
+                ErrorKind::Connect,
+                format!("Kerberos: cannot get credentials of {whom} from {source}: {}", self.explain(&e, "")),
+            );
             (Some(e), error)
         })?;
         let credential = Arc::new(credential);

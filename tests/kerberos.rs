@@ -201,16 +201,29 @@ fn tls_files() -> &'static TlsFiles {
         let dir = work_dir().join("kerberos-tls");
         std::fs::create_dir_all(&dir).unwrap();
         let keystore = dir.join("server.jks").to_str().unwrap().to_string();
-        let ca_pem = dir.join("server.pem").to_str().unwrap().to_string();
+        let ca_pem = dir.join("ca.pem").to_str().unwrap().to_string();
         let keytool = peers::tool("KEYTOOL", "keytool");
-        for args in [
-            vec![
-                "-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=localhost",
-                "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-ext", "BC=ca:true", "-validity", "30", "-keystore",
-                &keystore, "-storetype", "JKS", "-storepass", "changeit", "-keypass", "changeit",
-            ],
-            vec!["-exportcert", "-rfc", "-alias", "server", "-keystore", &keystore, "-storepass", "changeit", "-file", &ca_pem],
-        ] {
+        let ca_store = dir.join("ca.jks").to_str().unwrap().to_string();
+        let csr = dir.join("server.csr").to_str().unwrap().to_string();
+        let cert = dir.join("server-cert.pem").to_str().unwrap().to_string();
+        let store = |path: &str| ["-keystore".to_string(), path.to_string(), "-storepass".into(), "changeit".into()];
+        let steps: Vec<Vec<String>> = vec![
+            // A CA, and a server key pair for localhost whose certificate the CA signs.
+            vec!["-genkeypair", "-alias", "ca", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=Kerberos Test CA",
+                 "-ext", "BC:c=ca:true", "-ext", "KU:c=keyCertSign", "-validity", "30", "-storetype", "JKS", "-keypass", "changeit"]
+                .into_iter().map(String::from).chain(store(&ca_store)).collect(),
+            vec!["-exportcert", "-rfc", "-alias", "ca", "-file", &ca_pem].into_iter().map(String::from).chain(store(&ca_store)).collect(),
+            vec!["-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=localhost",
+                 "-validity", "30", "-storetype", "JKS", "-keypass", "changeit"]
+                .into_iter().map(String::from).chain(store(&keystore)).collect(),
+            vec!["-certreq", "-alias", "server", "-file", &csr].into_iter().map(String::from).chain(store(&keystore)).collect(),
+            vec!["-gencert", "-alias", "ca", "-infile", &csr, "-outfile", &cert, "-rfc", "-validity", "30",
+                 "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-ext", "EKU=serverAuth", "-ext", "KU=digitalSignature"]
+                .into_iter().map(String::from).chain(store(&ca_store)).collect(),
+            vec!["-importcert", "-noprompt", "-alias", "ca", "-file", &ca_pem].into_iter().map(String::from).chain(store(&keystore)).collect(),
+            vec!["-importcert", "-noprompt", "-alias", "server", "-file", &cert].into_iter().map(String::from).chain(store(&keystore)).collect(),
+        ];
+        for args in steps {
             let out = Command::new(&keytool).args(&args).output().unwrap_or_else(|e| panic!("keytool: {e}"));
             assert!(out.status.success(), "keytool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         }
