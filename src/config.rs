@@ -106,6 +106,18 @@ pub struct Config {
     pub ssl_client_cert: Option<PathBuf>,
     /// `ssl-client-key`: the unencrypted PEM private key of `ssl-client-cert`.
     pub ssl_client_key: Option<PathBuf>,
+    /// `kerberos`: authenticate with Kerberos, SASL GSSAPI (default false).
+    /// Needs the `kerberos` feature; see README "Kerberos".
+    pub kerberos: bool,
+    /// `client-principal`: the principal to authenticate as (`_HOST` becomes
+    /// this machine's name); default the ticket cache's.
+    pub client_principal: Option<String>,
+    /// `client-keytab`: the keytab holding `client-principal`'s keys; unset:
+    /// the ticket cache (`KRB5CCNAME`).
+    pub client_keytab: Option<PathBuf>,
+    /// `server-principal`: the source's principal, e.g. `flume/_HOST@REALM`
+    /// (`_HOST` becomes the name of the host connected to).
+    pub server_principal: Option<String>,
     /// Called once per event queued by `Client::send`, on the sender thread.
     pub delivery_callback: Option<DeliveryCallback>,
 }
@@ -153,6 +165,10 @@ impl Default for Config {
             ssl_verify_hostname: true,
             ssl_client_cert: None,
             ssl_client_key: None,
+            kerberos: false,
+            client_principal: None,
+            client_keytab: None,
+            server_principal: None,
             delivery_callback: None,
         }
     }
@@ -189,6 +205,10 @@ pub const KEYS: &[&str] = &[
     "event-timeout",
     "close-timeout",
     "trust-all-certs",
+    "kerberos",
+    "client-principal",
+    "client-keytab",
+    "server-principal",
 ];
 
 impl Config {
@@ -278,6 +298,19 @@ impl Config {
                 #[cfg(not(feature = "tls"))]
                 return Err(unsupported(key));
             }
+            "kerberos" => {
+                let on = parse_bool(key, value)?;
+                if on && !cfg!(feature = "kerberos") {
+                    return Err(unsupported(key));
+                }
+                self.kerberos = on;
+            }
+            "client-principal" | "client-keytab" | "server-principal" => {
+                if !cfg!(feature = "kerberos") {
+                    return Err(unsupported(key));
+                }
+                self.set_kerberos_key(key, value)?;
+            }
             _ => {
                 if let Some(alias) = key.strip_prefix("hosts.") {
                     let address = parse_host_port(value).map_err(|e| err!(Config, "{key}: {}", e.message()))?;
@@ -362,6 +395,46 @@ impl Config {
         .find_map(|(key, set)| set.then_some(key))
     }
 
+    /// `client-principal`, `client-keytab`, `server-principal`: the keytab is
+    /// checked when set (and again when a client is made).
+    fn set_kerberos_key(&mut self, key: &str, value: &str) -> Result<()> {
+        if value.is_empty() {
+            return Err(err!(Config, "{key}: empty"));
+        }
+        match key {
+            "client-principal" => self.client_principal = Some(value.to_string()),
+            "server-principal" => {
+                // Flume's form: service/host@REALM (host may be _HOST); the realm may be left to krb5.conf.
+                let (service, rest) = value.split_once('/').ok_or_else(|| {
+                    err!(Config, "server-principal: '{value}' is not service/host@REALM (e.g. flume/_HOST@EXAMPLE.COM)")
+                })?;
+                let host = rest.split_once('@').map_or(rest, |(h, _)| h);
+                if service.is_empty() || host.is_empty() || rest.ends_with('@') {
+                    return Err(err!(Config, "server-principal: '{value}' is not service/host@REALM (e.g. flume/_HOST@EXAMPLE.COM)"));
+                }
+                self.server_principal = Some(value.to_string());
+            }
+            _ => {
+                #[cfg(feature = "kerberos")]
+                crate::kerberos::check_keytab(std::path::Path::new(value))?;
+                self.client_keytab = Some(PathBuf::from(value));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first Kerberos key besides `kerberos` that is set, if any: a client
+    /// refuses them without `kerberos=true` rather than ignore them.
+    pub(crate) fn kerberos_key_set(&self) -> Option<&'static str> {
+        [
+            ("client-principal", self.client_principal.is_some()),
+            ("client-keytab", self.client_keytab.is_some()),
+            ("server-principal", self.server_principal.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(key, set)| set.then_some(key))
+    }
+
     /// The hosts named by `hosts` and `hosts.<alias>`, in alias order.
     pub fn configured_hosts(&self) -> Result<Vec<HostPort>> {
         self.host_aliases
@@ -381,7 +454,11 @@ impl Config {
 fn unsupported(key: &str) -> Error {
     match key {
         "kerberos" | "client-principal" | "client-keytab" | "server-principal" => {
-            err!(Config, "{key}: Kerberos (SASL GSSAPI) is not supported by flume-client")
+            err!(
+                Config,
+                "{key}: Kerberos is not available in this build of flume-client (build it with the cargo feature \
+                 kerberos, or CMake -DFLUME_CLIENT_KERBEROS=ON)"
+            )
         }
         "truststore" | "truststore-password" | "truststore-type" | "exclude-protocols" | "include-protocols"
         | "exclude-cipher-suites" | "include-cipher-suites" | "ssl-server-name" | "ssl-verify-hostname"
@@ -575,7 +652,8 @@ mod tests {
             ("ssl", "yes"),
             ("truststore", "/etc/ts.jks"),
             ("truststore-password", "changeit"),
-            ("kerberos", "true"),
+            ("kerberos", "yes"),
+            ("server-principal", "flume@EXAMPLE.COM"),
             ("compression-type", "deflate"),
             ("batchSize", "10"),
         ] {
@@ -680,5 +758,47 @@ mod tests {
             assert!(e.message().contains("TLS is not available in this build"), "{e}");
         }
         assert_eq!(c, Config::default());
+    }
+
+    #[cfg(not(feature = "kerberos"))]
+    #[test]
+    fn kerberos_keys_need_the_kerberos_feature() {
+        let mut c = Config::default();
+        for (key, value) in [
+            ("kerberos", "true"),
+            ("client-principal", "app@EXAMPLE.COM"),
+            ("client-keytab", "/etc/app.keytab"),
+            ("server-principal", "flume/_HOST@EXAMPLE.COM"),
+        ] {
+            let e = c.set(key, value).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{key}={value}");
+            assert!(e.message().contains("Kerberos is not available in this build"), "{e}");
+            assert!(e.message().contains(key), "{e}");
+        }
+        c.set("kerberos", "false").unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[cfg(feature = "kerberos")]
+    #[test]
+    fn kerberos_keys_are_checked_when_set() {
+        let mut c = Config::default();
+        c.set("kerberos", "true").unwrap();
+        c.set("server-principal", "flume/_HOST@EXAMPLE.COM").unwrap();
+        c.set("client-principal", "app/_HOST@EXAMPLE.COM").unwrap();
+        assert_eq!(c.server_principal.as_deref(), Some("flume/_HOST@EXAMPLE.COM"));
+        for (key, value, says) in [
+            ("server-principal", "flume/@EXAMPLE.COM", "not service/host@REALM"),
+            ("server-principal", "/h@EXAMPLE.COM", "not service/host@REALM"),
+            ("server-principal", "flume/h@", "not service/host@REALM"),
+            ("client-keytab", "/nonexistent/app.keytab", "cannot read /nonexistent/app.keytab"),
+            ("client-keytab", "Cargo.toml", "is not a Kerberos keytab"),
+            ("client-principal", " ", "empty"),
+        ] {
+            let e = c.set(key, value).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config, "{key}={value}");
+            assert!(e.message().contains(says), "{key}={value}: {e}");
+        }
+        assert_eq!(c.server_principal.as_deref(), Some("flume/_HOST@EXAMPLE.COM"));
     }
 }

@@ -1,5 +1,7 @@
 //! One framed connection to a Thrift source, plain TCP or TLS (feature `tls`),
-//! with deadlines on every wait.
+//! optionally authenticated with Kerberos (feature `kerberos`: the SASL
+//! negotiation runs in `kerberos` over the `kerberos::Stream` seam, after
+//! TLS, before the first call), with deadlines on every wait.
 //!
 //! Writes use `send(MSG_NOSIGNAL)` so a dead peer gives `EPIPE`, never SIGPIPE;
 //! TLS records go through the same calls. Waits use `poll` against a deadline
@@ -30,17 +32,39 @@ pub(crate) const MAX_REPLY_SIZE: usize = 64 * 1024;
 pub(crate) struct Transport {
     #[cfg(feature = "tls")]
     tls: Option<std::sync::Arc<crate::tls::TlsSettings>>,
+    #[cfg(feature = "kerberos")]
+    kerberos: Option<std::sync::Arc<crate::kerberos::KerberosSettings>>,
 }
 
 impl Transport {
-    /// The transport `config` asks for. Fails with `Config` when its TLS
-    /// settings are unusable: a file unreadable or not PEM, a client key not
-    /// matching its certificate, TLS keys set without `ssl=true`, or `ssl=true`
-    /// in a build without the `tls` feature.
+    /// The transport `config` asks for. Fails with `Config` when its TLS or
+    /// Kerberos settings are unusable (see `with_tls`,
+    /// `KerberosSettings::from_config`), or ask for a feature this build lacks.
     pub(crate) fn new(config: &Config) -> Result<Transport> {
+        #[cfg_attr(not(feature = "kerberos"), allow(unused_mut))]
+        let mut transport = Transport::with_tls(config)?;
+        #[cfg(feature = "kerberos")]
+        {
+            transport.kerberos = crate::kerberos::KerberosSettings::from_config(config)?.map(std::sync::Arc::new);
+        }
+        #[cfg(not(feature = "kerberos"))]
+        if let Some(key) = config.kerberos.then_some("kerberos").or(config.kerberos_key_set()) {
+            return Err(err!(Config, "{key}: Kerberos is not available in this build of flume-client"));
+        }
+        Ok(transport)
+    }
+
+    /// The TLS part. Fails with `Config` when the TLS settings are unusable:
+    /// a file unreadable or not PEM, a client key not matching its
+    /// certificate, TLS keys set without `ssl=true`, or `ssl=true` in a build
+    /// without the `tls` feature.
+    fn with_tls(config: &Config) -> Result<Transport> {
         #[cfg(feature = "tls")]
         {
-            Ok(Transport { tls: crate::tls::TlsSettings::from_config(config)?.map(std::sync::Arc::new) })
+            Ok(Transport {
+                tls: crate::tls::TlsSettings::from_config(config)?.map(std::sync::Arc::new),
+                ..Transport::default()
+            })
         }
         #[cfg(not(feature = "tls"))]
         {
@@ -50,7 +74,7 @@ impl Transport {
             if let Some(key) = config.tls_key_set() {
                 return Err(err!(Config, "{key}: TLS is not available in this build of flume-client"));
             }
-            Ok(Transport {})
+            Ok(Transport::default())
         }
     }
 }
@@ -96,7 +120,14 @@ impl Connection {
                 return Err(e);
             }
         }
-        #[cfg(not(feature = "tls"))]
+        #[cfg(feature = "kerberos")]
+        if let Some(kerberos) = &transport.kerberos {
+            if let Err(e) = kerberos.authenticate(&mut connection, host, timeout, deadline) {
+                connection.broken = true;
+                return Err(e);
+            }
+        }
+        #[cfg(not(any(feature = "tls", feature = "kerberos")))]
         let _ = transport;
         Ok(connection)
     }
@@ -210,6 +241,9 @@ impl Connection {
                     if n == FRAME_HEADER_LEN as isize && looks_like_tls_record(header) {
                         return Err(self.answered_in_tls(header));
                     }
+                    if n == FRAME_HEADER_LEN as isize && crate::sasl::looks_like_refusal(header) {
+                        return Err(self.answered_in_sasl(&header));
+                    }
                     return Err(err!(
                         Io,
                         "{}: connection broken while sending ({sent} of {total} bytes sent){}: {e}",
@@ -243,6 +277,9 @@ impl Connection {
                 let header: [u8; FRAME_HEADER_LEN] = buf[..FRAME_HEADER_LEN].try_into().expect("4 bytes");
                 if !self.is_tls() && looks_like_tls_record(header) {
                     return Err(self.answered_in_tls(header));
+                }
+                if crate::sasl::looks_like_refusal(header) {
+                    return Err(self.answered_in_sasl(buf));
                 }
                 let end = FRAME_HEADER_LEN + frame_len(header, MAX_REPLY_SIZE)?;
                 buf.reserve(end.saturating_sub(buf.len()));
@@ -318,14 +355,45 @@ impl Connection {
         )
     }
 
+    /// A Kerberos source reads a plain call's first byte as a SASL status,
+    /// answers ERROR "Invalid status" and closes: it decoded no call.
+    fn answered_in_sasl(&self, received: &[u8]) -> crate::error::Error {
+        let reason = match crate::sasl::decode(received) {
+            Ok(Some((status, payload, _))) => format!("{status} \"{}\"", String::from_utf8_lossy(payload)),
+            _ => format!("{:02x?}", &received[..received.len().min(FRAME_HEADER_LEN)]),
+        };
+        err!(
+            Connect,
+            "{}: the server answered with a SASL negotiation message ({reason}): it is a Kerberos (kerberos=true) \
+             source; set kerberos=true, server-principal and client-principal/client-keytab (nothing was delivered)",
+            self.peer
+        )
+    }
+
     /// TLS sources (OpenSSL's, or Java's when the call is cut short) close or reset a plain client's
-    /// connection without a word: say so when a plain call gets no reply at all.
+    /// connection without a word, and so do Kerberos sources (Apache Thrift's Java SASL server
+    /// reads the call's first byte as a status, finds none and closes): say so when a plain
+    /// call gets no reply at all.
     fn plain_to_tls_hint(&self) -> &'static str {
         if self.is_tls() {
             ""
         } else {
-            " (if the source has ssl=true, set ssl=true here too)"
+            " (if the source has ssl=true, set ssl=true here too; if it has kerberos=true, set kerberos=true: a \
+             Kerberos source closes a connection that does not start with SASL, without a word)"
         }
+    }
+}
+
+/// The negotiation's view of the connection: the same sends and receives as
+/// calls, plain or through TLS.
+#[cfg(feature = "kerberos")]
+impl crate::kerberos::Stream for Connection {
+    fn send(&mut self, bytes: &[u8], deadline: Instant) -> Result<()> {
+        self.send_all(std::iter::once(bytes), bytes.len(), deadline)
+    }
+
+    fn receive_some(&mut self, buf: &mut Vec<u8>, deadline: Instant) -> Result<()> {
+        Connection::receive_some(self, buf, deadline)
     }
 }
 

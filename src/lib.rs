@@ -15,8 +15,14 @@ mod error;
 mod event;
 pub mod ffi;
 mod hosts;
+#[cfg(feature = "kerberos")]
+mod gssapi;
+#[cfg(feature = "kerberos")]
+mod kerberos;
 mod pool;
 mod properties;
+#[cfg_attr(not(feature = "kerberos"), allow(dead_code))]
+mod sasl;
 mod sender;
 mod stats;
 mod sync;
