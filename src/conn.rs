@@ -455,6 +455,10 @@ impl Connection {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // rustls' buffer for one handshake message is full: a certificate chain over its limit.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    return Err(err!(Connect, "{peer}: TLS handshake failed: {} ({e})", crate::tls::too_large_handshake()))
+                }
                 Err(e) => return Err(err!(Connect, "{peer}: TLS handshake: connection broken while receiving: {e}")),
             }
         }

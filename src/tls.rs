@@ -240,6 +240,7 @@ impl TlsSettings {
                 other => format!("the server's certificate was rejected: {other}"),
             },
             rustls::Error::AlertReceived(alert) => self.describe_alert(*alert),
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => too_large_handshake(),
             rustls::Error::InvalidMessage(_)
             | rustls::Error::InappropriateMessage { .. }
             | rustls::Error::InappropriateHandshakeMessage { .. }
@@ -284,6 +285,20 @@ impl TlsSettings {
             other => format!("the server sent the TLS alert {other:?}"),
         }
     }
+}
+
+/// The most bytes rustls takes in one handshake message: a larger one (in
+/// practice the server's certificate chain) is refused, against denial of service.
+const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
+
+/// Why a handshake failed on a message over `MAX_HANDSHAKE_MESSAGE`: the server
+/// does speak TLS, so this is no "plain-text source".
+pub(crate) fn too_large_handshake() -> String {
+    format!(
+        "the server's handshake message, its certificate chain, is too large: more than the {MAX_HANDSHAKE_MESSAGE} bytes \
+         (64 KiB) flume-client (rustls) accepts in one; serve a shorter chain (the server certificate and its intermediates, \
+         without the root or unrelated certificates)"
+    )
 }
 
 /// Verifies the server's certificate chain but not that it names the server

@@ -25,13 +25,21 @@ fn batch_size_zero_is_refused() {
 #[test]
 fn max_attempts_zero_is_refused() {
     // It made every call fail with Internal, "a bug in this library".
-    refused(Config { max_attempts: Some(0), ..Config::default() }, "127.0.0.1:4141", "max-attempts (Config::max_attempts): 0");
+    refused(
+        Config { max_attempts: Some(0), ..Config::default() },
+        "127.0.0.1:4141",
+        "max-attempts (Config::max_attempts): 0",
+    );
 }
 
 #[test]
 fn max_connections_zero_is_refused() {
     // It made every call wait request-timeout for a connection that could never exist.
-    refused(Config { max_connections: 0, ..Config::default() }, "127.0.0.1:4141", "maxConnections (Config::max_connections): 0");
+    refused(
+        Config { max_connections: 0, ..Config::default() },
+        "127.0.0.1:4141",
+        "maxConnections (Config::max_connections): 0",
+    );
 }
 
 #[test]

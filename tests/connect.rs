@@ -86,7 +86,8 @@ fn a_name_whose_first_address_never_answers_connects_to_the_next_within_connect_
     assert_eq!(delivered, events.len());
     // Without Happy Eyeballs the whole connect-timeout goes to the first address, then the call fails.
     assert!(elapsed < connect_timeout, "took {elapsed:?}, connect-timeout is {connect_timeout:?}");
-    let received: Vec<Vec<u8>> = server.calls(events.len()).into_iter().flat_map(|c| c.events).map(|e| e.body).collect();
+    let received: Vec<Vec<u8>> =
+        server.calls(events.len()).into_iter().flat_map(|c| c.events).map(|e| e.body).collect();
     assert_eq!(received, bodies);
 
     // The connection made goes on serving calls (it is the one to the second address).

@@ -76,7 +76,8 @@ fn statistics_in_forked_children_fail_with_invalid_arg_and_never_hang() {
                         if t % 2 == 0 {
                             flume_string_free(flume_client_stats_json(client.0));
                         } else {
-                            let event = flume_event { headers: ptr::null(), header_count: 0, body: ptr::null(), body_len: 0 };
+                            let event =
+                                flume_event { headers: ptr::null(), header_count: 0, body: ptr::null(), body_len: 0 };
                             flume_client_append(client.0, &event);
                         }
                     }

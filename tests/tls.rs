@@ -643,3 +643,38 @@ fn inconsistent_tls_settings_fail_when_the_client_is_made() {
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.message().contains("truststore is set but ssl is not true"), "{e}");
 }
+
+/// Starts the Python TLS server presenting the good server certificate followed
+/// by `copies` copies of the CA's, a certificate chain of about `copies` × 0.42 KB (DER).
+fn start_python_with_long_chain(copies: usize) -> PeerServer {
+    let c = certs();
+    let chain = c.dir.join(format!("long-chain-{copies}.pem"));
+    let mut text = fs::read_to_string(c.path("server.pem")).unwrap();
+    let ca = fs::read_to_string(c.path("ca.pem")).unwrap();
+    for _ in 0..copies {
+        text.push_str(&ca);
+    }
+    fs::write(&chain, text).unwrap();
+    PeerServer::spawn(format!("tls-python-long-chain-{copies}"), |record| {
+        let mut command = python_command("python_tls_server.py");
+        command.arg("0").arg("compact").arg(record).arg(&chain).arg(c.path("server.key"));
+        command
+    })
+}
+
+#[test]
+fn a_certificate_chain_larger_than_the_handshake_limit_is_named_as_such() {
+    // About 85 KB and 1.1 MB: both above rustls' 64 KiB handshake message limit.
+    for copies in [200, 2600] {
+        let mut server = start_python_with_long_chain(copies);
+        let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
+        let e = expect_failure(
+            &format!("a chain of {copies} CA copies"),
+            send(&client, &sample(2, 40)),
+            ErrorKind::Connect,
+            &["certificate chain", "too large", "65535 bytes"],
+        );
+        assert!(!e.message().contains("plain-text"), "{e}");
+        assert!(server.calls(0).is_empty());
+    }
+}
