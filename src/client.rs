@@ -130,9 +130,11 @@ impl Client {
     }
 
     /// The same statistics in the Prometheus text exposition format, ready to
-    /// serve on a `/metrics` endpoint (metric names `flume_client_*`).
-    pub fn stats_prometheus(&self) -> String {
-        self.core.stats.to_prometheus(&self.core.hosts, self.sender.get().map(Sender::figures))
+    /// serve on a `/metrics` endpoint (metric names `flume_client_*`). Fails
+    /// with `InvalidArg` in a forked child, as `stats_json` does.
+    pub fn stats_prometheus(&self) -> Result<String> {
+        self.check_process()?;
+        Ok(self.core.stats.to_prometheus(&self.core.hosts, self.sender.get().map(Sender::figures)))
     }
 
     /// Delivery callbacks that panicked so far (each cost its own report only).

@@ -17,8 +17,16 @@ use crate::error::err;
 /// Thread-safety: one client may be used by many threads at once; each call
 /// takes a connection from its host's pool of maxConnections (waiting at most
 /// request-timeout for one). Calls block the calling thread until the answer
-/// comes or a timeout passes; none installs signal handlers, and a peer that
-/// closes the connection never raises SIGPIPE.
+/// comes or a timeout passes (each function states its longest wait); none
+/// installs signal handlers, and a peer that closes the connection never
+/// raises SIGPIPE.
+///
+/// One attempt on one host waits at most request-timeout for a free pooled
+/// connection (then FLUME_ERR_BUSY from that host, nothing sent), then at most
+/// connect-timeout to connect when it holds no open connection (name lookup,
+/// every address of the name and the TLS handshake included), then at most
+/// request-timeout for the call. A call tries up to max-attempts hosts (default:
+/// every host), one after another.
 ///
 /// Delivery: FLUME_OK means a source acknowledged the events (they are in its
 /// channel). FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL and
@@ -42,13 +50,21 @@ pub struct flume_client {
 /// it is copied, so the caller may free it at once.
 ///
 /// Does not connect: connecting happens on the first call, so a service may
-/// start before its agent. Does not block.
+/// start before its agent.
 ///
 /// Returns NULL on failure, with the reason in flume_last_error(): hosts not
 /// UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
 /// or NULL while conf names no hosts; an alias in "hosts" without its
 /// "hosts.<alias>"; TLS settings that cannot be used (unreadable files, a key
 /// not matching its certificate, TLS keys without "ssl"="true").
+///
+/// Threads: any thread; the client it returns may then be used by many
+/// threads at once.
+/// Blocks: never on the network. With "ssl"="true" it reads conf's TLS files
+/// (truststore or the system's CA store, client certificate and key).
+/// Ownership: `hosts` and `conf` are only read during the call: conf is copied
+/// (its delivery callback too), so the caller may free it at once. The caller
+/// owns the client returned and frees it with flume_client_free().
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_new(hosts: *const c_char, conf: *const flume_config) -> *mut flume_client {
     guard(|| {
@@ -60,9 +76,7 @@ pub unsafe extern "C" fn flume_client_new(hosts: *const c_char, conf: *const flu
     .unwrap_or(ptr::null_mut())
 }
 
-/// Sends one event with Flume's append call and waits for the answer: at most
-/// connect-timeout to connect (if not connected) plus request-timeout for the
-/// call.
+/// Sends one event with Flume's append call and waits for the answer.
 ///
 /// Returns FLUME_OK when the source acknowledged the event, or:
 /// - FLUME_ERR_INVALID_ARG: client or event NULL, a NULL pointer with a non-zero
@@ -72,7 +86,17 @@ pub unsafe extern "C" fn flume_client_new(hosts: *const c_char, conf: *const flu
 /// - FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL: delivery unknown; the
 ///   connection is closed and the next call reconnects.
 /// - FLUME_ERR_FAILED, FLUME_ERR_SERVER: the source rejected the event.
+/// - FLUME_ERR_BUSY: every pooled connection of the hosts tried stayed busy
+///   with other threads' calls for request-timeout. Nothing sent.
+///
 /// flume_last_error() gives the detail.
+///
+/// Threads: any number of threads at once on one client.
+/// Blocks: at most max-attempts x (request-timeout + connect-timeout +
+/// request-timeout): a pooled connection, a connection, the call, on each host
+/// tried (see flume_client). With the defaults (20 s each) and one host: 60 s.
+/// Ownership: the event and all it points to are only read during the call;
+/// the caller may reuse or free them once it returns.
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_append(client: *mut flume_client, event: *const flume_event) -> flume_result {
     guard_result(|| {
@@ -98,6 +122,13 @@ pub unsafe extern "C" fn flume_client_append(client: *mut flume_client, event: *
 ///
 /// Returns the codes of flume_client_append(); FLUME_ERR_INVALID_ARG also for
 /// `events` NULL with `count` > 0.
+///
+/// Threads: any number of threads at once on one client.
+/// Blocks: the bound of flume_client_append() for each call it makes, one after
+/// another: ceil(count / batch-size) calls, or more when max-frame-size splits
+/// them (a failed call ends it).
+/// Ownership: the events and all they point to are only read during the call;
+/// `delivered` is written before it returns and not kept.
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_append_batch(
     client: *mut flume_client,
@@ -131,7 +162,12 @@ pub unsafe extern "C" fn flume_client_append_batch(
 /// - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
 /// - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
 ///   with queue.full = fail; after queue.block-timeout with queue.full = block).
-/// Never blocks on the network.
+///
+/// Threads: any number of threads at once on one client.
+/// Blocks: never on the network; with queue.full = block, at most
+/// queue.block-timeout waiting for room in the queue.
+/// Ownership: the event is copied before it returns; `opaque` is never
+/// dereferenced, only handed to the delivery callback.
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_send(client: *mut flume_client, event: *const flume_event, opaque: *mut c_void) -> flume_result {
     guard_result(|| {
@@ -150,6 +186,10 @@ pub unsafe extern "C" fn flume_client_send(client: *mut flume_client, event: *co
 /// time ran out, with the number of events still without a report in
 /// flume_last_error() (they stay queued and will be reported);
 /// FLUME_ERR_INVALID_ARG if client is NULL or inherited across fork().
+///
+/// Threads: any thread but the client's own delivery callback.
+/// Blocks: at most timeout_ms.
+/// Ownership: keeps nothing.
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_flush(client: *mut flume_client, timeout_ms: u32) -> flume_result {
     guard_result(|| {
@@ -159,8 +199,10 @@ pub unsafe extern "C" fn flume_client_flush(client: *mut flume_client, timeout_m
 }
 
 /// The client's statistics as a JSON object, in a new NUL-terminated string
-/// that the caller frees with flume_string_free(). NULL if client is NULL.
-/// Thread-safe; does not block on calls in flight. Fields:
+/// that the caller frees with flume_string_free(). NULL, with
+/// FLUME_ERR_INVALID_ARG in flume_last_error(), if client is NULL or was
+/// inherited across fork() (the child would wait for locks the parent's
+/// threads held at the fork). Fields:
 /// - "events_acked", "calls_acked": events and calls acknowledged OK;
 /// - "bytes_sent": bytes of calls written; "connects": connections opened
 ///   (the first ones and reconnects);
@@ -172,6 +214,12 @@ pub unsafe extern "C" fn flume_client_flush(client: *mut flume_client, timeout_m
 /// - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
 ///   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
 ///   "connects", "idle_connections".
+///
+/// Threads: any number of threads at once, also while others send.
+/// Blocks: never on the network nor on a call in flight: it only takes the
+/// client's internal locks, each held for a few memory operations.
+/// Ownership: the caller owns the string returned and frees it with
+/// flume_string_free().
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_stats_json(client: *const flume_client) -> *mut c_char {
     guard(|| {
@@ -184,9 +232,10 @@ pub unsafe extern "C" fn flume_client_stats_json(client: *const flume_client) ->
 /// The same statistics as flume_client_stats_json() in the Prometheus text
 /// exposition format (version 0.0.4), in a new NUL-terminated string that the
 /// caller frees with flume_string_free(); a service can serve it as it is on
-/// its /metrics endpoint (Content-Type: text/plain; version=0.0.4). NULL if
-/// client is NULL. Thread-safe; does not block on calls in flight. Each
-/// family has its # HELP and # TYPE lines; the metrics:
+/// its /metrics endpoint (Content-Type: text/plain; version=0.0.4). NULL, with
+/// FLUME_ERR_INVALID_ARG in flume_last_error(), if client is NULL or was
+/// inherited across fork(). Each family has its # HELP and # TYPE lines; the
+/// metrics:
 /// - counters flume_client_events_acked_total, flume_client_calls_acked_total,
 ///   flume_client_sent_bytes_total, flume_client_connections_opened_total;
 ///   flume_client_call_failures_total{code="FLUME_ERR_..."};
@@ -204,17 +253,27 @@ pub unsafe extern "C" fn flume_client_stats_json(client: *const flume_client) ->
 ///   flume_client_host_connections_opened_total.
 /// A process with several clients should add a label of its own to tell them
 /// apart (or serve each under its own job).
+///
+/// Threads: any number of threads at once, also while others send.
+/// Blocks: as flume_client_stats_json().
+/// Ownership: the caller owns the string returned and frees it with
+/// flume_string_free().
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_stats_prometheus(client: *const flume_client) -> *mut c_char {
     guard(|| {
         let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        Ok(CString::new(client.inner.stats_prometheus()).expect("the text has no NUL").into_raw())
+        Ok(CString::new(client.inner.stats_prometheus()?).expect("the text has no NUL").into_raw())
     })
     .unwrap_or(ptr::null_mut())
 }
 
 /// Frees a string returned by this library (flume_client_stats_json(),
 /// flume_client_stats_prometheus()). NULL is a no-op.
+///
+/// Threads: any thread, not necessarily the one that got the string.
+/// Blocks: never.
+/// Ownership: takes the string back; freeing another pointer, or one string
+/// twice, is undefined behaviour.
 #[no_mangle]
 pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
     if !string.is_null() {
@@ -234,6 +293,12 @@ pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
 /// fork(): a child process must not use its parent's clients (calls fail with
 /// FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory
 /// without touching the parent's connections or queue.
+///
+/// Threads: one thread, once no other thread uses the client.
+/// Blocks: as stated above, for the events flume_client_send() queued; a
+/// client that never sent asynchronously is freed at once.
+/// Ownership: frees the client, its connections and its copy of the config
+/// (with the delivery callback's `user`, which it never frees itself).
 #[no_mangle]
 pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {
     let _ = guard(|| {

@@ -76,6 +76,10 @@ impl flume_config {
 
 /// A new config holding the defaults. Never NULL (aborts only if memory is
 /// exhausted, like malloc failing in Rust). Free with flume_config_free().
+///
+/// Threads: any thread; the config it returns is for one thread at a time.
+/// Blocks: never.
+/// Ownership: the caller owns the config and frees it with flume_config_free().
 #[no_mangle]
 pub extern "C" fn flume_config_new() -> *mut flume_config {
     Box::into_raw(Box::new(flume_config { inner: Config::default() }))
@@ -87,6 +91,13 @@ pub extern "C" fn flume_config_new() -> *mut flume_config {
 /// Returns FLUME_OK; FLUME_ERR_INVALID_ARG if conf, key or value is NULL or not
 /// UTF-8; FLUME_ERR_CONFIG for an unknown key or a value out of range, naming
 /// both in flume_last_error(). On failure the config is unchanged.
+///
+/// Threads: one thread at a time per config (it is not locked); different
+/// configs on different threads at once.
+/// Blocks: never on the network; the TLS file keys ("truststore",
+/// "ssl-client-cert", "ssl-client-key") read their file.
+/// Ownership: `key` and `value` are only read during the call; the config
+/// keeps its own copy of what it needs.
 #[no_mangle]
 pub unsafe extern "C" fn flume_config_set(conf: *mut flume_config, key: *const c_char, value: *const c_char) -> flume_result {
     guard_result(|| {
@@ -103,6 +114,10 @@ pub unsafe extern "C" fn flume_config_set(conf: *mut flume_config, key: *const c
 /// file cannot be read or is not UTF-8; FLUME_ERR_CONFIG for an unknown or
 /// unsupported key, a bad value or a malformed escape, naming the line in
 /// flume_last_error(). On failure the config is unchanged.
+///
+/// Threads: as flume_config_set().
+/// Blocks: reads the file (and the TLS files it names); no network.
+/// Ownership: `path` is only read during the call.
 #[no_mangle]
 pub unsafe extern "C" fn flume_config_load_properties(conf: *mut flume_config, path: *const c_char) -> flume_result {
     guard_result(|| {
@@ -115,6 +130,10 @@ pub unsafe extern "C" fn flume_config_load_properties(conf: *mut flume_config, p
 
 /// Like flume_config_load_properties(), from the text of a properties file
 /// (NUL-terminated UTF-8) instead of a file name.
+///
+/// Threads: as flume_config_set().
+/// Blocks: never on the network; reads only the TLS files the text names.
+/// Ownership: `text` is only read during the call.
 #[no_mangle]
 pub unsafe extern "C" fn flume_config_load_properties_str(conf: *mut flume_config, text: *const c_char) -> flume_result {
     guard_result(|| {
@@ -165,6 +184,16 @@ impl CCallback {
 /// from this config, with a `user` pointer passed to every call (may be
 /// NULL). `cb` NULL removes it: reports are then only counted in the
 /// statistics. Returns FLUME_OK, or FLUME_ERR_INVALID_ARG if conf is NULL.
+///
+/// Threads: as flume_config_set(); `cb` then runs on the sender thread of
+/// each client made from this config (see flume_delivery_cb), so `user` must
+/// be usable from that thread.
+/// Blocks: never.
+/// Ownership: the one exception to "the library keeps no pointer the caller
+/// passed in": the config keeps `cb` and `user`, and every client made from it
+/// copies them and calls `cb` with `user` until flume_client_free() of that
+/// client returns. `user` must stay valid until then; the library never
+/// dereferences or frees it.
 #[no_mangle]
 pub unsafe extern "C" fn flume_config_set_delivery_cb(
     conf: *mut flume_config,
@@ -183,6 +212,11 @@ pub unsafe extern "C" fn flume_config_set_delivery_cb(
 
 /// Frees a config. NULL is a no-op. Clients made from it are unaffected: they
 /// hold their own copy.
+///
+/// Threads: once no other thread uses the config.
+/// Blocks: never.
+/// Ownership: frees the config (not its delivery callback's `user`); freeing
+/// it twice is undefined behaviour.
 #[no_mangle]
 pub unsafe extern "C" fn flume_config_free(conf: *mut flume_config) {
     let _ = guard(|| {

@@ -94,7 +94,12 @@ pub(crate) fn guard_result(f: impl FnOnce() -> Result<(), Error>) -> flume_resul
 ///
 /// Never NULL. The string belongs to the library and stays valid until the next
 /// call of this library on the same thread; copy it to keep it. Successful calls
-/// do not clear it. Thread-safe: each thread has its own.
+/// do not clear it.
+///
+/// Threads: any thread; each thread has its own.
+/// Blocks: never.
+/// Ownership: the library's, valid until the next call of this library on the
+/// same thread; never free it.
 #[no_mangle]
 pub extern "C" fn flume_last_error() -> *const c_char {
     LAST_ERROR.with(|last| last.borrow().as_ptr())
@@ -104,7 +109,11 @@ pub extern "C" fn flume_last_error() -> *const c_char {
 /// passed before the reply came; delivery unknown". Any value is accepted;
 /// unknown values give "unknown result code".
 ///
-/// Never NULL. The string is static: never free it.
+/// Never NULL.
+///
+/// Threads: any thread.
+/// Blocks: never.
+/// Ownership: the string is static: never free it.
 #[no_mangle]
 pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
     let text: &'static CStr = match ErrorKind::from_code(code) {
@@ -130,7 +139,11 @@ pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
 
 /// The library's version, e.g. "0.1.0": the version of the code running, which
 /// may differ from FLUME_CLIENT_VERSION, the version of the header compiled
-/// against. Never NULL; static.
+/// against. Never NULL.
+///
+/// Threads: any thread.
+/// Blocks: never.
+/// Ownership: the string is static: never free it.
 #[no_mangle]
 pub extern "C" fn flume_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
