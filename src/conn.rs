@@ -841,7 +841,8 @@ fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
         return Ok((fd, true));
     }
     let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EINPROGRESS) {
+    // EINTR: a signal came, and the connection goes on being made in the background.
+    if matches!(e.raw_os_error(), Some(libc::EINPROGRESS) | Some(libc::EINTR)) {
         Ok((fd, false))
     } else {
         Err(e)
