@@ -1,5 +1,5 @@
 //! A client inherited across fork(): in the child every call fails at once
-//! with FLUME_ERR_INVALID_ARG, statistics included, however busy the parent's
+//! with FLUME_ERR_INVALID_ARG, statistics (JSON and Prometheus) included, however busy the parent's
 //! threads were with the client (and its locks) when it forked.
 
 use std::ffi::CStr;
@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ::flume_client::ffi::{
-    flume_client, flume_client_append, flume_client_free, flume_client_new, flume_client_stats_json, flume_config_free,
-    flume_config_new, flume_config_set, flume_event, flume_last_error, flume_string_free, FLUME_ERR_INVALID_ARG,
+    flume_client, flume_client_append, flume_client_free, flume_client_new, flume_client_stats_json,
+    flume_client_stats_prometheus, flume_config_free, flume_config_new, flume_config_set, flume_event,
+    flume_last_error, flume_string_free, FLUME_ERR_INVALID_ARG,
 };
 
 const CHILDREN: usize = 60;
@@ -32,8 +33,10 @@ fn child(client: Shared) -> ! {
         let detail = CStr::from_ptr(flume_last_error()).to_string_lossy().into_owned();
         let event = flume_event { headers: ptr::null(), header_count: 0, body: ptr::null(), body_len: 0 };
         let append = flume_client_append(client.0, &event);
-        if !json.is_null() {
+        let prometheus = flume_client_stats_prometheus(client.0);
+        if !json.is_null() || !prometheus.is_null() {
             flume_string_free(json);
+            flume_string_free(prometheus);
             1
         } else if !detail.starts_with("FLUME_ERR_INVALID_ARG") || !detail.contains("fork") {
             2
@@ -73,8 +76,10 @@ fn statistics_in_forked_children_fail_with_invalid_arg_and_never_hang() {
                 while !stop.load(Ordering::Relaxed) {
                     // SAFETY: the client outlives the scope; strings are freed.
                     unsafe {
-                        if t % 2 == 0 {
+                        if t == 0 {
                             flume_string_free(flume_client_stats_json(client.0));
+                        } else if t == 2 {
+                            flume_string_free(flume_client_stats_prometheus(client.0));
                         } else {
                             let event =
                                 flume_event { headers: ptr::null(), header_count: 0, body: ptr::null(), body_len: 0 };
