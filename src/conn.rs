@@ -753,7 +753,10 @@ fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpS
             match start_connect(addr) {
                 Ok((fd, true)) => return connected(host, fd),
                 Ok((fd, false)) => pending.push((fd, addr)),
-                Err(e) => errors.push(describe_connect_error(e, addr, timeout)),
+                Err(e) => {
+                    errors.push(describe_connect_error(e, addr, timeout));
+                    next_start = now; // failed at once (e.g. no route to that family): the next starts at once
+                }
             }
             continue;
         }
