@@ -8,6 +8,8 @@
 pub mod base64;
 pub mod json;
 pub mod signals;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// Parses Java properties text into (key, value) pairs in file order, as
 /// `java.util.Properties.load` reads it (the library's own parser, so a header

@@ -112,3 +112,15 @@ fn exit_after_one_event_says_one_event_and_the_text_format_escapes_bytes() {
     );
     assert_eq!(fs::read_to_string(&output).unwrap(), "[k=a\\\"b, n=x\\ny] \\xffa\\xc3\\\\xff\\u{1b}\\té\n");
 }
+
+/// Without the `tls` feature the TLS options say so (tools/tests/tls.rs tests them with it).
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_options_in_a_build_without_tls_say_how_to_get_it() {
+    let out = Command::new(RECEIVE).args(["--ssl-cert", "s.pem", "--ssl-key", "s.key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("built without TLS (cargo build -p flume-tools --features tls)"), "{}", stderr(&out));
+    let out = send(&["-H", "127.0.0.1", "-p", &dead_port().to_string(), "--ssl"], Some(b"x\n"));
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("TLS is not available in this build"), "{}", stderr(&out));
+}

@@ -53,6 +53,18 @@ these override -P):
       --request-timeout MS (default 20000)
       --config KEY=VALUE   any client setting (repeatable)
 
+TLS, to a source with ssl=true (in a build with TLS: cargo build --features
+tls; the README's TLS section has the details):
+      --ssl                connect with TLS (the key ssl=true)
+      --truststore FILE    PEM file of the CA certificates to trust (default:
+                           the system's CA store)
+      --ssl-server-name N  the name to expect in the server's certificate (and
+                           send as SNI), when -H or --hosts give an address or
+                           another name
+      --ssl-client-cert FILE, --ssl-client-key FILE
+                           mutual TLS: a PEM certificate chain and its
+                           unencrypted PEM key
+
 output:
   -q, --quiet              no progress display and no summary (errors are
                            still printed)
@@ -82,6 +94,7 @@ examples:
   tail -F app.log | flume-send --hosts agent1:4141,agent2:4141 --header host=$(hostname)
   flume-send -P client.properties --json --base64 events.jsonl
   flume-send -H agent1 -p 4141 -F app.log --skip 51200    # resume after a failure
+  flume-send -H agent1 -p 4141 --ssl --truststore ca.pem -F app.log
 ";
 
 /// Exit statuses (see USAGE).
@@ -182,6 +195,11 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
                 boolean(&mut o.quiet)?;
                 continue;
             }
+            "--ssl" => {
+                boolean(&mut true)?;
+                o.settings.push(("ssl".into(), "true".into()));
+                continue;
+            }
             _ => {}
         }
         let value = match inline {
@@ -206,7 +224,8 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
             "-R" | "--headerFile" => o.header_files.push(value),
             "--header" => o.headers.push(pair("KEY")?),
             "--config" => o.settings.push(pair("KEY")?),
-            "--protocol" | "--batch-size" | "--connect-timeout" | "--request-timeout" => {
+            "--protocol" | "--batch-size" | "--connect-timeout" | "--request-timeout" | "--truststore"
+            | "--ssl-server-name" | "--ssl-client-cert" | "--ssl-client-key" => {
                 o.settings.push((flag[2..].to_string(), value))
             }
             "--skip" => {
