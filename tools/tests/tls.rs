@@ -81,8 +81,24 @@ fn certs() -> &'static Path {
             openssl(
                 &dir,
                 &[
-                    "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-set_serial", &serial, "-days",
-                    "2", "-extfile", "openssl.cnf", "-extensions", ext, "-out", &pem,
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    &ca_pem,
+                    "-CAkey",
+                    &ca_key,
+                    "-set_serial",
+                    &serial,
+                    "-days",
+                    "2",
+                    "-extfile",
+                    "openssl.cnf",
+                    "-extensions",
+                    ext,
+                    "-out",
+                    &pem,
                 ],
             );
         }
@@ -131,9 +147,25 @@ fn events_arrive_over_tls_checked_against_the_truststore_and_server_name() {
     );
     assert_code(&out, 3);
     assert!(stderr(&out).contains("not signed by a CA in the truststore"), "{}", stderr(&out));
-    // Plain text to a TLS receiver: nothing is taken as an event.
+    // Plain text to a TLS receiver: nothing is taken as an event, and the
+    // sender is told to use TLS.
     let out = send(&["-H", "127.0.0.1", "-p", &port, "--connect-timeout", "3000"], Some(b"never\n"));
-    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_code(&out, 3);
+    assert!(stderr(&out).contains("set ssl=true (nothing was delivered)"), "{}", stderr(&out));
+    // TLS to a plain receiver: it says what it saw.
+    let plain = Receiver::start(&dir, "plain", &[]);
+    let plain_port = plain.port.to_string();
+    let out = send(
+        &["-H", "127.0.0.1", "-p", &plain_port, "--ssl", "--truststore", &ca, "--ssl-server-name", "flume.test"],
+        Some(b"never\n"),
+    );
+    assert_code(&out, 3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !plain.log().contains("began a TLS handshake") {
+        assert!(std::time::Instant::now() < deadline, "{}", plain.log());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(plain.events().is_empty());
     // TLS options without --ssl are refused, not ignored.
     let out = send(&["-H", "127.0.0.1", "-p", &port, "--truststore", &ca], Some(b"never\n"));
     assert_code(&out, 1);

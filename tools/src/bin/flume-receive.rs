@@ -238,6 +238,8 @@ struct Counts {
 
 struct Shared {
     options: Options,
+    /// Whether connections are served in TLS.
+    tls: bool,
     sink: Mutex<Box<dyn Write + Send>>,
     counts: Counts,
 }
@@ -342,7 +344,7 @@ fn run(listener: TcpListener, options: Options, sink: Box<dyn Write + Send>, tls
         std::fs::write(&tmp, format!("{port}\n"))?;
         std::fs::rename(&tmp, path)?;
     }
-    let shared = Arc::new(Shared { options, sink: Mutex::new(sink), counts: Counts::default() });
+    let shared = Arc::new(Shared { tls: tls.is_some(), options, sink: Mutex::new(sink), counts: Counts::default() });
     loop {
         if let Some(signal) = signals::received() {
             shared.finish(0, signals::name(signal));
@@ -401,6 +403,11 @@ fn serve(mut stream: impl Read + Write, shared: &Shared) -> io::Result<()> {
     loop {
         let mut header = [0u8; FRAME_HEADER_LEN];
         stream.read_exact(&mut header)?;
+        if header[0] == 0x16 && header[1] == 0x03 && !shared.tls {
+            return Err(io::Error::other(
+                "the client began a TLS handshake (it has ssl=true): start flume-receive with --ssl-cert and --ssl-key",
+            ));
+        }
         let len = frame_len(header, FLUME_MAX_FRAME_SIZE).map_err(io::Error::other)?;
         payload.resize(len, 0);
         stream.read_exact(&mut payload)?;
