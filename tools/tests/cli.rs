@@ -124,3 +124,19 @@ fn tls_options_in_a_build_without_tls_say_how_to_get_it() {
     assert_code(&out, 1);
     assert!(stderr(&out).contains("TLS is not available in this build"), "{}", stderr(&out));
 }
+
+/// A client properties file saved with a byte order mark (as some Windows
+/// editors do) reads like one without.
+#[test]
+fn a_properties_file_with_a_byte_order_mark_works() {
+    let dir = scratch("bom");
+    let mut receiver = Receiver::start(&dir, "r", &[]);
+    let props = dir.join("client.properties");
+    fs::write(&props, format!("\u{feff}batch-size = 5\nhosts = h1\nhosts.h1 = 127.0.0.1:{}\n", receiver.port)).unwrap();
+    let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
+    let out = send(&["-P", props.to_str().unwrap()], Some(input.as_bytes()));
+    assert_code(&out, 0);
+    assert_eq!(receiver.events().len(), 12);
+    let (_, log) = receiver.stop();
+    assert!(log.contains("12 events in 3 calls"), "batch-size = 5 was not applied: {log}");
+}
