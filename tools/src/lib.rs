@@ -40,6 +40,12 @@ pub fn print_and_exit(tool: &str, text: &str) -> ! {
     }
 }
 
+/// What `--version` prints: the tool, its version, and whether it has TLS.
+pub fn version(tool: &str) -> String {
+    let tls = if cfg!(feature = "tls") { "with TLS" } else { "without TLS" };
+    format!("{tool} {} ({tls})\n", env!("CARGO_PKG_VERSION"))
+}
+
 /// Ends the process by SIGPIPE with its default action, as a filter whose
 /// reader went away would end; exit status 141 if the signal cannot be raised.
 pub fn die_of_sigpipe() -> ! {

@@ -10,6 +10,9 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
+/// What --version says of TLS in this build.
+const TLS: &str = if cfg!(feature = "tls") { "with TLS" } else { "without TLS" };
+
 /// A pipe whose read end is already closed: the write end, for a child's stdout.
 fn closed_pipe() -> OwnedFd {
     let mut fds = [0; 2];
@@ -59,10 +62,13 @@ fn receive_version_and_unknown_options() {
     for arg in ["--version", "-V"] {
         let out = Command::new(RECEIVE).arg(arg).output().unwrap();
         assert!(out.status.success(), "{arg}: {}", stderr(&out));
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("flume-receive {}\n", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("flume-receive {} ({TLS})\n", env!("CARGO_PKG_VERSION"))
+        );
     }
     let out = Command::new(SEND).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("flume-send {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("flume-send {} ({TLS})\n", env!("CARGO_PKG_VERSION")));
     // An unknown option alone is unknown, not "needs a value".
     for (args, message) in [
         (&["--nonsense"][..], "unknown option --nonsense"),
@@ -133,8 +139,10 @@ fn a_properties_file_with_a_byte_order_mark_works() {
     let mut receiver = Receiver::start(&dir, "r", &[]);
     let props = dir.join("client.properties");
     fs::write(&props, format!("\u{feff}batch-size = 5\nhosts = h1\nhosts.h1 = 127.0.0.1:{}\n", receiver.port)).unwrap();
-    let input: String = (1..=12).map(|i| format!("{i}\n")).collect();
-    let out = send(&["-P", props.to_str().unwrap()], Some(input.as_bytes()));
+    // From a file, which never pauses: flume-send then sends full batches only.
+    let input = dir.join("in.txt");
+    fs::write(&input, (1..=12).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+    let out = send(&["-P", props.to_str().unwrap(), input.to_str().unwrap()], None);
     assert_code(&out, 0);
     assert_eq!(receiver.events().len(), 12);
     let (_, log) = receiver.stop();

@@ -209,6 +209,10 @@ fn mutual_tls_needs_a_client_certificate_from_the_trusted_ca() {
 
 #[test]
 fn receiver_tls_options_are_checked_before_listening() {
+    for tool in [SEND, RECEIVE] {
+        let out = Command::new(tool).arg("--version").output().unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).ends_with(" (with TLS)\n"), "{tool}: {}", stderr(&out));
+    }
     let (pem, key, ca) = (cert("server.pem"), cert("server.key"), cert("ca.pem"));
     let missing = certs().join("missing.pem").to_str().unwrap().to_string();
     for (args, message) in [

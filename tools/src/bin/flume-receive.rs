@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, ReceivedEvent, Status, FRAME_HEADER_LEN};
 use flume_client::{Protocol, FLUME_MAX_FRAME_SIZE};
-use flume_tools::{base64, count, escape_bytes, json, print_and_exit, signals};
+use flume_tools::{base64, count, escape_bytes, json, print_and_exit, signals, version};
 
 const USAGE: &str = "\
 usage: flume-receive [options]
@@ -142,9 +142,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
         };
         match flag.as_str() {
             "-h" | "--help" => print_and_exit("flume-receive", USAGE),
-            "-V" | "--version" => {
-                print_and_exit("flume-receive", &format!("flume-receive {}\n", env!("CARGO_PKG_VERSION")))
-            }
+            "-V" | "--version" => print_and_exit("flume-receive", &version("flume-receive")),
             "--base64" => {
                 if inline.is_some() {
                     return Err("--base64 takes no value".into());

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{batch_call_size, event_size, Method};
 use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
-use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals};
+use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals, version};
 
 const USAGE: &str = "\
 usage: flume-send [options] [FILE...]
@@ -53,8 +53,9 @@ these override -P):
       --request-timeout MS (default 20000)
       --config KEY=VALUE   any client setting (repeatable)
 
-TLS, to a source with ssl=true (in a build with TLS: cargo build --features
-tls; the README's TLS section has the details):
+TLS, to a source with ssl=true (in a build with TLS, cargo build -p
+flume-tools --features tls, whose --version says \"with TLS\"; the README's TLS
+section has the details):
       --ssl                connect with TLS (the key ssl=true)
       --truststore FILE    PEM file of the CA certificates to trust (default:
                            the system's CA store)
@@ -182,7 +183,7 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
                 continue;
             }
             "-h" | "--help" => print_and_exit("flume-send", USAGE),
-            "-V" | "--version" => print_and_exit("flume-send", &format!("flume-send {}\n", env!("CARGO_PKG_VERSION"))),
+            "-V" | "--version" => print_and_exit("flume-send", &version("flume-send")),
             "--json" => {
                 boolean(&mut o.json)?;
                 continue;
