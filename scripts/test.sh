@@ -34,6 +34,9 @@ echo "== soak"
 cargo test --test soak -- --nocapture
 echo "== fuzz"
 scripts/fuzz.sh 20
+# A fuzzer that cannot run (its sanitizer cannot start) is an environment
+# failure, retried once, never a found input.
+scripts/check-fuzz.sh
 
 # TLS (cargo feature `tls`, off by default): interop with Java's and Python's
 # TLS Thrift servers, mutual TLS, and every TLS failure (tests/tls.rs).
