@@ -20,8 +20,10 @@ venv=${FLUME_CLIENT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/flume-client/venv}
 base=/usr/bin/python3
 [ -x "$base" ] || base=python3
 if [ ! -x "$venv/bin/python3" ] || ! "$venv/bin/python3" -m pip --version >/dev/null 2>&1; then
-  # Debian's python3 has venv and ensurepip only with python3-venv.
-  "$base" -c 'import ensurepip, venv' 2>/dev/null || "$(dirname "$0")/apt-install.sh" python3-venv
+  # Debian's python3 makes venvs only with python3-venv (its ensurepip is a stub without it).
+  if [ "$base" = /usr/bin/python3 ] && command -v dpkg >/dev/null; then
+    "$(dirname "$0")/apt-install.sh" python3-venv
+  fi
   echo "pip-install: making the virtual environment $venv (from $base)" >&2
   rm -rf "$venv"
   "$base" -m venv --system-site-packages "$venv"
