@@ -21,7 +21,7 @@
 # Prints a markdown table and writes bench/results/latest.md, latest.jsonl and
 # chart.png (a --quick run writes bench/build/quick/ instead). Installs what it
 # needs and is missing (apt: thrift-compiler, libthrift-dev, libboost-dev,
-# libthrift-java, libslf4j-java, default-jdk-headless, g++; pip: matplotlib).
+# libthrift-java, libslf4j-java, default-jdk-headless, g++, python3-matplotlib).
 # Everything runs on 127.0.0.1.
 # About 7 minutes on 2 cores after the builds.
 set -euo pipefail
@@ -55,12 +55,13 @@ mkdir -p "$build" "$out"
 log() { echo "bench: $*" >&2; }
 
 # ---- dependencies --------------------------------------------------------------
+# matplotlib from Debian (python3-matplotlib): pip into Debian's Python is refused (PEP 668).
 "$root/scripts/apt-install.sh" --jdk gcc g++ make thrift-compiler libthrift-dev libboost-dev libthrift-java \
-  libslf4j-java
+  libslf4j-java python3-matplotlib
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
-  log "installing matplotlib"
-  "$PYTHON" -m pip install -q matplotlib
+  echo "bench: $PYTHON cannot import matplotlib (Debian: apt-get install python3-matplotlib; else scripts/pip-install.sh matplotlib and PYTHON=\$(scripts/pip-install.sh --python))" >&2
+  exit 1
 fi
 
 # ---- builds ----------------------------------------------------------------------

@@ -4,18 +4,23 @@
 # the memory checks, Apache Thrift's Java library and compiler and its Python
 # package for the interop tests, openssl (and the JDK's keytool) for the TLS
 # tests' certificates. Needs root (or sudo) for apt-get.
+#
+# Python packages come from Debian (python3-NAME, in the apt list below), never
+# from `pip install` into the system's Python: Debian refuses that (PEP 668,
+# "externally-managed-environment"). A package Debian lacks goes into the
+# project's virtual environment with scripts/pip-install.sh NAME==VERSION (add
+# the line below); scripts/test.sh then runs the tests with that venv's python.
 set -euo pipefail
 
 # TLS tests: certificates made with openssl; the system CA store (ca-certificates).
 # tests/connect.rs: libnss-myhostname resolves *.localhost to ::1 and 127.0.0.1
 # (its package adds "myhostname" to /etc/nsswitch.conf).
+# Python's thrift: Debian's python3-thrift.
 "$(dirname "$0")/apt-install.sh" --jdk cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java \
-  thrift-compiler openssl ca-certificates libnss-myhostname
+  thrift-compiler openssl ca-certificates libnss-myhostname python3 python3-thrift
 
-if ! python3 -c 'import thrift' 2>/dev/null; then
-  echo "install-deps: installing Python's thrift"
-  python3 -m pip install -q thrift
-fi
+# PyPI packages Debian lacks, into the project's venv (none today), e.g.:
+# "$(dirname "$0")/pip-install.sh 'NAME==VERSION'"
 
 # The fuzz targets (scripts/fuzz.sh) run with cargo-fuzz, from crates.io.
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -10,6 +10,20 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 
+# The tests' Python (PYTHON, read by the interop and TLS tests): the project's
+# venv if scripts/pip-install.sh made one, else a python3 that imports thrift,
+# else Debian's /usr/bin/python3 (python3-thrift), also when pyenv or conda put
+# another python3 first on the PATH.
+if [ -z "${PYTHON:-}" ]; then
+  PYTHON=/usr/bin/python3
+  for p in "${FLUME_CLIENT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/flume-client/venv}/bin/python3" python3; do
+    if command -v "$p" >/dev/null && "$p" -c 'import thrift' 2>/dev/null; then PYTHON=$p; break; fi
+  done
+  export PYTHON
+fi
+echo "== Python for the tests, on a PEP 668 (externally managed) Python too"
+scripts/check-python.sh
+
 echo "== cargo test"
 cargo test --workspace --all-targets
 
@@ -20,11 +34,17 @@ echo "== soak"
 cargo test --test soak -- --nocapture
 echo "== fuzz"
 scripts/fuzz.sh 20
+# A fuzzer that cannot run (its sanitizer cannot start) is an environment
+# failure, retried once, never a found input.
+scripts/check-fuzz.sh
 
 # TLS (cargo feature `tls`, off by default): interop with Java's and Python's
 # TLS Thrift servers, mutual TLS, and every TLS failure (tests/tls.rs).
 echo "== cargo test --features tls --test tls"
 cargo test --features tls --test tls
+# flume-send to flume-receive over TLS, the tools built with TLS.
+echo "== cargo test -p flume-tools --features tls --test tls"
+cargo test -p flume-tools --features tls --test tls
 
 # The default build must stay dependency-light: libc only (TLS's rustls and
 # ring come only with --features tls).
@@ -40,5 +60,9 @@ echo "== ctest"
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release
 cmake --build build/test -j2
 ctest --test-dir build/test --output-on-failure
+# cmake --install --strip strips; the README's pkg-config recipe, as written,
+# builds a program that runs from a non-system prefix.
+echo "== install --strip and the README's pkg-config recipe"
+scripts/check-install.sh build/test
 echo "== valgrind and sanitizer figures"
 scripts/ctest-figures.sh build/test

@@ -32,7 +32,7 @@ const DEFAULT_JAVA_CLASSPATH: &str =
     "/usr/share/java/thrift.jar:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar";
 
 const INSTALL_HINT: &str = "the interop tests need: thrift-compiler, python3 with the `thrift` \
-     package (pip install thrift, or apt python3-thrift), a JDK (default-jdk-headless), \
+     package (Debian: apt-get install python3-thrift; PYTHON names another python), a JDK (default-jdk-headless), \
      libthrift-java, libslf4j-java";
 
 /// Which server implementation.

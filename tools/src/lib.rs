@@ -8,6 +8,8 @@
 pub mod base64;
 pub mod json;
 pub mod signals;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// Parses Java properties text into (key, value) pairs in file order, as
 /// `java.util.Properties.load` reads it (the library's own parser, so a header
@@ -36,6 +38,12 @@ pub fn print_and_exit(tool: &str, text: &str) -> ! {
             std::process::exit(1)
         }
     }
+}
+
+/// What `--version` prints: the tool, its version, and whether it has TLS.
+pub fn version(tool: &str) -> String {
+    let tls = if cfg!(feature = "tls") { "with TLS" } else { "without TLS" };
+    format!("{tool} {} ({tls})\n", env!("CARGO_PKG_VERSION"))
 }
 
 /// Ends the process by SIGPIPE with its default action, as a filter whose

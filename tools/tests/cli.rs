@@ -10,6 +10,9 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
+/// What --version says of TLS in this build.
+const TLS: &str = if cfg!(feature = "tls") { "with TLS" } else { "without TLS" };
+
 /// A pipe whose read end is already closed: the write end, for a child's stdout.
 fn closed_pipe() -> OwnedFd {
     let mut fds = [0; 2];
@@ -59,10 +62,13 @@ fn receive_version_and_unknown_options() {
     for arg in ["--version", "-V"] {
         let out = Command::new(RECEIVE).arg(arg).output().unwrap();
         assert!(out.status.success(), "{arg}: {}", stderr(&out));
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("flume-receive {}\n", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("flume-receive {} ({TLS})\n", env!("CARGO_PKG_VERSION"))
+        );
     }
     let out = Command::new(SEND).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("flume-send {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("flume-send {} ({TLS})\n", env!("CARGO_PKG_VERSION")));
     // An unknown option alone is unknown, not "needs a value".
     for (args, message) in [
         (&["--nonsense"][..], "unknown option --nonsense"),
@@ -111,4 +117,34 @@ fn exit_after_one_event_says_one_event_and_the_text_format_escapes_bytes() {
         "{log}"
     );
     assert_eq!(fs::read_to_string(&output).unwrap(), "[k=a\\\"b, n=x\\ny] \\xffa\\xc3\\\\xff\\u{1b}\\té\n");
+}
+
+/// Without the `tls` feature the TLS options say so (tools/tests/tls.rs tests them with it).
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_options_in_a_build_without_tls_say_how_to_get_it() {
+    let out = Command::new(RECEIVE).args(["--ssl-cert", "s.pem", "--ssl-key", "s.key"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("built without TLS (cargo build -p flume-tools --features tls)"), "{}", stderr(&out));
+    let out = send(&["-H", "127.0.0.1", "-p", &dead_port().to_string(), "--ssl"], Some(b"x\n"));
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("TLS is not available in this build"), "{}", stderr(&out));
+}
+
+/// A client properties file saved with a byte order mark (as some Windows
+/// editors do) reads like one without.
+#[test]
+fn a_properties_file_with_a_byte_order_mark_works() {
+    let dir = scratch("bom");
+    let mut receiver = Receiver::start(&dir, "r", &[]);
+    let props = dir.join("client.properties");
+    fs::write(&props, format!("\u{feff}batch-size = 5\nhosts = h1\nhosts.h1 = 127.0.0.1:{}\n", receiver.port)).unwrap();
+    // From a file, which never pauses: flume-send then sends full batches only.
+    let input = dir.join("in.txt");
+    fs::write(&input, (1..=12).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+    let out = send(&["-P", props.to_str().unwrap(), input.to_str().unwrap()], None);
+    assert_code(&out, 0);
+    assert_eq!(receiver.events().len(), 12);
+    let (_, log) = receiver.stop();
+    assert!(log.contains("12 events in 3 calls"), "batch-size = 5 was not applied: {log}");
 }

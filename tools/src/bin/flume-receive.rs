@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, ReceivedEvent, Status, FRAME_HEADER_LEN};
 use flume_client::{Protocol, FLUME_MAX_FRAME_SIZE};
-use flume_tools::{base64, count, escape_bytes, json, print_and_exit, signals};
+use flume_tools::{base64, count, escape_bytes, json, print_and_exit, signals, version};
 
 const USAGE: &str = "\
 usage: flume-receive [options]
@@ -48,6 +48,12 @@ options:
                        spread (0.1: every 10th call); their events are not
                        written, as a full channel would not take them
   --delay-ms N         wait N ms before each answer
+  --ssl-cert FILE      serve TLS (as a source with ssl=true) with this PEM
+                       certificate chain, leaf first (needs --ssl-key, and a
+                       build with TLS: cargo build -p flume-tools --features tls)
+  --ssl-key FILE       the certificate's unencrypted PEM private key
+  --ssl-client-ca FILE mutual TLS: require a client certificate signed by a
+                       CA of this PEM file
   --exit-after N       exit once N events (N >= 1) have been received, after
                        answering the call that reached N; without it, run
                        until SIGINT or SIGTERM
@@ -65,6 +71,7 @@ examples:
   flume-receive --port 4141 --fail-ratio 0.1     # every 10th call answered FAILED
   flume-receive --port 4141 --delay-ms 5000      # a slow agent: clients time out
   flume-receive --port 0 --port-file port --exit-after 1000 > events.txt
+  flume-receive --port 4141 --ssl-cert server.pem --ssl-key server.key
 ";
 
 #[derive(Clone, Copy, PartialEq)]
@@ -87,6 +94,9 @@ struct Options {
     fail_ppm: u64,
     delay: Duration,
     exit_after: Option<u64>,
+    ssl_cert: Option<String>,
+    ssl_key: Option<String>,
+    ssl_client_ca: Option<String>,
 }
 
 /// The options that take a value (the others are handled before the value is read).
@@ -101,6 +111,9 @@ const VALUE_OPTIONS: &[&str] = &[
     "--fail-ratio",
     "--delay-ms",
     "--exit-after",
+    "--ssl-cert",
+    "--ssl-key",
+    "--ssl-client-ca",
 ];
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -116,6 +129,9 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
         fail_ppm: 0,
         delay: Duration::ZERO,
         exit_after: None,
+        ssl_cert: None,
+        ssl_key: None,
+        ssl_client_ca: None,
     };
     let mut args = args.peekable();
     while let Some(arg) = args.next() {
@@ -126,9 +142,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
         };
         match flag.as_str() {
             "-h" | "--help" => print_and_exit("flume-receive", USAGE),
-            "-V" | "--version" => {
-                print_and_exit("flume-receive", &format!("flume-receive {}\n", env!("CARGO_PKG_VERSION")))
-            }
+            "-V" | "--version" => print_and_exit("flume-receive", &version("flume-receive")),
             "--base64" => {
                 if inline.is_some() {
                     return Err("--base64 takes no value".into());
@@ -190,8 +204,20 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 }
                 n => o.exit_after = Some(n),
             },
+            "--ssl-cert" => o.ssl_cert = Some(value),
+            "--ssl-key" => o.ssl_key = Some(value),
+            "--ssl-client-ca" => o.ssl_client_ca = Some(value),
             _ => return Err(format!("unknown option {flag}")),
         }
+    }
+    if o.ssl_cert.is_some() != o.ssl_key.is_some() {
+        return Err("--ssl-cert and --ssl-key go together".into());
+    }
+    if o.ssl_client_ca.is_some() && o.ssl_cert.is_none() {
+        return Err("--ssl-client-ca is for TLS: give --ssl-cert and --ssl-key too".into());
+    }
+    if o.ssl_cert.is_some() && !cfg!(feature = "tls") {
+        return Err("this flume-receive was built without TLS (cargo build -p flume-tools --features tls)".into());
     }
     Ok(o)
 }
@@ -210,6 +236,8 @@ struct Counts {
 
 struct Shared {
     options: Options,
+    /// Whether connections are served in TLS.
+    tls: bool,
     sink: Mutex<Box<dyn Write + Send>>,
     counts: Counts,
 }
@@ -248,6 +276,10 @@ fn main() {
         eprintln!("flume-receive: {e}\n(flume-receive --help lists the options)");
         std::process::exit(1);
     });
+    let tls = tls_config(&options).unwrap_or_else(|e| {
+        eprintln!("flume-receive: {e}");
+        std::process::exit(1);
+    });
     let listener = match TcpListener::bind((options.bind.as_str(), options.port)) {
         Ok(listener) => listener,
         Err(e) => {
@@ -265,26 +297,52 @@ fn main() {
         },
         None => Box::new(BufWriter::new(io::stdout())),
     };
-    if let Err(e) = run(listener, options, sink) {
+    if let Err(e) = run(listener, options, sink, tls) {
         eprintln!("flume-receive: {e}");
         std::process::exit(3);
     }
 }
 
-fn run(listener: TcpListener, options: Options, sink: Box<dyn Write + Send>) -> io::Result<()> {
+/// The TLS server configuration, when --ssl-cert is given.
+#[cfg(feature = "tls")]
+type Tls = Option<Arc<rustls::ServerConfig>>;
+#[cfg(not(feature = "tls"))]
+type Tls = Option<std::convert::Infallible>;
+
+#[cfg(feature = "tls")]
+fn tls_config(options: &Options) -> Result<Tls, String> {
+    match (&options.ssl_cert, &options.ssl_key) {
+        (Some(cert), Some(key)) => {
+            flume_tools::tls::server_config(cert, key, options.ssl_client_ca.as_deref()).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_config(_: &Options) -> Result<Tls, String> {
+    Ok(None) // parse_args refused --ssl-cert
+}
+
+fn run(listener: TcpListener, options: Options, sink: Box<dyn Write + Send>, tls: Tls) -> io::Result<()> {
     let port = listener.local_addr()?.port();
     listener.set_nonblocking(true)?;
     if let Err(e) = signals::catch_interrupts() {
         eprintln!("flume-receive: cannot catch SIGINT and SIGTERM ({e}); the counts will not be printed");
     }
-    eprintln!("flume-receive: listening on {}:{port} ({:?})", options.bind, options.protocol);
+    let security = match (&tls, &options.ssl_client_ca) {
+        (None, _) => "",
+        (Some(_), None) => ", TLS",
+        (Some(_), Some(_)) => ", TLS with client certificates",
+    };
+    eprintln!("flume-receive: listening on {}:{port} ({:?}{security})", options.bind, options.protocol);
     if let Some(path) = &options.port_file {
         // Write then rename, so a reader never sees a partial port number.
         let tmp = format!("{path}.tmp");
         std::fs::write(&tmp, format!("{port}\n"))?;
         std::fs::rename(&tmp, path)?;
     }
-    let shared = Arc::new(Shared { options, sink: Mutex::new(sink), counts: Counts::default() });
+    let shared = Arc::new(Shared { tls: tls.is_some(), options, sink: Mutex::new(sink), counts: Counts::default() });
     loop {
         if let Some(signal) = signals::received() {
             shared.finish(0, signals::name(signal));
@@ -294,8 +352,9 @@ fn run(listener: TcpListener, options: Options, sink: Box<dyn Write + Send>) -> 
                 stream.set_nonblocking(false)?;
                 shared.counts.connections.fetch_add(1, Ordering::SeqCst);
                 let shared = Arc::clone(&shared);
+                let tls = tls.clone();
                 std::thread::spawn(move || {
-                    if let Err(e) = serve(stream, &shared) {
+                    if let Err(e) = serve_connection(stream, tls, &shared) {
                         if e.kind() != io::ErrorKind::UnexpectedEof {
                             eprintln!("flume-receive: connection closed: {e}");
                         }
@@ -316,8 +375,24 @@ fn run(listener: TcpListener, options: Options, sink: Box<dyn Write + Send>) -> 
     }
 }
 
+/// Serves one connection, in TLS when configured.
+fn serve_connection(stream: TcpStream, tls: Tls, shared: &Shared) -> io::Result<()> {
+    match tls {
+        None => serve(stream, shared),
+        #[cfg(feature = "tls")]
+        Some(config) => {
+            // The handshake happens within the first read; its failure (an
+            // untrusted client certificate, a plain-text client) is that read's error.
+            let connection = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+            serve(rustls::StreamOwned::new(connection, stream), shared)
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match never {},
+    }
+}
+
 /// Answers the calls of one connection until it closes.
-fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
+fn serve(mut stream: impl Read + Write, shared: &Shared) -> io::Result<()> {
     let options = &shared.options;
     let counts = &shared.counts;
     let mut payload = Vec::new();
@@ -326,6 +401,11 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     loop {
         let mut header = [0u8; FRAME_HEADER_LEN];
         stream.read_exact(&mut header)?;
+        if header[0] == 0x16 && header[1] == 0x03 && !shared.tls {
+            return Err(io::Error::other(
+                "the client began a TLS handshake (it has ssl=true): start flume-receive with --ssl-cert and --ssl-key",
+            ));
+        }
         let len = frame_len(header, FLUME_MAX_FRAME_SIZE).map_err(io::Error::other)?;
         payload.resize(len, 0);
         stream.read_exact(&mut payload)?;
@@ -350,6 +430,8 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 stream.write_all(&reply)?;
             }
         }
+        // TLS: out of rustls' buffer onto the socket before any exit.
+        stream.flush()?;
         match answer {
             Reply::Status(Status::Ok) => counts.ok.fetch_add(1, Ordering::SeqCst),
             Reply::Status(Status::Failed) => counts.failed.fetch_add(1, Ordering::SeqCst),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{batch_call_size, event_size, Method};
 use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
-use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals};
+use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals, version};
 
 const USAGE: &str = "\
 usage: flume-send [options] [FILE...]
@@ -53,6 +53,19 @@ these override -P):
       --request-timeout MS (default 20000)
       --config KEY=VALUE   any client setting (repeatable)
 
+TLS, to a source with ssl=true (in a build with TLS, cargo build -p
+flume-tools --features tls, whose --version says \"with TLS\"; the README's TLS
+section has the details):
+      --ssl                connect with TLS (the key ssl=true)
+      --truststore FILE    PEM file of the CA certificates to trust (default:
+                           the system's CA store)
+      --ssl-server-name N  the name to expect in the server's certificate (and
+                           send as SNI), when -H or --hosts give an address or
+                           another name
+      --ssl-client-cert FILE, --ssl-client-key FILE
+                           mutual TLS: a PEM certificate chain and its
+                           unencrypted PEM key
+
 output:
   -q, --quiet              no progress display and no summary (errors are
                            still printed)
@@ -82,6 +95,7 @@ examples:
   tail -F app.log | flume-send --hosts agent1:4141,agent2:4141 --header host=$(hostname)
   flume-send -P client.properties --json --base64 events.jsonl
   flume-send -H agent1 -p 4141 -F app.log --skip 51200    # resume after a failure
+  flume-send -H agent1 -p 4141 --ssl --truststore ca.pem -F app.log
 ";
 
 /// Exit statuses (see USAGE).
@@ -169,7 +183,7 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
                 continue;
             }
             "-h" | "--help" => print_and_exit("flume-send", USAGE),
-            "-V" | "--version" => print_and_exit("flume-send", &format!("flume-send {}\n", env!("CARGO_PKG_VERSION"))),
+            "-V" | "--version" => print_and_exit("flume-send", &version("flume-send")),
             "--json" => {
                 boolean(&mut o.json)?;
                 continue;
@@ -180,6 +194,11 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
             }
             "-q" | "--quiet" => {
                 boolean(&mut o.quiet)?;
+                continue;
+            }
+            "--ssl" => {
+                boolean(&mut true)?;
+                o.settings.push(("ssl".into(), "true".into()));
                 continue;
             }
             _ => {}
@@ -206,7 +225,8 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
             "-R" | "--headerFile" => o.header_files.push(value),
             "--header" => o.headers.push(pair("KEY")?),
             "--config" => o.settings.push(pair("KEY")?),
-            "--protocol" | "--batch-size" | "--connect-timeout" | "--request-timeout" => {
+            "--protocol" | "--batch-size" | "--connect-timeout" | "--request-timeout" | "--truststore"
+            | "--ssl-server-name" | "--ssl-client-cert" | "--ssl-client-key" => {
                 o.settings.push((flag[2..].to_string(), value))
             }
             "--skip" => {
