@@ -23,7 +23,7 @@ use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
 use crate::stats::Stats;
-use crate::sync::{deadline_after, deadline_in, Mutex};
+use crate::sync::{deadline_in, Mutex};
 use crate::wire::{batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, segments, Method, SPLICED_BODY_MIN};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
@@ -348,7 +348,7 @@ impl Core {
         cancel: Option<&CallCancel>,
     ) -> Result<()> {
         let config = &self.config;
-        if slot.connection.as_mut().is_some_and(|c| c.is_stale()) {
+        if slot.connection.as_mut().is_some_and(|c| c.is_stale(Instant::now())) {
             // The server closed it while idle (or sent stray bytes): replace it before sending anything.
             slot.connection = None;
         }
@@ -367,7 +367,7 @@ impl Core {
         let in_flight = cancel.map(|cancel| cancel.enter(connection.fd())).transpose()?;
         let start = Instant::now();
         let result = connection
-            .round_trip(request, request_len, &mut slot.reply, deadline_after(start, config.request_timeout))
+            .round_trip(request, request_len, &mut slot.reply, start, config.request_timeout)
             .and_then(|payload| {
                 self.stats.answered(start.elapsed());
                 decode_reply_to_call(config.protocol, payload, slot.seqid, method, events.len())

@@ -4,10 +4,18 @@
 //! TLS, before the first call), with deadlines on every wait.
 //!
 //! Writes use `send(MSG_NOSIGNAL)` so a dead peer gives `EPIPE`, never SIGPIPE;
-//! TLS records go through the same calls. Waits use `poll` against a deadline
-//! computed once per call, so a slow peer cannot stretch a call past its
+//! TLS records go through the same calls. Waits end at a deadline computed
+//! once per call, so a slow peer cannot stretch a call past its
 //! `request-timeout`; the TLS handshake is part of connecting and ends within
 //! `connect-timeout`.
+//!
+//! A plain call in steady state costs two syscalls: one nonblocking `sendmsg`
+//! of the whole call, and one blocking `recv` that takes the reply's length and
+//! body together, bounded by `SO_RCVTIMEO` (set once per connection, see
+//! `RecvTimeout`). Only the slow path (a send that would block, a reply in
+//! pieces, a call that already used part of its time) waits with `poll`. The
+//! peek for a connection the server closed while idle is made only after
+//! `IDLE_CHECK_AFTER` (see `Connection::is_stale`).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
@@ -79,12 +87,28 @@ impl Transport {
     }
 }
 
+/// A connection whose last call started less than this long ago is used
+/// without looking for a close by the server (as HikariCP skips validating a
+/// connection used within the last 500 ms): a server's idle clock starts after
+/// it answered, so a server that closes connections idle for 500 ms or more is
+/// always caught; one that closes them sooner may get a call written into a
+/// closed connection, which then fails as maybe delivered.
+pub(crate) const IDLE_CHECK_AFTER: Duration = Duration::from_millis(500);
+
+/// How late the kernel may end a blocking `recv` after its `SO_RCVTIMEO`
+/// (the timeout is counted in scheduler ticks, rounded up: 10 ms at HZ=100).
+const KERNEL_TIMER_SLACK: Duration = Duration::from_millis(20);
+
 /// An open connection. It holds no buffers of its own for plain TCP (the
 /// client owns them, so a reconnect does not reallocate); a TLS connection
 /// holds its session state.
 pub(crate) struct Connection {
     stream: TcpStream,
     peer: String,
+    /// When the latest call on it started (or when it was opened).
+    last_call: Instant,
+    /// The `SO_RCVTIMEO` set on the socket, if any (plain TCP only).
+    recv_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
     tls: Option<Box<rustls::ClientConnection>>,
     #[cfg(feature = "tls")]
@@ -105,6 +129,8 @@ impl Connection {
         let mut connection = Connection {
             stream,
             peer: host.to_string(),
+            last_call: Instant::now(),
+            recv_timeout: None,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -141,14 +167,22 @@ impl Connection {
     /// certificate after the handshake, as TLS 1.3 allows).
     ///
     /// The request is `segments`, `total` bytes in all, sent in order with
-    /// vectored writes.
+    /// vectored writes. The call started at `start` and has `timeout` in all
+    /// (`deadline` is `start` + `timeout`, saturated): a connection's first
+    /// call sets `SO_RCVTIMEO` from `timeout` for all its calls.
     pub(crate) fn round_trip<'s, 'r>(
         &mut self,
         segments: impl Iterator<Item = &'s [u8]>,
         total: usize,
         reply: &'r mut Vec<u8>,
-        deadline: Instant,
+        start: Instant,
+        timeout: Duration,
     ) -> Result<&'r [u8]> {
+        self.last_call = start;
+        let deadline = crate::sync::deadline_after(start, timeout);
+        if self.recv_timeout.is_none() && !self.is_tls() {
+            self.set_recv_timeout(timeout);
+        }
         let result = match self.send_all(segments, total, deadline) {
             Ok(()) => self.receive_frame(reply, deadline),
             Err(e) => Err(e),
@@ -161,13 +195,18 @@ impl Connection {
 
     /// Whether the server closed the connection (or sent bytes no call asked
     /// for) while it sat idle, or a call left it unusable: it must then not be
-    /// used. Costs one syscall when nothing arrived. On a TLS connection,
+    /// used. A connection whose latest call started less than
+    /// `IDLE_CHECK_AFTER` before `now` is not looked at (no syscall); an older
+    /// one costs one syscall when nothing arrived. On a TLS connection,
     /// records the server sends by itself (TLS 1.3 session tickets) are
     /// processed and do not make it stale; a `close_notify` or end of stream
     /// does.
-    pub(crate) fn is_stale(&mut self) -> bool {
+    pub(crate) fn is_stale(&mut self, now: Instant) -> bool {
         if self.broken {
             return true;
+        }
+        if now.saturating_duration_since(self.last_call) < IDLE_CHECK_AFTER {
+            return false;
         }
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
@@ -290,6 +329,41 @@ impl Connection {
         }
     }
 
+    /// Sets `SO_RCVTIMEO` so that a blocking `recv` started early in a call
+    /// of `timeout` ends before the call's deadline: `timeout` less twice
+    /// `KERNEL_TIMER_SLACK` (one for the kernel's rounding, one for the time
+    /// the call spent before the `recv`). Calls of less than four times the
+    /// slack always wait with `poll`. A failure only keeps the slow path.
+    fn set_recv_timeout(&mut self, timeout: Duration) {
+        let Some(value) = timeout.checked_sub(2 * KERNEL_TIMER_SLACK).filter(|_| timeout >= 4 * KERNEL_TIMER_SLACK)
+        else {
+            return;
+        };
+        // Beyond a day the socket simply blocks (0: no timeout) and the call's deadline is that far anyway.
+        let value = value.min(Duration::from_secs(86_400));
+        let tv = libc::timeval { tv_sec: value.as_secs() as libc::time_t, tv_usec: value.subsec_micros() as libc::suseconds_t };
+        // SAFETY: `tv` is a valid timeval of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            self.recv_timeout = Some(value);
+        }
+    }
+
+    /// Whether a blocking `recv`, ended by `SO_RCVTIMEO` at the latest, would
+    /// end before `deadline`.
+    fn blocking_recv_ends_by(&self, deadline: Instant) -> bool {
+        self.recv_timeout
+            .is_some_and(|timeout| deadline.saturating_duration_since(Instant::now()) >= timeout + KERNEL_TIMER_SLACK)
+    }
+
     /// Appends at least one received byte to `buf`, waiting until `deadline`.
     fn receive_some(&mut self, buf: &mut Vec<u8>, deadline: Instant) -> Result<()> {
         #[cfg(feature = "tls")]
@@ -298,6 +372,27 @@ impl Connection {
         }
         if buf.capacity() == buf.len() {
             buf.reserve(256);
+        }
+        if self.blocking_recv_ends_by(deadline) {
+            // The fast path: one blocking recv, which SO_RCVTIMEO ends in time.
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: as below.
+            let n = unsafe { libc::recv(self.fd(), spare.as_mut_ptr().cast(), spare.len(), 0) };
+            match n {
+                0 => return Err(self.closed_during_reply(buf.len(), "")),
+                n if n > 0 => {
+                    unsafe { buf.set_len(buf.len() + n as usize) };
+                    return Ok(());
+                }
+                _ => {
+                    let e = io::Error::last_os_error();
+                    if !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
+                        let hint = if buf.is_empty() { self.plain_to_tls_hint() } else { "" };
+                        return Err(err!(Io, "{}: connection broken while receiving{hint}: {e}", self.peer));
+                    }
+                    // SO_RCVTIMEO passed (or a signal came): wait out the rest of the deadline below.
+                }
+            }
         }
         loop {
             if !poll_until(self.fd(), libc::POLLIN, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
@@ -958,6 +1053,27 @@ mod tests {
         );
         assert_eq!(interleave_families(vec![a("10.0.0.1:1"), a("[::1]:1")]), [a("10.0.0.1:1"), a("[::1]:1")]);
         assert_eq!(interleave_families(vec![]), []);
+    }
+
+    /// The idle-window rule: a close by the server is looked for only once
+    /// the connection's latest call started `IDLE_CHECK_AFTER` ago or more.
+    #[test]
+    fn only_a_connection_idle_for_the_window_is_checked_for_a_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = HostPort { host: "127.0.0.1".into(), port: listener.local_addr().unwrap().port() };
+        let mut connection = Connection::open(&host, Duration::from_secs(10), &Transport::default()).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        drop(server_side); // the server closes the idle connection
+        let opened = connection.last_call;
+        let just_inside = opened + IDLE_CHECK_AFTER - Duration::from_millis(1);
+        // The FIN is queued on our side within a moment on loopback; wait for it to be seen.
+        let seen = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            connection.is_stale(opened + IDLE_CHECK_AFTER)
+        });
+        assert!(seen, "a connection idle for the window: the server's close is seen");
+        assert!(!connection.is_stale(just_inside), "within the window the connection is not looked at");
+        assert!(connection.is_stale(opened + IDLE_CHECK_AFTER), "at the window's end it is");
     }
 
     #[test]

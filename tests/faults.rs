@@ -639,7 +639,9 @@ fn late_bytes_after_a_reply_make_the_next_call_reconnect_before_sending() {
         let client = client_for(server.addr, protocol, &[]);
         client.append(&EVENTS[0]).unwrap();
         server.wait_for_actions(1); // the stray reply is written...
-        thread::sleep(Duration::from_millis(50)); // ...and has arrived
+        // ...and has arrived, and the connection has been idle longer than the
+        // 500 ms within which the client uses it without looking (README, Performance).
+        thread::sleep(Duration::from_millis(600));
         client.append(&EVENTS[0]).unwrap();
         assert_eq!(server.accepts(), 2, "{protocol:?}");
         assert_eq!(server.calls().len(), 2, "{protocol:?}: the stale connection carried no call");
