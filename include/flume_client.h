@@ -123,13 +123,16 @@ typedef struct flume_client flume_client;
  *   bytes). A send that finds either limit reached fails or blocks:
  * - "queue.full": "fail" (default: FLUME_ERR_QUEUE_FULL at once) or "block"
  *   (wait up to "queue.block-timeout", default 1000 ms, then fail).
- * - "linger-ms": 5; the longest the sender waits to fill a batch of batch-size.
+ * - "linger-ms": 5; the longest the sender waits to fill a batch of batch-size
+ *   (at most half of event-timeout, so lingering never expires an event).
  * - "retries": 10; times a batch that failed is sent again, each after
  *   "retry-backoff" (100 ms). Retrying after a timeout or a broken connection
  *   may deliver an event twice (at-least-once).
  * - "event-timeout": 30000 ms; an event still undelivered this long after it
- *   was queued is reported with the last error.
- * - "close-timeout": 5000 ms; how long flume_client_free() flushes.
+ *   was queued is reported with the last error (FLUME_ERR_EXPIRED if it was
+ *   never sent and the sender was not failing to connect; see flume_delivery_cb).
+ * - "close-timeout": 5000 ms; how long flume_client_free() flushes (see its
+ *   worst case there).
  * Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
  * compression) give FLUME_ERR_CONFIG saying why.
  *
@@ -191,13 +194,33 @@ typedef struct flume_event {
  * during the call), and the `user` pointer given to
  * flume_config_set_delivery_cb().
  *
- * It runs on the client's sender thread (or, for events still unreported
- * when flume_client_free() gives up after close-timeout, on the thread
- * calling flume_client_free(), before it returns). Never after
- * flume_client_free() returns. Reports come in the order events were sent.
- * It must return quickly, and must not call flume_client_flush() or
- * flume_client_free() of the same client, nor flume_client_send() with
- * queue.full = block (each would wait for the thread running it).
+ * What the result says about the event:
+ * - FLUME_OK: the source acknowledged it (it is in the agent's channel);
+ * - FLUME_ERR_CONNECT: never sent, no connection could be made (also when
+ *   event-timeout passed while the agent could not be reached);
+ * - FLUME_ERR_EXPIRED: never sent: event-timeout passed while the sender was
+ *   busy with the events ahead of it (slow or failing calls);
+ * - FLUME_ERR_CLOSED: never sent: the client was freed first;
+ * - FLUME_ERR_BUSY: never sent: no pooled connection became free in time;
+ * - FLUME_ERR_FAILED, FLUME_ERR_SERVER: sent and rejected by the source
+ *   (after `retries` more tries);
+ * - FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_INTERNAL:
+ *   delivery unknown: a call carrying it got no valid answer. An event is
+ *   reported with one of these whenever any attempt of it may have
+ *   delivered it, even if later attempts only failed to connect.
+ *
+ * It runs on the client's sender thread, one call at a time, in the order
+ * events were sent, with no lock of the library held; that thread has the
+ * asynchronous signals blocked, so they go to the program's own threads.
+ * Never after flume_client_free() returns (except when free was called
+ * from the callback itself: see flume_client_free()). A slow callback holds
+ * up the reports after it, flush and free.
+ *
+ * From the callback the client may be used: flume_client_send() (never
+ * waits for room there; FLUME_ERR_CLOSED while free runs),
+ * flume_client_append() and the others; flume_client_flush() fails at once
+ * with FLUME_ERR_INVALID_ARG (it would wait for itself);
+ * flume_client_free() returns at once and the sender finishes by itself.
  */
 typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char *message, void *user);
 
@@ -352,7 +375,13 @@ flume_result flume_client_append_batch(struct flume_client *client,
  * background thread of the client sends it in batches over the same pool and
  * hosts as flume_client_append_batch(), retries failures (retries,
  * retry-backoff) and reports the result exactly once to the config's delivery
- * callback (flume_config_set_delivery_cb) with `opaque`. Thread-safe.
+ * callback (flume_config_set_delivery_cb) with `opaque`, which the library
+ * only passes back. Thread-safe; may be called from a delivery callback.
+ *
+ * Blocks: never on the network. With queue.full = block and a full queue it
+ * waits for room at most queue.block-timeout, except in a delivery callback,
+ * where it fails at once (the room would have to come from the thread
+ * running the callback). The first call starts the client's sender thread.
  *
  * Returns FLUME_OK when the event was queued; then, and only then, a report
  * follows. Otherwise nothing was queued and no report follows:
@@ -361,8 +390,10 @@ flume_result flume_client_append_batch(struct flume_client *client,
  *   inherited across fork();
  * - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
  * - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
- *   with queue.full = fail; after queue.block-timeout with queue.full = block).
- * Never blocks on the network.
+ *   with queue.full = fail; after queue.block-timeout with queue.full = block);
+ * - FLUME_ERR_CLOSED: flume_client_free() of this client has begun (a
+ *   delivery callback sending while free flushes): sends made during free are
+ *   refused, never delivered after it.
  */
 flume_result flume_client_send(struct flume_client *client,
                                const struct flume_event *event,
@@ -370,12 +401,15 @@ flume_result flume_client_send(struct flume_client *client,
 
 /**
  * Waits until every event that flume_client_send() accepted before this call
- * has had its delivery report, or `timeout_ms` passes. Thread-safe.
+ * has had its delivery report (its callback has returned), or `timeout_ms`
+ * passes. Thread-safe. Blocks at most `timeout_ms`.
  *
  * Returns FLUME_OK (also when nothing was ever sent); FLUME_ERR_TIMEOUT when
- * time ran out, with the number of events still without a report in
- * flume_last_error() (they stay queued and will be reported);
- * FLUME_ERR_INVALID_ARG if client is NULL or inherited across fork().
+ * time ran out, with the exact number of those events whose report has not
+ * been made yet in flume_last_error() (they stay queued or in flight and
+ * will be reported); FLUME_ERR_INVALID_ARG if client is NULL or inherited
+ * across fork(), or, at once, when called from a delivery callback of the
+ * same client (it would wait for the thread running the callback).
  */
 flume_result flume_client_flush(struct flume_client *client, uint32_t timeout_ms);
 
@@ -432,13 +466,28 @@ void flume_string_free(char *string);
 
 /**
  * Frees the client. If events sent with flume_client_send() are still
- * unreported, first flushes for at most close-timeout (default 5 s), then
- * reports what is left on the calling thread: queued events as
- * FLUME_ERR_CLOSED (not sent), events of a call in flight as
- * FLUME_ERR_TIMEOUT (delivery unknown). No report comes after it returns.
- * Never blocks longer than close-timeout, even with the agent unreachable.
+ * unreported, first flushes for at most close-timeout (default 5 s): from
+ * its start, flume_client_send() on this client fails with FLUME_ERR_CLOSED.
+ * When close-timeout passes, the call in flight is cut (its socket shut
+ * down) and the rest is reported on the client's sender thread: queued
+ * events as FLUME_ERR_CLOSED (not sent), events an attempt may have
+ * delivered as FLUME_ERR_TIMEOUT (delivery unknown). Then free waits for that
+ * thread to end: when it returns, no report comes any more and no thread,
+ * socket or memory of the client remains.
+ *
+ * Blocks at most: close-timeout, plus the time the delivery callbacks still
+ * due take (every event not yet reported gets its callback before free
+ * returns, one after another), plus, if the sender thread is connecting when
+ * close-timeout passes (name lookup, TCP connect, TLS handshake), the rest
+ * of that connect attempt (at most connect-timeout), which cannot be cut.
+ * A call in flight, a retry-backoff pause and lingering do not add to it.
+ *
  * NULL is a no-op. Must not be called while another thread is still using
- * the client, nor from a delivery callback.
+ * the client. From a delivery callback of the same client it returns at
+ * once instead: the sender thread finishes the close by itself (flush for
+ * close-timeout, then the rest reported as above) after the callback
+ * returns, and ends; those later reports still come, with the same `user`,
+ * but the callback must not use the freed client in them.
  *
  * fork(): a child process must not use its parent's clients (calls fail with
  * FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory
