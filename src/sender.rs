@@ -518,6 +518,10 @@ impl Worker<'_> {
         if self.shared.queue.lock().abort {
             return false;
         }
+        #[cfg(test)]
+        if self.batch.front().is_some_and(|p| p.event.opaque == tests::PANIC_OPAQUE) {
+            panic!("a bug injected by a test");
+        }
         let events = self.batch.make_contiguous();
         let count = self.core.next_call_len(events);
         let result = self.core.send_call(&events[..count], &self.shared.cancel);
@@ -694,4 +698,45 @@ impl Worker<'_> {
 /// Errors worth another try: the host, the network or the channel may recover.
 fn retriable(kind: ErrorKind) -> bool {
     !matches!(kind, ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal | ErrorKind::Closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+
+    /// An event with this opaque makes the sender thread panic (a stand-in for a bug).
+    pub(super) const PANIC_OPAQUE: usize = usize::MAX - 7;
+
+    #[test]
+    fn a_panic_in_the_sender_thread_costs_its_batch_only_and_sending_goes_on() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let reports: Arc<std::sync::Mutex<Vec<(usize, Option<ErrorKind>)>>> = Arc::default();
+        let seen = Arc::clone(&reports);
+        let mut config = Config::default();
+        for (key, value) in [("batch-size", "1"), ("retries", "0"), ("linger-ms", "0")] {
+            config.set(key, value).unwrap();
+        }
+        config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
+            seen.lock().unwrap().push((r.opaque, r.result.err().map(Error::kind)));
+        })));
+        let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
+        let event = crate::event::Event::body(b"x");
+        for opaque in [1, PANIC_OPAQUE, 2] {
+            client.send(&event, opaque).unwrap();
+        }
+        client.flush(Duration::from_secs(10)).unwrap();
+        client.send(&event, 3).unwrap();
+        client.flush(Duration::from_secs(10)).unwrap();
+        let reports = reports.lock().unwrap().clone();
+        assert_eq!(
+            reports,
+            [
+                (1, Some(ErrorKind::Connect)),
+                (PANIC_OPAQUE, Some(ErrorKind::Internal)),
+                (2, Some(ErrorKind::Connect)),
+                (3, Some(ErrorKind::Connect))
+            ]
+        );
+    }
 }
