@@ -711,7 +711,8 @@ mod tests {
     #[test]
     fn a_panic_in_the_sender_thread_costs_its_batch_only_and_sending_goes_on() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let reports: Arc<std::sync::Mutex<Vec<(usize, Option<ErrorKind>)>>> = Arc::default();
+        type Seen = Vec<(usize, Option<ErrorKind>)>;
+        let reports: Arc<std::sync::Mutex<Seen>> = Arc::default();
         let seen = Arc::clone(&reports);
         let mut config = Config::default();
         for (key, value) in [("batch-size", "1"), ("retries", "0"), ("linger-ms", "0")] {
