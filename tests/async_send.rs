@@ -423,7 +423,7 @@ fn events_never_sent_behind_timing_out_calls_are_reported_expired_and_the_others
     }
     let expired = kinds.iter().filter(|k| **k == Some(ErrorKind::Expired)).count();
     assert!(expired >= 20, "{expired} of 50 expired unsent: {kinds:?}");
-    let stats = client.stats_json();
+    let stats = client.stats_json().unwrap();
     assert!(stats.contains(&format!("\"FLUME_ERR_EXPIRED\":{expired}")), "{stats}");
 }
 
