@@ -478,9 +478,10 @@ void flume_string_free(char *string);
  * Blocks at most: close-timeout, plus the time the delivery callbacks still
  * due take (every event not yet reported gets its callback before free
  * returns, one after another), plus, if the sender thread is connecting when
- * close-timeout passes (name lookup, TCP connect, TLS handshake), the rest
- * of that connect attempt (at most connect-timeout), which cannot be cut.
- * A call in flight, a retry-backoff pause and lingering do not add to it.
+ * close-timeout passes (name lookup, TCP connect, TLS handshake, Kerberos
+ * negotiation), the rest of that connect attempt (at most connect-timeout),
+ * which cannot be cut. A call in flight, a retry-backoff pause and
+ * lingering do not add to it.
  *
  * NULL is a no-op. Must not be called while another thread is still using
  * the client. From a delivery callback of the same client it returns at

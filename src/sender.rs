@@ -21,8 +21,9 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::{JoinHandle, ThreadId};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::cancel::CallCancel;
@@ -156,8 +157,6 @@ struct Shared {
     callback_panics: AtomicU64,
     /// Lets `close` cut the thread's call in flight.
     cancel: CallCancel,
-    /// The sender thread, to tell calls made from its delivery callbacks.
-    thread: OnceLock<ThreadId>,
     /// Signalled when events arrive, a flush starts, or closing begins or gives up.
     wake: Condvar,
     /// Signalled when events leave the queue (room for `block`) or closing begins.
@@ -171,8 +170,10 @@ impl Shared {
         self.reported.load(Ordering::Acquire)
     }
 
+    /// Whether the calling thread is this sender's thread (so the call comes
+    /// from one of its delivery callbacks). Thread-local: nothing shared.
     fn on_sender_thread(&self) -> bool {
-        self.thread.get() == Some(&std::thread::current().id())
+        SENDER_OF_THIS_THREAD.with(Cell::get) == self as *const Shared
     }
 }
 
@@ -192,7 +193,6 @@ impl Sender {
             reports_by_code: Default::default(),
             callback_panics: AtomicU64::new(0),
             cancel: CallCancel::default(),
-            thread: OnceLock::new(),
             wake: Condvar::new(),
             room: Condvar::new(),
             progress: Condvar::new(),
@@ -202,7 +202,6 @@ impl Sender {
             std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared))
         })
         .map_err(|e| err!(Internal, "cannot start the sender thread: {e}"))?;
-        let _ = shared.thread.set(thread.thread().id());
         Ok(Sender { shared, thread: Mutex::new(Some(thread)) })
     }
 
@@ -418,9 +417,15 @@ struct Worker<'a> {
     spare: Vec<Vec<u8>>,
 }
 
+thread_local! {
+    /// On a sender thread, its `Shared`; elsewhere null.
+    static SENDER_OF_THIS_THREAD: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
 /// The sender thread: batches from the head of the queue until closing, then
 /// the reports of whatever is left.
 fn run(core: &Core, shared: &Shared) {
+    SENDER_OF_THIS_THREAD.with(|sender| sender.set(shared));
     let config = core.config();
     let mut worker = Worker {
         core,
