@@ -626,8 +626,12 @@ impl Worker<'_> {
     fn report_one(&mut self, pending: Pending, result: std::result::Result<(), &Error>) {
         if let Some(cb) = &self.config.delivery_callback {
             let report = DeliveryReport { opaque: pending.event.opaque, result };
-            if catch_unwind(AssertUnwindSafe(|| (cb.0)(&report))).is_err() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (cb.0)(&report))) {
                 self.shared.callback_panics.fetch_add(1, Ordering::Relaxed);
+                // A payload whose drop panics too must not unwind out of here.
+                if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                    std::mem::forget(again);
+                }
             }
         }
         let code = result.err().map_or(0, |e| e.kind().code() as usize);

@@ -655,3 +655,69 @@ fn dropping_the_last_client_in_its_own_callback_neither_deadlocks_nor_loses_repo
     assert!(dropped_in.lock().unwrap().unwrap() < Duration::from_millis(500), "the drop in the callback waited");
     assert!((0..100).all(|id| server.received(id) == 1));
 }
+
+#[test]
+fn the_sender_thread_blocks_asynchronous_signals_so_they_reach_the_programs_threads() {
+    let server = Server::start(1, false);
+    let reports = Reports::new(1);
+    let client = Client::new(&server.addr.to_string(), &config(&[], &reports)).unwrap();
+    client.send(&Event::body(&body(0)), 0).unwrap();
+    client.flush(Duration::from_secs(10)).unwrap();
+    let mut senders = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if name.trim() != "flume-sender" {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(task.join("status")) else { continue }; // it may have just ended
+        let blocked = status.lines().find_map(|l| l.strip_prefix("SigBlk:")).unwrap().trim();
+        let blocked = u64::from_str_radix(blocked, 16).unwrap();
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGCHLD, libc::SIGALRM] {
+            assert_ne!(blocked & (1 << (signal - 1)), 0, "signal {signal} not blocked on a sender thread: {blocked:x}");
+        }
+        assert_eq!(blocked & (1 << (libc::SIGSEGV - 1)), 0, "faults stay deliverable");
+        senders += 1;
+    }
+    assert!(senders >= 1, "no sender thread found");
+}
+
+#[test]
+fn a_child_forked_while_events_are_in_flight_touches_nothing_and_the_parent_reports_all() {
+    let server = Server::start(200, false);
+    let reports = Reports::new(200);
+    let client = Client::new(&server.addr.to_string(), &config(&[("linger-ms", "0"), ("batch-size", "5")], &reports)).unwrap();
+    for id in 0..100 {
+        client.send(&Event::body(&body(id)), id).unwrap();
+    }
+    // SAFETY: the child calls the client (each call fails before any lock or
+    // I/O, or, for drop, forgets what parent threads may hold) and _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let refused = |r: flume_client::Result<()>| r.is_err_and(|e| e.kind() == ErrorKind::InvalidArg);
+        let ok = refused(client.send(&Event::body(&body(150)), 150)) && refused(client.flush(Duration::from_secs(5)));
+        drop(client); // must return at once, reporting nothing here
+        unsafe { libc::_exit(if ok && reports.count(1) + reports.count(2) <= 100 { 0 } else { 1 }) };
+    }
+    let start = Instant::now();
+    let mut status = 0;
+    loop {
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if done == pid {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("the child hung");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
+    for id in 100..200 {
+        client.send(&Event::body(&body(id)), id).unwrap();
+    }
+    client.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(reports.count(1), 200);
+    assert!((0..200).all(|id| server.received(id) == 1));
+}
