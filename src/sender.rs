@@ -173,7 +173,7 @@ impl Shared {
     /// Whether the calling thread is this sender's thread (so the call comes
     /// from one of its delivery callbacks). Thread-local: nothing shared.
     fn on_sender_thread(&self) -> bool {
-        SENDER_OF_THIS_THREAD.with(Cell::get) == self as *const Shared
+        std::ptr::eq(SENDER_OF_THIS_THREAD.with(Cell::get), self)
     }
 }
 
