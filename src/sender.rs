@@ -16,12 +16,12 @@
 //! was sending (reported `Internal`), and sending goes on.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -312,7 +312,9 @@ impl Sender {
         }
         let shared = Arc::clone(&self.shared);
         let closer = with_async_signals_blocked(|| {
-            std::thread::Builder::new().name("flume-closer".into()).spawn(move || finish_close(&shared, deadline, thread))
+            std::thread::Builder::new()
+                .name("flume-closer".into())
+                .spawn(move || finish_close(&shared, deadline, thread))
         });
         if closer.is_err() {
             // No thread to wait with: the sender reports the rest as soon as the callback returns.
@@ -660,7 +662,8 @@ impl Worker<'_> {
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        let error = err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
+        let error =
+            err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
         while let Some(pending) = self.batch.pop_front() {
             self.report_one(pending, Err(&error));
         }
@@ -706,7 +709,10 @@ impl Worker<'_> {
 
 /// Errors worth another try: the host, the network or the channel may recover.
 fn retriable(kind: ErrorKind) -> bool {
-    !matches!(kind, ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal | ErrorKind::Closed)
+    !matches!(
+        kind,
+        ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal | ErrorKind::Closed
+    )
 }
 
 #[cfg(test)]
