@@ -721,3 +721,43 @@ fn a_child_forked_while_events_are_in_flight_touches_nothing_and_the_parent_repo
     assert_eq!(reports.count(1), 200);
     assert!((0..200).all(|id| server.received(id) == 1));
 }
+
+/// A loopback listener whose accept queue is full (backlog 0, one connection
+/// queued): Linux drops further SYNs, so connecting to it hangs like a
+/// blackholed agent. Checked with a raw connect; keep the result alive.
+fn blackholed_agent() -> (TcpListener, Vec<TcpStream>) {
+    use std::os::fd::AsRawFd;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+    let probe = Duration::from_millis(200);
+    let queued: Vec<TcpStream> = (0..3).filter_map(|_| TcpStream::connect_timeout(&addr, probe).ok()).collect();
+    let hangs = TcpStream::connect_timeout(&addr, probe)
+        .is_err_and(|e| matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock));
+    assert!(hangs, "a connect to the full listener on {addr} did not hang: this kernel cannot blackhole it");
+    (listener, queued)
+}
+
+#[test]
+fn drop_while_connecting_to_a_blackholed_agent_waits_at_most_the_rest_of_that_connect() {
+    // free's documented worst case: close-timeout, plus the rest of a connect
+    // attempt in progress (which cannot be cut), plus the callbacks due.
+    let hole = blackholed_agent();
+    let reports = Reports::new(20);
+    let marker = Arc::new(());
+    let mut config = config(&[("connect-timeout", "1500"), ("close-timeout", "300"), ("linger-ms", "0")], &reports);
+    config.delivery_callback = Some(marked_callback(&reports, &marker));
+    let client = Client::new(&hole.0.local_addr().unwrap().to_string(), &config).unwrap();
+    drop(config);
+    for id in 0..20 {
+        client.send(&Event::body(&body(id)), id).unwrap();
+    }
+    thread::sleep(Duration::from_millis(100)); // the sender is connecting
+    let start = Instant::now();
+    drop(client);
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(1500) + MARGIN, "drop took {took:?}");
+    assert_eq!(Arc::strong_count(&marker), 1, "the sender thread outlived drop");
+    let kinds = kinds(&reports, 20);
+    assert!(kinds.iter().all(|k| *k == Some(ErrorKind::Closed)), "never sent: {kinds:?}");
+}
