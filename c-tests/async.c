@@ -16,7 +16,8 @@
  *    before flume_client_free() returns; none after.
  * 4. Re-entrant callbacks: flume_client_send() from a callback while
  *    flume_client_free() runs is refused with FLUME_ERR_CLOSED, and after
- *    free returns there is no report and no thread of the client;
+ *    free returns there is no report and no thread of the client (and a
+ *    flume_client_free() from the callback meanwhile does nothing);
  *    flume_client_free() from a callback returns, every event is still
  *    reported exactly once, and the client's threads end within
  *    close-timeout; flume_client_flush() from a callback fails at once with
@@ -232,10 +233,13 @@ static void sleep_ms(long ms) {
 static flume_client *reentrant;
 static atomic_int freeing;
 static atomic_size_t sends_during_free, refused_during_free;
+static atomic_int nested_free_done;
 
 static void send_during_free(void *opaque, flume_result result, const char *message, void *user) {
   on_report(opaque, result, message, user);
   if (atomic_load(&freeing)) {
+    /* A callback freeing its client while free runs: harmless, the running free frees it. */
+    if (!atomic_exchange(&nested_free_done, 1)) flume_client_free(reentrant);
     flume_event e = {NULL, 0, "again", 5};
     flume_result r = flume_client_send(reentrant, &e, (void *)(uintptr_t)1);
     atomic_fetch_add(&sends_during_free, 1);

@@ -484,8 +484,10 @@ void flume_string_free(char *string);
  * lingering do not add to it.
  *
  * NULL is a no-op. Must not be called while another thread is still using
- * the client. From a delivery callback of the same client it returns at
- * once instead: the sender thread finishes the close by itself (flush for
+ * the client. From a delivery callback while flume_client_free() of the
+ * same client runs, it does nothing (the running one frees the client).
+ * Otherwise, from a delivery callback of the same client it returns at
+ * once: the sender thread finishes the close by itself (flush for
  * close-timeout, then the rest reported as above) after the callback
  * returns, and ends; those later reports still come, with the same `user`,
  * but the callback must not use the freed client in them.

@@ -252,8 +252,10 @@ pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
 /// lingering do not add to it.
 ///
 /// NULL is a no-op. Must not be called while another thread is still using
-/// the client. From a delivery callback of the same client it returns at
-/// once instead: the sender thread finishes the close by itself (flush for
+/// the client. From a delivery callback while flume_client_free() of the
+/// same client runs, it does nothing (the running one frees the client).
+/// Otherwise, from a delivery callback of the same client it returns at
+/// once: the sender thread finishes the close by itself (flush for
 /// close-timeout, then the rest reported as above) after the callback
 /// returns, and ends; those later reports still come, with the same `user`,
 /// but the callback must not use the freed client in them.
@@ -267,8 +269,11 @@ pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {
         if !client.is_null() {
             // Closed through a shared reference first: delivery callbacks may
             // still use the client (send, append, stats) until it returns.
-            (*client).inner.close();
-            drop(Box::from_raw(client));
+            // A free from a callback while this one runs finds it closing and
+            // leaves the freeing to this one.
+            if (*client).inner.close() {
+                drop(Box::from_raw(client));
+            }
         }
         Ok(())
     });
