@@ -14,12 +14,21 @@
  * 3. A client of a port where nothing listens: events sent and then the
  *    client freed without a flush are each reported exactly once, failed,
  *    before flume_client_free() returns; none after.
+ * 4. Re-entrant callbacks: flume_client_send() from a callback while
+ *    flume_client_free() runs is refused with FLUME_ERR_CLOSED, and after
+ *    free returns there is no report and no thread of the client (and a
+ *    flume_client_free() from the callback meanwhile does nothing);
+ *    flume_client_free() from a callback returns, every event is still
+ *    reported exactly once, and the client's threads end within
+ *    close-timeout; flume_client_flush() from a callback fails at once with
+ *    FLUME_ERR_INVALID_ARG instead of waiting for itself.
  *
  * ctest runs it plainly, under valgrind memcheck and built with ASan+UBSan.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -199,6 +208,139 @@ static void test_free_reports_the_rest(void) {
   close(fd);
 }
 
+/* Threads of this process. */
+static int task_count(void) {
+  DIR *dir = opendir("/proc/self/task");
+  CHECK(dir != NULL);
+  int n = 0;
+  struct dirent *entry;
+  while ((entry = readdir(dir)) != NULL) n += entry->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms) {
+  nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000 * 1000}, NULL);
+}
+
+/* The client the re-entrant callbacks below use. */
+static flume_client *reentrant;
+static atomic_int freeing;
+static atomic_size_t sends_during_free, refused_during_free;
+static atomic_int nested_free_done;
+
+static void send_during_free(void *opaque, flume_result result, const char *message, void *user) {
+  on_report(opaque, result, message, user);
+  if (atomic_load(&freeing)) {
+    /* A callback freeing its client while free runs: harmless, the running free frees it. */
+    if (!atomic_exchange(&nested_free_done, 1)) flume_client_free(reentrant);
+    flume_event e = {NULL, 0, "again", 5};
+    flume_result r = flume_client_send(reentrant, &e, (void *)(uintptr_t)1);
+    atomic_fetch_add(&sends_during_free, 1);
+    if (r == FLUME_ERR_CLOSED && strstr(flume_last_error(), "being freed") != NULL) atomic_fetch_add(&refused_during_free, 1);
+  }
+}
+
+static void test_send_from_a_callback_during_free(const char *hosts) {
+  enum { N = 200 };
+  int threads_before = task_count();
+  flume_config *conf = flume_config_new();
+  CHECK_CODE(flume_config_set(conf, "batch-size", "10"), FLUME_OK, NULL);
+  /* Nothing is sent before free, which then sends at once: every report comes during free. */
+  CHECK_CODE(flume_config_set(conf, "linger-ms", "10000"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set_delivery_cb(conf, send_during_free, (void *)(uintptr_t)N), FLUME_OK, NULL);
+  reentrant = flume_client_new(hosts, conf);
+  flume_config_free(conf);
+  CHECK(reentrant != NULL);
+  reset_reports(N);
+  for (size_t id = 0; id < N; id++) {
+    flume_event e = {NULL, 0, "during-free", 11};
+    CHECK_CODE(flume_client_send(reentrant, &e, (void *)(uintptr_t)(id + 1)), FLUME_OK, NULL);
+  }
+  atomic_store(&freeing, 1);
+  flume_client_free(reentrant);
+  atomic_store(&freeing, 0);
+  CHECK(atomic_load(&sends_during_free) == N);
+  CHECK(atomic_load(&refused_during_free) == N); /* each refused, saying why */
+  CHECK(atomic_load(&bad_messages) == 0);
+  CHECK(atomic_load(&reports_total) == N);
+  for (size_t id = 0; id < N; id++) CHECK(atomic_load(&report_count[id]) == 1 && atomic_load(&report_result[id]) == FLUME_OK);
+  CHECK(task_count() == threads_before); /* the sender thread ended before free returned */
+  sleep_ms(200);
+  CHECK(atomic_load(&reports_total) == N); /* and no report came after */
+}
+
+static void free_from_a_callback(void *opaque, flume_result result, const char *message, void *user) {
+  on_report(opaque, result, message, user);
+  if ((uintptr_t)opaque == 6) flume_client_free(reentrant); /* the client must not be used after this */
+}
+
+static void test_free_from_a_callback(const char *hosts) {
+  enum { N = 100 };
+  int threads_before = task_count();
+  flume_config *conf = flume_config_new();
+  CHECK_CODE(flume_config_set(conf, "batch-size", "10"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "close-timeout", "2000"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set_delivery_cb(conf, free_from_a_callback, (void *)(uintptr_t)N), FLUME_OK, NULL);
+  reentrant = flume_client_new(hosts, conf);
+  flume_config_free(conf);
+  CHECK(reentrant != NULL);
+  reset_reports(N);
+  long long start = now_ms();
+  for (size_t id = 0; id < N; id++) {
+    flume_event e = {NULL, 0, "free-in-cb", 10};
+    CHECK_CODE(flume_client_send(reentrant, &e, (void *)(uintptr_t)(id + 1)), FLUME_OK, NULL);
+  }
+  /* The events queued when free ran are still sent and reported, within close-timeout. */
+  while (atomic_load(&reports_total) < N && now_ms() - start < 2000 + 3000) sleep_ms(5);
+  if (atomic_load(&reports_total) != N) {
+    fprintf(stderr, "async: free from a callback: %zu of %d events reported\n", atomic_load(&reports_total), N);
+    exit(1);
+  }
+  CHECK(atomic_load(&bad_messages) == 0);
+  for (size_t id = 0; id < N; id++) CHECK(atomic_load(&report_count[id]) == 1 && atomic_load(&report_result[id]) == FLUME_OK);
+  while (task_count() != threads_before && now_ms() - start < 2000 + 3000) sleep_ms(5);
+  CHECK(task_count() == threads_before); /* the sender thread and its helper ended */
+  sleep_ms(100);
+  CHECK(atomic_load(&reports_total) == N);
+}
+
+static atomic_uint flush_in_callback_result;
+static atomic_llong flush_in_callback_ms;
+static atomic_int flush_in_callback_said_why;
+
+static void flush_from_a_callback(void *opaque, flume_result result, const char *message, void *user) {
+  on_report(opaque, result, message, user);
+  if ((uintptr_t)opaque != 1) return;
+  long long start = now_ms();
+  atomic_store(&flush_in_callback_result, flume_client_flush(reentrant, 3000));
+  atomic_store(&flush_in_callback_ms, now_ms() - start);
+  atomic_store(&flush_in_callback_said_why, strstr(flume_last_error(), "delivery callback") != NULL);
+}
+
+static void test_flush_from_a_callback(const char *hosts) {
+  flume_config *conf = flume_config_new();
+  CHECK_CODE(flume_config_set_delivery_cb(conf, flush_from_a_callback, (void *)(uintptr_t)1), FLUME_OK, NULL);
+  reentrant = flume_client_new(hosts, conf);
+  flume_config_free(conf);
+  CHECK(reentrant != NULL);
+  reset_reports(1);
+  flume_event e = {NULL, 0, "flush-in-cb", 11};
+  CHECK_CODE(flume_client_send(reentrant, &e, (void *)(uintptr_t)1), FLUME_OK, NULL);
+  CHECK_CODE(flume_client_flush(reentrant, 10000), FLUME_OK, NULL);
+  CHECK(atomic_load(&reports_total) == 1 && atomic_load(&report_result[0]) == FLUME_OK);
+  CHECK(atomic_load(&flush_in_callback_result) == FLUME_ERR_INVALID_ARG);
+  CHECK(atomic_load(&flush_in_callback_said_why));
+  CHECK(atomic_load(&flush_in_callback_ms) < 1000); /* at once, not after its 3 s */
+  flume_client_free(reentrant);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || argc > 3) {
     fprintf(stderr, "usage: %s EVENTS [THREADS]\n", argv[0]);
@@ -213,7 +355,7 @@ int main(int argc, char **argv) {
   const char *hosts = required_env("FLUME_TEST_HOSTS");
   const char *output = required_env("FLUME_TEST_OUTPUT");
 
-  size_t slots = event_count > 20 ? event_count : 20;
+  size_t slots = event_count > 200 ? event_count : 200;
   report_count = calloc(slots, sizeof *report_count);
   report_result = calloc(slots, sizeof *report_result);
   CHECK(report_count != NULL && report_result != NULL);
@@ -221,6 +363,9 @@ int main(int argc, char **argv) {
 
   test_delivery(hosts, output);
   test_free_reports_the_rest();
+  test_send_from_a_callback_during_free(hosts);
+  test_free_from_a_callback(hosts);
+  test_flush_from_a_callback(hosts);
 
   free(report_count);
   free(report_result);

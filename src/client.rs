@@ -158,17 +158,26 @@ impl Client {
 
     /// Closes the asynchronous side: refuses further sends, flushes for
     /// close-timeout, then has the rest reported and waits for the sender
-    /// thread to end (see `Sender::close`). Called again, it does nothing.
-    /// Takes `&self` so that delivery callbacks may still use the client
-    /// while it runs (the C `flume_client_free` calls it before freeing).
-    pub(crate) fn close(&self) {
+    /// thread to end (see `Sender::close`). Takes `&self` so that delivery
+    /// callbacks may still use the client while it runs (the C
+    /// `flume_client_free` calls it before freeing). True for the call that
+    /// closed; false if the client was already closed or closing (a callback
+    /// freeing its client while free runs), which then does nothing.
+    pub(crate) fn close(&self) -> bool {
         if fork_generation() != self.process {
-            return; // see Drop
+            return true; // see Drop
         }
-        *self.closed.lock() = true;
+        {
+            let mut closed = self.closed.lock();
+            if *closed {
+                return false;
+            }
+            *closed = true;
+        }
         if let Some(sender) = self.sender.get() {
             sender.close(self.core.config.close_timeout);
         }
+        true
     }
 
     /// A child process must not use its parent's client: both would write to

@@ -195,7 +195,7 @@ impl HostSet {
         health.consecutive_failures = (health.consecutive_failures + 1).min(MAX_COUNTED_FAILURES);
         if let Some(max_backoff) = self.max_backoff {
             let backoff = Duration::from_millis(1000u64 << health.consecutive_failures).min(max_backoff);
-            health.backoff_until = Some(Instant::now() + backoff);
+            health.backoff_until = Some(crate::sync::deadline_in(backoff));
         }
     }
 }

@@ -16,13 +16,14 @@
 //! was sending (reported `Internal`), and sending goes on.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::thread::{JoinHandle, ThreadId};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::cancel::CallCancel;
@@ -156,8 +157,6 @@ struct Shared {
     callback_panics: AtomicU64,
     /// Lets `close` cut the thread's call in flight.
     cancel: CallCancel,
-    /// The sender thread, to tell calls made from its delivery callbacks.
-    thread: OnceLock<ThreadId>,
     /// Signalled when events arrive, a flush starts, or closing begins or gives up.
     wake: Condvar,
     /// Signalled when events leave the queue (room for `block`) or closing begins.
@@ -171,8 +170,10 @@ impl Shared {
         self.reported.load(Ordering::Acquire)
     }
 
+    /// Whether the calling thread is this sender's thread (so the call comes
+    /// from one of its delivery callbacks). Thread-local: nothing shared.
     fn on_sender_thread(&self) -> bool {
-        self.thread.get() == Some(&std::thread::current().id())
+        std::ptr::eq(SENDER_OF_THIS_THREAD.with(Cell::get), self)
     }
 }
 
@@ -192,7 +193,6 @@ impl Sender {
             reports_by_code: Default::default(),
             callback_panics: AtomicU64::new(0),
             cancel: CallCancel::default(),
-            thread: OnceLock::new(),
             wake: Condvar::new(),
             room: Condvar::new(),
             progress: Condvar::new(),
@@ -202,7 +202,6 @@ impl Sender {
             std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared))
         })
         .map_err(|e| err!(Internal, "cannot start the sender thread: {e}"))?;
-        let _ = shared.thread.set(thread.thread().id());
         Ok(Sender { shared, thread: Mutex::new(Some(thread)) })
     }
 
@@ -313,7 +312,9 @@ impl Sender {
         }
         let shared = Arc::clone(&self.shared);
         let closer = with_async_signals_blocked(|| {
-            std::thread::Builder::new().name("flume-closer".into()).spawn(move || finish_close(&shared, deadline, thread))
+            std::thread::Builder::new()
+                .name("flume-closer".into())
+                .spawn(move || finish_close(&shared, deadline, thread))
         });
         if closer.is_err() {
             // No thread to wait with: the sender reports the rest as soon as the callback returns.
@@ -418,9 +419,15 @@ struct Worker<'a> {
     spare: Vec<Vec<u8>>,
 }
 
+thread_local! {
+    /// On a sender thread, its `Shared`; elsewhere null.
+    static SENDER_OF_THIS_THREAD: Cell<*const Shared> = const { Cell::new(std::ptr::null()) };
+}
+
 /// The sender thread: batches from the head of the queue until closing, then
 /// the reports of whatever is left.
 fn run(core: &Core, shared: &Shared) {
+    SENDER_OF_THIS_THREAD.with(|sender| sender.set(shared));
     let config = core.config();
     let mut worker = Worker {
         core,
@@ -517,6 +524,10 @@ impl Worker<'_> {
         }
         if self.shared.queue.lock().abort {
             return false;
+        }
+        #[cfg(test)]
+        if self.batch.front().is_some_and(|p| p.event.opaque == tests::PANIC_OPAQUE) {
+            panic!("a bug injected by a test");
         }
         let events = self.batch.make_contiguous();
         let count = self.core.next_call_len(events);
@@ -617,8 +628,12 @@ impl Worker<'_> {
     fn report_one(&mut self, pending: Pending, result: std::result::Result<(), &Error>) {
         if let Some(cb) = &self.config.delivery_callback {
             let report = DeliveryReport { opaque: pending.event.opaque, result };
-            if catch_unwind(AssertUnwindSafe(|| (cb.0)(&report))).is_err() {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (cb.0)(&report))) {
                 self.shared.callback_panics.fetch_add(1, Ordering::Relaxed);
+                // A payload whose drop panics too must not unwind out of here.
+                if let Err(again) = catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+                    std::mem::forget(again);
+                }
             }
         }
         let code = result.err().map_or(0, |e| e.kind().code() as usize);
@@ -647,7 +662,8 @@ impl Worker<'_> {
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        let error = err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
+        let error =
+            err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
         while let Some(pending) = self.batch.pop_front() {
             self.report_one(pending, Err(&error));
         }
@@ -693,5 +709,50 @@ impl Worker<'_> {
 
 /// Errors worth another try: the host, the network or the channel may recover.
 fn retriable(kind: ErrorKind) -> bool {
-    !matches!(kind, ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal | ErrorKind::Closed)
+    !matches!(
+        kind,
+        ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal | ErrorKind::Closed
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+
+    /// An event with this opaque makes the sender thread panic (a stand-in for a bug).
+    pub(super) const PANIC_OPAQUE: usize = usize::MAX - 7;
+
+    #[test]
+    fn a_panic_in_the_sender_thread_costs_its_batch_only_and_sending_goes_on() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        type Seen = Vec<(usize, Option<ErrorKind>)>;
+        let reports: Arc<std::sync::Mutex<Seen>> = Arc::default();
+        let seen = Arc::clone(&reports);
+        let mut config = Config::default();
+        for (key, value) in [("batch-size", "1"), ("retries", "0"), ("linger-ms", "0")] {
+            config.set(key, value).unwrap();
+        }
+        config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
+            seen.lock().unwrap().push((r.opaque, r.result.err().map(Error::kind)));
+        })));
+        let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
+        let event = crate::event::Event::body(b"x");
+        for opaque in [1, PANIC_OPAQUE, 2] {
+            client.send(&event, opaque).unwrap();
+        }
+        client.flush(Duration::from_secs(10)).unwrap();
+        client.send(&event, 3).unwrap();
+        client.flush(Duration::from_secs(10)).unwrap();
+        let reports = reports.lock().unwrap().clone();
+        assert_eq!(
+            reports,
+            [
+                (1, Some(ErrorKind::Connect)),
+                (PANIC_OPAQUE, Some(ErrorKind::Internal)),
+                (2, Some(ErrorKind::Connect)),
+                (3, Some(ErrorKind::Connect))
+            ]
+        );
+    }
 }

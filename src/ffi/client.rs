@@ -152,7 +152,13 @@ pub unsafe extern "C" fn flume_client_append_batch(
 /// background thread of the client sends it in batches over the same pool and
 /// hosts as flume_client_append_batch(), retries failures (retries,
 /// retry-backoff) and reports the result exactly once to the config's delivery
-/// callback (flume_config_set_delivery_cb) with `opaque`. Thread-safe.
+/// callback (flume_config_set_delivery_cb) with `opaque`, which the library
+/// only passes back. Thread-safe; may be called from a delivery callback.
+///
+/// Blocks: never on the network. With queue.full = block and a full queue it
+/// waits for room at most queue.block-timeout, except in a delivery callback,
+/// where it fails at once (the room would have to come from the thread
+/// running the callback). The first call starts the client's sender thread.
 ///
 /// Returns FLUME_OK when the event was queued; then, and only then, a report
 /// follows. Otherwise nothing was queued and no report follows:
@@ -161,7 +167,10 @@ pub unsafe extern "C" fn flume_client_append_batch(
 ///   inherited across fork();
 /// - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
 /// - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
-///   with queue.full = fail; after queue.block-timeout with queue.full = block).
+///   with queue.full = fail; after queue.block-timeout with queue.full = block);
+/// - FLUME_ERR_CLOSED: flume_client_free() of this client has begun (a
+///   delivery callback sending while free flushes): sends made during free are
+///   refused, never delivered after it.
 ///
 /// Threads: any number of threads at once on one client.
 /// Blocks: never on the network; with queue.full = block, at most
@@ -180,12 +189,15 @@ pub unsafe extern "C" fn flume_client_send(client: *mut flume_client, event: *co
 }
 
 /// Waits until every event that flume_client_send() accepted before this call
-/// has had its delivery report, or `timeout_ms` passes. Thread-safe.
+/// has had its delivery report (its callback has returned), or `timeout_ms`
+/// passes. Thread-safe. Blocks at most `timeout_ms`.
 ///
 /// Returns FLUME_OK (also when nothing was ever sent); FLUME_ERR_TIMEOUT when
-/// time ran out, with the number of events still without a report in
-/// flume_last_error() (they stay queued and will be reported);
-/// FLUME_ERR_INVALID_ARG if client is NULL or inherited across fork().
+/// time ran out, with the exact number of those events whose report has not
+/// been made yet in flume_last_error() (they stay queued or in flight and
+/// will be reported); FLUME_ERR_INVALID_ARG if client is NULL or inherited
+/// across fork(), or, at once, when called from a delivery callback of the
+/// same client (it would wait for the thread running the callback).
 ///
 /// Threads: any thread but the client's own delivery callback.
 /// Blocks: at most timeout_ms.
@@ -282,13 +294,31 @@ pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
 }
 
 /// Frees the client. If events sent with flume_client_send() are still
-/// unreported, first flushes for at most close-timeout (default 5 s), then
-/// reports what is left on the calling thread: queued events as
-/// FLUME_ERR_CLOSED (not sent), events of a call in flight as
-/// FLUME_ERR_TIMEOUT (delivery unknown). No report comes after it returns.
-/// Never blocks longer than close-timeout, even with the agent unreachable.
+/// unreported, first flushes for at most close-timeout (default 5 s): from
+/// its start, flume_client_send() on this client fails with FLUME_ERR_CLOSED.
+/// When close-timeout passes, the call in flight is cut (its socket shut
+/// down) and the rest is reported on the client's sender thread: queued
+/// events as FLUME_ERR_CLOSED (not sent), events an attempt may have
+/// delivered as FLUME_ERR_TIMEOUT (delivery unknown). Then free waits for that
+/// thread to end: when it returns, no report comes any more and no thread,
+/// socket or memory of the client remains.
+///
+/// Blocks at most: close-timeout, plus the time the delivery callbacks still
+/// due take (every event not yet reported gets its callback before free
+/// returns, one after another), plus, if the sender thread is connecting when
+/// close-timeout passes (name lookup, TCP connect, TLS handshake, Kerberos
+/// negotiation), the rest of that connect attempt (at most connect-timeout),
+/// which cannot be cut. A call in flight, a retry-backoff pause and
+/// lingering do not add to it.
+///
 /// NULL is a no-op. Must not be called while another thread is still using
-/// the client, nor from a delivery callback.
+/// the client. From a delivery callback while flume_client_free() of the
+/// same client runs, it does nothing (the running one frees the client).
+/// Otherwise, from a delivery callback of the same client it returns at
+/// once: the sender thread finishes the close by itself (flush for
+/// close-timeout, then the rest reported as above) after the callback
+/// returns, and ends; those later reports still come, with the same `user`,
+/// but the callback must not use the freed client in them.
 ///
 /// fork(): a child process must not use its parent's clients (calls fail with
 /// FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory
@@ -305,8 +335,11 @@ pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {
         if !client.is_null() {
             // Closed through a shared reference first: delivery callbacks may
             // still use the client (send, append, stats) until it returns.
-            (*client).inner.close();
-            drop(Box::from_raw(client));
+            // A free from a callback while this one runs finds it closing and
+            // leaves the freeing to this one.
+            if (*client).inner.close() {
+                drop(Box::from_raw(client));
+            }
         }
         Ok(())
     });

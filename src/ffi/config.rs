@@ -53,13 +53,16 @@ use crate::sender::{DeliveryCallback, DeliveryReport};
 ///   bytes). A send that finds either limit reached fails or blocks:
 /// - "queue.full": "fail" (default: FLUME_ERR_QUEUE_FULL at once) or "block"
 ///   (wait up to "queue.block-timeout", default 1000 ms, then fail).
-/// - "linger-ms": 5; the longest the sender waits to fill a batch of batch-size.
+/// - "linger-ms": 5; the longest the sender waits to fill a batch of batch-size
+///   (at most half of event-timeout, so lingering never expires an event).
 /// - "retries": 10; times a batch that failed is sent again, each after
 ///   "retry-backoff" (100 ms). Retrying after a timeout or a broken connection
 ///   may deliver an event twice (at-least-once).
 /// - "event-timeout": 30000 ms; an event still undelivered this long after it
-///   was queued is reported with the last error.
-/// - "close-timeout": 5000 ms; how long flume_client_free() flushes.
+///   was queued is reported with the last error (FLUME_ERR_EXPIRED if it was
+///   never sent and the sender was not failing to connect; see flume_delivery_cb).
+/// - "close-timeout": 5000 ms; how long flume_client_free() flushes (see its
+///   worst case there).
 /// Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
 /// compression) give FLUME_ERR_CONFIG saying why.
 ///
@@ -148,13 +151,33 @@ pub unsafe extern "C" fn flume_config_load_properties_str(conf: *mut flume_confi
 /// during the call), and the `user` pointer given to
 /// flume_config_set_delivery_cb().
 ///
-/// It runs on the client's sender thread (or, for events still unreported
-/// when flume_client_free() gives up after close-timeout, on the thread
-/// calling flume_client_free(), before it returns). Never after
-/// flume_client_free() returns. Reports come in the order events were sent.
-/// It must return quickly, and must not call flume_client_flush() or
-/// flume_client_free() of the same client, nor flume_client_send() with
-/// queue.full = block (each would wait for the thread running it).
+/// What the result says about the event:
+/// - FLUME_OK: the source acknowledged it (it is in the agent's channel);
+/// - FLUME_ERR_CONNECT: never sent, no connection could be made (also when
+///   event-timeout passed while the agent could not be reached);
+/// - FLUME_ERR_EXPIRED: never sent: event-timeout passed while the sender was
+///   busy with the events ahead of it (slow or failing calls);
+/// - FLUME_ERR_CLOSED: never sent: the client was freed first;
+/// - FLUME_ERR_BUSY: never sent: no pooled connection became free in time;
+/// - FLUME_ERR_FAILED, FLUME_ERR_SERVER: sent and rejected by the source
+///   (after `retries` more tries);
+/// - FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_INTERNAL:
+///   delivery unknown: a call carrying it got no valid answer. An event is
+///   reported with one of these whenever any attempt of it may have
+///   delivered it, even if later attempts only failed to connect.
+///
+/// It runs on the client's sender thread, one call at a time, in the order
+/// events were sent, with no lock of the library held; that thread has the
+/// asynchronous signals blocked, so they go to the program's own threads.
+/// Never after flume_client_free() returns (except when free was called
+/// from the callback itself: see flume_client_free()). A slow callback holds
+/// up the reports after it, flush and free.
+///
+/// From the callback the client may be used: flume_client_send() (never
+/// waits for room there; FLUME_ERR_CLOSED while free runs),
+/// flume_client_append() and the others; flume_client_flush() fails at once
+/// with FLUME_ERR_INVALID_ARG (it would wait for itself);
+/// flume_client_free() returns at once and the sender finishes by itself.
 pub type flume_delivery_cb =
     Option<unsafe extern "C" fn(opaque: *mut c_void, result: flume_result, message: *const c_char, user: *mut c_void)>;
 
