@@ -15,15 +15,26 @@
  *     fprintf(stderr, "%zu acknowledged: %s\n", delivered, flume_last_error());
  *   flume_client_free(client);
  *
- * Ownership: the library never keeps a pointer the caller passed in; every
- * object it returns is freed with its own _free function (NULL is a no-op);
- * strings it returns belong to the library.
+ * Each function's documentation ends with its Threads (who may call it, and
+ * at once with what), Blocks (its longest wait) and Ownership (what it keeps
+ * and who frees what).
+ *
+ * Ownership: the library keeps no pointer the caller passed in beyond the
+ * call, with one exception: flume_config_set_delivery_cb() keeps `cb` and
+ * `user`, which the clients made from that config use until
+ * flume_client_free() returns. Every object it returns is freed with its own
+ * _free function (NULL is a no-op); flume_last_error(), flume_result_str()
+ * and flume_version() return strings that belong to the library.
  *
  * Threads: a flume_client may be used by many threads at once; a flume_config
  * by one at a time. Error details are per thread (flume_last_error).
  *
- * Blocking: sending calls block the calling thread for at most connect-timeout
- * (when a connection must be made) plus request-timeout per call.
+ * Blocking: a synchronous call tries up to max-attempts hosts; on each it
+ * waits at most request-timeout for a pooled connection, connect-timeout to
+ * connect (when it has no open connection) and request-timeout for the call:
+ * at most max-attempts x (2 x request-timeout + connect-timeout) per call
+ * (60 s with the defaults and one host); flume_client_append_batch() makes one
+ * call per batch-size events (or fewer, by max-frame-size), one after another.
  *
  * Signals and fork: no call installs signal handlers, and a broken connection
  * never raises SIGPIPE (sends use MSG_NOSIGNAL). After fork(), a child must not
@@ -61,8 +72,16 @@
  * Thread-safety: one client may be used by many threads at once; each call
  * takes a connection from its host's pool of maxConnections (waiting at most
  * request-timeout for one). Calls block the calling thread until the answer
- * comes or a timeout passes; none installs signal handlers, and a peer that
- * closes the connection never raises SIGPIPE.
+ * comes or a timeout passes (each function states its longest wait); none
+ * installs signal handlers, and a peer that closes the connection never
+ * raises SIGPIPE.
+ *
+ * One attempt on one host waits at most request-timeout for a free pooled
+ * connection (then FLUME_ERR_BUSY from that host, nothing sent), then at most
+ * connect-timeout to connect when it holds no open connection (name lookup,
+ * every address of the name and the TLS handshake included), then at most
+ * request-timeout for the call. A call tries up to max-attempts hosts (default:
+ * every host), one after another.
  *
  * Delivery: FLUME_OK means a source acknowledged the events (they are in its
  * channel). FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL and
@@ -321,20 +340,26 @@ extern "C" {
  * it is copied, so the caller may free it at once.
  *
  * Does not connect: connecting happens on the first call, so a service may
- * start before its agent. Does not block.
+ * start before its agent.
  *
  * Returns NULL on failure, with the reason in flume_last_error(): hosts not
  * UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
  * or NULL while conf names no hosts; an alias in "hosts" without its
  * "hosts.<alias>"; TLS settings that cannot be used (unreadable files, a key
  * not matching its certificate, TLS keys without "ssl"="true").
+ *
+ * Threads: any thread; the client it returns may then be used by many
+ * threads at once.
+ * Blocks: never on the network. With "ssl"="true" it reads conf's TLS files
+ * (truststore or the system's CA store, client certificate and key).
+ * Ownership: `hosts` and `conf` are only read during the call: conf is copied
+ * (its delivery callback too), so the caller may free it at once. The caller
+ * owns the client returned and frees it with flume_client_free().
  */
 struct flume_client *flume_client_new(const char *hosts, const struct flume_config *conf);
 
 /**
- * Sends one event with Flume's append call and waits for the answer: at most
- * connect-timeout to connect (if not connected) plus request-timeout for the
- * call.
+ * Sends one event with Flume's append call and waits for the answer.
  *
  * Returns FLUME_OK when the source acknowledged the event, or:
  * - FLUME_ERR_INVALID_ARG: client or event NULL, a NULL pointer with a non-zero
@@ -344,7 +369,17 @@ struct flume_client *flume_client_new(const char *hosts, const struct flume_conf
  * - FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL: delivery unknown; the
  *   connection is closed and the next call reconnects.
  * - FLUME_ERR_FAILED, FLUME_ERR_SERVER: the source rejected the event.
+ * - FLUME_ERR_BUSY: every pooled connection of the hosts tried stayed busy
+ *   with other threads' calls for request-timeout. Nothing sent.
+ *
  * flume_last_error() gives the detail.
+ *
+ * Threads: any number of threads at once on one client.
+ * Blocks: at most max-attempts x (request-timeout + connect-timeout +
+ * request-timeout): a pooled connection, a connection, the call, on each host
+ * tried (see flume_client). With the defaults (20 s each) and one host: 60 s.
+ * Ownership: the event and all it points to are only read during the call;
+ * the caller may reuse or free them once it returns.
  */
 flume_result flume_client_append(struct flume_client *client, const struct flume_event *event);
 
@@ -363,6 +398,13 @@ flume_result flume_client_append(struct flume_client *client, const struct flume
  *
  * Returns the codes of flume_client_append(); FLUME_ERR_INVALID_ARG also for
  * `events` NULL with `count` > 0.
+ *
+ * Threads: any number of threads at once on one client.
+ * Blocks: the bound of flume_client_append() for each call it makes, one after
+ * another: ceil(count / batch-size) calls, or more when max-frame-size splits
+ * them (a failed call ends it).
+ * Ownership: the events and all they point to are only read during the call;
+ * `delivered` is written before it returns and not kept.
  */
 flume_result flume_client_append_batch(struct flume_client *client,
                                        const struct flume_event *events,
@@ -394,6 +436,12 @@ flume_result flume_client_append_batch(struct flume_client *client,
  * - FLUME_ERR_CLOSED: flume_client_free() of this client has begun (a
  *   delivery callback sending while free flushes): sends made during free are
  *   refused, never delivered after it.
+ *
+ * Threads: any number of threads at once on one client.
+ * Blocks: never on the network; with queue.full = block, at most
+ * queue.block-timeout waiting for room in the queue.
+ * Ownership: the event is copied before it returns; `opaque` is never
+ * dereferenced, only handed to the delivery callback.
  */
 flume_result flume_client_send(struct flume_client *client,
                                const struct flume_event *event,
@@ -410,13 +458,19 @@ flume_result flume_client_send(struct flume_client *client,
  * will be reported); FLUME_ERR_INVALID_ARG if client is NULL or inherited
  * across fork(), or, at once, when called from a delivery callback of the
  * same client (it would wait for the thread running the callback).
+ *
+ * Threads: any thread but the client's own delivery callback.
+ * Blocks: at most timeout_ms.
+ * Ownership: keeps nothing.
  */
 flume_result flume_client_flush(struct flume_client *client, uint32_t timeout_ms);
 
 /**
  * The client's statistics as a JSON object, in a new NUL-terminated string
- * that the caller frees with flume_string_free(). NULL if client is NULL.
- * Thread-safe; does not block on calls in flight. Fields:
+ * that the caller frees with flume_string_free(). NULL, with
+ * FLUME_ERR_INVALID_ARG in flume_last_error(), if client is NULL or was
+ * inherited across fork() (the child would wait for locks the parent's
+ * threads held at the fork). Fields:
  * - "events_acked", "calls_acked": events and calls acknowledged OK;
  * - "bytes_sent": bytes of calls written; "connects": connections opened
  *   (the first ones and reconnects);
@@ -428,6 +482,12 @@ flume_result flume_client_flush(struct flume_client *client, uint32_t timeout_ms
  * - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
  *   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
  *   "connects", "idle_connections".
+ *
+ * Threads: any number of threads at once, also while others send.
+ * Blocks: never on the network nor on a call in flight: it only takes the
+ * client's internal locks, each held for a few memory operations.
+ * Ownership: the caller owns the string returned and frees it with
+ * flume_string_free().
  */
 char *flume_client_stats_json(const struct flume_client *client);
 
@@ -435,9 +495,10 @@ char *flume_client_stats_json(const struct flume_client *client);
  * The same statistics as flume_client_stats_json() in the Prometheus text
  * exposition format (version 0.0.4), in a new NUL-terminated string that the
  * caller frees with flume_string_free(); a service can serve it as it is on
- * its /metrics endpoint (Content-Type: text/plain; version=0.0.4). NULL if
- * client is NULL. Thread-safe; does not block on calls in flight. Each
- * family has its # HELP and # TYPE lines; the metrics:
+ * its /metrics endpoint (Content-Type: text/plain; version=0.0.4). NULL, with
+ * FLUME_ERR_INVALID_ARG in flume_last_error(), if client is NULL or was
+ * inherited across fork(). Each family has its # HELP and # TYPE lines; the
+ * metrics:
  * - counters flume_client_events_acked_total, flume_client_calls_acked_total,
  *   flume_client_sent_bytes_total, flume_client_connections_opened_total;
  *   flume_client_call_failures_total{code="FLUME_ERR_..."};
@@ -455,12 +516,22 @@ char *flume_client_stats_json(const struct flume_client *client);
  *   flume_client_host_connections_opened_total.
  * A process with several clients should add a label of its own to tell them
  * apart (or serve each under its own job).
+ *
+ * Threads: any number of threads at once, also while others send.
+ * Blocks: as flume_client_stats_json().
+ * Ownership: the caller owns the string returned and frees it with
+ * flume_string_free().
  */
 char *flume_client_stats_prometheus(const struct flume_client *client);
 
 /**
  * Frees a string returned by this library (flume_client_stats_json(),
  * flume_client_stats_prometheus()). NULL is a no-op.
+ *
+ * Threads: any thread, not necessarily the one that got the string.
+ * Blocks: never.
+ * Ownership: takes the string back; freeing another pointer, or one string
+ * twice, is undefined behaviour.
  */
 void flume_string_free(char *string);
 
@@ -495,12 +566,22 @@ void flume_string_free(char *string);
  * fork(): a child process must not use its parent's clients (calls fail with
  * FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory
  * without touching the parent's connections or queue.
+ *
+ * Threads: one thread, once no other thread uses the client.
+ * Blocks: as stated above, for the events flume_client_send() queued; a
+ * client that never sent asynchronously is freed at once.
+ * Ownership: frees the client, its connections and its copy of the config
+ * (with the delivery callback's `user`, which it never frees itself).
  */
 void flume_client_free(struct flume_client *client);
 
 /**
  * A new config holding the defaults. Never NULL (aborts only if memory is
  * exhausted, like malloc failing in Rust). Free with flume_config_free().
+ *
+ * Threads: any thread; the config it returns is for one thread at a time.
+ * Blocks: never.
+ * Ownership: the caller owns the config and frees it with flume_config_free().
  */
 struct flume_config *flume_config_new(void);
 
@@ -511,6 +592,13 @@ struct flume_config *flume_config_new(void);
  * Returns FLUME_OK; FLUME_ERR_INVALID_ARG if conf, key or value is NULL or not
  * UTF-8; FLUME_ERR_CONFIG for an unknown key or a value out of range, naming
  * both in flume_last_error(). On failure the config is unchanged.
+ *
+ * Threads: one thread at a time per config (it is not locked); different
+ * configs on different threads at once.
+ * Blocks: never on the network; the TLS file keys ("truststore",
+ * "ssl-client-cert", "ssl-client-key") read their file.
+ * Ownership: `key` and `value` are only read during the call; the config
+ * keeps its own copy of what it needs.
  */
 flume_result flume_config_set(struct flume_config *conf, const char *key, const char *value);
 
@@ -523,12 +611,20 @@ flume_result flume_config_set(struct flume_config *conf, const char *key, const 
  * file cannot be read or is not UTF-8; FLUME_ERR_CONFIG for an unknown or
  * unsupported key, a bad value or a malformed escape, naming the line in
  * flume_last_error(). On failure the config is unchanged.
+ *
+ * Threads: as flume_config_set().
+ * Blocks: reads the file (and the TLS files it names); no network.
+ * Ownership: `path` is only read during the call.
  */
 flume_result flume_config_load_properties(struct flume_config *conf, const char *path);
 
 /**
  * Like flume_config_load_properties(), from the text of a properties file
  * (NUL-terminated UTF-8) instead of a file name.
+ *
+ * Threads: as flume_config_set().
+ * Blocks: never on the network; reads only the TLS files the text names.
+ * Ownership: `text` is only read during the call.
  */
 flume_result flume_config_load_properties_str(struct flume_config *conf, const char *text);
 
@@ -537,6 +633,16 @@ flume_result flume_config_load_properties_str(struct flume_config *conf, const c
  * from this config, with a `user` pointer passed to every call (may be
  * NULL). `cb` NULL removes it: reports are then only counted in the
  * statistics. Returns FLUME_OK, or FLUME_ERR_INVALID_ARG if conf is NULL.
+ *
+ * Threads: as flume_config_set(); `cb` then runs on the sender thread of
+ * each client made from this config (see flume_delivery_cb), so `user` must
+ * be usable from that thread.
+ * Blocks: never.
+ * Ownership: the one exception to "the library keeps no pointer the caller
+ * passed in": the config keeps `cb` and `user`, and every client made from it
+ * copies them and calls `cb` with `user` until flume_client_free() of that
+ * client returns. `user` must stay valid until then; the library never
+ * dereferences or frees it.
  */
 flume_result flume_config_set_delivery_cb(struct flume_config *conf,
                                           flume_delivery_cb cb,
@@ -545,6 +651,11 @@ flume_result flume_config_set_delivery_cb(struct flume_config *conf,
 /**
  * Frees a config. NULL is a no-op. Clients made from it are unaffected: they
  * hold their own copy.
+ *
+ * Threads: once no other thread uses the config.
+ * Blocks: never.
+ * Ownership: frees the config (not its delivery callback's `user`); freeing
+ * it twice is undefined behaviour.
  */
 void flume_config_free(struct flume_config *conf);
 
@@ -555,7 +666,12 @@ void flume_config_free(struct flume_config *conf);
  *
  * Never NULL. The string belongs to the library and stays valid until the next
  * call of this library on the same thread; copy it to keep it. Successful calls
- * do not clear it. Thread-safe: each thread has its own.
+ * do not clear it.
+ *
+ * Threads: any thread; each thread has its own.
+ * Blocks: never.
+ * Ownership: the library's, valid until the next call of this library on the
+ * same thread; never free it.
  */
 const char *flume_last_error(void);
 
@@ -564,14 +680,22 @@ const char *flume_last_error(void);
  * passed before the reply came; delivery unknown". Any value is accepted;
  * unknown values give "unknown result code".
  *
- * Never NULL. The string is static: never free it.
+ * Never NULL.
+ *
+ * Threads: any thread.
+ * Blocks: never.
+ * Ownership: the string is static: never free it.
  */
 const char *flume_result_str(flume_result code);
 
 /**
  * The library's version, e.g. "0.1.0": the version of the code running, which
  * may differ from FLUME_CLIENT_VERSION, the version of the header compiled
- * against. Never NULL; static.
+ * against. Never NULL.
+ *
+ * Threads: any thread.
+ * Blocks: never.
+ * Ownership: the string is static: never free it.
  */
 const char *flume_version(void);
 
