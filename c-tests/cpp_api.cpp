@@ -199,6 +199,9 @@ void test_ok(const std::string& hosts) {
     CHECK(client.append_batch(empty) == 0);
     CHECK(client.append(std::nothrow, flume::Event("nothrow")).ok());
     expected++;
+    client.append("from a C string");  // implicit flume::Event
+    client.append(std::string("from a temporary std::string"));  // alive until the call returns
+    expected += 2;
     std::string binary("\0\x01\x02", 3);
     client.append(flume::Event(binary.data(), binary.size()));
     expected++;

@@ -241,8 +241,10 @@ class Event {
  public:
   /** An empty event: no headers, empty body. */
   Event() noexcept : e_{nullptr, 0, nullptr, 0} {}
-  /** A body without headers. */
+  /** A body without headers (from a string_view, a C string or a std::string). */
   Event(std::string_view body) noexcept : e_{nullptr, 0, body.data(), body.size()} {}  // NOLINT
+  Event(const char* body) noexcept : Event(std::string_view(body)) {}                  // NOLINT
+  Event(const std::string& body) noexcept : Event(std::string_view(body)) {}           // NOLINT
   /** A body of `len` bytes at `data` without headers. */
   Event(const void* data, std::size_t len) noexcept : e_{nullptr, 0, data, len} {}
   /** A body and `count` headers at `headers`. */

@@ -12,6 +12,13 @@ set -euo pipefail
 "$(dirname "$0")/apt-install.sh" --jdk cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java \
   thrift-compiler openssl ca-certificates libnss-myhostname
 
+# Packaging and ABI (README "Debian packages", "ABI and versioning"): dpkg-dev
+# (dpkg-shlibdeps, for CPack's Depends), abigail-tools (abidiff), python3-venv
+# (Conan and prometheus_client come from PyPI into a venv: Debian's Python is
+# externally managed).
+"$(dirname "$0")/apt-install.sh" dpkg-dev abigail-tools python3-venv
+"$(dirname "$0")/python-venv.sh" >/dev/null
+
 if ! python3 -c 'import thrift' 2>/dev/null; then
   echo "install-deps: installing Python's thrift"
   python3 -m pip install -q thrift
