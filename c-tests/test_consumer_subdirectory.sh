@@ -6,7 +6,8 @@
 # deliver their event to the receiver of run_with_receiver.sh.
 # Environment (from ctest): CMAKE_COMMAND, CMAKE_GENERATOR, CC, CXX,
 # FLUME_SOURCE_DIR, FLUME_CARGO_TARGET_DIR (shared with the main build, so
-# cargo finds its work done), FLUME_TEST_HOSTS, FLUME_TEST_OUTPUT.
+# cargo finds its work done; the configure-time rustc question is skipped, the
+# main build asked it), FLUME_TEST_HOSTS, FLUME_TEST_OUTPUT.
 set -euo pipefail
 fail() { echo "test_consumer_subdirectory: FAIL: $*" >&2; exit 1; }
 for v in CMAKE_COMMAND FLUME_SOURCE_DIR FLUME_CARGO_TARGET_DIR FLUME_TEST_HOSTS FLUME_TEST_OUTPUT; do
@@ -19,7 +20,8 @@ build="$work/build"
 "$CMAKE_COMMAND" -S "$FLUME_SOURCE_DIR/c-tests/outside" -B "$build" \
   ${CMAKE_GENERATOR:+-G "$CMAKE_GENERATOR"} ${CC:+-DCMAKE_C_COMPILER="$CC"} ${CXX:+-DCMAKE_CXX_COMPILER="$CXX"} \
   -DFLUME_CLIENT_SOURCE_DIR="$FLUME_SOURCE_DIR" -DBUILD_SHARED_LIBS=ON \
-  -DFLUME_CLIENT_CARGO_TARGET_DIR="$FLUME_CARGO_TARGET_DIR" >"$work/configure.log" 2>&1 ||
+  -DFLUME_CLIENT_CARGO_TARGET_DIR="$FLUME_CARGO_TARGET_DIR" -DFLUME_CLIENT_QUERY_NATIVE_STATIC_LIBS=OFF \
+  >"$work/configure.log" 2>&1 ||
   { cat "$work/configure.log" >&2; fail "configuring failed"; }
 "$CMAKE_COMMAND" --build "$build" >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "building failed"; }
 
