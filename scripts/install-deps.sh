@@ -19,8 +19,11 @@ set -euo pipefail
 "$(dirname "$0")/apt-install.sh" --jdk cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java \
   thrift-compiler openssl ca-certificates libnss-myhostname python3 python3-thrift
 
-# PyPI packages Debian lacks, into the project's venv (none today), e.g.:
-# "$(dirname "$0")/pip-install.sh 'NAME==VERSION'"
+# Packaging and ABI (README "Debian packages", "ABI and versioning"): dpkg-dev
+# (dpkg-shlibdeps, for CPack's Depends), abigail-tools (abidiff); Conan and
+# prometheus_client from PyPI into the project's venv.
+"$(dirname "$0")/apt-install.sh" dpkg-dev abigail-tools
+"$(dirname "$0")/python-venv.sh" >/dev/null
 
 # The fuzz targets (scripts/fuzz.sh) run with cargo-fuzz, from crates.io.
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -4,7 +4,8 @@
 # Java servers, fault injection, allocation count; the command-line tools in
 # tools/ run as built), then the C and C++ tests under ctest
 # (smoke tests, bad input under valgrind and ASan/UBSan, consumer projects built
-# against the installed CMake and pkg-config packages).
+# against the installed CMake and pkg-config packages, the C++ API), the ABI
+# check, the Debian packages and the Conan recipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,8 +57,19 @@ if [ "$deps" != "flume-client libc " ]; then
 fi
 echo "flume-client libc: ok"
 
+# The C ABI against its committed baseline (abidiff on the dev build's DWARF,
+# which cargo test has just built), and the check's own self-test.
+echo "== ABI"
+cargo build --lib
+scripts/abi-check.sh
+scripts/abi-check.sh --self-test
+
+# Installed under /usr by the Debian packages below: GNUInstallDirs then picks
+# Debian's multiarch libdir. The Prometheus test parses with prometheus_client
+# from the venv of scripts/python-venv.sh.
 echo "== ctest"
-cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
+  -DFLUME_CLIENT_TEST_PYTHON="$(scripts/python-venv.sh)/bin/python"
 cmake --build build/test -j2
 ctest --test-dir build/test --output-on-failure
 # cmake --install --strip strips; the README's pkg-config recipe, as written,
@@ -66,3 +78,10 @@ echo "== install --strip and the README's pkg-config recipe"
 scripts/check-install.sh build/test
 echo "== valgrind and sanitizer figures"
 scripts/ctest-figures.sh build/test
+
+# Debian packages from the ctest build (cpack, dpkg -i, an outside project, dpkg --purge),
+# then the Conan recipe (conan create, offline, with its test package).
+echo "== Debian packages"
+scripts/test-packages.sh build/test
+echo "== Conan"
+scripts/test-conan.sh

@@ -260,3 +260,20 @@ impl Stats {
         p
     }
 }
+
+#[cfg(test)]
+mod prometheus_tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label_value(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(label_value("line\nbreak"), "line\\nbreak");
+    }
+
+    #[test]
+    fn bucket_bounds_are_exact_decimal_seconds() {
+        assert_eq!(seconds(1).to_string(), "0.000001");
+        assert_eq!(seconds(1 << 20).to_string(), "1.048576");
+    }
+}
