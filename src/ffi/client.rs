@@ -24,7 +24,8 @@ use crate::error::err;
 /// One attempt on one host waits at most request-timeout for a free pooled
 /// connection (then FLUME_ERR_BUSY from that host, nothing sent), then at most
 /// connect-timeout to connect when it holds no open connection (name lookup,
-/// every address of the name and the TLS handshake included), then at most
+/// every address of the name, the TLS handshake and the Kerberos negotiation
+/// included), then at most
 /// request-timeout for the call. A call tries up to max-attempts hosts (default:
 /// every host), one after another.
 ///
