@@ -101,8 +101,13 @@ pub(crate) unsafe fn with_events<R>(
 unsafe fn measure_headers<'a>(events: &'a [flume_event], headers: &mut Vec<Header<'a>>) -> Result<()> {
     for (i, event) in events.iter().enumerate() {
         let event_headers = checked_headers(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
-        let measured = |h: &flume_header| (CStr::from_ptr(h.key).to_bytes(), CStr::from_ptr(h.value).to_bytes());
-        headers.extend(event_headers.iter().map(measured));
+        headers.reserve(event_headers.len());
+        for header in event_headers {
+            // One walk over each string: its strlen. `checked_headers` found neither pointer NULL.
+            let key = std::slice::from_raw_parts(header.key.cast::<u8>(), libc::strlen(header.key));
+            let value = std::slice::from_raw_parts(header.value.cast::<u8>(), libc::strlen(header.value));
+            headers.push((key, value));
+        }
     }
     Ok(())
 }
