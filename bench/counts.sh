@@ -58,7 +58,7 @@ for p in compact binary; do
     per_event=$(( (total - connect) / (calls * n) ))
     # strace: every syscall of 2 s of calls, after 0.3 s of warm-up outside it, divided by the calls.
     sjson="$(strace -f -qq -c -o "$build/strace-$p-$n.txt" -e trace='!futex' \
-      "$build/bench_flume" flume "$port" null "$p" "$n" "$body" 0 0.5)"
+      "$build/bench_flume" flume "$port" null "$p" "$n" "$body" 0 2)"
     scalls="$(sed -n 's/.*"calls":\([0-9]*\).*/\1/p' <<<"$sjson")"
     per_sys="$(awk -v c="$scalls" 'NR > 2 && $1 ~ /^[0-9.]+$/ && $NF != "total" {
         n = (NF == 6) ? $4 : $4; name = $NF; if ($4 + 0 >= c / 2) printf "%s %.2f, ", name, $4 / c }' \

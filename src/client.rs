@@ -24,7 +24,7 @@ use crate::pool::Slot;
 use crate::sender::Sender;
 use crate::stats::Stats;
 use crate::sync::{deadline_in, Mutex};
-use crate::wire::{batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, segments, Method, SPLICED_BODY_MIN};
+use crate::wire::{batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method, SPLICED_BODY_MIN};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
 /// threads: each call takes a connection from its host's pool.
@@ -272,10 +272,10 @@ impl Core {
         let protocol = self.config.protocol;
         let mut events_size = 0usize;
         for (index, event) in events.iter().enumerate() {
-            if !headers_are_ascii(event) {
+            let (size, ascii) = event_size_and_ascii(protocol, event);
+            if !ascii {
                 check_utf8(event).map_err(|e| err!(InvalidArg, "event {index}: {}", e.message()))?;
             }
-            let size = event_size(protocol, event);
             let call_size = batch_call_size(protocol, method, 1, size);
             if call_size > self.config.max_frame_size {
                 return Err(err!(
@@ -389,26 +389,6 @@ impl Core {
         }
         result
     }
-}
-
-/// Whether every header string of `event` is ASCII, the common case that
-/// needs no UTF-8 decoding. Header strings are short: their bytes are ORed a
-/// word at a time and tested once.
-fn headers_are_ascii<E: EventView>(event: &E) -> bool {
-    let mut bits = 0u64;
-    for h in 0..event.header_count() {
-        let (key, value) = event.header(h);
-        for string in [key, value] {
-            let mut words = string.chunks_exact(8);
-            for word in &mut words {
-                bits |= u64::from_ne_bytes(word.try_into().expect("8 bytes"));
-            }
-            for &byte in words.remainder() {
-                bits |= u64::from(byte);
-            }
-        }
-    }
-    bits & 0x8080_8080_8080_8080 == 0
 }
 
 /// Checks that every header string of `event` is UTF-8, naming the first that is not.

@@ -101,13 +101,20 @@ pub(crate) unsafe fn with_events<R>(
 unsafe fn measure_headers<'a>(events: &'a [flume_event], headers: &mut Vec<Header<'a>>) -> Result<()> {
     for (i, event) in events.iter().enumerate() {
         let event_headers = checked_headers(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
-        let measured = |h: &flume_header| (CStr::from_ptr(h.key).to_bytes(), CStr::from_ptr(h.value).to_bytes());
-        headers.extend(event_headers.iter().map(measured));
+        for (h, header) in event_headers.iter().enumerate() {
+            if header.key.is_null() || header.value.is_null() {
+                return Err(err!(InvalidArg, "event {i}: header {h} has a NULL key or value"));
+            }
+            // One walk over each string: its strlen.
+            let key = std::slice::from_raw_parts(header.key.cast::<u8>(), libc::strlen(header.key));
+            let value = std::slice::from_raw_parts(header.value.cast::<u8>(), libc::strlen(header.value));
+            headers.push((key, value));
+        }
     }
     Ok(())
 }
 
-/// Checks one event's pointers and returns its headers.
+/// Checks one event's pointers but its header strings', and returns its headers.
 unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
     if event.body.is_null() && event.body_len > 0 {
         return Err(err!(InvalidArg, "body is NULL but body_len is {}", event.body_len));
@@ -124,13 +131,8 @@ unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
     if event.header_count > max_len::<flume_header>() {
         return Err(err!(InvalidArg, "header_count {} is larger than any array in memory", event.header_count));
     }
-    let headers = std::slice::from_raw_parts(event.headers, event.header_count);
-    for (h, header) in headers.iter().enumerate() {
-        if header.key.is_null() || header.value.is_null() {
-            return Err(err!(InvalidArg, "header {h} has a NULL key or value"));
-        }
-    }
-    Ok(headers)
+    // Each header's key and value are checked for NULL where they are measured.
+    Ok(std::slice::from_raw_parts(event.headers, event.header_count))
 }
 
 /// The body of an event whose pointers `checked_headers` accepted.

@@ -1,6 +1,6 @@
 //! Strict `TBinaryProtocol` primitives: big-endian fixed-width integers.
 
-use super::{Decoder, Encoder, MessageHeader, MessageType, Reader, TType};
+use super::{Cursor, Decoder, Encoder, MessageHeader, MessageType, Reader, TType};
 use crate::error::{err, Result};
 
 const VERSION_1: u32 = 0x8001_0000;
@@ -49,7 +49,7 @@ impl Encoder for BinaryEncoder {
     }
 
     #[inline]
-    fn message_begin(buf: &mut Vec<u8>, name: &str, kind: MessageType, seqid: i32) {
+    fn message_begin(buf: &mut Cursor<'_>, name: &str, kind: MessageType, seqid: i32) {
         buf.extend_from_slice(&(VERSION_1 | kind as u32).to_be_bytes());
         Self::binary(buf, name.as_bytes());
         buf.extend_from_slice(&seqid.to_be_bytes());
@@ -58,13 +58,13 @@ impl Encoder for BinaryEncoder {
     const FIELD_BEGIN_SIZE: usize = 3;
 
     #[inline]
-    fn field_begin(buf: &mut Vec<u8>, ttype: TType, id: i16, _previous_id: i16) {
+    fn field_begin(buf: &mut Cursor<'_>, ttype: TType, id: i16, _previous_id: i16) {
         buf.push(type_code(ttype));
         buf.extend_from_slice(&id.to_be_bytes());
     }
 
     #[inline]
-    fn field_stop(buf: &mut Vec<u8>) {
+    fn field_stop(buf: &mut Cursor<'_>) {
         buf.push(0);
     }
 
@@ -73,7 +73,7 @@ impl Encoder for BinaryEncoder {
     }
 
     #[inline]
-    fn map_begin(buf: &mut Vec<u8>, key: TType, value: TType, len: usize) {
+    fn map_begin(buf: &mut Cursor<'_>, key: TType, value: TType, len: usize) {
         buf.push(type_code(key));
         buf.push(type_code(value));
         buf.extend_from_slice(&(len as i32).to_be_bytes());
@@ -84,7 +84,7 @@ impl Encoder for BinaryEncoder {
     }
 
     #[inline]
-    fn list_begin(buf: &mut Vec<u8>, element: TType, len: usize) {
+    fn list_begin(buf: &mut Cursor<'_>, element: TType, len: usize) {
         buf.push(type_code(element));
         buf.extend_from_slice(&(len as i32).to_be_bytes());
     }
@@ -94,12 +94,12 @@ impl Encoder for BinaryEncoder {
     }
 
     #[inline]
-    fn binary_len(buf: &mut Vec<u8>, len: usize) {
+    fn binary_len(buf: &mut Cursor<'_>, len: usize) {
         buf.extend_from_slice(&(len as i32).to_be_bytes());
     }
 
     #[inline]
-    fn i32(buf: &mut Vec<u8>, value: i32) {
+    fn i32(buf: &mut Cursor<'_>, value: i32) {
         buf.extend_from_slice(&value.to_be_bytes());
     }
 }

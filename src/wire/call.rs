@@ -4,7 +4,7 @@
 //! (used by the bundled receiver and by tests) builds owned events.
 
 use super::{
-    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder,
+    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor,
     Decoder, Encoder, MessageType, Method, TType,
 };
 use crate::config::Protocol;
@@ -92,16 +92,59 @@ pub fn segments<'a, E: EventView>(buf: &'a [u8], splices: &'a [Splice], events: 
 }
 
 fn event_size_with<P: Encoder, E: EventView>(event: &E) -> usize {
+    event_size_and_ascii_with::<P, E>(event).0
+}
+
+/// `event_size` and whether every header byte is ASCII, in one pass over the
+/// headers (the validation before sending needs both).
+pub fn event_size_and_ascii<E: EventView>(protocol: Protocol, event: &E) -> (usize, bool) {
+    match protocol {
+        Protocol::Compact => event_size_and_ascii_with::<CompactEncoder, E>(event),
+        Protocol::Binary => event_size_and_ascii_with::<BinaryEncoder, E>(event),
+    }
+}
+
+#[inline(always)]
+fn event_size_and_ascii_with<P: Encoder, E: EventView>(event: &E) -> (usize, bool) {
     let count = event.header_count();
     let mut size = P::FIELD_BEGIN_SIZE + P::map_begin_size(count);
+    let mut bits = 0u64;
     for i in 0..count {
         let (key, value) = event.header(i);
+        bits |= high_bits(key) | high_bits(value);
         size = size
             .saturating_add(P::binary_size(key.len()))
             .saturating_add(P::binary_size(value.len()));
     }
     let body = P::FIELD_BEGIN_SIZE.saturating_add(P::binary_size(event.body().len()));
-    size.saturating_add(body).saturating_add(1) // + field stop
+    (size.saturating_add(body).saturating_add(1), bits & 0x8080_8080_8080_8080 == 0) // + field stop
+}
+
+/// The bytes of `s` ORed together into a word (in some of its 8 byte lanes):
+/// `s` is ASCII if no lane has its top bit set. Header strings are short: 4 to
+/// 16 bytes take two overlapping loads.
+#[inline(always)]
+fn high_bits(s: &[u8]) -> u64 {
+    let len = s.len();
+    if (8..=16).contains(&len) {
+        let first = u64::from_ne_bytes(s[..8].try_into().expect("8 bytes"));
+        let last = u64::from_ne_bytes(s[len - 8..].try_into().expect("8 bytes"));
+        return first | last;
+    }
+    if (4..8).contains(&len) {
+        let first = u32::from_ne_bytes(s[..4].try_into().expect("4 bytes"));
+        let last = u32::from_ne_bytes(s[len - 4..].try_into().expect("4 bytes"));
+        return u64::from(first | last) * 0x0000_0001_0000_0001;
+    }
+    let mut words = s.chunks_exact(8);
+    let mut bits = 0u64;
+    for word in &mut words {
+        bits |= u64::from_ne_bytes(word.try_into().expect("8 bytes"));
+    }
+    for &byte in words.remainder() {
+        bits |= u64::from(byte) * 0x0101_0101_0101_0101;
+    }
+    bits
 }
 
 fn call_size_with<P: Encoder>(method: Method, count: usize, events_size: usize) -> usize {
@@ -122,6 +165,7 @@ fn encode_call_with<P: Encoder, E: EventView>(
     splice_from: usize,
     splices: &mut Vec<Splice>,
 ) -> usize {
+    let buf = &mut Cursor::new(buf, 64);
     let start = begin_frame(buf);
     P::message_begin(buf, method.name(), MessageType::Call, seqid);
     let events = match method {
@@ -155,7 +199,7 @@ fn encode_call_with<P: Encoder, E: EventView>(
 }
 
 /// The start of a `ThriftFlumeEvent`: its headers field, up to the body field.
-fn encode_headers<P: Encoder, E: EventView>(buf: &mut Vec<u8>, event: &E) {
+fn encode_headers<P: Encoder, E: EventView>(buf: &mut Cursor<'_>, event: &E) {
     let count = event.header_count();
     P::field_begin(buf, TType::Map, HEADERS_FIELD, 0);
     P::map_begin(buf, TType::String, TType::String, count);

@@ -1,6 +1,6 @@
 //! `TCompactProtocol` primitives: varints, zigzag integers, field-id deltas.
 
-use super::{Decoder, Encoder, MessageHeader, MessageType, Reader, TType};
+use super::{Cursor, Decoder, Encoder, MessageHeader, MessageType, Reader, TType};
 use crate::error::{err, Result};
 
 const PROTOCOL_ID: u8 = 0x82;
@@ -55,7 +55,7 @@ fn varint_size(v: u64) -> usize {
 }
 
 #[inline]
-fn write_varint(buf: &mut Vec<u8>, mut v: u64) {
+fn write_varint(buf: &mut Cursor<'_>, mut v: u64) {
     if v < 0x80 {
         buf.push(v as u8);
         return;
@@ -81,7 +81,7 @@ impl Encoder for CompactEncoder {
     }
 
     #[inline]
-    fn message_begin(buf: &mut Vec<u8>, name: &str, kind: MessageType, seqid: i32) {
+    fn message_begin(buf: &mut Cursor<'_>, name: &str, kind: MessageType, seqid: i32) {
         buf.push(PROTOCOL_ID);
         buf.push(((kind as u8) << TYPE_SHIFT) | VERSION);
         write_varint(buf, seqid as u32 as u64);
@@ -91,7 +91,7 @@ impl Encoder for CompactEncoder {
     const FIELD_BEGIN_SIZE: usize = 1;
 
     #[inline]
-    fn field_begin(buf: &mut Vec<u8>, ttype: TType, id: i16, previous_id: i16) {
+    fn field_begin(buf: &mut Cursor<'_>, ttype: TType, id: i16, previous_id: i16) {
         let delta = id.wrapping_sub(previous_id);
         if (1..=15).contains(&delta) {
             buf.push(((delta as u8) << 4) | type_code(ttype));
@@ -102,7 +102,7 @@ impl Encoder for CompactEncoder {
     }
 
     #[inline]
-    fn field_stop(buf: &mut Vec<u8>) {
+    fn field_stop(buf: &mut Cursor<'_>) {
         buf.push(0);
     }
 
@@ -115,7 +115,7 @@ impl Encoder for CompactEncoder {
     }
 
     #[inline]
-    fn map_begin(buf: &mut Vec<u8>, key: TType, value: TType, len: usize) {
+    fn map_begin(buf: &mut Cursor<'_>, key: TType, value: TType, len: usize) {
         if len == 0 {
             buf.push(0);
         } else {
@@ -133,7 +133,7 @@ impl Encoder for CompactEncoder {
     }
 
     #[inline]
-    fn list_begin(buf: &mut Vec<u8>, element: TType, len: usize) {
+    fn list_begin(buf: &mut Cursor<'_>, element: TType, len: usize) {
         if len < 15 {
             buf.push(((len as u8) << 4) | type_code(element));
         } else {
@@ -147,12 +147,12 @@ impl Encoder for CompactEncoder {
     }
 
     #[inline]
-    fn binary_len(buf: &mut Vec<u8>, len: usize) {
+    fn binary_len(buf: &mut Cursor<'_>, len: usize) {
         write_varint(buf, len as u64);
     }
 
     #[inline]
-    fn i32(buf: &mut Vec<u8>, value: i32) {
+    fn i32(buf: &mut Cursor<'_>, value: i32) {
         write_varint(buf, zigzag32(value));
     }
 }

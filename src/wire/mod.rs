@@ -12,7 +12,7 @@ mod compact;
 mod reply;
 
 pub use call::{
-    batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, segments, Call, ReceivedEvent, Splice,
+    batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Call, ReceivedEvent, Splice,
 };
 pub use reply::{decode_reply, decode_reply_to_call, encode_reply, Status};
 
@@ -79,25 +79,25 @@ enum TType {
 trait Encoder {
     /// Bytes of a message header for a method name, for any seqid.
     fn message_begin_size(name: &str) -> usize;
-    fn message_begin(buf: &mut Vec<u8>, name: &str, kind: MessageType, seqid: i32);
+    fn message_begin(buf: &mut Cursor<'_>, name: &str, kind: MessageType, seqid: i32);
     /// Bytes of a field header whose id follows the previous one by 1.
     const FIELD_BEGIN_SIZE: usize;
     /// A field header; `previous_id` is the id of the field before it in the struct (0 for the first).
-    fn field_begin(buf: &mut Vec<u8>, ttype: TType, id: i16, previous_id: i16);
-    fn field_stop(buf: &mut Vec<u8>);
+    fn field_begin(buf: &mut Cursor<'_>, ttype: TType, id: i16, previous_id: i16);
+    fn field_stop(buf: &mut Cursor<'_>);
     fn map_begin_size(len: usize) -> usize;
-    fn map_begin(buf: &mut Vec<u8>, key: TType, value: TType, len: usize);
+    fn map_begin(buf: &mut Cursor<'_>, key: TType, value: TType, len: usize);
     fn list_begin_size(len: usize) -> usize;
-    fn list_begin(buf: &mut Vec<u8>, element: TType, len: usize);
+    fn list_begin(buf: &mut Cursor<'_>, element: TType, len: usize);
     fn binary_size(len: usize) -> usize;
     /// The length prefix of a binary value of `len` bytes.
-    fn binary_len(buf: &mut Vec<u8>, len: usize);
+    fn binary_len(buf: &mut Cursor<'_>, len: usize);
     #[inline]
-    fn binary(buf: &mut Vec<u8>, bytes: &[u8]) {
+    fn binary(buf: &mut Cursor<'_>, bytes: &[u8]) {
         Self::binary_len(buf, bytes.len());
-        put_bytes(buf, bytes);
+        buf.extend_from_slice(bytes);
     }
-    fn i32(buf: &mut Vec<u8>, value: i32);
+    fn i32(buf: &mut Cursor<'_>, value: i32);
 }
 
 /// A message header as read.
@@ -231,37 +231,103 @@ macro_rules! with_decoder {
 }
 use with_decoder;
 
-/// Appends `bytes` to `buf`. Header keys and values are short, and for them a
-/// call to `memcpy` (what `extend_from_slice` becomes for a length unknown at
-/// compile time) costs more than the copy: 4 to 16 bytes are copied inline
-/// with two overlapping word moves.
-#[inline(always)]
-fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    let len = bytes.len();
-    if !(4..=16).contains(&len) {
-        buf.extend_from_slice(bytes);
-        return;
+/// The encoders' output: a cursor into a buffer's spare capacity, reserved
+/// once per call (`Cursor::new`), so that each write is a store and a bound
+/// check, with the position and the end in registers instead of a `Vec`'s
+/// length and capacity reloaded and stored back around every push. A write
+/// past the reservation grows the buffer (a cold path the encoders' size
+/// bounds keep unused). Dropping the cursor sets the buffer's length to what
+/// was written.
+struct Cursor<'a> {
+    vec: &'a mut Vec<u8>,
+    ptr: *mut u8,
+    pos: usize,
+    cap: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor appending to `vec`, with room for `reserve` bytes.
+    fn new(vec: &'a mut Vec<u8>, reserve: usize) -> Cursor<'a> {
+        vec.reserve(reserve);
+        let (ptr, pos, cap) = (vec.as_mut_ptr(), vec.len(), vec.capacity());
+        Cursor { vec, ptr, pos, cap }
     }
-    buf.reserve(len);
-    let dst = buf.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    let src = bytes.as_ptr();
-    // SAFETY: 4 <= len <= 16; each move reads and writes inside the `len`
-    // bytes of `bytes` and of the reserved spare capacity, and the length
-    // grows by exactly the `len` bytes written.
-    unsafe {
-        if len >= 8 {
-            dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
-            dst.add(len - 8).cast::<u64>().write_unaligned(src.add(len - 8).cast::<u64>().read_unaligned());
-        } else {
-            dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
-            dst.add(len - 4).cast::<u32>().write_unaligned(src.add(len - 4).cast::<u32>().read_unaligned());
+
+    /// Bytes in the buffer so far.
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.pos
+    }
+
+    /// Makes room for `n` more bytes.
+    #[inline(always)]
+    fn room(&mut self, n: usize) {
+        if n > self.cap - self.pos {
+            self.grow(n);
         }
-        buf.set_len(buf.len() + len);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        // SAFETY: the first `pos` bytes were written.
+        unsafe { self.vec.set_len(self.pos) };
+        self.vec.reserve(n);
+        self.ptr = self.vec.as_mut_ptr();
+        self.cap = self.vec.capacity();
+    }
+
+    #[inline(always)]
+    fn push(&mut self, byte: u8) {
+        self.room(1);
+        // SAFETY: `room` made `pos` < `cap`.
+        unsafe { self.ptr.add(self.pos).write(byte) };
+        self.pos += 1;
+    }
+
+    /// Appends `bytes`. Header keys and values are short, and for them a call
+    /// to `memcpy` (what a copy of a length unknown at compile time becomes)
+    /// costs more than the copy: 4 to 16 bytes are copied inline with two
+    /// overlapping word moves.
+    #[inline(always)]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let len = bytes.len();
+        self.room(len);
+        let src = bytes.as_ptr();
+        // SAFETY: `room` made `len` bytes from `pos` writable; each move reads
+        // inside `bytes` and writes inside those `len` bytes.
+        unsafe {
+            let dst = self.ptr.add(self.pos);
+            if (8..=16).contains(&len) {
+                dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+                dst.add(len - 8).cast::<u64>().write_unaligned(src.add(len - 8).cast::<u64>().read_unaligned());
+            } else if (4..8).contains(&len) {
+                dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
+                dst.add(len - 4).cast::<u32>().write_unaligned(src.add(len - 4).cast::<u32>().read_unaligned());
+            } else {
+                std::ptr::copy_nonoverlapping(src, dst, len);
+            }
+        }
+        self.pos += len;
+    }
+
+    /// Overwrites 4 bytes already written at `at`.
+    fn patch(&mut self, at: usize, bytes: [u8; FRAME_HEADER_LEN]) {
+        assert!(at + FRAME_HEADER_LEN <= self.pos);
+        // SAFETY: inside the bytes written.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), FRAME_HEADER_LEN) };
+    }
+}
+
+impl Drop for Cursor<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the first `pos` bytes were written (by the buffer's owner or through this cursor).
+        unsafe { self.vec.set_len(self.pos) };
     }
 }
 
 /// Appends a 4-byte placeholder for the frame length; `end_frame` fills it in.
-fn begin_frame(buf: &mut Vec<u8>) -> usize {
+fn begin_frame(buf: &mut Cursor<'_>) -> usize {
     let start = buf.len();
     buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
     start
@@ -269,9 +335,9 @@ fn begin_frame(buf: &mut Vec<u8>) -> usize {
 
 /// Fills in the length of the frame that starts at `start`, whose payload is
 /// the bytes after the placeholder plus `spliced` bytes left out of `buf`.
-fn end_frame(buf: &mut [u8], start: usize, spliced: usize) {
+fn end_frame(buf: &mut Cursor<'_>, start: usize, spliced: usize) {
     let len = (buf.len() - start - FRAME_HEADER_LEN + spliced) as u32;
-    buf[start..start + FRAME_HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+    buf.patch(start, len.to_be_bytes());
 }
 
 /// Reads a frame header: the payload length, which must be in `1..=max`.

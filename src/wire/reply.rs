@@ -5,7 +5,7 @@
 //! range. The frame length was checked by the caller (`wire::frame_len`).
 
 use super::{
-    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder,
+    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor,
     Decoder, Encoder, MessageType, Method, TType,
 };
 use crate::config::Protocol;
@@ -39,6 +39,7 @@ pub fn encode_reply(protocol: Protocol, buf: &mut Vec<u8>, seqid: i32, method: M
 }
 
 fn encode_reply_with<P: Encoder>(buf: &mut Vec<u8>, seqid: i32, method: Method, status: Status) {
+    let buf = &mut Cursor::new(buf, 32);
     let start = begin_frame(buf);
     P::message_begin(buf, method.name(), MessageType::Reply, seqid);
     P::field_begin(buf, TType::I32, SUCCESS_FIELD, 0);
