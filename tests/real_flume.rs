@@ -319,3 +319,304 @@ fn full_channel_compact() {
 fn full_channel_binary() {
     full_channel(Protocol::Binary);
 }
+
+// --- Restarts ----------------------------------------------------------------------------
+
+/// Sends `events` in calls of at most batch-size, retrying from the first
+/// event not acknowledged until every one is (waiting `pause` after a
+/// failure); the number of failed calls.
+fn send_until_acknowledged(client: &Client, events: &[Sent], pause: Duration) -> usize {
+    let mut failures = 0;
+    let mut from = 0;
+    while from < events.len() {
+        let mut delivered = 0;
+        let result = client.append_batch(&events[from..], &mut delivered);
+        from += delivered;
+        if result.is_err() {
+            failures += 1;
+            assert!(failures < 10_000, "no progress: {result:?}");
+            std::thread::sleep(pause);
+        }
+    }
+    failures
+}
+
+/// With a file channel, every event the library reported acknowledged is in
+/// the sink after the agent was killed (SIGKILL) and started again: the sink's
+/// downstream is not even running until after the restart, so every
+/// acknowledged event was only in the channel when the agent died.
+#[test]
+fn file_channel_keeps_every_acknowledged_event_through_sigkill() {
+    let test = "file-channel-kill";
+    let protocol = Protocol::Compact;
+    let downstream_port = flume_agent::unused_port();
+    let mut options = AgentOptions::new(protocol, SinkKind::Thrift(downstream_port));
+    options.channel = flume_agent::ChannelKind::File;
+    let mut agent = FlumeAgent::start(test, options);
+    let events: Vec<Sent> = (0..20_000).map(|i| Sent::tagged(test, i, format!("event {i}").into_bytes())).collect();
+    let client =
+        Client::new(&agent.address(), &config(protocol, &[("batch-size", "100"), ("connect-timeout", "2000")])).unwrap();
+
+    // Half before the kill, all acknowledged; the rest while the agent is
+    // killed and started again.
+    assert_eq!(send_until_acknowledged(&client, &events[..10_000], Duration::from_millis(50)), 0);
+    let failures = std::thread::scope(|s| {
+        let sender = s.spawn(|| send_until_acknowledged(&client, &events[10_000..], Duration::from_millis(50)));
+        std::thread::sleep(Duration::from_millis(200));
+        agent.kill();
+        std::thread::sleep(Duration::from_millis(500));
+        agent.start_again();
+        sender.join().unwrap()
+    });
+    assert!(failures > 0, "the kill happened after the sender had finished");
+
+    let downstream = Downstream::start_on(test, protocol, downstream_port);
+    let received = downstream.wait_for(Duration::from_secs(120), "every acknowledged event", |received| {
+        received.len() >= events.len() && {
+            let got: HashSet<&[u8]> = received.iter().map(|e| e.body.as_slice()).collect();
+            events.iter().all(|e| got.contains(e.body.as_slice()))
+        }
+    });
+    let expected: HashSet<Received> = events.iter().map(Sent::received).collect();
+    let unknown: Vec<&Received> = received.iter().filter(|e| !expected.contains(*e)).collect();
+    assert!(unknown.is_empty(), "the sink has events never sent: {:?}", &unknown[..unknown.len().min(3)]);
+    eprintln!(
+        "{test}: {} events acknowledged, {} in the sink ({} duplicates), {failures} failed calls during the restart",
+        events.len(),
+        received.len(),
+        received.len() - events.len()
+    );
+}
+
+/// The whole number after the first `"key":` in `json`.
+fn json_number(json: &str, key: &str) -> u64 {
+    let pattern = format!("\"{key}\":");
+    let start = json.find(&pattern).unwrap_or_else(|| panic!("no {pattern} in {json}")) + pattern.len();
+    let digits: String = json[start..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("{key} is not a whole number in {json}"))
+}
+
+/// The stats object of the host at `address`.
+fn host_entry<'j>(json: &'j str, address: &str) -> &'j str {
+    let pattern = format!("{{\"address\":\"{address}\"");
+    let start = json.find(&pattern).unwrap_or_else(|| panic!("no host {address} in {json}"));
+    let len = json[start..].find('}').expect("end of the host object") + 1;
+    &json[start..start + len]
+}
+
+/// Three real agents (file channels; a static interceptor marks each event
+/// with its agent's name) behind `default_loadbalance` with backoff, then
+/// `default_failover`; one killed mid-run and started again. Nothing
+/// acknowledged is lost, the dead agent is skipped while backed off (few
+/// attempts on it) and used again once it is back.
+#[test]
+fn three_agents_load_balancing_and_failover_with_one_killed() {
+    let protocol = Protocol::Compact;
+    let downstream = Downstream::start("three", protocol);
+    let mut agents: Vec<FlumeAgent> = (1..=3)
+        .map(|n| {
+            let mut options = AgentOptions::new(protocol, SinkKind::Thrift(downstream.port()));
+            options.channel = flume_agent::ChannelKind::File;
+            options.lines = vec![
+                "a1.sources.r1.interceptors = agent".into(),
+                "a1.sources.r1.interceptors.agent.type = static".into(),
+                "a1.sources.r1.interceptors.agent.key = agent".into(),
+                format!("a1.sources.r1.interceptors.agent.value = h{n}"),
+            ];
+            FlumeAgent::start(&format!("three-h{n}"), options)
+        })
+        .collect();
+    let hosts: Vec<(String, String)> =
+        agents.iter().enumerate().map(|(i, a)| (format!("hosts.h{}", i + 1), a.address())).collect();
+
+    for (client_type, victim) in [("default_loadbalance", 1), ("default_failover", 0)] {
+        let test = format!("three-{client_type}");
+        let mut settings: Vec<(&str, &str)> = vec![
+            ("hosts", "h1 h2 h3"),
+            ("client.type", client_type),
+            ("backoff", "true"),
+            ("maxBackoff", "2000"),
+            ("batch-size", "10"),
+            ("connect-timeout", "2000"),
+        ];
+        settings.extend(hosts.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let client = Client::new("", &config(protocol, &settings)).unwrap();
+        let events: Vec<Sent> = (0..3000).map(|i| Sent::tagged(&test, i, format!("{test} {i}").into_bytes())).collect();
+        let batch = |k: usize| &events[k * 10..(k + 1) * 10];
+
+        // A third with all three up, a third around the victim's death and
+        // restart, a third after its backoff has ended.
+        assert_eq!(send_until_acknowledged(&client, &events[..1000], Duration::ZERO), 0);
+        agents[victim].kill();
+        let killed = std::time::Instant::now();
+        let failures_before = json_number(host_entry(&client.stats_json(), &agents[victim].address()), "failures");
+        let mut calls_while_down = 0;
+        for k in 100..150 {
+            assert_eq!(send_until_acknowledged(&client, batch(k), Duration::ZERO), 0, "{test}: batch {k}");
+            calls_while_down += 1;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        agents[victim].start_again();
+        let down_for = killed.elapsed();
+        let attempts_while_down =
+            json_number(host_entry(&client.stats_json(), &agents[victim].address()), "failures") - failures_before;
+        for k in 150..200 {
+            assert_eq!(send_until_acknowledged(&client, batch(k), Duration::ZERO), 0, "{test}: batch {k}");
+        }
+        std::thread::sleep(Duration::from_millis(2100)); // maxBackoff
+        assert_eq!(send_until_acknowledged(&client, &events[2000..], Duration::ZERO), 0);
+
+        let mine = tagged(&downstream, &test, events.len());
+        let got: HashSet<&[u8]> = mine.iter().map(|e| e.body.as_slice()).collect();
+        let lost: Vec<&Sent> = events.iter().filter(|e| !got.contains(e.body.as_slice())).collect();
+        assert!(lost.is_empty(), "{test}: {} acknowledged events lost, e.g. {:?}", lost.len(), lost[0]);
+        let victim_name = format!("h{}", victim + 1);
+        let by = |name: &str, range: std::ops::Range<usize>| {
+            mine.iter()
+                .filter(|e| e.header("agent") == Some(name))
+                .filter(|e| {
+                    let n: usize = e.header("n").unwrap().parse().unwrap();
+                    range.contains(&n)
+                })
+                .count()
+        };
+        // Every attempt on the dead agent is a failure counted for it; with
+        // backoff (1 s, then 2 s) there are a handful, not one per call.
+        assert!(
+            attempts_while_down >= 1 && attempts_while_down <= 6,
+            "{test}: {attempts_while_down} attempts on the dead agent in {down_for:?} ({calls_while_down} calls)"
+        );
+        assert_eq!(by(&victim_name, 1000..1500), 0, "{test}: events reached the killed agent");
+        let back = by(&victim_name, 2000..3000);
+        match client_type {
+            "default_loadbalance" => {
+                assert!(back > 200, "{test}: the restarted agent took {back} of the last 1000 events");
+                assert!(by("h1", 0..1000) > 200 && by("h2", 0..1000) > 200 && by("h3", 0..1000) > 200);
+            }
+            _ => {
+                let first = [by("h1", 0..1000), by("h2", 0..1000), by("h3", 0..1000)];
+                assert_eq!(first[0], 1000, "{test}: all to the first host while it is up (h1, h2, h3: {first:?})");
+                assert_eq!(by("h1", 0..1000), 1000, "{test}: all to the first host while it is up");
+                assert_eq!(by("h2", 1000..1500), 500, "{test}: all to the second while the first is down");
+                assert_eq!(back, 1000, "{test}: back to the first after its backoff");
+            }
+        }
+        eprintln!(
+            "{test}: {} events acknowledged, {} in the sink; the killed agent was down {down_for:?}, tried \
+             {attempts_while_down} times in {calls_while_down} calls",
+            events.len(),
+            mine.len()
+        );
+    }
+}
+
+/// `send` of 1,000,000 events while the agent (file channel) is killed and
+/// started again: one report per event, and every event reported FLUME_OK is
+/// in the sink. Lean on purpose: 8-byte bodies, no headers.
+#[test]
+fn a_million_asynchronous_events_through_an_agent_restart() {
+    use flume_client::{DeliveryCallback, DeliveryReport};
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const COUNT: usize = 1_000_000;
+    let test = "async-million";
+    let protocol = Protocol::Compact;
+    let downstream = Downstream::start(test, protocol);
+    let mut options = AgentOptions::new(protocol, SinkKind::Thrift(downstream.port()));
+    options.channel = flume_agent::ChannelKind::File;
+    options.capacity = 1_000_000;
+    options.transaction_capacity = 2000;
+    options.sink_batch_size = 2000;
+    options.heap = "512m".into();
+    let mut agent = FlumeAgent::start(test, options);
+
+    struct Reports {
+        state: Vec<AtomicU8>,
+        reported: AtomicUsize,
+    }
+    let reports = Arc::new(Reports { state: (0..COUNT).map(|_| AtomicU8::new(0)).collect(), reported: AtomicUsize::new(0) });
+    let mut config = config(
+        protocol,
+        &[
+            ("batch-size", "1000"),
+            ("connect-timeout", "2000"),
+            ("retries", "1000"),
+            ("retry-backoff", "100"),
+            ("event-timeout", "120000"),
+            ("queue.full", "block"),
+            ("queue.block-timeout", "60000"),
+        ],
+    );
+    let r = Arc::clone(&reports);
+    config.delivery_callback = Some(DeliveryCallback(Arc::new(move |report: &DeliveryReport| {
+        let outcome = if report.result.is_ok() { 1 } else { 2 };
+        let before = r.state[report.opaque].swap(outcome, Ordering::SeqCst);
+        assert_eq!(before, 0, "event {} reported twice", report.opaque);
+        r.reported.fetch_add(1, Ordering::SeqCst);
+    })));
+    let client = Client::new(&agent.address(), &config).unwrap();
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..COUNT {
+                let body = (i as u64).to_be_bytes();
+                client.send(&flume_client::Event::new(&[], &body), i).unwrap_or_else(|e| panic!("send {i}: {e}"));
+            }
+        });
+        // Kill and restart once a third has been reported.
+        while reports.reported.load(Ordering::SeqCst) < COUNT / 3 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        agent.kill();
+        std::thread::sleep(Duration::from_millis(300));
+        agent.start_again();
+    });
+    client.flush(Duration::from_secs(300)).unwrap();
+    let sent_in = started.elapsed();
+    let ok: Vec<usize> = (0..COUNT).filter(|&i| reports.state[i].load(Ordering::SeqCst) == 1).collect();
+    let failed = (0..COUNT).filter(|&i| reports.state[i].load(Ordering::SeqCst) == 2).count();
+    assert_eq!(ok.len() + failed, COUNT, "one report per event");
+    assert!(ok.len() > COUNT / 2, "{} reported FLUME_OK", ok.len());
+
+    // Every FLUME_OK event is in the sink (duplicates allowed: at least once).
+    let mut seen = vec![false; COUNT];
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        for e in downstream.events_since_last() {
+            let i = u64::from_be_bytes(e.body.as_slice().try_into().expect("8-byte bodies")) as usize;
+            seen[i] = true;
+        }
+        let missing = ok.iter().filter(|&&i| !seen[i]).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{missing} events reported FLUME_OK are not in the sink");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("{test}: {} reported FLUME_OK, {failed} failed; sent and reported in {sent_in:?}", ok.len());
+}
+
+// --- flume-send ----------------------------------------------------------------------------
+
+/// The bundled `flume-send` sends a 100,000-line file to the real agent; the
+/// sink has every line, in order, with the header given.
+#[test]
+fn flume_send_a_hundred_thousand_lines_in_order() {
+    let test = "flume-send-100k";
+    let shared = shared(Protocol::Compact);
+    let file = flume_agent::scratch_dir().join("100k.txt");
+    let lines: Vec<String> = (1..=100_000).map(|i| format!("line {i}\t\"q\" \\ é 😀 {}", "x".repeat(i % 37))).collect();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = std::process::Command::new(flume_agent::tool_binary("flume-send"))
+        .args(["--hosts", &shared.agent.address(), "--batch-size", "1000", "--header", &format!("test={test}"), "-F"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "flume-send: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let received = tagged(&shared.downstream, test, lines.len());
+    assert_eq!(received.len(), lines.len());
+    for (i, (event, line)) in received.iter().zip(&lines).enumerate() {
+        assert_eq!(event.body, line.as_bytes(), "line {}", i + 1);
+    }
+}

@@ -326,7 +326,14 @@ pub struct Downstream {
 }
 
 impl Downstream {
+    /// Starts on a free loopback port.
     pub fn start(label: &str, protocol: Protocol) -> Downstream {
+        Downstream::start_on(label, protocol, 0)
+    }
+
+    /// Starts on `port` (0: a free one), e.g. one an agent's sink was
+    /// configured with before anything listened there.
+    pub fn start_on(label: &str, protocol: Protocol, port: u16) -> Downstream {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let dir = scratch_dir().join(format!("downstream-{label}-{n}"));
@@ -335,13 +342,19 @@ impl Downstream {
         let port_file = dir.join("port");
         let output = dir.join("events.jsonl");
         let log = dir.join("stderr");
-        let child = Command::new(tool_binary("flume-receive"))
-            .args(["--port", "0", "--format", "json", "--base64", "--protocol", protocol_name(protocol)])
+        // Through a shell that stops flume-receive at the end of its stdin, so
+        // that a Downstream kept in a static (never dropped) ends with the
+        // test process.
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("\"$0\" \"$@\" & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid")
+            .arg(tool_binary("flume-receive"))
+            .args(["--port", &port.to_string(), "--format", "json", "--base64", "--protocol", protocol_name(protocol)])
             .arg("--port-file")
             .arg(&port_file)
             .arg("--output")
             .arg(&output)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).unwrap())
             .spawn()
@@ -365,21 +378,35 @@ impl Downstream {
         self.port
     }
 
+    /// The events of the lines written since `offset` (complete lines
+    /// only); advances `offset`.
+    fn read_new(&self, offset: &mut usize) -> Vec<Received> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut new = Vec::new();
+        if let Ok(mut file) = fs::File::open(&self.output) {
+            file.seek(SeekFrom::Start(*offset as u64)).unwrap();
+            file.read_to_end(&mut new).unwrap();
+        }
+        let Some(last) = new.iter().rposition(|&b| b == b'\n') else { return Vec::new() };
+        let text = std::str::from_utf8(&new[..=last]).expect("flume-receive writes UTF-8");
+        *offset += last + 1;
+        text.lines().map(parse_line).collect()
+    }
+
     /// Every event received so far, in arrival order.
     pub fn events(&self) -> Vec<Received> {
         let mut read = self.read.lock().unwrap();
-        let bytes = fs::read(&self.output).unwrap_or_default();
-        let end = bytes[read.0..].iter().rposition(|&b| b == b'\n').map_or(read.0, |i| read.0 + i + 1);
-        let text = std::str::from_utf8(&bytes[read.0..end]).expect("flume-receive writes UTF-8");
-        for line in text.lines() {
-            let event = json::parse_event(line).unwrap_or_else(|e| panic!("flume-receive wrote {line:?}: {e}"));
-            let body = base64::decode(&event.body).unwrap_or_else(|e| panic!("bad base64 in {line:?}: {e}"));
-            let mut headers = event.headers;
-            headers.sort();
-            read.1.push(Received { headers, body });
-        }
-        read.0 = end;
-        read.1.clone()
+        let (offset, events) = &mut *read;
+        let new = self.read_new(offset);
+        events.extend(new);
+        events.clone()
+    }
+
+    /// The events received since the last call of this, without keeping
+    /// them (for a million events); not to be mixed with `events`.
+    pub fn events_since_last(&self) -> Vec<Received> {
+        let mut read = self.read.lock().unwrap();
+        self.read_new(&mut read.0)
     }
 
     /// The events received so far whose header `key` is `value`.
@@ -404,9 +431,37 @@ impl Downstream {
 
 impl Drop for Downstream {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        drop(self.child.stdin.take()); // the shell then stops flume-receive
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            if let Some(dir) = self.output.parent() {
+                let _ = fs::remove_dir_all(dir);
+            }
+        }
     }
+}
+
+/// One line of `flume-receive --format json --base64`. An event without
+/// headers is read without the JSON parser (the million-event test's lines;
+/// the parser is slow in a debug build).
+fn parse_line(line: &str) -> Received {
+    const NO_HEADERS: &str = "{\"headers\":{},\"body\":\"";
+    if let Some(body) = line.strip_prefix(NO_HEADERS).and_then(|rest| rest.strip_suffix("\"}")) {
+        if !body.contains(['"', '\\']) {
+            let body = base64::decode(body).unwrap_or_else(|e| panic!("bad base64 in {line:?}: {e}"));
+            return Received { headers: Vec::new(), body };
+        }
+    }
+    let event = json::parse_event(line).unwrap_or_else(|e| panic!("flume-receive wrote {line:?}: {e}"));
+    let body = base64::decode(&event.body).unwrap_or_else(|e| panic!("bad base64 in {line:?}: {e}"));
+    let mut headers = event.headers;
+    headers.sort();
+    Received { headers, body }
+}
+
+/// A loopback port where nothing listens (bound, then released).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The path of a binary of the tools crate (`flume-receive`, `flume-send`),
@@ -432,11 +487,25 @@ pub fn tool_binary(name: &str) -> PathBuf {
     path
 }
 
-/// This test process's scratch directory, under cargo's target/tmp.
+/// This test process's scratch directory, under cargo's target/tmp. Those of
+/// runs that ended over an hour ago are removed.
 pub fn scratch_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("flume-{}", std::process::id()));
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let name = format!("flume-{}", std::process::id());
+        if let Ok(entries) = fs::read_dir(base) {
+            let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+            for entry in entries.flatten() {
+                let stale = entry.file_name().to_string_lossy().starts_with("flume-")
+                    && entry.file_name().to_string_lossy() != name
+                    && entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < old);
+                if stale {
+                    let _ = fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = base.join(name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         dir
