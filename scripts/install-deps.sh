@@ -3,7 +3,10 @@
 # nothing already there: cmake and pkg-config for the C package, valgrind for
 # the memory checks, Apache Thrift's Java library and compiler and its Python
 # package for the interop tests, openssl (and the JDK's keytool) for the TLS
-# tests' certificates. Needs root (or sudo) for apt-get.
+# tests' certificates, Maven for Apache Flume 1.11.0 (the real agent of
+# tests/real_flume*.rs, the benchmark and scripts/flume-agent.sh), whose jars it
+# brings from Maven Central into ~/.m2 (once per machine). Needs root (or sudo)
+# for apt-get.
 #
 # Python packages come from Debian (python3-NAME, in the apt list below), never
 # from `pip install` into the system's Python: Debian refuses that (PEP 668,
@@ -17,7 +20,11 @@ set -euo pipefail
 # (its package adds "myhostname" to /etc/nsswitch.conf).
 # Python's thrift: Debian's python3-thrift.
 "$(dirname "$0")/apt-install.sh" --jdk cmake pkg-config gcc g++ make valgrind libthrift-java libslf4j-java \
-  thrift-compiler openssl ca-certificates libnss-myhostname python3 python3-thrift
+  thrift-compiler openssl ca-certificates libnss-myhostname python3 python3-thrift maven
+
+# Apache Flume 1.11.0 from Maven Central (tests/flume/pom.xml), cached in ~/.m2:
+# a failure here stops the run loudly rather than failing each test.
+"$(dirname "$0")/flume-agent.sh" fetch >/dev/null
 
 # Packaging and ABI (README "Debian packages", "ABI and versioning"): dpkg-dev
 # (dpkg-shlibdeps, for CPack's Depends), abigail-tools (abidiff); Conan and

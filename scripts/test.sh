@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust tests of the workspace (unit, wire vectors, property
 # test against Apache Thrift's encoder, interop with Apache Thrift's Python and
-# Java servers, fault injection, allocation count; the command-line tools in
-# tools/ run as built), then the C and C++ tests under ctest
+# Java servers, a real Apache Flume 1.11.0 agent (tests/real_flume.rs, agents
+# started by scripts/flume-agent.sh), fault injection, allocation count; the
+# command-line tools in tools/ run as built), then the C and C++ tests under ctest
 # (smoke tests, bad input under valgrind and ASan/UBSan, consumer projects built
 # against the installed CMake and pkg-config packages, the C++ API), the ABI
 # check, the Debian packages and the Conan recipe.
@@ -40,9 +41,10 @@ scripts/fuzz.sh 20
 scripts/check-fuzz.sh
 
 # TLS (cargo feature `tls`, off by default): interop with Java's and Python's
-# TLS Thrift servers, mutual TLS, and every TLS failure (tests/tls.rs).
-echo "== cargo test --features tls --test tls"
-cargo test --features tls --test tls
+# TLS Thrift servers, mutual TLS, and every TLS failure (tests/tls.rs); the real
+# Flume agent's TLS source (tests/real_flume_tls.rs).
+echo "== cargo test --features tls --test tls --test real_flume_tls"
+cargo test --features tls --test tls --test real_flume_tls
 # flume-send to flume-receive over TLS, the tools built with TLS.
 echo "== cargo test -p flume-tools --features tls --test tls"
 cargo test -p flume-tools --features tls --test tls
