@@ -5,7 +5,11 @@
 #     FLUME_HOSTS=agent1:4141 scripts/quickstart.sh), or
 #   - to the bundled flume-receive, started on a free port and stopped at the
 #     end, printing what it received (the example's events, then two lines
-#     sent with the flume-send command-line tool).
+#     sent with the flume-send command-line tool), or
+#   - with --real-agent, to a real Apache Flume 1.11.0 agent started on a free
+#     port by scripts/flume-agent.sh (Flume from Maven Central: needs mvn and a
+#     JDK), whose Thrift sink forwards to that flume-receive; what it printed is
+#     then what went through Flume.
 #
 # On a fresh Debian/Ubuntu machine it installs cmake, gcc, g++, make and
 # pkg-config with apt-get when they are missing. Rust (cargo) must be installed:
@@ -15,6 +19,13 @@ cd "$(dirname "$0")/.."
 
 say() { echo "quickstart: $*"; }
 die() { echo "quickstart: $*" >&2; exit 1; }
+
+real_agent=0
+case "${1:-}" in
+  "") ;;
+  --real-agent) real_agent=1 ;;
+  *) die "usage: scripts/quickstart.sh [--real-agent]" ;;
+esac
 
 # --- Tools -----------------------------------------------------------------------
 missing=()
@@ -64,7 +75,11 @@ fi
 [ -x "$sender" ] || die "$sender was not built"
 work=$(mktemp -d "${TMPDIR:-/tmp}/flume-quickstart.XXXXXX")
 receiver_pid=""
+agent_dir=""
 stop() {
+  if [ -n "$agent_dir" ]; then
+    scripts/flume-agent.sh stop --dir "$agent_dir" || true
+  fi
   if [ -n "$receiver_pid" ]; then
     kill "$receiver_pid" 2>/dev/null || true
     wait "$receiver_pid" 2>/dev/null || true
@@ -83,12 +98,34 @@ done
 [ -s "$work/port" ] || die "flume-receive did not start listening within 10 s"
 hosts="127.0.0.1:$(cat "$work/port")"
 say "started flume-receive on $hosts (set FLUME_HOSTS to send to a real agent instead)"
+if [ "$real_agent" = 1 ]; then
+  say "starting a real Apache Flume 1.11.0 agent (scripts/flume-agent.sh; the first run downloads it from Maven Central)"
+  agent_dir="$work/agent"
+  scripts/flume-agent.sh start --dir "$agent_dir" --sink "thrift:$hosts" --sink-batch-size 100 >"$work/agent.out"
+  agent="127.0.0.1:$(sed -n 's/^PORT //p' "$work/agent.out")"
+  say "the agent's Thrift source listens on $agent; its Thrift sink forwards to flume-receive on $hosts"
+  say "agent configuration ($agent_dir/agent.conf):"
+  grep -v '^#' "$agent_dir/agent.conf" | sed 's/^/  /'
+  hosts="$agent"
+fi
 
 "$example" "$hosts"
 say "sending two lines with $sender"
 printf 'hello from the shell\nsecond line\n' | "$sender" --hosts "$hosts" --header source=quickstart
 
-say "flume-receive received:"
+if [ "$real_agent" = 1 ]; then
+  # The agent's sink forwards in its own time: wait until the count settles.
+  last=-1
+  for _ in $(seq 1 50); do
+    now=$(wc -l <"$work/events.txt" 2>/dev/null || echo 0)
+    [ "$now" -gt 0 ] && [ "$now" = "$last" ] && break
+    last=$now
+    sleep 0.3
+  done
+  say "flume-receive received from the agent's Thrift sink:"
+else
+  say "flume-receive received:"
+fi
 sed 's/^/  /' "$work/events.txt"
 say "done; the example is build/examples/send_events, the library build/lib/, the header include/flume_client.h,"
 say "the tools build/bin/flume-send and build/bin/flume-receive (--help for each)"
