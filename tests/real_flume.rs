@@ -208,15 +208,19 @@ fn exact_delivery(protocol: Protocol) {
             client.append(&sent[i]).unwrap_or_else(|e| panic!("{test}: append {i}: {e}"));
         } else {
             let mut delivered = 0;
-            client.append_batch(&sent[i..i + n], &mut delivered).unwrap_or_else(|e| panic!("{test}: batch at {i}: {e}"));
+            client
+                .append_batch(&sent[i..i + n], &mut delivered)
+                .unwrap_or_else(|e| panic!("{test}: batch at {i}: {e}"));
             assert_eq!(delivered, n);
         }
         i += n;
     }
-    let mine = |e: &Received| e.header("test") == Some(test.as_str()) || e.body.starts_with(format!("{test}#").as_bytes());
-    let events = shared.downstream.wait_for(Duration::from_secs(60), &format!("{} events of {test}", sent.len()), |events| {
-        events.iter().filter(|e| mine(e)).count() >= sent.len()
-    });
+    let mine =
+        |e: &Received| e.header("test") == Some(test.as_str()) || e.body.starts_with(format!("{test}#").as_bytes());
+    let events =
+        shared.downstream.wait_for(Duration::from_secs(60), &format!("{} events of {test}", sent.len()), |events| {
+            events.iter().filter(|e| mine(e)).count() >= sent.len()
+        });
     let received: Vec<Received> = events.into_iter().filter(mine).collect();
     assert!(sent.iter().any(|e| e.headers.is_empty()) && sent.iter().any(|e| e.headers.len() > 40));
     assert!(sent.iter().any(|e| e.body.len() == 1 << 20));
@@ -245,7 +249,8 @@ fn batch_over_transaction_capacity(protocol: Protocol) {
     let big: Vec<Sent> = (0..1500).map(|i| Sent::tagged(&test, i, format!("over {i}").into_bytes())).collect();
     for attempt in 0..2 {
         let mut delivered = usize::MAX;
-        let e = client.append_batch(&big, &mut delivered).expect_err("a call of 1500 events > transactionCapacity 1000");
+        let e =
+            client.append_batch(&big, &mut delivered).expect_err("a call of 1500 events > transactionCapacity 1000");
         assert_eq!(e.kind(), flume_client::ErrorKind::Failed, "attempt {attempt}: {e}");
         assert_eq!(delivered, 0, "attempt {attempt}");
         let message = e.to_string();
@@ -355,7 +360,8 @@ fn file_channel_keeps_every_acknowledged_event_through_sigkill() {
     let mut agent = FlumeAgent::start(test, options);
     let events: Vec<Sent> = (0..20_000).map(|i| Sent::tagged(test, i, format!("event {i}").into_bytes())).collect();
     let client =
-        Client::new(&agent.address(), &config(protocol, &[("batch-size", "100"), ("connect-timeout", "2000")])).unwrap();
+        Client::new(&agent.address(), &config(protocol, &[("batch-size", "100"), ("connect-timeout", "2000")]))
+            .unwrap();
 
     // Half before the kill, all acknowledged; the rest while the agent is
     // killed and started again.
@@ -483,7 +489,7 @@ fn three_agents_load_balancing_and_failover_with_one_killed() {
         // Every attempt on the dead agent is a failure counted for it; with
         // backoff (1 s, then 2 s) there are a handful, not one per call.
         assert!(
-            attempts_while_down >= 1 && attempts_while_down <= 6,
+            (1..=6).contains(&attempts_while_down),
             "{test}: {attempts_while_down} attempts on the dead agent in {down_for:?} ({calls_while_down} calls)"
         );
         assert_eq!(by(&victim_name, 1000..1500), 0, "{test}: events reached the killed agent");
@@ -535,7 +541,8 @@ fn a_million_asynchronous_events_through_an_agent_restart() {
         state: Vec<AtomicU8>,
         reported: AtomicUsize,
     }
-    let reports = Arc::new(Reports { state: (0..COUNT).map(|_| AtomicU8::new(0)).collect(), reported: AtomicUsize::new(0) });
+    let reports =
+        Arc::new(Reports { state: (0..COUNT).map(|_| AtomicU8::new(0)).collect(), reported: AtomicUsize::new(0) });
     let mut config = config(
         protocol,
         &[

@@ -46,15 +46,77 @@ fn certificates() -> &'static (PathBuf, PathBuf) {
         fs::create_dir_all(&dir).unwrap();
         fs::write(dir.join("openssl.cnf"), OPENSSL_CNF).unwrap();
         let openssl = |args: &[&str]| run(&dir, args);
-        openssl(&["req", "-x509", "-new", "-config", "openssl.cnf", "-extensions", "ca", "-newkey", "rsa:2048", "-nodes",
-                  "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=flume-client test CA"]);
-        openssl(&["req", "-new", "-config", "openssl.cnf", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key",
-                  "-out", "server.csr", "-subj", "/CN=localhost"]);
-        openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days",
-                  "2", "-extfile", "openssl.cnf", "-extensions", "server", "-out", "server.pem"]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-config",
+            "openssl.cnf",
+            "-extensions",
+            "ca",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=flume-client test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-new",
+            "-config",
+            "openssl.cnf",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "openssl.cnf",
+            "-extensions",
+            "server",
+            "-out",
+            "server.pem",
+        ]);
         let pass = format!("pass:{PASSWORD}");
-        openssl(&["pkcs12", "-export", "-in", "server.pem", "-inkey", "server.key", "-certfile", "ca.pem", "-name",
-                  "server", "-out", "server.p12", "-passout", &pass]);
+        openssl(&[
+            "pkcs12",
+            "-export",
+            "-in",
+            "server.pem",
+            "-inkey",
+            "server.key",
+            "-certfile",
+            "ca.pem",
+            "-name",
+            "server",
+            "-out",
+            "server.p12",
+            "-passout",
+            &pass,
+        ]);
         (dir.join("ca.pem"), dir.join("server.p12"))
     })
 }
@@ -97,8 +159,10 @@ fn exact_over_tls(protocol: Protocol) {
 
     // Bodies of 0 bytes to 1 MB (a frame over many TLS records), binary;
     // headers with multi-byte UTF-8.
-    let bodies: Vec<Vec<u8>> =
-        [0usize, 1, 100, 16_385, 100_000, 1 << 20].iter().map(|&n| (0..n).map(|i| (i * 31 % 251) as u8).collect()).collect();
+    let bodies: Vec<Vec<u8>> = [0usize, 1, 100, 16_385, 100_000, 1 << 20]
+        .iter()
+        .map(|&n| (0..n).map(|i| (i * 31 % 251) as u8).collect())
+        .collect();
     let values: Vec<String> = (0..bodies.len()).map(|i| format!("{i}: ключ 键 😀")).collect();
     let headers: Vec<Vec<(&str, &str)>> =
         values.iter().map(|v| vec![("test", name), ("value", v.as_str()), ("ünï", "ç")]).collect();

@@ -192,9 +192,7 @@ impl FlumeAgent {
             command.arg("--port").arg(self.port.to_string());
         }
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::from(log));
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("agent {}: cannot run {command:?}: {e}", self.label));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("agent {}: cannot run {command:?}: {e}", self.label));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -367,7 +365,10 @@ impl Downstream {
                 return d;
             }
             if let Ok(Some(status)) = d.child.try_wait() {
-                panic!("flume-receive exited ({status}) before listening: {}", fs::read_to_string(&d.log).unwrap_or_default());
+                panic!(
+                    "flume-receive exited ({status}) before listening: {}",
+                    fs::read_to_string(&d.log).unwrap_or_default()
+                );
             }
             assert!(Instant::now() < deadline, "flume-receive did not listen within 30 s");
             std::thread::sleep(Duration::from_millis(10));
@@ -423,7 +424,11 @@ impl Downstream {
             if done(&events) {
                 return events;
             }
-            assert!(Instant::now() < deadline, "downstream: {what} not within {timeout:?} ({} events received)", events.len());
+            assert!(
+                Instant::now() < deadline,
+                "downstream: {what} not within {timeout:?} ({} events received)",
+                events.len()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
