@@ -28,11 +28,12 @@ for key, rs in runs.items():
     net[key] = med
 enc = [r for r in rows if r["kind"] == "encode"]
 
-SERVERS = [("null", "null sink"), ("java", "Java (Flume's setup)")]
+SERVERS = [("null", "null sink"), ("java", "Java (Flume's setup)"), ("flume", "Flume 1.11 agent")]
 PROTOCOLS = ["compact", "binary"]
 BODIES = [256, 4096]
 BATCHES = [1, 100, 1000]
-CLIENTS = [("floor", "floor"), ("flume", "flume-client (C API)"), ("thrift-cpp", "Thrift C++")]
+CLIENTS = [("floor", "floor"), ("flume", "flume-client (C API)"), ("thrift-cpp", "Thrift C++"),
+           ("flume-java", "Flume Java client (flume-ng-sdk)")]
 FLOOR_TARGET = {1: 0.95, 100: 0.90, 1000: 0.80}
 
 
@@ -54,7 +55,7 @@ def mbps(server, p, n, b, client):
 
 
 def cpu3(*runs):
-    return " / ".join(f"{x['cpu_us_per_event']:.3g}" for x in runs)
+    return " / ".join(f"{x['cpu_us_per_event']:.3g}" if x else "–" for x in runs)
 
 
 def get(server, p, n, b, client):
@@ -64,7 +65,7 @@ def get(server, p, n, b, client):
 out = []
 w = out.append
 w("Each client in each cell: %s s measured after %s s of untimed calls, one process, one connection, calls one "
-  "after another; %s round(s) of the three clients per cell, each figure the median of the rounds. %s"
+  "after another; %s round(s) of the clients per cell, each figure the median of the rounds. %s"
   % (meta["seconds"], meta["warmup"], meta.get("repeat", 1),
      "Clients on core 0, servers on core 1." if meta.get("pinned") else "Client and server share the cores."))
 w("")
@@ -78,12 +79,16 @@ w("")
 w("### Throughput and client CPU")
 w("")
 w("Events/s; wire MB/s (frame bytes, the same for every client); client CPU time (user + system, "
-  "`getrusage(RUSAGE_SELF)`) per event; call latency p50 / p99 in µs (floor / flume-client / C++); "
-  "heap allocations per call (flume-client / C++).")
+  "`getrusage(RUSAGE_SELF)`; for Flume's Java client the whole JVM's, JIT and GC included) per event; call "
+  "latency p50 / p99 in µs (floor / flume-client / C++ / Flume Java); heap allocations per call "
+  "(flume-client / C++). Servers: the null sink (`bench/src/bin/nullsink.rs`), Apache Thrift's Java server set "
+  "up as Flume's Thrift source, and a real Apache Flume 1.11.0 agent (Thrift source with 8 threads, memory "
+  "channel, null sink). Flume Java: flume-ng-sdk 1.11.0's `RpcClientFactory` with `client.type = thrift`.")
 w("")
-w("| server | protocol | body | batch | floor ev/s | flume-client ev/s | C++ ev/s | flume ÷ floor | flume ÷ C++ "
-  "| flume MB/s | CPU µs/ev floor / flume / C++ | C++ CPU ÷ flume | p50 µs | p99 µs | allocs/call |")
-w("|" + " --- |" * 15)
+w("| server | protocol | body | batch | floor ev/s | flume-client ev/s | C++ ev/s | Flume Java ev/s | flume ÷ floor "
+  "| flume ÷ C++ | flume ÷ Flume Java | flume MB/s | CPU µs/ev floor / flume / C++ / Flume Java | C++ CPU ÷ flume "
+  "| p50 µs | p99 µs | allocs/call |")
+w("|" + " --- |" * 17)
 TARGETS = [
     ("floor", "≥ 95% / 90% / 80% of the floor's events/s at batch 1 / 100 / 1000 (null sink)"),
     ("cpp", "≥ the C++ client's events/s"),
@@ -96,17 +101,21 @@ for server, sname in SERVERS:
     for p in PROTOCOLS:
         for b in BODIES:
             for n in BATCHES:
-                fl, fc, cpp = (get(server, p, n, b, c) for c, _ in CLIENTS)
+                fl, fc, cpp, jv = (get(server, p, n, b, c) for c, _ in CLIENTS)
                 if not (fl and fc and cpp):
                     continue
+                jv_rate = fmt_rate(jv["events_per_s"]) if jv else "–"
+                r_jv = f"{fc['events_per_s'] / jv['events_per_s']:.2f}×" if jv else "–"
+                jv_p50 = f"{jv['p50_us']:.0f}" if jv else "–"
+                jv_p99 = f"{jv['p99_us']:.0f}" if jv else "–"
                 r_floor = fc["events_per_s"] / fl["events_per_s"]
                 r_cpp = fc["events_per_s"] / cpp["events_per_s"]
                 r_cpu = cpp["cpu_us_per_event"] / fc["cpu_us_per_event"]
                 w(f"| {sname} | {p} | {body_name(b)} | {n} | {fmt_rate(fl['events_per_s'])} | "
-                  f"{fmt_rate(fc['events_per_s'])} | {fmt_rate(cpp['events_per_s'])} | {r_floor:.0%} | {r_cpp:.2f}× | "
-                  f"{mbps(server, p, n, b, 'flume'):.0f} | {cpu3(fl, fc, cpp)} | "
-                  f"{r_cpu:.1f}× | {fl['p50_us']:.0f} / {fc['p50_us']:.0f} / {cpp['p50_us']:.0f} | "
-                  f"{fl['p99_us']:.0f} / {fc['p99_us']:.0f} / {cpp['p99_us']:.0f} | "
+                  f"{fmt_rate(fc['events_per_s'])} | {fmt_rate(cpp['events_per_s'])} | {jv_rate} | {r_floor:.0%} | "
+                  f"{r_cpp:.2f}× | {r_jv} | {mbps(server, p, n, b, 'flume'):.0f} | {cpu3(fl, fc, cpp, jv)} | "
+                  f"{r_cpu:.1f}× | {fl['p50_us']:.0f} / {fc['p50_us']:.0f} / {cpp['p50_us']:.0f} / {jv_p50} | "
+                  f"{fl['p99_us']:.0f} / {fc['p99_us']:.0f} / {cpp['p99_us']:.0f} / {jv_p99} | "
                   f"{fc['allocs_per_call']:.2f} / {cpp['allocs_per_call']:.1f} |")
                 cell = f"{server}/{p}/{body_name(b)}/×{n}"
                 if server == "null":
@@ -164,30 +173,30 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-colors = {"floor": "#9e9e9e", "flume": "#1f77b4", "thrift-cpp": "#d62728"}
-fig, axes = plt.subplots(3, 2, figsize=(13, 12))
+colors = {"floor": "#9e9e9e", "flume": "#1f77b4", "thrift-cpp": "#d62728", "flume-java": "#ff7f0e"}
+fig, axes = plt.subplots(len(SERVERS) + 1, 2, figsize=(13, 4 * (len(SERVERS) + 1)))
 labels = [f"{body_name(b)}\n×{n}" for b in BODIES for n in BATCHES]
-width = 0.27
+width = 0.2
 for col, p in enumerate(PROTOCOLS):
     for row, (server, sname) in enumerate(SERVERS):
         ax = axes[row][col]
         for i, (c, cname) in enumerate(CLIENTS):
             ys = [(get(server, p, n, b, c) or {}).get("events_per_s", 0) for b in BODIES for n in BATCHES]
-            ax.bar([x + (i - 1) * width for x in range(len(labels))], ys, width, label=cname, color=colors[c])
+            ax.bar([x + (i - 1.5) * width for x in range(len(labels))], ys, width, label=cname, color=colors[c])
         ax.set_yscale("log")
         ax.set_title(f"events/s, {sname} server, {p}")
         ax.set_xticks(range(len(labels)), labels)
         ax.grid(axis="y", which="both", alpha=0.3)
         if row == 0 and col == 0:
             ax.legend(loc="upper left", fontsize=8)
-    ax = axes[2][col]
+    ax = axes[len(SERVERS)][col]
     for i, (c, cname) in enumerate(CLIENTS):
         ys = [(get("null", p, n, b, c) or {}).get("cpu_us_per_event", 0) for b in BODIES for n in BATCHES]
-        ax.bar([x + (i - 1) * width for x in range(len(labels))], ys, width, label=cname, color=colors[c])
+        ax.bar([x + (i - 1.5) * width for x in range(len(labels))], ys, width, label=cname, color=colors[c])
     ax.set_yscale("log")
     ax.set_title(f"client CPU µs per event, null sink, {p} (lower is better)")
     ax.set_xticks(range(len(labels)), labels)
     ax.grid(axis="y", which="both", alpha=0.3)
-fig.suptitle(f"flume-client vs Apache Thrift C++ vs the floor ({meta['nproc']} cores, {meta['cpu']})", fontsize=11)
+fig.suptitle(f"flume-client vs Apache Thrift C++ vs Flume's Java client vs the floor ({meta['nproc']} cores, {meta['cpu']})", fontsize=11)
 fig.tight_layout()
 fig.savefig(png_path, dpi=90)

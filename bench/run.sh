@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The benchmark suite (issue #7): this library through its C API, Apache
-# Thrift's C++ client, and the floor (frames encoded in advance, only written
-# and acknowledged), each against a null sink and Apache Thrift's Java server
-# set up as Flume's Thrift source; both protocols, batches of 1, 100 and 1,000,
+# Thrift's C++ client, Flume's own Java client (flume-ng-sdk 1.11.0's
+# RpcClientFactory, client.type = thrift; bench/FlumeSdkBench.java) and the
+# floor (frames encoded in advance, only written and acknowledged), each against
+# a null sink, Apache Thrift's Java server set up as Flume's Thrift source, and
+# a real Apache Flume 1.11.0 agent (scripts/flume-agent.sh: Thrift source,
+# memory channel, null sink); both protocols, batches of 1, 100 and 1,000,
 # bodies of 256 B and 4 KiB with three headers; plus the encoder alone beside
 # memcpy and the size of the stripped shared library.
 #
@@ -21,9 +24,10 @@
 # Prints a markdown table and writes bench/results/latest.md, latest.jsonl and
 # chart.png (a --quick run writes bench/build/quick/ instead). Installs what it
 # needs and is missing (apt: thrift-compiler, libthrift-dev, libboost-dev,
-# libthrift-java, libslf4j-java, default-jdk-headless, g++, python3-matplotlib).
+# libthrift-java, libslf4j-java, default-jdk-headless, g++, maven,
+# python3-matplotlib; Apache Flume 1.11.0 from Maven Central, cached in ~/.m2).
 # Everything runs on 127.0.0.1.
-# About 7 minutes on 2 cores after the builds.
+# About 11 minutes on 2 cores after the builds.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -42,7 +46,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2"; shift ;;
     --repeat) repeat="$2"; shift ;;
     --pin) pin=1 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -57,7 +61,7 @@ log() { echo "bench: $*" >&2; }
 # ---- dependencies --------------------------------------------------------------
 # matplotlib from Debian (python3-matplotlib): pip into Debian's Python is refused (PEP 668).
 "$root/scripts/apt-install.sh" --jdk gcc g++ make thrift-compiler libthrift-dev libboost-dev libthrift-java \
-  libslf4j-java python3-matplotlib
+  libslf4j-java python3-matplotlib maven
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
   echo "bench: $PYTHON cannot import matplotlib (Debian: apt-get install python3-matplotlib; else scripts/pip-install.sh matplotlib and PYTHON=\$(scripts/pip-install.sh --python))" >&2
@@ -119,6 +123,15 @@ javac -nowarn -Xlint:none -encoding UTF-8 -d "$build/java-classes" -cp "$java_li
   "$root/tests/peers/FlumeTestServer.java" "$build"/gen-java/org/apache/flume/thrift/*.java
 java_cp="$build/java-classes:$java_lib"
 
+log "bringing Apache Flume 1.11.0 and building its Java client's benchmark"
+flume_cp="$("$root/scripts/flume-agent.sh" classpath)"
+rm -rf "$build/sdk-classes" && mkdir -p "$build/sdk-classes"
+javac -nowarn -Xlint:none -encoding UTF-8 -d "$build/sdk-classes" -cp "$flume_cp" "$here/FlumeSdkBench.java"
+cat >"$build/sdk-log4j2.xml" <<'EOF'
+<Configuration status="ERROR"><Appenders><Console name="err" target="SYSTEM_ERR"/></Appenders>
+<Loggers><Root level="ERROR"><AppenderRef ref="err"/></Root></Loggers></Configuration>
+EOF
+
 log "encoding the floor's frames"
 mkdir -p "$build/frames"
 protocols=(compact binary)
@@ -172,7 +185,18 @@ start java-compact "${server_cpu[@]}" java -cp "$java_cp" FlumeTestServer 0 comp
 java_compact_port="$port"
 start java-binary "${server_cpu[@]}" java -cp "$java_cp" FlumeTestServer 0 binary - <"$build/servers-stdin"
 java_binary_port="$port"
-log "null sink on $null_port, Java servers on $java_compact_port (compact), $java_binary_port (binary)"
+# The real agents: Thrift source (8 threads: never Flume's default, see
+# README), memory channel, null sink; stopped when their stdin (the FIFO) ends.
+agent_args=(--threads 8 --channel memory --capacity 100000 --transaction-capacity 1000 --sink null
+  --sink-batch-size 1000 --heap 1g)
+start flume-compact "${server_cpu[@]}" "$root/scripts/flume-agent.sh" run --dir "$build/agent-compact" \
+  --protocol compact "${agent_args[@]}" <"$build/servers-stdin"
+flume_compact_port="$port"
+start flume-binary "${server_cpu[@]}" "$root/scripts/flume-agent.sh" run --dir "$build/agent-binary" \
+  --protocol binary "${agent_args[@]}" <"$build/servers-stdin"
+flume_binary_port="$port"
+log "null sink on $null_port, Java servers on $java_compact_port (compact), $java_binary_port (binary)," \
+  "Flume agents on $flume_compact_port (compact), $flume_binary_port (binary)"
 
 # ---- measurements ----------------------------------------------------------------
 raw="$out/latest.jsonl"
@@ -199,7 +223,7 @@ for p in "${protocols[@]}"; do
   done
 done
 
-# cell SERVER PORT PROTOCOL BATCH BODY: the three clients, one after the other, $repeat times.
+# cell SERVER PORT PROTOCOL BATCH BODY: the three native clients, one after the other, $repeat times.
 cell() {
   local server="$1" port="$2" p="$3" n="$4" b="$5" r
   for r in $(seq 1 "$repeat"); do
@@ -210,18 +234,27 @@ cell() {
   done
 }
 
-for server in null java; do
+# sdk_cells SERVER PORT PROTOCOL: Flume's Java client, every cell of the server
+# and protocol in one JVM, $repeat rounds each.
+sdk_cells() {
+  log "$1 sink, $3: Flume's Java client, every cell"
+  "${client_cpu[@]}" java -Dlog4j.configurationFile="$build/sdk-log4j2.xml" -cp "$build/sdk-classes:$flume_cp" \
+    FlumeSdkBench "$2" "$1" "$3" "$warmup" "$seconds" "$repeat" "$(IFS=,; echo "${batches[*]}")" \
+    "$(IFS=,; echo "${bodies[*]}")" >>"$raw"
+}
+
+for server in null java flume; do
   for p in "${protocols[@]}"; do
-    if [ "$server" = null ]; then
-      port="$null_port"
-    elif [ "$p" = compact ]; then
-      port="$java_compact_port"
-    else
-      port="$java_binary_port"
-    fi
-    if [ "$server" = java ]; then
+    case "$server/$p" in
+      null/*) port="$null_port" ;;
+      java/compact) port="$java_compact_port" ;;
+      java/binary) port="$java_binary_port" ;;
+      flume/compact) port="$flume_compact_port" ;;
+      flume/binary) port="$flume_binary_port" ;;
+    esac
+    if [ "$server" != null ]; then
       # The JVM compiles its hot code first: give it every kind of call, untimed.
-      log "warming up the Java server ($p)"
+      log "warming up the $server server ($p)"
       for n in "${batches[@]}"; do
         for b in "${bodies[@]}"; do
           "${client_cpu[@]}" "$build/bench_flume" floor "$port" "$build/frames/$p-$n-$b.bin" java "$p" "$n" "$b" 0 \
@@ -235,6 +268,7 @@ for server in null java; do
         cell "$server" "$port" "$p" "$n" "$b"
       done
     done
+    sdk_cells "$server" "$port" "$p"
   done
 done
 
