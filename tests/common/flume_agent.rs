@@ -72,6 +72,10 @@ pub enum SinkKind {
     /// Flume's Thrift sink forwarding to this loopback port (with the
     /// source's protocol), e.g. a `Downstream`.
     Thrift(u16),
+    /// Flume's file_roll sink writing the agent directory's `sink/`, one file
+    /// per start (`rollInterval = 0`), with the serializer `avro_event`
+    /// unless a raw line sets another (`text`: each body and a newline).
+    FileRoll,
 }
 
 /// What `scripts/flume-agent.sh` writes into the agent's configuration.
@@ -134,6 +138,7 @@ impl AgentOptions {
                 SinkKind::Null => "null".into(),
                 SinkKind::None => "none".into(),
                 SinkKind::Thrift(port) => format!("thrift:127.0.0.1:{port}"),
+                SinkKind::FileRoll => "file_roll".into(),
             },
         );
         opt("--sink-batch-size", self.sink_batch_size.to_string());
@@ -238,6 +243,35 @@ impl FlumeAgent {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The complete lines the file_roll sink wrote (with the `text`
+    /// serializer: one per body), over every file of every start.
+    pub fn file_roll_lines(&self) -> Vec<Vec<u8>> {
+        let mut lines = Vec::new();
+        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.join("sink"))
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for file in files {
+            let bytes = fs::read(&file).unwrap_or_default();
+            let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            lines.extend(bytes[..complete].split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
+        }
+        lines
+    }
+
+    /// How many lines the file_roll sink has written so far (a cheap check
+    /// before `file_roll_lines`).
+    pub fn file_roll_line_count(&self) -> usize {
+        fs::read_dir(self.dir.join("sink"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| fs::read(e.path()).unwrap_or_default().iter().filter(|&&b| b == b'\n').count())
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 
     /// The agent's log (flume.log) and the script's output.
