@@ -72,6 +72,12 @@ w("")
 w("**Machine:** %s cores (`nproc`), %s, %s GiB memory, Linux %s. %s; %s; %s; %s. Commit %s, %s." % (
     meta["nproc"], meta["cpu"], meta["mem_gib"], meta["kernel"], meta["rustc"], meta["cc"], meta["thrift"],
     meta["java"], meta["commit"], meta["date"]))
+if meta.get("loadavg"):
+    w("")
+    w("**Load average at the start** (1, 5, 15 min): %s on %s cores%s." % (
+        meta["loadavg"], meta["nproc"],
+        "; other jobs shared the machine: single cells can be off by large factors, compare medians"
+        if float(meta["loadavg"].split()[0]) > meta["nproc"] / 2 else ""))
 if meta.get("quick"):
     w("")
     w("**--quick run: the numbers are noise; it only checks that the suite runs.**")
@@ -150,6 +156,26 @@ for t, text in TARGETS:
     n_miss = len(misses[t])
     verdict = "met in every cell" if n_miss == 0 else f"missed in {n_miss} of {checked[t]} cells: " + ", ".join(misses[t])
     w(f"- {text}: {verdict}.")
+jv_lines = []
+for n in BATCHES:
+    for server, sname in SERVERS:
+        pairs = [(get(server, p, n, b, "flume"), get(server, p, n, b, "flume-java")) for p in PROTOCOLS for b in BODIES]
+        pairs = [(fc, jv) for fc, jv in pairs if fc and jv]
+        if pairs:
+            ev = statistics.median(fc["events_per_s"] / jv["events_per_s"] for fc, jv in pairs)
+            cpu = statistics.median(jv["cpu_us_per_event"] / fc["cpu_us_per_event"] for fc, jv in pairs)
+            jv_lines.append(f"| {n} | {sname} | {ev:.2f}× | {cpu:.1f}× |")
+if jv_lines:
+    w("")
+    w("### Against Flume's Java client")
+    w("")
+    w("Medians over both protocols and both body sizes: flume-client's events/s ÷ flume-ng-sdk's, and "
+      "flume-ng-sdk's client CPU per event (the whole JVM's) ÷ flume-client's.")
+    w("")
+    w("| batch | server | events/s ratio | CPU ratio |")
+    w("|" + " --- |" * 4)
+    for line in jv_lines:
+        w(line)
 w("")
 w("### Encoder alone")
 w("")

@@ -203,7 +203,7 @@ raw="$out/latest.jsonl"
 : >"$raw"
 {
   echo "{\"kind\":\"meta\",\"date\":\"$(date -u +%Y-%m-%dT%H:%MZ)\",\"quick\":$quick,\"seconds\":$seconds,\"warmup\":$warmup,\"repeat\":$repeat,\"pinned\":$([ ${#client_cpu[@]} -gt 0 ] && echo true || echo false),\
-\"nproc\":$(nproc),\"cpu\":\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\",\
+\"nproc\":$(nproc),\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"cpu\":\"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)\",\
 \"mem_gib\":$(awk '/MemTotal/ {printf "%.1f", $2/1048576}' /proc/meminfo),\"kernel\":\"$(uname -r)\",\
 \"rustc\":\"$(rustc --version)\",\"cc\":\"$(cc --version | head -1)\",\"thrift\":\"$(thrift --version)\",\
 \"java\":\"$(java -version 2>&1 | head -1 | tr -d '\"')\",\"commit\":\"$(git -C "$root" rev-parse --short "${rev:-HEAD}" 2>/dev/null || echo unknown)$( [ -z "$rev" ] && ! git -C "$root" diff --quiet HEAD -- src Cargo.toml build.rs 2>/dev/null && echo ' + working-tree changes')\"}"
