@@ -419,19 +419,26 @@ fn host_entry<'j>(json: &'j str, address: &str) -> &'j str {
 fn three_agents_load_balancing_and_failover_with_one_killed() {
     let protocol = Protocol::Compact;
     let downstream = Downstream::start("three", protocol);
-    let mut agents: Vec<FlumeAgent> = (1..=3)
-        .map(|n| {
-            let mut options = AgentOptions::new(protocol, SinkKind::Thrift(downstream.port()));
-            options.channel = flume_agent::ChannelKind::File;
-            options.lines = vec![
-                "a1.sources.r1.interceptors = agent".into(),
-                "a1.sources.r1.interceptors.agent.type = static".into(),
-                "a1.sources.r1.interceptors.agent.key = agent".into(),
-                format!("a1.sources.r1.interceptors.agent.value = h{n}"),
-            ];
-            FlumeAgent::start(&format!("three-h{n}"), options)
-        })
-        .collect();
+    // Started side by side: a JVM start is most of an agent's cost here.
+    let downstream_port = downstream.port();
+    let mut agents: Vec<FlumeAgent> = std::thread::scope(|s| {
+        let starting: Vec<_> = (1..=3)
+            .map(|n| {
+                s.spawn(move || {
+                    let mut options = AgentOptions::new(protocol, SinkKind::Thrift(downstream_port));
+                    options.channel = flume_agent::ChannelKind::File;
+                    options.lines = vec![
+                        "a1.sources.r1.interceptors = agent".into(),
+                        "a1.sources.r1.interceptors.agent.type = static".into(),
+                        "a1.sources.r1.interceptors.agent.key = agent".into(),
+                        format!("a1.sources.r1.interceptors.agent.value = h{n}"),
+                    ];
+                    FlumeAgent::start(&format!("three-h{n}"), options)
+                })
+            })
+            .collect();
+        starting.into_iter().map(|t| t.join().unwrap()).collect()
+    });
     let hosts: Vec<(String, String)> =
         agents.iter().enumerate().map(|(i, a)| (format!("hosts.h{}", i + 1), a.address())).collect();
 
