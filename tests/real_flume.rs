@@ -265,8 +265,7 @@ fn batch_over_transaction_capacity(protocol: Protocol) {
     assert_eq!(delivered, 1000);
     let received = tagged(&shared.downstream, &test, 1000);
     assert_same(&test, &small, &received);
-    let stats = client.stats_json();
-    let stats = stats.unwrap();
+    let stats = client.stats_json().unwrap();
     assert!(stats.contains("\"connects\":1,"), "one connection for all three calls: {stats}");
 }
 
@@ -462,7 +461,8 @@ fn three_agents_load_balancing_and_failover_with_one_killed() {
         assert_eq!(send_until_acknowledged(&client, &events[..1000], Duration::ZERO), 0);
         agents[victim].kill();
         let killed = std::time::Instant::now();
-        let failures_before = json_number(host_entry(&client.stats_json(), &agents[victim].address()), "failures");
+        let failures_before =
+            json_number(host_entry(&client.stats_json().unwrap(), &agents[victim].address()), "failures");
         let mut calls_while_down = 0;
         for k in 100..150 {
             assert_eq!(send_until_acknowledged(&client, batch(k), Duration::ZERO), 0, "{test}: batch {k}");
@@ -472,7 +472,8 @@ fn three_agents_load_balancing_and_failover_with_one_killed() {
         agents[victim].start_again();
         let down_for = killed.elapsed();
         let attempts_while_down =
-            json_number(host_entry(&client.stats_json(), &agents[victim].address()), "failures") - failures_before;
+            json_number(host_entry(&client.stats_json().unwrap(), &agents[victim].address()), "failures")
+                - failures_before;
         for k in 150..200 {
             assert_eq!(send_until_acknowledged(&client, batch(k), Duration::ZERO), 0, "{test}: batch {k}");
         }

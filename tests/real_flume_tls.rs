@@ -185,7 +185,7 @@ fn exact_over_tls(protocol: Protocol) {
         want.sort();
         assert_eq!(got.headers, want, "{name}: event {i}: headers");
     }
-    let stats = client.stats_json();
+    let stats = client.stats_json().unwrap();
     assert!(stats.contains("\"connects\":1,"), "one TLS connection, the pause included: {stats}");
 }
 
