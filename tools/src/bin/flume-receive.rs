@@ -307,7 +307,7 @@ fn main() {
 #[cfg(feature = "tls")]
 type Tls = Option<Arc<rustls::ServerConfig>>;
 #[cfg(not(feature = "tls"))]
-type Tls = Option<std::convert::Infallible>;
+type Tls = Option<Arc<std::convert::Infallible>>;
 
 #[cfg(feature = "tls")]
 fn tls_config(options: &Options) -> Result<Tls, String> {
@@ -387,7 +387,7 @@ fn serve_connection(stream: TcpStream, tls: Tls, shared: &Shared) -> io::Result<
             serve(rustls::StreamOwned::new(connection, stream), shared)
         }
         #[cfg(not(feature = "tls"))]
-        Some(never) => match never {},
+        Some(never) => match *never {},
     }
 }
 
