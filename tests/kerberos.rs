@@ -17,12 +17,10 @@ mod kdc;
 mod peers;
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-#[cfg(feature = "tls")]
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, Error, ErrorKind, Event, Protocol};
@@ -354,15 +352,33 @@ fn ticket_cache(name: &str, lifetime: &str) -> String {
     ccache
 }
 
-/// Runs `flume-send` (built with the kerberos feature by this test's cargo
-/// invocation: `cargo build -p flume-tools --features kerberos`) with the
-/// keys of a `-P` file, its stdin the lines to send.
+/// `flume-send` with the kerberos feature, built once per test process
+/// (`cargo build -p flume-tools --features kerberos --bins`, this cargo and
+/// target directory).
+fn flume_send_binary() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(&cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--quiet", "-p", "flume-tools", "--features", "kerberos", "--bins"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+        assert!(out.status.success(), "cargo build -p flume-tools: {}", String::from_utf8_lossy(&out.stderr));
+        // target/tmp's parent is the target directory.
+        let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("debug").join("flume-send");
+        assert!(exe.is_file(), "{} was not built", exe.display());
+        // A copy of its own, so that a later build of the tools without the feature cannot replace it.
+        let own = work_dir().join("flume-send-kerberos");
+        std::fs::copy(&exe, &own).unwrap();
+        own
+    })
+}
+
+/// Runs `flume-send` with the Kerberos ticket cache `ccache`, its stdin the lines to send.
 fn flume_send(args: &[&str], ccache: &str, stdin: &str) -> std::process::Output {
-    // This test is target/<profile>/deps/kerberos-*; flume-send is in target/<profile>.
-    let exe = std::env::current_exe().unwrap().parent().and_then(Path::parent).unwrap().join("flume-send");
-    let exe = std::env::var("FLUME_SEND").map(Into::into).unwrap_or(exe);
-    assert!(exe.is_file(), "{} missing: run `cargo build -p flume-tools --features kerberos` first", exe.display());
-    let mut child = Command::new(&exe)
+    let exe = flume_send_binary();
+    let mut child = Command::new(exe)
         .args(args)
         .env("KRB5CCNAME", ccache)
         .stdin(Stdio::piped())
