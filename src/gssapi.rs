@@ -175,13 +175,19 @@ pub(crate) fn load() -> Result<&'static Gss, String> {
     GSS.get_or_init(open).as_ref().map_err(Clone::clone)
 }
 
+/// The environment variable naming another GSSAPI library to load instead
+/// (a path, or a soname the loader finds), e.g. an MIT build under /opt.
+pub(crate) const LIBRARY_VARIABLE: &str = "FLUME_CLIENT_GSSAPI_LIBRARY";
+
 fn open() -> Result<Gss, String> {
-    let name = CString::new(LIBRARY).expect("no NUL");
+    let library = std::env::var(LIBRARY_VARIABLE).unwrap_or_else(|_| LIBRARY.to_string());
+    let name = CString::new(library.as_str())
+        .map_err(|_| format!("{LIBRARY_VARIABLE} holds a NUL byte"))?;
     // SAFETY: dlopen with a valid C string; the handle is kept for the process's life.
     let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
     if handle.is_null() {
         return Err(format!(
-            "cannot load {LIBRARY} ({}): {INSTALL_HINT}",
+            "cannot load {library} ({}): {INSTALL_HINT}",
             dlerror()
         ));
     }
@@ -192,7 +198,7 @@ fn open() -> Result<Gss, String> {
             let address = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
             if address.is_null() {
                 return Err(format!(
-                    "{LIBRARY} has no {} ({}): it is not MIT Kerberos 1.11 or later; {INSTALL_HINT}",
+                    "{library} has no {} ({}): it is not MIT Kerberos 1.11 or later; {INSTALL_HINT}",
                     $name,
                     dlerror()
                 ));

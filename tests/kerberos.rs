@@ -1090,3 +1090,38 @@ fn valgrind_no_leak_across_a_thousand_connections() {
         "each connection delivered its event"
     );
 }
+
+/// A machine without MIT's GSSAPI library (here: flume-send told to load one
+/// that does not exist): the client is not made, the message names the
+/// package to install, flume-send exits 1 (a setting cannot be used).
+#[test]
+fn missing_gssapi_library_names_the_package() {
+    let kdc = Kdc::get();
+    let out = Command::new(flume_send_binary())
+        .args([
+            "-q",
+            "--hosts",
+            "localhost:1",
+            "--config",
+            "kerberos=true",
+            "--config",
+        ])
+        .arg("server-principal=flume/_HOST@FLUME.TEST")
+        .env(
+            "FLUME_CLIENT_GSSAPI_LIBRARY",
+            kdc.path("no-such-libgssapi_krb5.so.2"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("without GSSAPI: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for words in [
+        "cannot load",
+        "no-such-libgssapi_krb5.so.2",
+        "libgssapi-krb5-2 on Debian",
+    ] {
+        assert!(stderr.contains(words), "lacks {words:?}: {stderr}");
+    }
+}
