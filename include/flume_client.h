@@ -153,8 +153,28 @@ typedef struct flume_client flume_client;
  *   never sent and the sender was not failing to connect; see flume_delivery_cb).
  * - "close-timeout": 5000 ms; how long flume_client_free() flushes (see its
  *   worst case there).
- * Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
- * compression) give FLUME_ERR_CONFIG saying why.
+ *
+ * Kerberos (SASL GSSAPI, Flume's secured Thrift source), only in builds with
+ * the kerberos feature (CMake -DFLUME_CLIENT_KERBEROS=ON); otherwise every
+ * Kerberos key gives FLUME_ERR_CONFIG:
+ * - "kerberos": "false" (default) or "true". MIT's libgssapi_krb5.so.2 is
+ *   loaded when a client is made (flume_client_new() fails with the package
+ *   to install if it is missing); nothing new is linked.
+ * - "server-principal": the source's agent-principal, "service/host@REALM";
+ *   "_HOST" becomes the name of the host connected to. Required.
+ * - "client-principal": who to authenticate as ("_HOST": this machine's
+ *   name); default the ticket cache's principal.
+ * - "client-keytab": a keytab holding client-principal's keys (checked when
+ *   set); tickets then live in memory, are the client's own and are renewed
+ *   from the keytab. Unset: the ticket cache (KRB5CCNAME), kept fresh by the
+ *   caller (kinit, k5start).
+ *
+ * Kerberos keys without "kerberos"="true", or a keytab without a principal,
+ * make flume_client_new() fail. The negotiation is part of connecting: it
+ * ends within connect-timeout, and every failure is FLUME_ERR_CONNECT
+ * (nothing delivered) with the GSSAPI text and what to check.
+ * Flume keys deliberately unsupported (JKS truststores, Avro compression)
+ * give FLUME_ERR_CONFIG saying why.
  *
  * Not thread-safe: do not set one config from several threads at once.
  */
@@ -347,12 +367,18 @@ extern "C" {
  * UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
  * or NULL while conf names no hosts; an alias in "hosts" without its
  * "hosts.<alias>"; TLS settings that cannot be used (unreadable files, a key
- * not matching its certificate, TLS keys without "ssl"="true").
+ * not matching its certificate, TLS keys without "ssl"="true"); Kerberos
+ * settings that cannot be used (no "server-principal", a keytab without
+ * "client-principal" or unreadable, Kerberos keys without "kerberos"="true",
+ * libgssapi_krb5.so.2 missing: the message names the package).
  *
  * Threads: any thread; the client it returns may then be used by many
  * threads at once.
  * Blocks: never on the network. With "ssl"="true" it reads conf's TLS files
- * (truststore or the system's CA store, client certificate and key).
+ * (truststore or the system's CA store, client certificate and key). With
+ * "kerberos"="true" it loads libgssapi_krb5.so.2 (once per process) and
+ * reads no ticket: tickets are fetched when connecting, within
+ * connect-timeout.
  * Ownership: `hosts` and `conf` are only read during the call: conf is copied
  * (its delivery callback too), so the caller may free it at once. The caller
  * owns the client returned and frees it with flume_client_free().

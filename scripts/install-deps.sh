@@ -32,6 +32,14 @@ set -euo pipefail
 "$(dirname "$0")/apt-install.sh" dpkg-dev abigail-tools
 "$(dirname "$0")/python-venv.sh" >/dev/null
 
+# Kerberos tests (cargo feature `kerberos`): a real MIT KDC made on loopback
+# (kdb5_util, kadmin.local, krb5kdc), kinit/ktutil, and libfaketime for the
+# clock-skew test's second KDC. The library itself needs only libgssapi-krb5-2
+# at run time (already a dependency of these). Maven brings the real Flume
+# agent and Hadoop's authentication jars (scripts/flume-kerberos-lib.sh).
+"$(dirname "$0")/apt-install.sh" krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2 faketime
+command -v mvn >/dev/null || "$(dirname "$0")/apt-install.sh" maven
+
 # The fuzz targets (scripts/fuzz.sh) run with cargo-fuzz, from crates.io.
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-fuzz (compiles for a few minutes)"

@@ -49,6 +49,21 @@ cargo test --features tls --test tls --test real_flume_tls
 echo "== cargo test -p flume-tools --features tls --test tls"
 cargo test -p flume-tools --features tls --test tls
 
+# Kerberos (cargo feature `kerberos`, off by default): a real MIT KDC on
+# loopback and Apache Thrift's Java TSaslServerTransport set up as Flume's
+# source (tests/kerberos.rs: both protocols, inside TLS, async, failover, pool,
+# every failure, ticket expiry, flume-send, valgrind over 1,000 connections),
+# and the real Flume agent with kerberos=true (tests/real_flume_kerberos.rs).
+echo "== cargo test --features kerberos,tls --test kerberos --test real_flume_kerberos"
+cargo test --features kerberos,tls --test kerberos --test real_flume_kerberos
+# GSSAPI is loaded at run time: the Kerberos build's shared library links nothing new.
+cargo build --features kerberos --lib
+needed=$(readelf -d "${CARGO_TARGET_DIR:-target}/debug/libflume_client.so" | awk '/NEEDED/ {print $NF}' | tr -d '[]' | sort | tr '\n' ' ')
+case "$needed" in
+  *gssapi*|*krb5*) echo "the kerberos build links $needed(GSSAPI must be loaded with dlopen)" >&2; exit 1 ;;
+esac
+echo "kerberos build's shared library needs: $needed"
+
 # The default build must stay dependency-light: libc only (TLS's rustls and
 # ring come only with --features tls).
 echo "== default build's dependencies"

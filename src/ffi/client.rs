@@ -57,12 +57,18 @@ pub struct flume_client {
 /// UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
 /// or NULL while conf names no hosts; an alias in "hosts" without its
 /// "hosts.<alias>"; TLS settings that cannot be used (unreadable files, a key
-/// not matching its certificate, TLS keys without "ssl"="true").
+/// not matching its certificate, TLS keys without "ssl"="true"); Kerberos
+/// settings that cannot be used (no "server-principal", a keytab without
+/// "client-principal" or unreadable, Kerberos keys without "kerberos"="true",
+/// libgssapi_krb5.so.2 missing: the message names the package).
 ///
 /// Threads: any thread; the client it returns may then be used by many
 /// threads at once.
 /// Blocks: never on the network. With "ssl"="true" it reads conf's TLS files
-/// (truststore or the system's CA store, client certificate and key).
+/// (truststore or the system's CA store, client certificate and key). With
+/// "kerberos"="true" it loads libgssapi_krb5.so.2 (once per process) and
+/// reads no ticket: tickets are fetched when connecting, within
+/// connect-timeout.
 /// Ownership: `hosts` and `conf` are only read during the call: conf is copied
 /// (its delivery callback too), so the caller may free it at once. The caller
 /// owns the client returned and frees it with flume_client_free().

@@ -63,8 +63,28 @@ use crate::sender::{DeliveryCallback, DeliveryReport};
 ///   never sent and the sender was not failing to connect; see flume_delivery_cb).
 /// - "close-timeout": 5000 ms; how long flume_client_free() flushes (see its
 ///   worst case there).
-/// Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
-/// compression) give FLUME_ERR_CONFIG saying why.
+///
+/// Kerberos (SASL GSSAPI, Flume's secured Thrift source), only in builds with
+/// the kerberos feature (CMake -DFLUME_CLIENT_KERBEROS=ON); otherwise every
+/// Kerberos key gives FLUME_ERR_CONFIG:
+/// - "kerberos": "false" (default) or "true". MIT's libgssapi_krb5.so.2 is
+///   loaded when a client is made (flume_client_new() fails with the package
+///   to install if it is missing); nothing new is linked.
+/// - "server-principal": the source's agent-principal, "service/host@REALM";
+///   "_HOST" becomes the name of the host connected to. Required.
+/// - "client-principal": who to authenticate as ("_HOST": this machine's
+///   name); default the ticket cache's principal.
+/// - "client-keytab": a keytab holding client-principal's keys (checked when
+///   set); tickets then live in memory, are the client's own and are renewed
+///   from the keytab. Unset: the ticket cache (KRB5CCNAME), kept fresh by the
+///   caller (kinit, k5start).
+///
+/// Kerberos keys without "kerberos"="true", or a keytab without a principal,
+/// make flume_client_new() fail. The negotiation is part of connecting: it
+/// ends within connect-timeout, and every failure is FLUME_ERR_CONNECT
+/// (nothing delivered) with the GSSAPI text and what to check.
+/// Flume keys deliberately unsupported (JKS truststores, Avro compression)
+/// give FLUME_ERR_CONFIG saying why.
 ///
 /// Not thread-safe: do not set one config from several threads at once.
 pub struct flume_config {
