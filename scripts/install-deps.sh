@@ -35,10 +35,10 @@ set -euo pipefail
 # Kerberos tests (cargo feature `kerberos`): a real MIT KDC made on loopback
 # (kdb5_util, kadmin.local, krb5kdc), kinit/ktutil, and libfaketime for the
 # clock-skew test's second KDC. The library itself needs only libgssapi-krb5-2
-# at run time (already a dependency of these). Maven brings the real Flume
-# agent and Hadoop's authentication jars (scripts/flume-kerberos-lib.sh).
+# at run time (already a dependency of these). Hadoop's authentication jars
+# for the real agent's Kerberos source come with Maven (above), fetched by
+# scripts/flume-kerberos-lib.sh when the test needs them.
 "$(dirname "$0")/apt-install.sh" krb5-kdc krb5-admin-server krb5-user libgssapi-krb5-2 faketime
-command -v mvn >/dev/null || "$(dirname "$0")/apt-install.sh" maven
 
 # The fuzz targets (scripts/fuzz.sh) run with cargo-fuzz, from crates.io.
 if ! cargo fuzz --version >/dev/null 2>&1; then
