@@ -4,8 +4,8 @@
 //! (used by the bundled receiver and by tests) builds owned events.
 
 use super::{
-    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor,
-    Decoder, Encoder, MessageType, Method, TType,
+    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor, Decoder,
+    Encoder, MessageType, Method, TType,
 };
 use crate::config::Protocol;
 use crate::error::{err, Result};
