@@ -341,7 +341,10 @@ impl Connection {
         };
         // Beyond a day the socket simply blocks (0: no timeout) and the call's deadline is that far anyway.
         let value = value.min(Duration::from_secs(86_400));
-        let tv = libc::timeval { tv_sec: value.as_secs() as libc::time_t, tv_usec: value.subsec_micros() as libc::suseconds_t };
+        let tv = libc::timeval {
+            tv_sec: value.as_secs() as libc::time_t,
+            tv_usec: value.subsec_micros() as libc::suseconds_t,
+        };
         // SAFETY: `tv` is a valid timeval of the size given.
         let rc = unsafe {
             libc::setsockopt(

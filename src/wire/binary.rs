@@ -72,7 +72,7 @@ impl Encoder for BinaryEncoder {
         6
     }
 
-    #[inline]
+    #[inline(always)]
     fn map_begin(buf: &mut Cursor<'_>, key: TType, value: TType, len: usize) {
         buf.push(type_code(key));
         buf.push(type_code(value));

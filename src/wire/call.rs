@@ -4,8 +4,8 @@
 //! (used by the bundled receiver and by tests) builds owned events.
 
 use super::{
-    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor,
-    Decoder, Encoder, MessageType, Method, TType,
+    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor, Decoder,
+    Encoder, MessageType, Method, TType,
 };
 use crate::config::Protocol;
 use crate::error::{err, Result};
@@ -121,30 +121,30 @@ fn event_size_and_ascii_with<P: Encoder, E: EventView>(event: &E) -> (usize, boo
 }
 
 /// The bytes of `s` ORed together into a word (in some of its 8 byte lanes):
-/// `s` is ASCII if no lane has its top bit set. Header strings are short: 4 to
-/// 16 bytes take two overlapping loads.
+/// `s` is ASCII if no lane has its top bit set. Header strings are short:
+/// from 8 bytes on, a word at a time and a last word overlapping the one
+/// before; under 8 bytes, two overlapping half words or single bytes.
 #[inline(always)]
 fn high_bits(s: &[u8]) -> u64 {
     let len = s.len();
-    if (8..=16).contains(&len) {
-        let first = u64::from_ne_bytes(s[..8].try_into().expect("8 bytes"));
-        let last = u64::from_ne_bytes(s[len - 8..].try_into().expect("8 bytes"));
-        return first | last;
+    let p = s.as_ptr();
+    // SAFETY: every load below reads inside `s`: at offsets i < len - 8 and
+    // len - 8 (when len >= 8), at 0 and len - 4 (when 4 <= len < 8).
+    unsafe {
+        if len >= 8 {
+            let mut bits = p.add(len - 8).cast::<u64>().read_unaligned();
+            let mut i = 0;
+            while i + 8 < len {
+                bits |= p.add(i).cast::<u64>().read_unaligned();
+                i += 8;
+            }
+            return bits;
+        }
+        if len >= 4 {
+            return u64::from(p.cast::<u32>().read_unaligned() | p.add(len - 4).cast::<u32>().read_unaligned());
+        }
     }
-    if (4..8).contains(&len) {
-        let first = u32::from_ne_bytes(s[..4].try_into().expect("4 bytes"));
-        let last = u32::from_ne_bytes(s[len - 4..].try_into().expect("4 bytes"));
-        return u64::from(first | last) * 0x0000_0001_0000_0001;
-    }
-    let mut words = s.chunks_exact(8);
-    let mut bits = 0u64;
-    for word in &mut words {
-        bits |= u64::from_ne_bytes(word.try_into().expect("8 bytes"));
-    }
-    for &byte in words.remainder() {
-        bits |= u64::from(byte) * 0x0101_0101_0101_0101;
-    }
-    bits
+    s.iter().fold(0, |bits, &byte| bits | u64::from(byte))
 }
 
 fn call_size_with<P: Encoder>(method: Method, count: usize, events_size: usize) -> usize {
@@ -297,5 +297,23 @@ fn decode_event<'a, D: Decoder<'a>>(d: &mut D) -> Result<ReceivedEvent> {
     match (headers, body) {
         (Some(headers), Some(body)) => Ok(ReceivedEvent { headers, body }),
         _ => Err(err!(Protocol, "event without its required headers and body")),
+    }
+}
+
+#[cfg(test)]
+mod high_bits_tests {
+    use super::high_bits;
+
+    #[test]
+    fn a_byte_above_ascii_is_found_at_any_position_of_any_length() {
+        for len in 0..48 {
+            let ascii = vec![b'a'; len];
+            assert_eq!(high_bits(&ascii) & 0x8080_8080_8080_8080, 0, "len {len}");
+            for at in 0..len {
+                let mut s = ascii.clone();
+                s[at] = 0xc3;
+                assert_ne!(high_bits(&s) & 0x8080_8080_8080_8080, 0, "len {len}, byte {at}");
+            }
+        }
     }
 }

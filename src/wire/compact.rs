@@ -54,7 +54,7 @@ fn varint_size(v: u64) -> usize {
     (64 - v.leading_zeros() as usize).div_ceil(7)
 }
 
-#[inline]
+#[inline(always)]
 fn write_varint(buf: &mut Cursor<'_>, mut v: u64) {
     if v < 0x80 {
         buf.push(v as u8);
@@ -114,7 +114,7 @@ impl Encoder for CompactEncoder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn map_begin(buf: &mut Cursor<'_>, key: TType, value: TType, len: usize) {
         if len == 0 {
             buf.push(0);

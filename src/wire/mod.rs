@@ -92,7 +92,7 @@ trait Encoder {
     fn binary_size(len: usize) -> usize;
     /// The length prefix of a binary value of `len` bytes.
     fn binary_len(buf: &mut Cursor<'_>, len: usize);
-    #[inline]
+    #[inline(always)]
     fn binary(buf: &mut Cursor<'_>, bytes: &[u8]) {
         Self::binary_len(buf, bytes.len());
         buf.extend_from_slice(bytes);
@@ -287,8 +287,8 @@ impl<'a> Cursor<'a> {
 
     /// Appends `bytes`. Header keys and values are short, and for them a call
     /// to `memcpy` (what a copy of a length unknown at compile time becomes)
-    /// costs more than the copy: 4 to 16 bytes are copied inline with two
-    /// overlapping word moves.
+    /// costs more than the copy: 4 to 32 bytes are copied inline with two
+    /// overlapping moves.
     #[inline(always)]
     fn extend_from_slice(&mut self, bytes: &[u8]) {
         let len = bytes.len();
@@ -298,7 +298,10 @@ impl<'a> Cursor<'a> {
         // inside `bytes` and writes inside those `len` bytes.
         unsafe {
             let dst = self.ptr.add(self.pos);
-            if (8..=16).contains(&len) {
+            if (17..=32).contains(&len) {
+                dst.cast::<u128>().write_unaligned(src.cast::<u128>().read_unaligned());
+                dst.add(len - 16).cast::<u128>().write_unaligned(src.add(len - 16).cast::<u128>().read_unaligned());
+            } else if (8..=16).contains(&len) {
                 dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
                 dst.add(len - 8).cast::<u64>().write_unaligned(src.add(len - 8).cast::<u64>().read_unaligned());
             } else if (4..8).contains(&len) {

@@ -5,8 +5,8 @@
 //! range. The frame length was checked by the caller (`wire::frame_len`).
 
 use super::{
-    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor,
-    Decoder, Encoder, MessageType, Method, TType,
+    begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor, Decoder,
+    Encoder, MessageType, Method, TType,
 };
 use crate::config::Protocol;
 use crate::error::{err, Error, Result};
