@@ -201,7 +201,7 @@ impl Spool {
         Ok(())
     }
 
-    /// Valid records of segment `id` from `start`: (count, bytes, file length).
+    /// Valid records of segment `id` from `start`: (count, bytes, where the last one ends).
     fn scan(&mut self, id: u64, path: &Path, start: u64) -> Result<(u64, u64, u64)> {
         let name = segment::segment_name(id);
         let shown = self.dir.display().to_string();
@@ -248,8 +248,8 @@ impl Spool {
                 }
             }
         }
-        let len = std::fs::metadata(path).map_err(cannot)?.len();
-        Ok((records, bytes, len))
+        // The end of the last valid record: past it there is nothing to wait for.
+        Ok((records, bytes, at))
     }
 
     fn problem(&mut self, what: String) {
