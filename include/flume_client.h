@@ -153,6 +153,22 @@ typedef struct flume_client flume_client;
  *   never sent and the sender was not failing to connect; see flume_delivery_cb).
  * - "close-timeout": 5000 ms; how long flume_client_free() flushes (see its
  *   worst case there).
+ * Durable send queue (docs/spool.md):
+ * - "queue.spool.dir": unset (the queue is in memory only). A directory
+ *   (created if missing) where every event flume_client_send() accepts is
+ *   written before it returns, kept until its report, and sent by the next
+ *   client on the directory if this one dies or is freed first. One client
+ *   per directory (an flock; another gets FLUME_ERR_CONFIG naming the pid
+ *   holding it).
+ * - "queue.spool.fsync": "never" (survives the process crashing, not a power
+ *   loss), "interval" (default: synced every "queue.spool.fsync-ms", default
+ *   1000, so a power loss loses at most that interval) or "always" (send
+ *   returns after fdatasync).
+ * - "queue.spool.max-bytes": 1073741824 (4096 to SSIZE_MAX); unacknowledged
+ *   bytes in the spool, past which queue.full applies (events beyond
+ *   queue.max-events/queue.max-bytes wait on disk only).
+ * - "queue.spool.segment-bytes": 16777216 (4096 to 1073741824); the size of
+ *   each segment file.
  * Flume keys deliberately unsupported (Kerberos, JKS truststores, Avro
  * compression) give FLUME_ERR_CONFIG saying why.
  *
@@ -213,6 +229,9 @@ typedef struct flume_event {
  * to it, FLUME_OK or the failure code, a message ("" for FLUME_OK; valid only
  * during the call), and the `user` pointer given to
  * flume_config_set_delivery_cb().
+ *
+ * Events a previous client left in a spool (queue.spool.dir) are reported
+ * with `opaque` NULL: the process that had their opaques is gone.
  *
  * What the result says about the event:
  * - FLUME_OK: the source acknowledged it (it is in the agent's channel);
@@ -323,6 +342,15 @@ typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char 
 #define FLUME_ERR_BUSY 13
 
 /**
+ * The durable send queue (queue.spool.dir) could not be used: flume_client_send() could not write the
+ * event to the spool (disk full, a write or sync error). Nothing was accepted and no report follows; every
+ * event spooled before is intact. A spool at queue.spool.max-bytes is FLUME_ERR_QUEUE_FULL instead.
+ * flume_client_new() fails with it (NULL, reason in flume_last_error()) when the directory cannot be
+ * created, read or written.
+ */
+#define FLUME_ERR_SPOOL 14
+
+/**
  * Delivery reports only: event-timeout passed before the event was written to any connection, while the
  * sender was busy with the events ahead of it (failing or slow calls). Nothing was sent: resending it
  * cannot duplicate it.
@@ -347,7 +375,14 @@ extern "C" {
  * UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
  * or NULL while conf names no hosts; an alias in "hosts" without its
  * "hosts.<alias>"; TLS settings that cannot be used (unreadable files, a key
- * not matching its certificate, TLS keys without "ssl"="true").
+ * not matching its certificate, TLS keys without "ssl"="true"); with
+ * "queue.spool.dir", a directory in use by another client (FLUME_ERR_CONFIG,
+ * naming its pid) or that cannot be created, read or written (FLUME_ERR_SPOOL).
+ *
+ * With "queue.spool.dir", reads the directory's segments (checking every
+ * record) and starts the sender thread at once, which sends what a previous
+ * client left before any new event; blocks for that scan (about the time to
+ * read the unacknowledged bytes from disk).
  *
  * Threads: any thread; the client it returns may then be used by many
  * threads at once.
@@ -434,9 +469,17 @@ flume_result flume_client_append_batch(struct flume_client *client,
  * - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
  * - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
  *   with queue.full = fail; after queue.block-timeout with queue.full = block);
+ *   with a spool, queue.spool.max-bytes reached;
+ * - FLUME_ERR_SPOOL: with queue.spool.dir, the event could not be written to
+ *   the spool (disk full, a write or sync error); events spooled before are intact.
  * - FLUME_ERR_CLOSED: flume_client_free() of this client has begun (a
  *   delivery callback sending while free flushes): sends made during free are
  *   refused, never delivered after it.
+ *
+ * With a spool, FLUME_OK means the event is in the spool's file (and synced,
+ * with queue.spool.fsync = always): it survives this process's death.
+ * With queue.spool.fsync = always it also waits for one msync (and for
+ * other threads' sends ahead of it).
  *
  * Threads: any number of threads at once on one client.
  * Blocks: never on the network; with queue.full = block, at most
@@ -480,6 +523,11 @@ flume_result flume_client_flush(struct flume_client *client, uint32_t timeout_ms
  *   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
  * - "queue": the send queue's "events" and "bytes" waiting, and "reports"
  *   made so far by result code name;
+ * - "spool" (with queue.spool.dir only): "dir", "fsync", unacknowledged
+ *   "events" and "bytes", "segments", "spooled_events", "spooled_bytes",
+ *   "replayed" (left by a previous client), "replay_pending", "torn_records",
+ *   "corrupt_records", "write_errors", "fsyncs", "sync_errors",
+ *   "segments_created", "segments_deleted", "last_problem" (string or null);
  * - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
  *   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
  *   "connects", "idle_connections".
@@ -563,6 +611,12 @@ void flume_string_free(char *string);
  * close-timeout, then the rest reported as above) after the callback
  * returns, and ends; those later reports still come, with the same `user`,
  * but the callback must not use the freed client in them.
+ *
+ * With queue.spool.dir: after close-timeout, events still unreported are
+ * NOT reported; they stay in the spool (synced, unless queue.spool.fsync =
+ * never) and the next client on the directory sends them (those of a call
+ * in flight may then arrive twice). The directory's lock is released before
+ * this returns.
  *
  * fork(): a child process must not use its parent's clients (calls fail with
  * FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory

@@ -26,7 +26,8 @@ pub(super) fn payload_len<E: EventView>(event: &E, size: usize) -> usize {
 /// than queue.max-bytes alone is let into an empty queue).
 pub(super) fn memory_fits(queue: &Queue, config: &Config, size: usize) -> bool {
     queue.events.is_empty()
-        || (queue.events.len() < config.queue_max_events && queue.bytes + size <= config.queue_max_bytes)
+        || (queue.events.len() < config.queue_max_events
+            && queue.bytes + size <= config.queue_max_bytes)
 }
 
 /// Events a previous client left in the spool: they count as accepted, so
@@ -39,7 +40,11 @@ pub(super) fn replayed(spool: &Option<Spool>) -> u64 {
 /// back for the memory queue, or `None` when it stays on disk only (older
 /// events are still on disk, or the memory queue is full). Fails with `Spool`
 /// when it cannot be written: then it was not accepted.
-pub(super) fn append(queue: &mut Queue, config: &Config, queued: QueuedEvent) -> Result<Option<QueuedEvent>> {
+pub(super) fn append(
+    queue: &mut Queue,
+    config: &Config,
+    queued: QueuedEvent,
+) -> Result<Option<QueuedEvent>> {
     let in_memory = match &queue.spool {
         None => return Ok(Some(queued)),
         Some(spool) => !spool.has_unread() && memory_fits(queue, config, queued.size),
@@ -61,7 +66,9 @@ pub(super) fn append(queue: &mut Queue, config: &Config, queued: QueuedEvent) ->
 
 /// Moves events waiting on disk only into the memory queue, as far as its bounds allow.
 pub(super) fn refill(queue: &mut Queue, config: &Config, _shared: &Shared) {
-    let Some(spool) = queue.spool.as_mut() else { return };
+    let Some(spool) = queue.spool.as_mut() else {
+        return;
+    };
     if !spool.has_unread() {
         return;
     }
@@ -70,7 +77,12 @@ pub(super) fn refill(queue: &mut Queue, config: &Config, _shared: &Shared) {
     if queue.events.is_empty() || (room_events > 0 && room_bytes > 0) {
         let now = Instant::now();
         for (bytes, opaque) in spool.read_unread(room_events.max(1), room_bytes) {
-            let mut event = QueuedEvent { bytes, size: 0, opaque, queued_at: now };
+            let mut event = QueuedEvent {
+                bytes,
+                size: 0,
+                opaque,
+                queued_at: now,
+            };
             event.size = event.bytes.len() - event.data_start();
             queue.bytes += event.size;
             queue.events.push_back(event);
@@ -94,7 +106,9 @@ pub(super) fn release(queue: &mut Queue, shared: &Shared) {
 pub(super) fn leave_on_disk(shared: &Shared) -> bool {
     let spool = {
         let mut queue = shared.queue.lock();
-        let Some(spool) = queue.spool.take() else { return false };
+        let Some(spool) = queue.spool.take() else {
+            return false;
+        };
         queue.events.clear();
         queue.bytes = 0;
         spool

@@ -23,7 +23,12 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
         .truncate(false)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot open its lock file: {e}"))?;
+        .map_err(|e| {
+            err!(
+                Spool,
+                "queue.spool.dir {shown}: cannot open its lock file: {e}"
+            )
+        })?;
     // SAFETY: flock on a descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let e = io::Error::last_os_error();
@@ -31,7 +36,9 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
             let mut text = String::new();
             let _ = file.read_to_string(&mut text);
             let holder = match text.trim().parse::<u32>() {
-                Ok(pid) if pid == std::process::id() => format!("process {pid} (this process: another client)"),
+                Ok(pid) if pid == std::process::id() => {
+                    format!("process {pid} (this process: another client)")
+                }
                 Ok(pid) => format!("process {pid}"),
                 Err(_) => "another process".to_string(),
             };
@@ -42,6 +49,11 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     let pid = format!("{}\n", std::process::id());
     file.set_len(0)
         .and_then(|()| file.write_all_at(pid.as_bytes(), 0))
-        .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot write its lock file: {e}"))?;
+        .map_err(|e| {
+            err!(
+                Spool,
+                "queue.spool.dir {shown}: cannot write its lock file: {e}"
+            )
+        })?;
     Ok(file)
 }
