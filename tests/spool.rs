@@ -425,7 +425,9 @@ fn crash_run(
         .expect("child");
         // Kill at a random moment; meanwhile the receiver may go down or come back.
         std::thread::sleep(Duration::from_millis(20 + rng.below(180)));
-        if rng.below(toggle_odds) == 0 {
+        // Random outages and restarts, and at least one of each.
+        let forced = (generation == kills / 3 && is_up) || (generation == 2 * kills / 3 && !is_up);
+        if forced || rng.below(toggle_odds) == 0 {
             if is_up {
                 down();
                 outages += 1;
@@ -651,6 +653,40 @@ fn flipped_and_cut_bytes_are_skipped_and_counted() {
     println!(
         "corrupt: a flipped byte and a cut tail skipped and counted, 98 of 100 delivered; {stats}"
     );
+}
+
+/// A replayed event the new client cannot send (larger than its
+/// max-frame-size) is dropped and counted, never retried forever; the others go.
+fn a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted() {
+    let dir = scratch("unsendable");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    {
+        let client = Client::new(&address, &spool_config(&dir, "never", &[])).unwrap();
+        send_id(&client, 1).unwrap();
+        let headers: [(&[u8], &[u8]); 1] = [(b"big", b"yes")];
+        let mut big = body(2);
+        big.resize(5000, b'x');
+        client.send(&Event::new(&headers, &big), 2).unwrap();
+        send_id(&client, 3).unwrap();
+    }
+    let server = receiver(port);
+    let client = Client::new(
+        &address,
+        &spool_config(&dir, "never", &[("max-frame-size", "1000")]),
+    )
+    .unwrap();
+    drain(&client, Duration::from_secs(60));
+    let stats = client.stats_json();
+    let mut arrived = HashMap::new();
+    arrivals(&server.stop(), &mut arrived);
+    let mut ids: Vec<u64> = arrived.keys().copied().collect();
+    ids.sort();
+    assert_eq!(ids, [1, 3], "{stats}");
+    assert_eq!(stats_field(&stats, "corrupt_records"), 1, "{stats}");
+    assert!(stats.contains("larger than max-frame-size"), "{stats}");
+    assert_eq!(stats_field(&stats, "events"), 0, "nothing stuck: {stats}");
+    println!("unsendable: a replayed event over the new max-frame-size dropped and counted, the others delivered");
 }
 
 /// Disk full by RLIMIT_FSIZE (in a child): `send` fails with FLUME_ERR_SPOOL
@@ -908,6 +944,10 @@ fn main() {
         (
             "flipped_and_cut_bytes_are_skipped_and_counted",
             flipped_and_cut_bytes_are_skipped_and_counted,
+        ),
+        (
+            "a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted",
+            a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted,
         ),
         (
             "a_file_size_limit_fails_send_with_the_spool_code_and_loses_nothing",

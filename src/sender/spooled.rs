@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::event::EventView;
 use crate::spool::Spool;
+use crate::wire::{batch_call_size, event_size, Method};
 
 /// The spooled size of `event`, whose headers and body are `size` bytes: its `QueuedEvent` bytes.
 pub(super) fn payload_len<E: EventView>(event: &E, size: usize) -> usize {
@@ -54,13 +55,20 @@ pub(super) fn append(
         Ok(()) if in_memory => Ok(Some(queued)),
         Ok(()) => {
             queue.accepted += 1;
-            queue.spare.push(queued.bytes);
+            recycle(queue, config, queued.bytes);
             Ok(None)
         }
         Err(e) => {
-            queue.spare.push(queued.bytes);
+            recycle(queue, config, queued.bytes);
             Err(e)
         }
+    }
+}
+
+/// Keeps an event buffer for the next `send`, within the sender's own limits.
+fn recycle(queue: &mut Queue, config: &Config, bytes: Vec<u8>) {
+    if queue.spare.len() < 2 * config.batch_size && bytes.capacity() <= super::RECYCLED_SIZE {
+        queue.spare.push(bytes);
     }
 }
 
@@ -76,7 +84,7 @@ pub(super) fn refill(queue: &mut Queue, config: &Config, _shared: &Shared) {
     let room_bytes = config.queue_max_bytes.saturating_sub(queue.bytes);
     if queue.events.is_empty() || (room_events > 0 && room_bytes > 0) {
         let now = Instant::now();
-        for (bytes, opaque) in spool.read_unread(room_events.max(1), room_bytes) {
+        let as_event = |bytes: Vec<u8>, opaque| {
             let mut event = QueuedEvent {
                 bytes,
                 size: 0,
@@ -84,6 +92,25 @@ pub(super) fn refill(queue: &mut Queue, config: &Config, _shared: &Shared) {
                 queued_at: now,
             };
             event.size = event.bytes.len() - event.data_start();
+            event
+        };
+        // A previous client validated its events, maybe under other settings: check again.
+        let sendable = |bytes: &[u8]| {
+            let event = as_event(bytes.to_vec(), 0);
+            let utf8 = (0..event.header_count()).all(|i| {
+                let (key, value) = event.header(i);
+                std::str::from_utf8(key).is_ok() && std::str::from_utf8(value).is_ok()
+            });
+            let size = event_size(config.protocol, &event);
+            utf8 && batch_call_size(config.protocol, Method::AppendBatch, 1, size)
+                <= config.max_frame_size
+        };
+        let (events, dropped) = spool.read_unread(room_events.max(1), room_bytes, sendable);
+        // Dropped replayed events count as reported (they were counted as
+        // accepted), so that `flush` does not wait for them.
+        queue.reported += dropped;
+        for (bytes, opaque) in events {
+            let event = as_event(bytes, opaque);
             queue.bytes += event.size;
             queue.events.push_back(event);
         }

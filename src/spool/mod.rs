@@ -465,12 +465,18 @@ impl Spool {
     /// Hands over up to `max_events` events waiting on disk only (and about
     /// `max_bytes` of payload), oldest first, each with its opaque
     /// (`REPLAYED_OPAQUE` for a previous client's).
+    /// A replayed event that `sendable` refuses (its headers are not UTF-8, or
+    /// it does not fit this client's max-frame-size) is dropped, counted as
+    /// corrupt and described in `last_problem`, rather than retried forever;
+    /// the second value is how many were dropped so.
     pub(crate) fn read_unread(
         &mut self,
         max_events: usize,
         max_bytes: usize,
-    ) -> Vec<(Vec<u8>, usize)> {
+        sendable: impl Fn(&[u8]) -> bool,
+    ) -> (Vec<(Vec<u8>, usize)>, u64) {
         let mut out = Vec::new();
+        let mut dropped = 0;
         let mut bytes = 0;
         while self.has_unread() && out.len() < max_events && (out.is_empty() || bytes < max_bytes) {
             match self.next_unread() {
@@ -482,6 +488,19 @@ impl Spool {
                     } else {
                         self.unread.pop_front().expect("has_unread")
                     };
+                    if opaque == REPLAYED_OPAQUE && !sendable(&payload) {
+                        // Not handed over: released with the next event that is.
+                        self.loaded.pop_back();
+                        self.live_events = self.live_events.saturating_sub(1);
+                        self.counters.corrupt += 1;
+                        dropped += 1;
+                        self.problem(format!(
+                            "segment {}: a replayed event cannot be sent with this client's settings \
+                             (headers not UTF-8, or larger than max-frame-size); dropped",
+                            segment::segment_name(self.read.segment)
+                        ));
+                        continue;
+                    }
                     out.push((payload, opaque));
                 }
                 None => {
@@ -498,7 +517,7 @@ impl Spool {
                 }
             }
         }
-        out
+        (out, dropped)
     }
 
     /// The next valid event record at or after `read`, advancing `read` past it.
