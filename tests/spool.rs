@@ -178,7 +178,7 @@ fn drain(client: &Client, within: Duration) {
         assert!(
             Instant::now() < deadline,
             "the spool did not drain within {within:?}: {}",
-            client.stats_json()
+            client.stats_json().unwrap()
         );
     }
 }
@@ -230,7 +230,7 @@ fn child_main(args: &[String]) {
             let client =
                 Client::new(arg(2), &spool_config(Path::new(arg(1)), "never", &[])).unwrap();
             drain(&client, Duration::from_secs(120));
-            println!("{}", client.stats_json());
+            println!("{}", client.stats_json().unwrap());
         }
         "hold" => {
             let _client = Client::new(
@@ -278,7 +278,7 @@ fn child_main(args: &[String]) {
                     .collect::<Vec<_>>()
                     .join(",")
             );
-            println!("STATS {}", client.stats_json());
+            println!("STATS {}", client.stats_json().unwrap());
         }
         other => panic!("child: unknown mode {other}"),
     }
@@ -517,7 +517,7 @@ fn free_leaves_events_on_disk_and_the_next_client_replays_them_in_order() {
             client.flush(Duration::from_millis(300)).is_err(),
             "nothing listens: the flush must time out"
         );
-        let stats = client.stats_json();
+        let stats = client.stats_json().unwrap();
         assert_eq!(stats_field(&stats, "events"), 1000, "{stats}");
     }
     assert_eq!(
@@ -528,7 +528,7 @@ fn free_leaves_events_on_disk_and_the_next_client_replays_them_in_order() {
     let server = receiver(port);
     let client = Client::new(&address, &config).unwrap();
     drain(&client, Duration::from_secs(60));
-    let stats = client.stats_json();
+    let stats = client.stats_json().unwrap();
     let calls = server.stop();
     let order: Vec<u64> = calls
         .iter()
@@ -634,7 +634,7 @@ fn flipped_and_cut_bytes_are_skipped_and_counted() {
     let server = receiver(port);
     let client = Client::new(&address, &config).unwrap();
     drain(&client, Duration::from_secs(60));
-    let stats = client.stats_json();
+    let stats = client.stats_json().unwrap();
     let mut arrived = HashMap::new();
     arrivals(&server.stop(), &mut arrived);
     let mut ids: Vec<u64> = arrived.keys().copied().collect();
@@ -677,7 +677,7 @@ fn a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted() {
     )
     .unwrap();
     drain(&client, Duration::from_secs(60));
-    let stats = client.stats_json();
+    let stats = client.stats_json().unwrap();
     let mut arrived = HashMap::new();
     arrivals(&server.stop(), &mut arrived);
     let mut ids: Vec<u64> = arrived.keys().copied().collect();
@@ -730,7 +730,7 @@ fn a_file_size_limit_fails_send_with_the_spool_code_and_loses_nothing() {
     let server = receiver(port);
     let client = Client::new(&address, &spool_config(&dir, "never", &[])).unwrap();
     drain(&client, Duration::from_secs(60));
-    let stats = client.stats_json();
+    let stats = client.stats_json().unwrap();
     let mut arrived = HashMap::new();
     arrivals(&server.stop(), &mut arrived);
     assert!(

@@ -9,6 +9,7 @@
 //! Everything here runs under the queue lock, so the spool's record order is
 //! the queue's order, which is the order of reports and thus of `release`.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{Queue, QueuedEvent, Shared};
@@ -73,7 +74,7 @@ fn recycle(queue: &mut Queue, config: &Config, bytes: Vec<u8>) {
 }
 
 /// Moves events waiting on disk only into the memory queue, as far as its bounds allow.
-pub(super) fn refill(queue: &mut Queue, config: &Config, _shared: &Shared) {
+pub(super) fn refill(queue: &mut Queue, config: &Config, shared: &Shared) {
     let Some(spool) = queue.spool.as_mut() else {
         return;
     };
@@ -108,7 +109,10 @@ pub(super) fn refill(queue: &mut Queue, config: &Config, _shared: &Shared) {
         let (events, dropped) = spool.read_unread(room_events.max(1), room_bytes, sendable);
         // Dropped replayed events count as reported (they were counted as
         // accepted), so that `flush` does not wait for them.
-        queue.reported += dropped;
+        if dropped > 0 {
+            shared.reported.fetch_add(dropped, Ordering::Release);
+            shared.progress.notify_all();
+        }
         for (bytes, opaque) in events {
             let event = as_event(bytes, opaque);
             queue.bytes += event.size;

@@ -493,6 +493,7 @@ impl Spool {
                         self.loaded.pop_back();
                         self.live_events = self.live_events.saturating_sub(1);
                         self.counters.corrupt += 1;
+                        self.accounted += 1; // counted as reported by the sender
                         dropped += 1;
                         self.problem(format!(
                             "segment {}: a replayed event cannot be sent with this client's settings \
