@@ -253,22 +253,29 @@ fn child_main(args: &[String]) {
                 };
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &rl), 0);
             }
-            let client =
-                Client::new(arg(2), &spool_config(Path::new(arg(1)), "always", &[])).unwrap();
+            // Segments of 16 KiB fit under the limit; an event of 100 KiB needs
+            // a segment of its own, which the limit refuses.
+            let config = spool_config(
+                Path::new(arg(1)),
+                "always",
+                &[("queue.spool.segment-bytes", "16384")],
+            );
+            let client = Client::new(arg(2), &config).unwrap();
             let mut accepted = Vec::new();
-            let mut first_error = None;
-            for id in 0..100_000u64 {
-                match send_id(&client, id) {
-                    Ok(()) => accepted.push(id),
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                        if id > accepted.len() as u64 + 20 {
-                            break;
-                        }
-                    }
-                }
+            for id in 0..300u64 {
+                send_id(&client, id).unwrap();
+                accepted.push(id);
             }
-            let e = first_error.expect("the file size limit was never reached");
+            let headers: [(&[u8], &[u8]); 1] = [(b"test", b"spool")];
+            let mut big = body(1_000_000);
+            big.resize(100 * 1024, b'x');
+            let e = client
+                .send(&Event::new(&headers, &big), 0)
+                .expect_err("a segment over the file size limit");
+            for id in 300..400u64 {
+                send_id(&client, id).unwrap();
+                accepted.push(id);
+            }
             println!("ERROR {} {}", e.kind().code(), e.message());
             println!(
                 "ACCEPTED {}",
@@ -717,15 +724,10 @@ fn a_file_size_limit_fails_send_with_the_spool_code_and_loses_nothing() {
         .split(',')
         .map(|s| s.parse().unwrap())
         .collect();
-    assert!(
-        accepted.len() > 100,
-        "{} accepted before the limit",
-        accepted.len()
-    );
     assert_eq!(
         accepted,
-        (0..accepted.len() as u64).collect::<Vec<_>>(),
-        "accepted until the limit, then none"
+        (0..400).collect::<Vec<_>>(),
+        "accepted before and after the refused one"
     );
     let server = receiver(port);
     let client = Client::new(&address, &spool_config(&dir, "never", &[])).unwrap();
@@ -736,6 +738,10 @@ fn a_file_size_limit_fails_send_with_the_spool_code_and_loses_nothing() {
     assert!(
         accepted.iter().all(|id| arrived.contains_key(id)),
         "every accepted event arrived"
+    );
+    assert!(
+        !arrived.contains_key(&1_000_000),
+        "the refused event was not sent"
     );
     assert_eq!(
         stats_field(&stats, "torn_records"),
@@ -776,7 +782,8 @@ fn a_full_tmpfs_fails_send_with_the_spool_code_and_loses_nothing() {
     let spool = dir.join("spool");
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let config = spool_config(&spool, "never", &[]);
+    // Small segments: the first few fit, a later one finds no room.
+    let config = spool_config(&spool, "never", &[("queue.spool.segment-bytes", "65536")]);
     let mut accepted = 0u64;
     let error = {
         let client = Client::new(&address, &config).unwrap();

@@ -12,6 +12,7 @@
 
 mod crc32c;
 mod lock;
+mod mapped;
 mod segment;
 mod state;
 
@@ -19,7 +20,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub(crate) const REPLAYED_OPAQUE: usize = 0;
 /// The segment being appended to.
 struct Writer {
     id: u64,
-    file: Arc<File>,
+    map: mapped::MappedSegment,
     len: u64,
 }
 
@@ -156,7 +157,7 @@ impl Spool {
             sync_thread: None,
         };
         spool.recover(recorded_head)?;
-        spool.rotate().map_err(|e| {
+        spool.rotate(0).map_err(|e| {
             err!(
                 Spool,
                 "queue.spool.dir {shown}: cannot create a segment: {e}"
@@ -264,6 +265,15 @@ impl Spool {
         }
         let (mut at, mut records, mut bytes) = (start, 0, 0);
         loop {
+            // The reserved, never written rest of a segment whose client died
+            // (a record is copied in whole before the next one starts): cut it
+            // off, so that neither the search below nor the next open reads it.
+            if reader.unwritten_at(at).map_err(cannot)? {
+                if let Ok(file) = OpenOptions::new().write(true).open(path) {
+                    let _ = file.set_len(at);
+                }
+                break;
+            }
             match reader.read(at).map_err(cannot)? {
                 Found::Record { payload, next } => {
                     if event_layout_ok(&payload) {
@@ -325,40 +335,48 @@ impl Spool {
 
     /// Starts a new segment: the old one is synced first (unless `never`), and
     /// the new file's directory entry is synced with it.
-    fn rotate(&mut self) -> io::Result<()> {
-        if let Some(old) = &self.writer {
-            if self.fsync != SpoolFsync::Never {
+    fn rotate(&mut self, record_len: u64) -> io::Result<()> {
+        if let Some(old) = self.writer.take() {
+            let synced = if self.fsync != SpoolFsync::Never {
                 self.sync.fsyncs.fetch_add(1, Ordering::Relaxed);
-                old.file.sync_data()?;
-            }
+                old.map.file().sync_data()
+            } else {
+                Ok(())
+            };
+            old.map.finish(old.len);
+            synced?;
         }
         let id = self.next_id;
         let path = segment::segment_path(&self.dir, id);
         let file = OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
-        let written = file
-            .write_all_at(&segment::segment_header(id), 0)
-            .and_then(|()| {
-                if self.fsync != SpoolFsync::Never {
-                    file.sync_data()?;
-                    File::open(&self.dir)?.sync_all()?;
-                }
-                Ok(())
-            });
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
+        // Room for one record at least: a single event larger than a segment gets its own.
+        let cap = self.segment_bytes.max(SEGMENT_HEADER_LEN + record_len);
+        let made = mapped::MappedSegment::new(file, cap as usize).and_then(|mut map| {
+            map.write_at(0, &segment::segment_header(id));
+            if self.fsync != SpoolFsync::Never {
+                map.file().sync_data()?;
+                File::open(&self.dir)?.sync_all()?;
+            }
+            Ok(map)
+        });
+        let map = match made {
+            Ok(map) => map,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
         self.next_id += 1;
         self.counters.segments_created += 1;
-        let file = Arc::new(file);
-        *self.sync.file.lock() = Some(Arc::clone(&file));
+        *self.sync.file.lock() = Some(Arc::clone(map.file()));
         self.writer = Some(Writer {
             id,
-            file,
+            map,
             len: SEGMENT_HEADER_LEN,
         });
         self.segments.push_back((id, SEGMENT_HEADER_LEN));
@@ -399,32 +417,29 @@ impl Spool {
         let record_len = RECORD_HEADER_LEN + payload.len() as u64;
         let needs_new = match &self.writer {
             None => true,
-            Some(w) => w.len > SEGMENT_HEADER_LEN && w.len + record_len > self.segment_bytes,
+            Some(w) => w.len + record_len > w.map.capacity(),
         };
         if needs_new {
-            if let Err(e) = self.rotate() {
+            if let Err(e) = self.rotate(record_len) {
                 return Err(self.write_failed(format!("cannot start a new segment: {e}")));
             }
         }
         self.buffer.clear();
         segment::encode_record(&mut self.buffer, payload);
-        let writer = self.writer.as_ref().expect("a writer after rotate");
+        let writer = self.writer.as_mut().expect("a writer after rotate");
         let (id, at) = (writer.id, writer.len);
-        let mut written = writer.file.write_all_at(&self.buffer, at);
-        if written.is_ok() && self.fsync == SpoolFsync::Always {
+        writer.map.write_at(at, &self.buffer);
+        if self.fsync == SpoolFsync::Always {
             self.sync.fsyncs.fetch_add(1, Ordering::Relaxed);
-            written = writer.file.sync_data();
-        }
-        if let Err(e) = written {
-            // Cut off what part of the record was written; if even that fails,
-            // the next append starts a new segment (and a reader sees a torn tail here).
-            if writer.file.set_len(at).is_err() {
-                self.writer = None;
+            if let Err(e) = writer.map.sync_range(at, at + record_len) {
+                // Not known to be on the device: not accepted. Zeroed again, so that
+                // no later client sends it; the next record goes after it.
+                writer.map.write_at(at, &vec![0; record_len as usize]);
+                return Err(self.write_failed(format!(
+                    "cannot sync segment {}: {e}",
+                    segment::segment_name(id)
+                )));
             }
-            return Err(self.write_failed(format!(
-                "cannot write segment {}: {e}",
-                segment::segment_name(id)
-            )));
         }
         let end = Position {
             segment: id,
@@ -523,7 +538,6 @@ impl Spool {
 
     /// The next valid event record at or after `read`, advancing `read` past it.
     fn next_unread(&mut self) -> Option<Vec<u8>> {
-        let mut refreshed = false;
         loop {
             let at = self.read;
             if !matches!(&self.reader, Some((id, _)) if *id == at.segment) {
@@ -531,7 +545,16 @@ impl Spool {
                 self.reader = Some((at.segment, SegmentReader::open(&path).ok()?));
             }
             let (_, reader) = self.reader.as_mut().expect("opened");
-            match reader.read(at.offset) {
+            // The segment being written is longer (reserved) than its records.
+            if let Some(w) = self.writer.as_ref().filter(|w| w.id == at.segment) {
+                reader.limit(w.len);
+            }
+            let found = match reader.unwritten_at(at.offset) {
+                Ok(true) => Ok(Found::End),
+                Ok(false) => reader.read(at.offset),
+                Err(e) => Err(e),
+            };
+            match found {
                 Ok(Found::Record { payload, next }) => {
                     self.read.offset = next;
                     if event_layout_ok(&payload) {
@@ -544,12 +567,6 @@ impl Spool {
                     self.read.offset = next;
                     self.skipped(at, 0);
                 }
-                Ok(Found::End)
-                    if !refreshed && self.writer.as_ref().is_some_and(|w| w.id == at.segment) =>
-                {
-                    reader.refresh_len().ok()?;
-                    refreshed = true;
-                }
                 Ok(Found::End | Found::Bad { resume: None }) => {
                     let next = self
                         .segments
@@ -561,7 +578,6 @@ impl Spool {
                         offset: SEGMENT_HEADER_LEN,
                     };
                     // The records skipped are released with the next real one.
-                    refreshed = false;
                 }
                 Err(_) => return None,
             }
@@ -682,6 +698,9 @@ impl Drop for Spool {
         self.sync.wake.notify_all();
         if let Some(thread) = self.sync_thread.take() {
             let _ = thread.join();
+        }
+        if let Some(writer) = self.writer.take() {
+            writer.map.finish(writer.len);
         }
         let _ = self.state.write(self.head);
     }

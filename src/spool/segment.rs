@@ -103,10 +103,22 @@ impl SegmentReader {
         }
     }
 
-    /// Notices bytes appended since the reader was opened (the segment being written).
-    pub(crate) fn refresh_len(&mut self) -> io::Result<()> {
-        self.len = self.file.metadata()?.len();
-        Ok(())
+    /// Reads no further than `len`: the end of the records of the segment
+    /// being written (its file is reserved beyond them).
+    pub(crate) fn limit(&mut self, len: u64) {
+        self.len = len;
+    }
+
+    /// Whether the record header at `at` is all zeros (or what is left of it
+    /// before the end): nothing was written there, the reserved rest of a segment.
+    pub(crate) fn unwritten_at(&mut self, at: u64) -> io::Result<bool> {
+        let n = (self.len.saturating_sub(at)).min(RECORD_HEADER_LEN) as usize;
+        Ok(n > 0
+            && self
+                .bytes(at, n)?
+                .expect("within the file")
+                .iter()
+                .all(|&b| b == 0))
     }
 
     /// `n` bytes at `at`, or `None` past the end of the file.
