@@ -104,7 +104,12 @@ int main(int argc, char **argv) {
   CHECK(strstr(flume_last_error(), "FLUME_ERR_CONFIG") != NULL);
   CHECK(strstr(flume_last_error(), "this process") != NULL);
   send_events(client, event_count);
-  CHECK_CODE(flume_client_flush(client, 30000), FLUME_OK, NULL);
+  if (flume_client_flush(client, 30000) != FLUME_OK) {
+    char *why = flume_client_stats_json(client);
+    fprintf(stderr, "spool: flush timed out; statistics: %s\n", why != NULL ? why : "(none)");
+    flume_string_free(why);
+  }
+  CHECK_CODE(flume_client_flush(client, 1), FLUME_OK, NULL);
   CHECK(atomic_load(&replayed_ok) == event_count);
   CHECK(atomic_load(&own_ok) == event_count);
   CHECK(atomic_load(&bad_reports) == 0);

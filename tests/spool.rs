@@ -573,6 +573,39 @@ fn free_leaves_events_on_disk_and_the_next_client_replays_them_in_order() {
     println!("replay: 1000 events left by a freed client delivered by the next, in order, reports with opaque 0; {stats}");
 }
 
+/// New events sent while a new client is still replaying an old one's queue
+/// beyond the memory bounds wait behind them on disk, and all arrive, in order.
+fn new_events_during_a_replay_queue_behind_it_on_disk() {
+    let dir = scratch("replay-and-send");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let config = spool_config(&dir, "never", &[("queue.max-events", "100")]);
+    {
+        let client = Client::new(&address, &config).unwrap();
+        for id in 1..=1000 {
+            send_id(&client, id).unwrap();
+        }
+    }
+    let server = receiver(port);
+    let client = Client::new(&address, &config).unwrap();
+    for id in 1001..=2000 {
+        send_id(&client, id).unwrap();
+    }
+    drain(&client, Duration::from_secs(60));
+    let stats = client.stats_json().unwrap();
+    let order: Vec<u64> = server
+        .stop()
+        .iter()
+        .flat_map(|c| c.events.iter().map(|e| id_of(&e.body)))
+        .collect();
+    assert_eq!(
+        order,
+        (1..=2000).collect::<Vec<_>>(),
+        "the replayed first, then the new, each once: {stats}"
+    );
+    println!("replay and send: 1000 replayed, then 1000 sent meanwhile, in order");
+}
+
 /// A second client on a directory in use gets FLUME_ERR_CONFIG naming the holder's pid.
 fn a_locked_directory_names_the_process_holding_it() {
     let dir = scratch("locked");
@@ -943,6 +976,10 @@ fn main() {
         (
             "free_leaves_events_on_disk_and_the_next_client_replays_them_in_order",
             free_leaves_events_on_disk_and_the_next_client_replays_them_in_order,
+        ),
+        (
+            "new_events_during_a_replay_queue_behind_it_on_disk",
+            new_events_during_a_replay_queue_behind_it_on_disk,
         ),
         (
             "a_locked_directory_names_the_process_holding_it",

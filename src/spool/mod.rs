@@ -539,7 +539,20 @@ impl Spool {
     /// The next valid event record at or after `read`, advancing `read` past it.
     fn next_unread(&mut self) -> Option<Vec<u8>> {
         loop {
-            let at = self.read;
+            let mut at = self.read;
+            // Its segment was deleted once every record read from it was released: go on in the next.
+            if !self.segments.iter().any(|(id, _)| *id == at.segment) {
+                let next = self
+                    .segments
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .find(|id| *id > at.segment)?;
+                self.read = Position {
+                    segment: next,
+                    offset: SEGMENT_HEADER_LEN,
+                };
+                at = self.read;
+            }
             if !matches!(&self.reader, Some((id, _)) if *id == at.segment) {
                 let path = segment::segment_path(&self.dir, at.segment);
                 self.reader = Some((at.segment, SegmentReader::open(&path).ok()?));
