@@ -49,6 +49,9 @@ static flume_client *spooled_client(const char *hosts, const char *dir, const ch
   CHECK_CODE(flume_config_set(conf, "close-timeout", "100"), FLUME_OK, NULL);
   CHECK_CODE(flume_config_set(conf, "connect-timeout", "200"), FLUME_OK, NULL);
   CHECK_CODE(flume_config_set(conf, "retry-backoff", "20"), FLUME_OK, NULL);
+  /* Retry until freed, never report a failure: with nothing listening, every event stays queued. */
+  CHECK_CODE(flume_config_set(conf, "retries", "1000000"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "event-timeout", "86400000"), FLUME_OK, NULL);
   CHECK_CODE(flume_config_set(conf, "queue.spool.fsync", "sometimes"), FLUME_ERR_CONFIG, "queue.spool.fsync");
   CHECK_CODE(flume_config_set_delivery_cb(conf, on_report, NULL), FLUME_OK, NULL);
   flume_client *client = flume_client_new(hosts, conf);
