@@ -206,6 +206,8 @@ fn child_main(args: &[String]) {
                 arg(4),
             );
             let config = spool_config(dir, arg(5), &[("queue.max-events", "500")]);
+            // Events per millisecond: the receiver must keep up with the drain afterwards.
+            let pace: u64 = arg(6).parse().unwrap();
             let client = Client::new(addr, &config).unwrap_or_else(|e| panic!("child: {e}"));
             let mut log = fs::OpenOptions::new()
                 .append(true)
@@ -221,7 +223,7 @@ fn child_main(args: &[String]) {
                     }
                     Err(e) => panic!("child: send: {e}"),
                 }
-                if n % 4 == 0 {
+                if n % pace == 0 {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
@@ -320,6 +322,7 @@ fn crash_with_sigkill_and_receiver_restarts() {
         seed,
         kills,
         3,
+        4,
         &format!("127.0.0.1:{port}"),
         || *server.borrow_mut() = Some(receiver(port)),
         || {
@@ -343,7 +346,7 @@ fn crash_with_sigkill_and_receiver_restarts() {
 /// `flume-receive`: every event acknowledged by the agent must come out.
 fn crash_against_a_real_flume_agent_with_its_file_channel() {
     let kills: u64 = std::env::var("FLUME_SPOOL_AGENT_KILLS")
-        .map_or(20, |k| k.parse().expect("FLUME_SPOOL_AGENT_KILLS"));
+        .map_or(12, |k| k.parse().expect("FLUME_SPOOL_AGENT_KILLS"));
     let seed = crash_seed();
     println!(
         "crash test, real agent: seed {seed} (FLUME_SPOOL_SEED={seed} repeats it), {kills} kills"
@@ -361,7 +364,8 @@ fn crash_against_a_real_flume_agent_with_its_file_channel() {
         "real agent",
         seed,
         kills,
-        4,
+        8,
+        1,
         &address,
         || {
             if !std::mem::replace(&mut *first.borrow_mut(), false) {
@@ -402,6 +406,7 @@ fn crash_run(
     seed: u64,
     kills: u64,
     toggle_odds: u64,
+    pace: u64,
     address: &str,
     up: impl Fn(),
     down: impl Fn(),
@@ -426,6 +431,7 @@ fn crash_run(
             &generation.to_string(),
             log.to_str().unwrap(),
             "never",
+            &pace.to_string(),
         ])
         .stdin(Stdio::null())
         .spawn()
