@@ -163,7 +163,7 @@ typedef struct flume_client flume_client;
  * - "queue.spool.fsync": "never" (survives the process crashing, not a power
  *   loss), "interval" (default: synced every "queue.spool.fsync-ms", default
  *   1000, so a power loss loses at most that interval) or "always" (send
- *   returns after fdatasync).
+ *   returns after the record is synced, msync).
  * - "queue.spool.max-bytes": 1073741824 (4096 to SSIZE_MAX); unacknowledged
  *   bytes in the spool, past which queue.full applies (events beyond
  *   queue.max-events/queue.max-bytes wait on disk only).
