@@ -3,6 +3,9 @@
 //! beside the synchronous `append_batch`, against an in-process sink that
 //! answers OK.
 //!
+//! Then the same `send` through the durable queue (`queue.spool.dir`) with
+//! each `queue.spool.fsync` policy beside the in-memory queue.
+//!
 //!     cargo run --release --example send_bench [events]
 
 use std::io::{Read, Write};
@@ -111,4 +114,78 @@ fn main() {
     println!("send, caller's wall time:  {:8.0} ns/event (with the sender and the sink on the same cores)", send_time.as_nanos() as f64 / events as f64);
     println!("send until all reported:   {:10.0} events/s", per_second(async_time));
     println!("append_batch (1000/call):  {:10.0} events/s", per_second(sync_time));
+    drop(client);
+    spool_rounds(&addr, &event, events);
+}
+
+/// `send` through the in-memory queue and the spool with each fsync policy:
+/// the caller's cost per event and the throughput until every report came.
+/// `always` syncs once per event, so it sends fewer events.
+fn spool_rounds(addr: &str, event: &Event, events: usize) {
+    // Beside the binary (target/), not in /tmp, which may be a tmpfs where syncing costs nothing.
+    let dir = std::env::current_exe().unwrap().parent().unwrap().join("send-bench-spool");
+    println!();
+    println!("durable queue, directory {} ({})", dir.display(), file_system(dir.parent().unwrap()));
+    println!("{:<22} {:>8} {:>14} {:>14} {:>16} {:>10}", "queue", "events", "caller CPU", "caller wall", "until reported", "vs memory");
+    let mut memory_rate = 0.0;
+    for (name, fsync) in [("memory", None), ("spool, fsync never", Some("never")), ("spool, fsync interval", Some("interval")), ("spool, fsync always", Some("always"))] {
+        let count = if fsync == Some("always") { events.min(5_000) } else { events };
+        let _ = std::fs::remove_dir_all(&dir);
+        let reported = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&reported);
+        let mut config = Config::default();
+        config.set("batch-size", "1000").unwrap();
+        config.set("queue.max-events", &events.to_string()).unwrap();
+        config.set("queue.max-bytes", "2000000000").unwrap();
+        if let Some(fsync) = fsync {
+            config.set("queue.spool.dir", dir.to_str().unwrap()).unwrap();
+            config.set("queue.spool.fsync", fsync).unwrap();
+            config.set("queue.spool.max-bytes", "8000000000").unwrap();
+        }
+        config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
+            assert!(r.result.is_ok());
+            counter.fetch_add(1, Ordering::Relaxed);
+        })));
+        let client = Client::new(addr, &config).unwrap();
+        let start = Instant::now();
+        let cpu_start = thread_cpu();
+        for i in 0..count {
+            client.send(event, i + 1).unwrap();
+        }
+        let send_cpu = thread_cpu() - cpu_start;
+        let send_time = start.elapsed();
+        client.flush(Duration::from_secs(600)).unwrap();
+        let total = start.elapsed();
+        assert_eq!(reported.load(Ordering::Relaxed), count);
+        let rate = count as f64 / total.as_secs_f64();
+        if fsync.is_none() {
+            memory_rate = rate;
+        }
+        println!(
+            "{name:<22} {count:>8} {:>11.0} ns {:>11.0} ns {:>9.0} events/s {:>9.2}x",
+            send_cpu.as_nanos() as f64 / count as f64,
+            send_time.as_nanos() as f64 / count as f64,
+            rate,
+            rate / memory_rate
+        );
+        drop(client);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The file system type of `path`, as statfs names it (the common ones).
+fn file_system(path: &std::path::Path) -> String {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let mut s: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut s) } != 0 {
+        return "file system unknown".into();
+    }
+    match s.f_type as i64 {
+        0xEF53 => "ext4".into(),
+        0x0102_1994 => "tmpfs: fsync costs nothing here".into(),
+        0x5846_5342 => "xfs".into(),
+        0x9123_683E => "btrfs".into(),
+        0x794C_7630 => "overlayfs".into(),
+        other => format!("file system type {other:#x}"),
+    }
 }

@@ -173,8 +173,24 @@ typedef struct flume_client flume_client;
  * make flume_client_new() fail. The negotiation is part of connecting: it
  * ends within connect-timeout, and every failure is FLUME_ERR_CONNECT
  * (nothing delivered) with the GSSAPI text and what to check.
- * Flume keys deliberately unsupported (JKS truststores, Avro compression)
- * give FLUME_ERR_CONFIG saying why.
+ *
+ * Durable send queue (docs/spool.md):
+ * - "queue.spool.dir": unset (the queue is in memory only). A directory
+ *   (created if missing) where every event flume_client_send() accepts is
+ *   written before it returns, kept until its report, and sent by the next
+ *   client on the directory if this one dies or is freed first. One client
+ *   per directory (an flock; another gets FLUME_ERR_CONFIG naming the pid
+ *   holding it).
+ * - "queue.spool.fsync": "never" (survives the process crashing, not a power
+ *   loss), "interval" (default: synced every "queue.spool.fsync-ms", default
+ *   1000, so a power loss loses at most that interval) or "always" (send
+ *   returns after the record is synced, msync).
+ * - "queue.spool.max-bytes": 1073741824 (4096 to SSIZE_MAX); unacknowledged
+ *   bytes in the spool, past which queue.full applies (events beyond
+ *   queue.max-events/queue.max-bytes wait on disk only).
+ * - "queue.spool.segment-bytes": 16777216 (4096 to 1073741824); the size of
+ *   each segment file.
+ * Flume keys deliberately unsupported (JKS truststores, Avro compression) give FLUME_ERR_CONFIG saying why.
  *
  * Not thread-safe: do not set one config from several threads at once.
  */
@@ -233,6 +249,9 @@ typedef struct flume_event {
  * to it, FLUME_OK or the failure code, a message ("" for FLUME_OK; valid only
  * during the call), and the `user` pointer given to
  * flume_config_set_delivery_cb().
+ *
+ * Events a previous client left in a spool (queue.spool.dir) are reported
+ * with `opaque` NULL: the process that had their opaques is gone.
  *
  * What the result says about the event:
  * - FLUME_OK: the source acknowledged it (it is in the agent's channel);
@@ -343,6 +362,15 @@ typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char 
 #define FLUME_ERR_BUSY 13
 
 /**
+ * The durable send queue (queue.spool.dir) could not be used: flume_client_send() could not write the
+ * event to the spool (disk full, a write or sync error). Nothing was accepted and no report follows; every
+ * event spooled before is intact. A spool at queue.spool.max-bytes is FLUME_ERR_QUEUE_FULL instead.
+ * flume_client_new() fails with it (NULL, reason in flume_last_error()) when the directory cannot be
+ * created, read or written.
+ */
+#define FLUME_ERR_SPOOL 14
+
+/**
  * Delivery reports only: event-timeout passed before the event was written to any connection, while the
  * sender was busy with the events ahead of it (failing or slow calls). Nothing was sent: resending it
  * cannot duplicate it.
@@ -370,7 +398,14 @@ extern "C" {
  * not matching its certificate, TLS keys without "ssl"="true"); Kerberos
  * settings that cannot be used (no "server-principal", a keytab without
  * "client-principal" or unreadable, Kerberos keys without "kerberos"="true",
- * libgssapi_krb5.so.2 missing: the message names the package).
+ * libgssapi_krb5.so.2 missing: the message names the package); with
+ * "queue.spool.dir", a directory in use by another client (FLUME_ERR_CONFIG,
+ * naming its pid) or that cannot be created, read or written (FLUME_ERR_SPOOL).
+ *
+ * With "queue.spool.dir", reads the directory's segments (checking every
+ * record) and starts the sender thread at once, which sends what a previous
+ * client left before any new event; blocks for that scan (about the time to
+ * read the unacknowledged bytes from disk).
  *
  * Threads: any thread; the client it returns may then be used by many
  * threads at once.
@@ -460,9 +495,17 @@ flume_result flume_client_append_batch(struct flume_client *client,
  * - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
  * - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
  *   with queue.full = fail; after queue.block-timeout with queue.full = block);
+ *   with a spool, queue.spool.max-bytes reached;
+ * - FLUME_ERR_SPOOL: with queue.spool.dir, the event could not be written to
+ *   the spool (disk full, a write or sync error); events spooled before are intact.
  * - FLUME_ERR_CLOSED: flume_client_free() of this client has begun (a
  *   delivery callback sending while free flushes): sends made during free are
  *   refused, never delivered after it.
+ *
+ * With a spool, FLUME_OK means the event is in the spool's file (and synced,
+ * with queue.spool.fsync = always): it survives this process's death.
+ * With queue.spool.fsync = always it also waits for one msync (and for
+ * other threads' sends ahead of it).
  *
  * Threads: any number of threads at once on one client.
  * Blocks: never on the network; with queue.full = block, at most
@@ -506,6 +549,11 @@ flume_result flume_client_flush(struct flume_client *client, uint32_t timeout_ms
  *   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
  * - "queue": the send queue's "events" and "bytes" waiting, and "reports"
  *   made so far by result code name;
+ * - "spool" (with queue.spool.dir only): "dir", "fsync", unacknowledged
+ *   "events" and "bytes", "segments", "spooled_events", "spooled_bytes",
+ *   "replayed" (left by a previous client), "replay_pending", "torn_records",
+ *   "corrupt_records", "write_errors", "fsyncs", "sync_errors",
+ *   "segments_created", "segments_deleted", "last_problem" (string or null);
  * - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
  *   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
  *   "connects", "idle_connections".
@@ -589,6 +637,12 @@ void flume_string_free(char *string);
  * close-timeout, then the rest reported as above) after the callback
  * returns, and ends; those later reports still come, with the same `user`,
  * but the callback must not use the freed client in them.
+ *
+ * With queue.spool.dir: after close-timeout, events still unreported are
+ * NOT reported; they stay in the spool (synced, unless queue.spool.fsync =
+ * never) and the next client on the directory sends them (those of a call
+ * in flight may then arrive twice). The directory's lock is released before
+ * this returns.
  *
  * fork(): a child process must not use its parent's clients (calls fail with
  * FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory

@@ -22,6 +22,7 @@ use crate::event::EventView;
 use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
+use crate::spool::Spool;
 use crate::stats::Stats;
 use crate::sync::{deadline_in, Mutex};
 use crate::wire::{batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method, SPLICED_BODY_MIN};
@@ -65,7 +66,14 @@ impl Client {
         let transport = Transport::new(config)?;
         let core =
             Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default(), transport };
-        Ok(Client { core: Arc::new(core), sender: OnceLock::new(), closed: Mutex::new(false), process: fork_generation() })
+        let client =
+            Client { core: Arc::new(core), sender: OnceLock::new(), closed: Mutex::new(false), process: fork_generation() };
+        // A spool is opened (and locked) now, and its sender started at once:
+        // what a previous client left is sent without waiting for a `send`.
+        if let Some(spool) = Spool::open(config)? {
+            let _ = client.sender.set(Sender::start(Arc::clone(&client.core), Some(spool))?);
+        }
+        Ok(client)
     }
 
     /// The client's settings.
@@ -118,15 +126,20 @@ impl Client {
     /// The client's statistics as JSON: events and calls acknowledged, failed
     /// attempts by result code, connections made, bytes sent, call latency
     /// (count, mean, max, and a histogram of power-of-two microsecond buckets),
-    /// the send queue (events and bytes queued, reports by result code), and
-    /// each host's state, backoff and counters.
+    /// the send queue (events and bytes queued, reports by result code),
+    /// each host's state, backoff and counters, and with a spool its figures.
     ///
     /// Fails with `InvalidArg` in a child process forked after the client was
     /// made: the statistics sit behind locks that a thread of the parent may
     /// have held at the fork, and would then never be released in the child.
     pub fn stats_json(&self) -> Result<String> {
         self.check_process()?;
-        Ok(self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures)))
+        let json = self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures));
+        Ok(match self.sender.get().and_then(Sender::spool_json) {
+            // The spool's object goes last: `"spool":{...}` before the closing brace.
+            Some(spool) => format!("{},\"spool\":{spool}}}", &json[..json.len() - 1]),
+            None => json,
+        })
     }
 
     /// The same statistics in the Prometheus text exposition format, ready to
@@ -151,7 +164,7 @@ impl Client {
             return Err(err!(Closed, "the client is being freed: the event was not queued (no report follows)"));
         }
         if self.sender.get().is_none() {
-            let _ = self.sender.set(Sender::start(Arc::clone(&self.core))?); // cannot be set meanwhile: under `closed`
+            let _ = self.sender.set(Sender::start(Arc::clone(&self.core), None)?); // cannot be set meanwhile: under `closed`
         }
         Ok(self.sender.get().expect("set above"))
     }

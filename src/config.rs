@@ -120,6 +120,29 @@ pub struct Config {
     pub server_principal: Option<String>,
     /// Called once per event queued by `Client::send`, on the sender thread.
     pub delivery_callback: Option<DeliveryCallback>,
+    /// `queue.spool.dir`: the directory of the durable send queue (default none:
+    /// the queue is in memory only). See docs/spool.md.
+    pub spool_dir: Option<PathBuf>,
+    /// `queue.spool.fsync`: `never`, `interval` (default, every `queue.spool.fsync-ms`) or `always`.
+    pub spool_fsync: SpoolFsync,
+    /// `queue.spool.fsync-ms`: the interval of `queue.spool.fsync = interval` (default 1000 ms).
+    pub spool_fsync_interval: Duration,
+    /// `queue.spool.max-bytes`: most bytes of unacknowledged records in the spool (default 1 GiB).
+    pub spool_max_bytes: u64,
+    /// `queue.spool.segment-bytes`: a segment file is closed once it would exceed this (default 16 MiB).
+    pub spool_segment_bytes: u64,
+}
+
+/// When the spool's appended records are synced to the device (`queue.spool.fsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpoolFsync {
+    /// Never: an accepted event survives the process crashing, not the machine losing power.
+    Never,
+    /// By a background thread every interval, when anything was appended: a power
+    /// loss loses at most the events accepted in the last interval.
+    Interval(Duration),
+    /// Before `send` returns: an accepted event survives a power loss.
+    Always,
 }
 
 /// What `Client::send` does when the queue is full (`queue.full`).
@@ -170,9 +193,16 @@ impl Default for Config {
             client_keytab: None,
             server_principal: None,
             delivery_callback: None,
+            spool_dir: None,
+            spool_fsync: SpoolFsync::Interval(DEFAULT_SPOOL_FSYNC_INTERVAL),
+            spool_fsync_interval: DEFAULT_SPOOL_FSYNC_INTERVAL,
+            spool_max_bytes: 1 << 30,
+            spool_segment_bytes: 16 << 20,
         }
     }
 }
+
+const DEFAULT_SPOOL_FSYNC_INTERVAL: Duration = Duration::from_millis(1000);
 
 /// The keys `Config::set` accepts, besides `hosts.<alias>`.
 pub const KEYS: &[&str] = &[
@@ -209,6 +239,11 @@ pub const KEYS: &[&str] = &[
     "client-principal",
     "client-keytab",
     "server-principal",
+    "queue.spool.dir",
+    "queue.spool.fsync",
+    "queue.spool.fsync-ms",
+    "queue.spool.max-bytes",
+    "queue.spool.segment-bytes",
 ];
 
 impl Config {
@@ -276,6 +311,28 @@ impl Config {
             "retry-backoff" => self.retry_backoff = RETRY_BACKOFF.parse_millis(value)?,
             "event-timeout" => self.event_timeout = EVENT_TIMEOUT.parse_millis(value)?,
             "close-timeout" => self.close_timeout = CLOSE_TIMEOUT.parse_millis(value)?,
+            "queue.spool.dir" => {
+                if value.is_empty() {
+                    return Err(err!(Config, "queue.spool.dir: empty (give a directory, or leave the key unset for a queue in memory only)"));
+                }
+                self.spool_dir = Some(PathBuf::from(value));
+            }
+            "queue.spool.fsync" => {
+                self.spool_fsync = match value {
+                    "never" => SpoolFsync::Never,
+                    "interval" => SpoolFsync::Interval(self.spool_fsync_interval),
+                    "always" => SpoolFsync::Always,
+                    _ => return Err(err!(Config, "queue.spool.fsync: '{value}' is not never, interval or always")),
+                }
+            }
+            "queue.spool.fsync-ms" => {
+                self.spool_fsync_interval = SPOOL_FSYNC_MS.parse_millis(value)?;
+                if let SpoolFsync::Interval(_) = self.spool_fsync {
+                    self.spool_fsync = SpoolFsync::Interval(self.spool_fsync_interval);
+                }
+            }
+            "queue.spool.max-bytes" => self.spool_max_bytes = SPOOL_MAX_BYTES.parse(value)? as u64,
+            "queue.spool.segment-bytes" => self.spool_segment_bytes = SPOOL_SEGMENT_BYTES.parse(value)? as u64,
             "ssl" => {
                 let on = parse_bool(key, value)?;
                 if on && !cfg!(feature = "tls") {
@@ -364,6 +421,15 @@ impl Config {
         RETRY_BACKOFF.check_duration(self.retry_backoff, "retry_backoff")?;
         EVENT_TIMEOUT.check_duration(self.event_timeout, "event_timeout")?;
         CLOSE_TIMEOUT.check_duration(self.close_timeout, "close_timeout")?;
+        SPOOL_MAX_BYTES.check(self.spool_max_bytes.try_into().unwrap_or(usize::MAX), "spool_max_bytes")?;
+        SPOOL_SEGMENT_BYTES.check(self.spool_segment_bytes.try_into().unwrap_or(usize::MAX), "spool_segment_bytes")?;
+        SPOOL_FSYNC_MS.check_duration(self.spool_fsync_interval, "spool_fsync_interval")?;
+        if let SpoolFsync::Interval(every) = self.spool_fsync {
+            SPOOL_FSYNC_MS.check_duration(every, "spool_fsync")?;
+        }
+        if self.spool_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+            return Err(err!(Config, "queue.spool.dir (Config::spool_dir): empty"));
+        }
         if self.max_backoff.is_zero() {
             // In a properties file 0 means the default; a zero Duration would never back off.
             return Err(err!(Config, "maxBackoff (Config::max_backoff): zero; the default is 30000 ms"));
@@ -524,6 +590,9 @@ const LINGER: Range = Range { key: "linger-ms", min: 0, max: MAX_MILLIS };
 const RETRY_BACKOFF: Range = Range { key: "retry-backoff", min: 0, max: MAX_MILLIS };
 const EVENT_TIMEOUT: Range = Range { key: "event-timeout", min: 1, max: MAX_MILLIS };
 const CLOSE_TIMEOUT: Range = Range { key: "close-timeout", min: 0, max: MAX_MILLIS };
+const SPOOL_FSYNC_MS: Range = Range { key: "queue.spool.fsync-ms", min: 1, max: MAX_MILLIS };
+const SPOOL_MAX_BYTES: Range = Range { key: "queue.spool.max-bytes", min: 4096, max: isize::MAX as u64 };
+const SPOOL_SEGMENT_BYTES: Range = Range { key: "queue.spool.segment-bytes", min: 4096, max: 1 << 30 };
 
 impl Range {
     fn parse(&self, value: &str) -> Result<usize> {
@@ -656,6 +725,11 @@ mod tests {
             ("server-principal", "flume@EXAMPLE.COM"),
             ("compression-type", "deflate"),
             ("batchSize", "10"),
+            ("queue.spool.dir", " "),
+            ("queue.spool.fsync", "sometimes"),
+            ("queue.spool.fsync-ms", "0"),
+            ("queue.spool.max-bytes", "100"),
+            ("queue.spool.segment-bytes", "2147483648"),
         ] {
             let e = c.set(key, value).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Config, "{key}={value}");
@@ -746,6 +820,27 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Config, "{e}");
             assert!(e.message().contains(expected), "{e} (expected {expected})");
         }
+    }
+
+    #[test]
+    fn spool_keys_set_their_fields_in_any_order() {
+        let mut c = Config::default();
+        assert_eq!(c.spool_dir, None);
+        assert_eq!(c.spool_fsync, SpoolFsync::Interval(Duration::from_secs(1)));
+        c.set("queue.spool.fsync-ms", "250").unwrap();
+        assert_eq!(c.spool_fsync, SpoolFsync::Interval(Duration::from_millis(250)));
+        c.set("queue.spool.fsync", "always").unwrap();
+        c.set("queue.spool.fsync-ms", "50").unwrap();
+        assert_eq!(c.spool_fsync, SpoolFsync::Always);
+        c.set("queue.spool.fsync", "interval").unwrap();
+        assert_eq!(c.spool_fsync, SpoolFsync::Interval(Duration::from_millis(50)));
+        c.set("queue.spool.fsync", "never").unwrap();
+        assert_eq!(c.spool_fsync, SpoolFsync::Never);
+        c.set("queue.spool.dir", " /var/spool/flume ").unwrap();
+        assert_eq!(c.spool_dir, Some(PathBuf::from("/var/spool/flume")));
+        c.set("queue.spool.max-bytes", "1000000").unwrap();
+        c.set("queue.spool.segment-bytes", "65536").unwrap();
+        assert_eq!((c.spool_max_bytes, c.spool_segment_bytes), (1_000_000, 65_536));
     }
 
     #[cfg(not(feature = "tls"))]

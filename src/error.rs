@@ -36,6 +36,10 @@ pub enum ErrorKind {
     /// No pooled connection became free within `request-timeout`: every one of
     /// `maxConnections` stayed busy with other calls. Nothing sent.
     Busy = 13,
+    /// The durable send queue (`queue.spool.dir`) could not be written or read:
+    /// disk full, a write or sync error, a directory that cannot be used. The
+    /// event was not accepted; what was spooled before is unaffected.
+    Spool = 14,
     /// Delivery reports only: `event-timeout` passed before the event was
     /// written to any connection (the sender was busy with the events ahead
     /// of it, which were failing or slow). Nothing sent.
@@ -44,7 +48,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 15] = [
         ErrorKind::InvalidArg,
         ErrorKind::Config,
         ErrorKind::TooLarge,
@@ -58,6 +62,7 @@ impl ErrorKind {
         ErrorKind::QueueFull,
         ErrorKind::Closed,
         ErrorKind::Busy,
+        ErrorKind::Spool,
         ErrorKind::Expired,
     ];
 
@@ -101,6 +106,7 @@ impl ErrorKind {
             ErrorKind::QueueFull => "FLUME_ERR_QUEUE_FULL",
             ErrorKind::Closed => "FLUME_ERR_CLOSED",
             ErrorKind::Busy => "FLUME_ERR_BUSY",
+            ErrorKind::Spool => "FLUME_ERR_SPOOL",
             ErrorKind::Expired => "FLUME_ERR_EXPIRED",
         }
     }

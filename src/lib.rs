@@ -24,6 +24,7 @@ mod properties;
 #[cfg_attr(not(feature = "kerberos"), allow(dead_code))]
 mod sasl;
 mod sender;
+mod spool;
 mod stats;
 mod sync;
 #[cfg(feature = "tls")]
@@ -31,7 +32,7 @@ mod tls;
 pub mod wire;
 
 pub use client::Client;
-pub use config::{ClientType, Config, HostSelector, Protocol, QueueFull, FLUME_MAX_FRAME_SIZE};
+pub use config::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE};
 pub use sender::{DeliveryCallback, DeliveryReport};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventView};

@@ -31,7 +31,11 @@ use crate::client::Core;
 use crate::config::{Config, QueueFull};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::EventView;
+use crate::spool::Spool;
 use crate::sync::{deadline_after, deadline_in, Condvar, Mutex};
+
+/// The seam to the durable queue (`queue.spool.dir`): what the sender does differently with a spool.
+mod spooled;
 
 /// The outcome of one event queued with `Client::send`.
 pub struct DeliveryReport<'a> {
@@ -146,6 +150,9 @@ struct Queue {
     abort: bool,
     /// Buffers of reported events, for `send` to reuse.
     spare: Vec<Vec<u8>>,
+    /// The durable queue, if `queue.spool.dir` is set: every accepted event is
+    /// also there until reported (see `spooled`).
+    spool: Option<Spool>,
 }
 
 struct Shared {
@@ -185,10 +192,11 @@ pub(crate) struct Sender {
 
 impl Sender {
     /// Starts the sender thread of `core`, with asynchronous signals blocked
-    /// so that the program's signals go to its own threads.
-    pub(crate) fn start(core: Arc<Core>) -> Result<Sender> {
+    /// so that the program's signals go to its own threads; with the spool
+    /// opened for it, if any.
+    pub(crate) fn start(core: Arc<Core>, spool: Option<Spool>) -> Result<Sender> {
         let shared = Arc::new(Shared {
-            queue: Mutex::default(),
+            queue: Mutex::new(Queue { accepted: spooled::replayed(&spool), spool, ..Queue::default() }),
             reported: AtomicU64::new(0),
             reports_by_code: Default::default(),
             callback_panics: AtomicU64::new(0),
@@ -219,20 +227,29 @@ impl Sender {
             if queue.closing {
                 return Err(err!(Closed, "the client is being freed: the event was not queued (no report follows)"));
             }
-            let fits = queue.events.len() < config.queue_max_events && queue.bytes + size <= config.queue_max_bytes;
-            // An event larger than queue.max-bytes alone is let into an empty queue.
-            if fits || queue.events.is_empty() {
+            let fits = match &queue.spool {
+                Some(spool) => spool.fits(spooled::payload_len(event, size)),
+                // An event larger than queue.max-bytes alone is let into an empty queue.
+                None => spooled::memory_fits(&queue, config, size),
+            };
+            if fits {
                 break;
             }
             let deadline = *deadline.get_or_insert_with(|| deadline_in(config.queue_block_timeout));
             if !may_block || Instant::now() >= deadline {
                 return Err(err!(
                     QueueFull,
-                    "the send queue is full ({} events, {} bytes; queue.max-events {}, queue.max-bytes {}){}",
-                    queue.events.len(),
-                    queue.bytes,
-                    config.queue_max_events,
-                    config.queue_max_bytes,
+                    "{}{}",
+                    match &queue.spool {
+                        Some(spool) => spool.full_message(),
+                        None => format!(
+                            "the send queue is full ({} events, {} bytes; queue.max-events {}, queue.max-bytes {})",
+                            queue.events.len(),
+                            queue.bytes,
+                            config.queue_max_events,
+                            config.queue_max_bytes
+                        ),
+                    },
                     match (config.queue_full, may_block) {
                         (QueueFull::Block, true) => "; queue.block-timeout passed",
                         (QueueFull::Block, false) => "; a delivery callback cannot wait for room",
@@ -248,6 +265,10 @@ impl Sender {
                 let buffer = queue.spare.pop().unwrap_or_default();
                 QueuedEvent::copy(buffer, event, size, opaque)
             }
+        };
+        let Some(queued) = spooled::append(&mut queue, config, queued)? else {
+            self.shared.wake.notify_one();
+            return Ok(()); // on disk only, behind events not yet in memory
         };
         queue.bytes += size;
         queue.accepted += 1;
@@ -329,6 +350,11 @@ impl Sender {
         let queue = self.shared.queue.lock();
         let reports = std::array::from_fn(|code| self.shared.reports_by_code[code].load(Ordering::Relaxed));
         (queue.events.len(), queue.bytes, reports)
+    }
+
+    /// The spool's statistics as JSON, if the client has one.
+    pub(crate) fn spool_json(&self) -> Option<String> {
+        self.shared.queue.lock().spool.as_ref().map(Spool::json)
     }
 
     /// Delivery callbacks that panicked so far.
@@ -477,6 +503,7 @@ impl Worker<'_> {
             if queue.abort {
                 return false;
             }
+            spooled::refill(&mut queue, config, self.shared);
             match queue.events.front() {
                 Some(first) => {
                     let send_by = deadline_after(first.queued_at, linger);
@@ -651,6 +678,7 @@ impl Worker<'_> {
         let keep = self.spare.len().min(room);
         queue.spare.extend(self.spare.drain(..keep));
         self.spare.clear();
+        spooled::release(&mut queue, self.shared);
         self.shared.progress.notify_all();
     }
 
@@ -673,6 +701,10 @@ impl Worker<'_> {
     /// Reports what is left when the thread stops: the batch (`Timeout` if an
     /// attempt may have delivered the event, else `Closed`), then the queue.
     fn finish(&mut self) {
+        if spooled::leave_on_disk(self.shared) {
+            self.batch.clear();
+            return;
+        }
         let unknown = err!(
             Timeout,
             "the client was freed (close-timeout passed) while this event's delivery was unknown: a call that may have delivered it got no answer"

@@ -60,7 +60,14 @@ pub struct flume_client {
 /// not matching its certificate, TLS keys without "ssl"="true"); Kerberos
 /// settings that cannot be used (no "server-principal", a keytab without
 /// "client-principal" or unreadable, Kerberos keys without "kerberos"="true",
-/// libgssapi_krb5.so.2 missing: the message names the package).
+/// libgssapi_krb5.so.2 missing: the message names the package); with
+/// "queue.spool.dir", a directory in use by another client (FLUME_ERR_CONFIG,
+/// naming its pid) or that cannot be created, read or written (FLUME_ERR_SPOOL).
+///
+/// With "queue.spool.dir", reads the directory's segments (checking every
+/// record) and starts the sender thread at once, which sends what a previous
+/// client left before any new event; blocks for that scan (about the time to
+/// read the unacknowledged bytes from disk).
 ///
 /// Threads: any thread; the client it returns may then be used by many
 /// threads at once.
@@ -175,9 +182,17 @@ pub unsafe extern "C" fn flume_client_append_batch(
 /// - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
 /// - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
 ///   with queue.full = fail; after queue.block-timeout with queue.full = block);
+///   with a spool, queue.spool.max-bytes reached;
+/// - FLUME_ERR_SPOOL: with queue.spool.dir, the event could not be written to
+///   the spool (disk full, a write or sync error); events spooled before are intact.
 /// - FLUME_ERR_CLOSED: flume_client_free() of this client has begun (a
 ///   delivery callback sending while free flushes): sends made during free are
 ///   refused, never delivered after it.
+///
+/// With a spool, FLUME_OK means the event is in the spool's file (and synced,
+/// with queue.spool.fsync = always): it survives this process's death.
+/// With queue.spool.fsync = always it also waits for one msync (and for
+/// other threads' sends ahead of it).
 ///
 /// Threads: any number of threads at once on one client.
 /// Blocks: never on the network; with queue.full = block, at most
@@ -230,6 +245,11 @@ pub unsafe extern "C" fn flume_client_flush(client: *mut flume_client, timeout_m
 ///   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
 /// - "queue": the send queue's "events" and "bytes" waiting, and "reports"
 ///   made so far by result code name;
+/// - "spool" (with queue.spool.dir only): "dir", "fsync", unacknowledged
+///   "events" and "bytes", "segments", "spooled_events", "spooled_bytes",
+///   "replayed" (left by a previous client), "replay_pending", "torn_records",
+///   "corrupt_records", "write_errors", "fsyncs", "sync_errors",
+///   "segments_created", "segments_deleted", "last_problem" (string or null);
 /// - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
 ///   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
 ///   "connects", "idle_connections".
@@ -326,6 +346,12 @@ pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
 /// close-timeout, then the rest reported as above) after the callback
 /// returns, and ends; those later reports still come, with the same `user`,
 /// but the callback must not use the freed client in them.
+///
+/// With queue.spool.dir: after close-timeout, events still unreported are
+/// NOT reported; they stay in the spool (synced, unless queue.spool.fsync =
+/// never) and the next client on the directory sends them (those of a call
+/// in flight may then arrive twice). The directory's lock is released before
+/// this returns.
 ///
 /// fork(): a child process must not use its parent's clients (calls fail with
 /// FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory

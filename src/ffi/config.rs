@@ -83,8 +83,24 @@ use crate::sender::{DeliveryCallback, DeliveryReport};
 /// make flume_client_new() fail. The negotiation is part of connecting: it
 /// ends within connect-timeout, and every failure is FLUME_ERR_CONNECT
 /// (nothing delivered) with the GSSAPI text and what to check.
-/// Flume keys deliberately unsupported (JKS truststores, Avro compression)
-/// give FLUME_ERR_CONFIG saying why.
+///
+/// Durable send queue (docs/spool.md):
+/// - "queue.spool.dir": unset (the queue is in memory only). A directory
+///   (created if missing) where every event flume_client_send() accepts is
+///   written before it returns, kept until its report, and sent by the next
+///   client on the directory if this one dies or is freed first. One client
+///   per directory (an flock; another gets FLUME_ERR_CONFIG naming the pid
+///   holding it).
+/// - "queue.spool.fsync": "never" (survives the process crashing, not a power
+///   loss), "interval" (default: synced every "queue.spool.fsync-ms", default
+///   1000, so a power loss loses at most that interval) or "always" (send
+///   returns after the record is synced, msync).
+/// - "queue.spool.max-bytes": 1073741824 (4096 to SSIZE_MAX); unacknowledged
+///   bytes in the spool, past which queue.full applies (events beyond
+///   queue.max-events/queue.max-bytes wait on disk only).
+/// - "queue.spool.segment-bytes": 16777216 (4096 to 1073741824); the size of
+///   each segment file.
+/// Flume keys deliberately unsupported (JKS truststores, Avro compression) give FLUME_ERR_CONFIG saying why.
 ///
 /// Not thread-safe: do not set one config from several threads at once.
 pub struct flume_config {
@@ -170,6 +186,9 @@ pub unsafe extern "C" fn flume_config_load_properties_str(conf: *mut flume_confi
 /// to it, FLUME_OK or the failure code, a message ("" for FLUME_OK; valid only
 /// during the call), and the `user` pointer given to
 /// flume_config_set_delivery_cb().
+///
+/// Events a previous client left in a spool (queue.spool.dir) are reported
+/// with `opaque` NULL: the process that had their opaques is gone.
 ///
 /// What the result says about the event:
 /// - FLUME_OK: the source acknowledged it (it is in the agent's channel);

@@ -47,6 +47,12 @@ pub const FLUME_ERR_CLOSED: flume_result = 12;
 /// No pooled connection became free in time: all maxConnections connections to the host stayed busy with
 /// other calls for request-timeout. Nothing was sent; retry later, or raise maxConnections.
 pub const FLUME_ERR_BUSY: flume_result = 13;
+/// The durable send queue (queue.spool.dir) could not be used: flume_client_send() could not write the
+/// event to the spool (disk full, a write or sync error). Nothing was accepted and no report follows; every
+/// event spooled before is intact. A spool at queue.spool.max-bytes is FLUME_ERR_QUEUE_FULL instead.
+/// flume_client_new() fails with it (NULL, reason in flume_last_error()) when the directory cannot be
+/// created, read or written.
+pub const FLUME_ERR_SPOOL: flume_result = 14;
 /// Delivery reports only: event-timeout passed before the event was written to any connection, while the
 /// sender was busy with the events ahead of it (failing or slow calls). Nothing was sent: resending it
 /// cannot duplicate it.
@@ -131,6 +137,7 @@ pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
         Some(ErrorKind::QueueFull) => c"FLUME_ERR_QUEUE_FULL: the send queue is full; the event was not queued",
         Some(ErrorKind::Closed) => c"FLUME_ERR_CLOSED: the client was freed before the event was sent; not delivered",
         Some(ErrorKind::Busy) => c"FLUME_ERR_BUSY: no pooled connection became free in time; nothing was sent",
+        Some(ErrorKind::Spool) => c"FLUME_ERR_SPOOL: the send queue's spool directory could not be written or read; the event was not accepted",
         Some(ErrorKind::Expired) => c"FLUME_ERR_EXPIRED: event-timeout passed before the event was sent; nothing was sent",
         None => c"unknown result code",
     };
@@ -158,7 +165,7 @@ mod tests {
         let codes = [
             FLUME_ERR_INVALID_ARG, FLUME_ERR_CONFIG, FLUME_ERR_TOO_LARGE, FLUME_ERR_CONNECT, FLUME_ERR_TIMEOUT,
             FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_FAILED, FLUME_ERR_SERVER, FLUME_ERR_INTERNAL,
-            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED, FLUME_ERR_BUSY, FLUME_ERR_EXPIRED,
+            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED, FLUME_ERR_BUSY, FLUME_ERR_SPOOL, FLUME_ERR_EXPIRED,
         ];
         assert_eq!(codes.map(ErrorKind::from_code), ErrorKind::ALL.map(Some));
     }

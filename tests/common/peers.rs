@@ -230,6 +230,15 @@ impl PeerServer {
         unhex(hex).unwrap_or_else(|| panic!("{}: bad hex {hex:?}", self.label))
     }
 
+    /// Stops the peer (killed, so nothing more is recorded) and returns every
+    /// call it recorded.
+    #[allow(dead_code)] // not every test crate that includes this file uses it
+    pub fn stop(mut self) -> Vec<Call> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.read_record()
+    }
+
     /// Panics with the peer's stderr.
     fn fail(&mut self, what: &str) -> ! {
         let _ = self.child.kill();
