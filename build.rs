@@ -37,7 +37,9 @@ fn main() {
 
     if env::var("FLUME_CLIENT_UPDATE_HEADER").as_deref() == Ok("1") {
         let committed = crate_dir.join("include/flume_client.h");
-        if let Err(e) = std::fs::create_dir_all(committed.parent().unwrap()).and_then(|_| std::fs::copy(&header, &committed)) {
+        if let Err(e) =
+            std::fs::create_dir_all(committed.parent().unwrap()).and_then(|_| std::fs::copy(&header, &committed))
+        {
             println!("cargo:warning=could not update {}: {e}", committed.display());
         }
     }

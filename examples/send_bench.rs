@@ -26,7 +26,8 @@ fn sink(mut stream: TcpStream) {
         stream.read_exact(&mut payload).unwrap();
         let (seqid, at) = varint(&payload, 2);
         let (name_len, at) = varint(&payload, at);
-        let method = if &payload[at..at + name_len as usize] == b"append" { Method::Append } else { Method::AppendBatch };
+        let method =
+            if &payload[at..at + name_len as usize] == b"append" { Method::Append } else { Method::AppendBatch };
         reply.clear();
         encode_reply(Protocol::Compact, &mut reply, seqid as i32, method, Status::Ok);
         stream.write_all(&reply).unwrap();
@@ -64,7 +65,8 @@ fn main() {
         }
     });
 
-    let headers: [(&[u8], &[u8]); 3] = [(b"host", b"web-1.example.org"), (b"topic", b"clicks"), (b"timestamp", b"1700000000000")];
+    let headers: [(&[u8], &[u8]); 3] =
+        [(b"host", b"web-1.example.org"), (b"topic", b"clicks"), (b"timestamp", b"1700000000000")];
     let body = [b'x'; 256];
     let event = Event::new(&headers, &body);
     let reported = Arc::new(AtomicUsize::new(0));
@@ -111,7 +113,10 @@ fn main() {
     let per_second = |t: Duration| events as f64 / t.as_secs_f64();
     println!("events: {events} of 256 bytes with 3 headers, batch-size 1000, loopback");
     println!("send, caller's CPU time:   {:8.0} ns/event", send_cpu.as_nanos() as f64 / events as f64);
-    println!("send, caller's wall time:  {:8.0} ns/event (with the sender and the sink on the same cores)", send_time.as_nanos() as f64 / events as f64);
+    println!(
+        "send, caller's wall time:  {:8.0} ns/event (with the sender and the sink on the same cores)",
+        send_time.as_nanos() as f64 / events as f64
+    );
     println!("send until all reported:   {:10.0} events/s", per_second(async_time));
     println!("append_batch (1000/call):  {:10.0} events/s", per_second(sync_time));
     drop(client);
@@ -126,9 +131,17 @@ fn spool_rounds(addr: &str, event: &Event, events: usize) {
     let dir = std::env::current_exe().unwrap().parent().unwrap().join("send-bench-spool");
     println!();
     println!("durable queue, directory {} ({})", dir.display(), file_system(dir.parent().unwrap()));
-    println!("{:<22} {:>8} {:>14} {:>14} {:>16} {:>10}", "queue", "events", "caller CPU", "caller wall", "until reported", "vs memory");
+    println!(
+        "{:<22} {:>8} {:>14} {:>14} {:>16} {:>10}",
+        "queue", "events", "caller CPU", "caller wall", "until reported", "vs memory"
+    );
     let mut memory_rate = 0.0;
-    for (name, fsync) in [("memory", None), ("spool, fsync never", Some("never")), ("spool, fsync interval", Some("interval")), ("spool, fsync always", Some("always"))] {
+    for (name, fsync) in [
+        ("memory", None),
+        ("spool, fsync never", Some("never")),
+        ("spool, fsync interval", Some("interval")),
+        ("spool, fsync always", Some("always")),
+    ] {
         let count = if fsync == Some("always") { events.min(5_000) } else { events };
         let _ = std::fs::remove_dir_all(&dir);
         let reported = Arc::new(AtomicUsize::new(0));

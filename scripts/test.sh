@@ -26,6 +26,12 @@ fi
 echo "== Python for the tests, on a PEP 668 (externally managed) Python too"
 scripts/check-python.sh
 
+# Formatting (rustfmt.toml) and lints, every feature on so no cfg branch is left out.
+echo "== cargo fmt --check, cargo clippy"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --features flume-client/tls,flume-client/kerberos,flume-tools/tls,flume-tools/kerberos \
+  -- -D warnings
+
 echo "== cargo test"
 cargo test --workspace --all-targets
 

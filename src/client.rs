@@ -25,7 +25,10 @@ use crate::sender::Sender;
 use crate::spool::Spool;
 use crate::stats::Stats;
 use crate::sync::{deadline_in, Mutex};
-use crate::wire::{batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method, SPLICED_BODY_MIN};
+use crate::wire::{
+    batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method,
+    SPLICED_BODY_MIN,
+};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
 /// threads: each call takes a connection from its host's pool.
@@ -66,8 +69,12 @@ impl Client {
         let transport = Transport::new(config)?;
         let core =
             Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default(), transport };
-        let client =
-            Client { core: Arc::new(core), sender: OnceLock::new(), closed: Mutex::new(false), process: fork_generation() };
+        let client = Client {
+            core: Arc::new(core),
+            sender: OnceLock::new(),
+            closed: Mutex::new(false),
+            process: fork_generation(),
+        };
         // A spool is opened (and locked) now, and its sender started at once:
         // what a previous client left is sent without waiting for a `send`.
         if let Some(spool) = Spool::open(config)? {
@@ -164,7 +171,8 @@ impl Client {
             return Err(err!(Closed, "the client is being freed: the event was not queued (no report follows)"));
         }
         if self.sender.get().is_none() {
-            let _ = self.sender.set(Sender::start(Arc::clone(&self.core), None)?); // cannot be set meanwhile: under `closed`
+            let _ = self.sender.set(Sender::start(Arc::clone(&self.core), None)?);
+            // cannot be set meanwhile: under `closed`
         }
         Ok(self.sender.get().expect("set above"))
     }
@@ -197,7 +205,10 @@ impl Client {
     /// the same sockets, and the child has no sender thread.
     fn check_process(&self) -> Result<()> {
         if fork_generation() != self.process {
-            return Err(err!(InvalidArg, "this client was created before fork(): create a new client in the child process"));
+            return Err(err!(
+                InvalidArg,
+                "this client was created before fork(): create a new client in the child process"
+            ));
         }
         Ok(())
     }
@@ -314,7 +325,8 @@ impl Core {
         let mut events_size = 0usize;
         for (i, event) in events.iter().enumerate().take(self.config.batch_size) {
             events_size = events_size.saturating_add(event_size(protocol, event));
-            if i > 0 && batch_call_size(protocol, Method::AppendBatch, i + 1, events_size) > self.config.max_frame_size {
+            if i > 0 && batch_call_size(protocol, Method::AppendBatch, i + 1, events_size) > self.config.max_frame_size
+            {
                 return i;
             }
         }
@@ -383,8 +395,15 @@ impl Core {
         slot.seqid = slot.seqid.wrapping_add(1);
         slot.request.clear();
         let splice_from = if connection.is_tls() { usize::MAX } else { SPLICED_BODY_MIN };
-        let request_len =
-            encode_call_spliced(config.protocol, &mut slot.request, slot.seqid, method, events, splice_from, &mut slot.splices);
+        let request_len = encode_call_spliced(
+            config.protocol,
+            &mut slot.request,
+            slot.seqid,
+            method,
+            events,
+            splice_from,
+            &mut slot.splices,
+        );
         let request = segments(&slot.request, &slot.splices, events);
         let in_flight = cancel.map(|cancel| cancel.enter(connection.fd())).transpose()?;
         let start = Instant::now();

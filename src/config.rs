@@ -436,7 +436,10 @@ impl Config {
         }
         for alias in &self.host_aliases {
             if alias.is_empty() || alias.contains(char::is_whitespace) {
-                return Err(err!(Config, "hosts (Config::host_aliases): '{alias}' is not an alias (empty or with spaces)"));
+                return Err(err!(
+                    Config,
+                    "hosts (Config::host_aliases): '{alias}' is not an alias (empty or with spaces)"
+                ));
             }
         }
         for (alias, address) in &self.host_addresses {
@@ -476,7 +479,10 @@ impl Config {
                 })?;
                 let host = rest.split_once('@').map_or(rest, |(h, _)| h);
                 if service.is_empty() || host.is_empty() || rest.ends_with('@') {
-                    return Err(err!(Config, "server-principal: '{value}' is not service/host@REALM (e.g. flume/_HOST@EXAMPLE.COM)"));
+                    return Err(err!(
+                        Config,
+                        "server-principal: '{value}' is not service/host@REALM (e.g. flume/_HOST@EXAMPLE.COM)"
+                    ));
                 }
                 self.server_principal = Some(value.to_string());
             }
@@ -526,9 +532,17 @@ fn unsupported(key: &str) -> Error {
                  kerberos, or CMake -DFLUME_CLIENT_KERBEROS=ON)"
             )
         }
-        "truststore" | "truststore-password" | "truststore-type" | "exclude-protocols" | "include-protocols"
-        | "exclude-cipher-suites" | "include-cipher-suites" | "ssl-server-name" | "ssl-verify-hostname"
-        | "ssl-client-cert" | "ssl-client-key" => {
+        "truststore"
+        | "truststore-password"
+        | "truststore-type"
+        | "exclude-protocols"
+        | "include-protocols"
+        | "exclude-cipher-suites"
+        | "include-cipher-suites"
+        | "ssl-server-name"
+        | "ssl-verify-hostname"
+        | "ssl-client-cert"
+        | "ssl-client-key" => {
             err!(Config, "{key}: TLS is not available in this build of flume-client (and JKS truststores never will be: export PEM)")
         }
         "compression-type" | "compression-level" => {
@@ -763,7 +777,10 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::Config);
             let m = e.message();
             assert!(m.starts_with("trust-all-certs: refused"), "{m}");
-            assert!(m.contains("keytool -exportcert -rfc") && m.contains("openssl s_client") && m.contains("truststore"), "{m}");
+            assert!(
+                m.contains("keytool -exportcert -rfc") && m.contains("openssl s_client") && m.contains("truststore"),
+                "{m}"
+            );
             assert!(!m.contains("unknown config key"), "{m}");
         }
         let e = c.set("trust-all-certs", "maybe").unwrap_err();
@@ -788,7 +805,10 @@ mod tests {
         edge.set("hosts.h1", "[::1]:1").unwrap();
         assert_eq!(edge.validate(), Ok(()));
         let cases: Vec<(Config, &str)> = vec![
-            (Config { batch_size: 0, ..Config::default() }, "batch-size (Config::batch_size): 0 is not from 1 to 1000000"),
+            (
+                Config { batch_size: 0, ..Config::default() },
+                "batch-size (Config::batch_size): 0 is not from 1 to 1000000",
+            ),
             (Config { batch_size: 1_000_001, ..Config::default() }, "batch-size"),
             (Config { max_attempts: Some(0), ..Config::default() }, "max-attempts (Config::max_attempts): 0"),
             (Config { max_connections: 0, ..Config::default() }, "maxConnections (Config::max_connections): 0"),
@@ -796,22 +816,34 @@ mod tests {
             (Config { max_frame_size: 63, ..Config::default() }, "max-frame-size"),
             (Config { queue_max_events: 0, ..Config::default() }, "queue.max-events"),
             (Config { queue_max_bytes: 0, ..Config::default() }, "queue.max-bytes"),
-            (Config { event_timeout: Duration::ZERO, ..Config::default() }, "event-timeout (Config::event_timeout): 0ns"),
+            (
+                Config { event_timeout: Duration::ZERO, ..Config::default() },
+                "event-timeout (Config::event_timeout): 0ns",
+            ),
             (Config { event_timeout: Duration::from_micros(999), ..Config::default() }, "event-timeout"),
             (Config { connect_timeout: Duration::ZERO, ..Config::default() }, "connect-timeout"),
             (Config { request_timeout: Duration::ZERO, ..Config::default() }, "request-timeout"),
             (Config { max_backoff: Duration::ZERO, ..Config::default() }, "maxBackoff"),
             (Config { host_aliases: vec![String::new()], ..Config::default() }, "hosts (Config::host_aliases)"),
             (
-                Config { host_addresses: vec![("h1".into(), HostPort { host: String::new(), port: 0 })], ..Config::default() },
+                Config {
+                    host_addresses: vec![("h1".into(), HostPort { host: String::new(), port: 0 })],
+                    ..Config::default()
+                },
                 "hosts.h1 (Config::host_addresses)",
             ),
             (
-                Config { host_addresses: vec![("h1".into(), HostPort { host: "a".into(), port: 0 })], ..Config::default() },
+                Config {
+                    host_addresses: vec![("h1".into(), HostPort { host: "a".into(), port: 0 })],
+                    ..Config::default()
+                },
                 "port '0' is not a number from 1 to 65535",
             ),
             (
-                Config { host_addresses: vec![("h1".into(), HostPort { host: "a b".into(), port: 1 })], ..Config::default() },
+                Config {
+                    host_addresses: vec![("h1".into(), HostPort { host: "a b".into(), port: 1 })],
+                    ..Config::default()
+                },
                 "'a b' is not a host name",
             ),
         ];
@@ -847,7 +879,9 @@ mod tests {
     #[test]
     fn tls_keys_need_the_tls_feature() {
         let mut c = Config::default();
-        for (key, value) in [("ssl", "true"), ("truststore", "ca.pem"), ("ssl-server-name", "a"), ("ssl-client-key", "k")] {
+        for (key, value) in
+            [("ssl", "true"), ("truststore", "ca.pem"), ("ssl-server-name", "a"), ("ssl-client-key", "k")]
+        {
             let e = c.set(key, value).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::Config, "{key}={value}");
             assert!(e.message().contains("TLS is not available in this build"), "{e}");

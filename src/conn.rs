@@ -215,9 +215,7 @@ impl Connection {
         }
         let mut byte = 0u8;
         // SAFETY: reads at most one byte into `byte`; MSG_PEEK leaves it queued.
-        let n = unsafe {
-            libc::recv(self.fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
-        };
+        let n = unsafe { libc::recv(self.fd(), (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
         n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::WouldBlock
     }
 
@@ -225,7 +223,12 @@ impl Connection {
         self.stream.as_raw_fd()
     }
 
-    fn send_all<'s>(&mut self, segments: impl Iterator<Item = &'s [u8]>, total: usize, deadline: Instant) -> Result<()> {
+    fn send_all<'s>(
+        &mut self,
+        segments: impl Iterator<Item = &'s [u8]>,
+        total: usize,
+        deadline: Instant,
+    ) -> Result<()> {
         #[cfg(feature = "tls")]
         if self.tls.is_some() {
             for segment in segments {
@@ -261,7 +264,9 @@ impl Connection {
                     count -= done;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !poll_until(self.fd(), libc::POLLOUT, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+                    if !poll_until(self.fd(), libc::POLLOUT, deadline)
+                        .map_err(|e| err!(Io, "{}: poll: {e}", self.peer))?
+                    {
                         return Err(err!(
                             Timeout,
                             "{}: request-timeout passed while sending: {sent} of {total} bytes sent",
@@ -275,7 +280,12 @@ impl Connection {
                     let mut header = [0u8; FRAME_HEADER_LEN];
                     // SAFETY: reads at most 4 bytes into `header`; MSG_PEEK leaves them queued.
                     let n = unsafe {
-                        libc::recv(self.fd(), header.as_mut_ptr().cast(), header.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT)
+                        libc::recv(
+                            self.fd(),
+                            header.as_mut_ptr().cast(),
+                            header.len(),
+                            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                        )
                     };
                     if n == FRAME_HEADER_LEN as isize && looks_like_tls_record(header) {
                         return Err(self.answered_in_tls(header));
@@ -555,7 +565,11 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // rustls' buffer for one handshake message is full: a certificate chain over its limit.
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                    return Err(err!(Connect, "{peer}: TLS handshake failed: {} ({e})", crate::tls::too_large_handshake()))
+                    return Err(err!(
+                        Connect,
+                        "{peer}: TLS handshake failed: {} ({e})",
+                        crate::tls::too_large_handshake()
+                    ))
                 }
                 Err(e) => return Err(err!(Connect, "{peer}: TLS handshake: connection broken while receiving: {e}")),
             }
@@ -862,8 +876,10 @@ fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpS
             break; // every address failed
         }
         let wake = if next < addrs.len() { next_start.min(deadline) } else { deadline };
-        let mut pfds: Vec<libc::pollfd> =
-            pending.iter().map(|(fd, _)| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 }).collect();
+        let mut pfds: Vec<libc::pollfd> = pending
+            .iter()
+            .map(|(fd, _)| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 })
+            .collect();
         let ms = wake.saturating_duration_since(now).as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
         // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
         let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
@@ -956,7 +972,13 @@ fn socket_error(fd: &OwnedFd) -> io::Result<()> {
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `error` has room for the int SO_ERROR writes.
     let rc = unsafe {
-        libc::getsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR, (&mut error as *mut libc::c_int).cast(), &mut len)
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut error as *mut libc::c_int).cast(),
+            &mut len,
+        )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());
@@ -1027,11 +1049,9 @@ fn resolve(host: &HostPort, timeout: Duration) -> Result<Vec<SocketAddr>> {
         Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
         Ok(Ok(_)) => Err(err!(Connect, "{host}: name has no addresses")),
         Ok(Err(e)) => Err(err!(Connect, "{host}: name not resolved: {e}")),
-        Err(_) => Err(err!(
-            Connect,
-            "{host}: name lookup took longer than connect-timeout ({} ms)",
-            timeout.as_millis()
-        )),
+        Err(_) => {
+            Err(err!(Connect, "{host}: name lookup took longer than connect-timeout ({} ms)", timeout.as_millis()))
+        }
     }
 }
 

@@ -113,10 +113,7 @@ impl ErrorKind {
 
     /// Whether the events of a failed call may have reached the server.
     pub fn maybe_delivered(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::Timeout | ErrorKind::Io | ErrorKind::Protocol | ErrorKind::Internal
-        )
+        matches!(self, ErrorKind::Timeout | ErrorKind::Io | ErrorKind::Protocol | ErrorKind::Internal)
     }
 }
 

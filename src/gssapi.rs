@@ -27,16 +27,10 @@ struct BufferDesc {
 }
 
 impl BufferDesc {
-    const EMPTY: BufferDesc = BufferDesc {
-        length: 0,
-        value: ptr::null_mut(),
-    };
+    const EMPTY: BufferDesc = BufferDesc { length: 0, value: ptr::null_mut() };
 
     fn borrowing(bytes: &[u8]) -> BufferDesc {
-        BufferDesc {
-            length: bytes.len(),
-            value: bytes.as_ptr() as *mut c_void,
-        }
+        BufferDesc { length: bytes.len(), value: bytes.as_ptr() as *mut c_void }
     }
 }
 
@@ -86,18 +80,13 @@ static KRB5_MECH: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x0
 /// GSS_KRB5_NT_PRINCIPAL_NAME, 1.2.840.113554.1.2.2.1: "service/host@REALM".
 static NT_KRB5_PRINCIPAL: [u8; 10] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01];
 /// GSS_C_NT_HOSTBASED_SERVICE, 1.2.840.113554.1.2.1.4: "service@host".
-static NT_HOSTBASED_SERVICE: [u8; 10] =
-    [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x01, 0x04];
+static NT_HOSTBASED_SERVICE: [u8; 10] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x01, 0x04];
 
 fn oid(bytes: &'static [u8]) -> OidDesc {
-    OidDesc {
-        length: bytes.len() as OmUint32,
-        elements: bytes.as_ptr().cast(),
-    }
+    OidDesc { length: bytes.len() as OmUint32, elements: bytes.as_ptr().cast() }
 }
 
-type ImportName =
-    unsafe extern "C" fn(*mut OmUint32, *const BufferDesc, *const OidDesc, *mut Handle) -> OmUint32;
+type ImportName = unsafe extern "C" fn(*mut OmUint32, *const BufferDesc, *const OidDesc, *mut Handle) -> OmUint32;
 type ReleaseName = unsafe extern "C" fn(*mut OmUint32, *mut Handle) -> OmUint32;
 type AcquireCredFrom = unsafe extern "C" fn(
     *mut OmUint32,
@@ -126,8 +115,7 @@ type InitSecContext = unsafe extern "C" fn(
     *mut OmUint32,
     *mut OmUint32,
 ) -> OmUint32;
-type DeleteSecContext =
-    unsafe extern "C" fn(*mut OmUint32, *mut Handle, *mut BufferDesc) -> OmUint32;
+type DeleteSecContext = unsafe extern "C" fn(*mut OmUint32, *mut Handle, *mut BufferDesc) -> OmUint32;
 type Wrap = unsafe extern "C" fn(
     *mut OmUint32,
     Handle,
@@ -145,14 +133,8 @@ type Unwrap = unsafe extern "C" fn(
     *mut c_int,
     *mut OmUint32,
 ) -> OmUint32;
-type DisplayStatus = unsafe extern "C" fn(
-    *mut OmUint32,
-    OmUint32,
-    c_int,
-    *const OidDesc,
-    *mut OmUint32,
-    *mut BufferDesc,
-) -> OmUint32;
+type DisplayStatus =
+    unsafe extern "C" fn(*mut OmUint32, OmUint32, c_int, *const OidDesc, *mut OmUint32, *mut BufferDesc) -> OmUint32;
 type ReleaseBuffer = unsafe extern "C" fn(*mut OmUint32, *mut BufferDesc) -> OmUint32;
 
 /// The bound functions of the loaded library.
@@ -181,15 +163,11 @@ pub(crate) const LIBRARY_VARIABLE: &str = "FLUME_CLIENT_GSSAPI_LIBRARY";
 
 fn open() -> Result<Gss, String> {
     let library = std::env::var(LIBRARY_VARIABLE).unwrap_or_else(|_| LIBRARY.to_string());
-    let name = CString::new(library.as_str())
-        .map_err(|_| format!("{LIBRARY_VARIABLE} holds a NUL byte"))?;
+    let name = CString::new(library.as_str()).map_err(|_| format!("{LIBRARY_VARIABLE} holds a NUL byte"))?;
     // SAFETY: dlopen with a valid C string; the handle is kept for the process's life.
     let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
     if handle.is_null() {
-        return Err(format!(
-            "cannot load {library} ({}): {INSTALL_HINT}",
-            dlerror()
-        ));
+        return Err(format!("cannot load {library} ({}): {INSTALL_HINT}", dlerror()));
     }
     macro_rules! bind {
         ($name:literal, $type:ty) => {{
@@ -228,9 +206,7 @@ fn dlerror() -> String {
     if message.is_null() {
         "no reason given".to_string()
     } else {
-        unsafe { CStr::from_ptr(message) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
     }
 }
 
@@ -272,9 +248,7 @@ impl Gss {
             let mut minor = 0;
             let mut buffer = BufferDesc::EMPTY;
             // SAFETY: valid out-pointers; the buffer is released below.
-            let major = unsafe {
-                (self.display_status)(&mut minor, status, kind, &mech, &mut context, &mut buffer)
-            };
+            let major = unsafe { (self.display_status)(&mut minor, status, kind, &mech, &mut context, &mut buffer) };
             if major != GSS_S_COMPLETE {
                 break;
             }
@@ -371,28 +345,14 @@ impl Credential {
         let owned: Vec<(CString, CString)> = store
             .iter()
             .map(|(k, v)| {
-                (
-                    CString::new(*k).expect("no NUL in a key"),
-                    CString::new(*v).unwrap_or_else(|_| CString::default()),
-                )
+                (CString::new(*k).expect("no NUL in a key"), CString::new(*v).unwrap_or_else(|_| CString::default()))
             })
             .collect();
-        let elements: Vec<KeyValueElement> = owned
-            .iter()
-            .map(|(k, v)| KeyValueElement {
-                key: k.as_ptr(),
-                value: v.as_ptr(),
-            })
-            .collect();
-        let set = KeyValueSet {
-            count: elements.len() as OmUint32,
-            elements: elements.as_ptr(),
-        };
+        let elements: Vec<KeyValueElement> =
+            owned.iter().map(|(k, v)| KeyValueElement { key: k.as_ptr(), value: v.as_ptr() }).collect();
+        let set = KeyValueSet { count: elements.len() as OmUint32, elements: elements.as_ptr() };
         let mech = oid(&KRB5_MECH);
-        let mechs = OidSetDesc {
-            count: 1,
-            elements: &mech,
-        };
+        let mechs = OidSetDesc { count: 1, elements: &mech };
         let mut minor = 0;
         let mut handle: Handle = ptr::null_mut();
         // SAFETY: every pointer is valid for the call; `handle` receives credentials we own.
@@ -403,11 +363,7 @@ impl Credential {
                 GSS_C_INDEFINITE,
                 &mechs,
                 GSS_C_INITIATE,
-                if elements.is_empty() {
-                    ptr::null()
-                } else {
-                    &set
-                },
+                if elements.is_empty() { ptr::null() } else { &set },
                 &mut handle,
                 ptr::null_mut(),
                 ptr::null_mut(),
@@ -442,12 +398,7 @@ unsafe impl Send for Context {}
 
 impl Context {
     pub(crate) fn new(gss: &'static Gss) -> Context {
-        Context {
-            gss,
-            handle: ptr::null_mut(),
-            established: false,
-            flags: 0,
-        }
+        Context { gss, handle: ptr::null_mut(), established: false, flags: 0 }
     }
 
     pub(crate) fn is_established(&self) -> bool {
@@ -511,17 +462,7 @@ impl Context {
         let mut minor = 0;
         let mut conf_state = 0;
         // SAFETY: an established context, valid buffers; the output is released by take_buffer.
-        let major = unsafe {
-            (self.gss.wrap)(
-                &mut minor,
-                self.handle,
-                0,
-                0,
-                &input,
-                &mut conf_state,
-                &mut output,
-            )
-        };
+        let major = unsafe { (self.gss.wrap)(&mut minor, self.handle, 0, 0, &input, &mut conf_state, &mut output) };
         let token = self.gss.take_buffer(&mut output);
         if major != GSS_S_COMPLETE {
             return Err(self.gss.error(major, minor));
@@ -537,16 +478,8 @@ impl Context {
         let mut conf_state = 0;
         let mut qop = 0;
         // SAFETY: as in wrap.
-        let major = unsafe {
-            (self.gss.unwrap)(
-                &mut minor,
-                self.handle,
-                &input,
-                &mut output,
-                &mut conf_state,
-                &mut qop,
-            )
-        };
+        let major =
+            unsafe { (self.gss.unwrap)(&mut minor, self.handle, &input, &mut output, &mut conf_state, &mut qop) };
         let message = self.gss.take_buffer(&mut output);
         if major != GSS_S_COMPLETE {
             return Err(self.gss.error(major, minor));

@@ -52,17 +52,15 @@ pub fn parse_host_list(list: &str) -> Result<Vec<HostPort>> {
 /// Parses one `host:port` or `[ipv6]:port`.
 pub fn parse_host_port(entry: &str) -> Result<HostPort> {
     let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-        let (host, port) = rest
-            .split_once("]:")
-            .ok_or_else(|| err!(InvalidArg, "host '{entry}': expected [ipv6-address]:port"))?;
+        let (host, port) =
+            rest.split_once("]:").ok_or_else(|| err!(InvalidArg, "host '{entry}': expected [ipv6-address]:port"))?;
         if !matches!(host.parse::<IpAddr>(), Ok(IpAddr::V6(_))) {
             return Err(err!(InvalidArg, "host '{entry}': '{host}' is not an IPv6 address"));
         }
         (host, port)
     } else {
-        let (host, port) = entry
-            .rsplit_once(':')
-            .ok_or_else(|| err!(InvalidArg, "host '{entry}': expected host:port"))?;
+        let (host, port) =
+            entry.rsplit_once(':').ok_or_else(|| err!(InvalidArg, "host '{entry}': expected host:port"))?;
         if host.contains(':') {
             return Err(err!(InvalidArg, "host '{entry}': an IPv6 address must be bracketed, as in [::1]:4141"));
         }
@@ -225,8 +223,21 @@ mod tests {
     #[test]
     fn malformed_entries_are_invalid_arg_naming_the_entry() {
         for bad in [
-            "", " , ", "host", "host:", ":4141", "host:0", "host:65536", "host:+1", "host:12x", "::1:4141",
-            "[::1]4141", "[10.0.0.1]:4141", "[::1:4141", "h/x:1", "héllo:1",
+            "",
+            " , ",
+            "host",
+            "host:",
+            ":4141",
+            "host:0",
+            "host:65536",
+            "host:+1",
+            "host:12x",
+            "::1:4141",
+            "[::1]4141",
+            "[10.0.0.1]:4141",
+            "[::1:4141",
+            "h/x:1",
+            "héllo:1",
         ] {
             let e = parse_host_list(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArg, "{bad:?}");

@@ -76,19 +76,14 @@ impl KerberosSettings {
             )
         })?;
         if config.client_keytab.is_some() && config.client_principal.is_none() {
-            return Err(err!(
-                Config,
-                "client-keytab needs client-principal: the principal whose keys it holds"
-            ));
+            return Err(err!(Config, "client-keytab needs client-principal: the principal whose keys it holds"));
         }
         if let Some(keytab) = &config.client_keytab {
             check_keytab(keytab)?;
         }
         let gss = gssapi::load().map_err(|e| err!(Config, "kerberos=true: {e}"))?;
-        let client_principal = config
-            .client_principal
-            .as_deref()
-            .map(|p| p.replace(HOST_PLACEHOLDER, &local_host_name()));
+        let client_principal =
+            config.client_principal.as_deref().map(|p| p.replace(HOST_PLACEHOLDER, &local_host_name()));
         let memory_ccache = match (&client_principal, &config.client_keytab) {
             (Some(principal), Some(keytab)) => Some(memory_ccache(principal, keytab)),
             _ => None,
@@ -105,8 +100,7 @@ impl KerberosSettings {
 
     /// The server principal for `host`: `_HOST` replaced by the host's name, lowercased.
     pub(crate) fn server_principal_for(&self, host: &HostPort) -> String {
-        self.server_principal
-            .replace(HOST_PLACEHOLDER, &host.host.to_ascii_lowercase())
+        self.server_principal.replace(HOST_PLACEHOLDER, &host.host.to_ascii_lowercase())
     }
 
     /// Runs the SASL GSSAPI negotiation on a freshly opened connection, by
@@ -122,26 +116,17 @@ impl KerberosSettings {
         let principal = self.server_principal_for(host);
         let target = Arc::new(self.target_name(&principal)?);
         let first = self.first_step(&target, &principal, timeout, deadline);
-        let in_context = |(_, e): (Option<GssError>, Error)| {
-            err!(Connect, "{host}: {} (nothing was delivered)", e.message())
-        };
+        let in_context =
+            |(_, e): (Option<GssError>, Error)| err!(Connect, "{host}: {} (nothing was delivered)", e.message());
         let (context, token, credential) = match first {
             Err(e) if e.0.as_ref().is_some_and(credentials_stale) => {
                 // Expired or vanished credentials: acquire them again, once.
                 *self.credential.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                self.first_step(&target, &principal, timeout, deadline)
-                    .map_err(in_context)?
+                self.first_step(&target, &principal, timeout, deadline).map_err(in_context)?
             }
             other => other.map_err(in_context)?,
         };
-        let mut negotiation = Negotiation {
-            stream,
-            host,
-            principal: &principal,
-            timeout,
-            deadline,
-            buf: Vec::new(),
-        };
+        let mut negotiation = Negotiation { stream, host, principal: &principal, timeout, deadline, buf: Vec::new() };
         negotiation.run(context, token, &credential, &target)
     }
 
@@ -153,13 +138,7 @@ impl KerberosSettings {
         } else {
             Name::host_based(self.gss, principal)
         };
-        name.map_err(|e| {
-            err!(
-                Connect,
-                "Kerberos: server-principal '{principal}' is not a valid name: {}",
-                e.text
-            )
-        })
+        name.map_err(|e| err!(Connect, "Kerberos: server-principal '{principal}' is not a valid name: {}", e.text))
     }
 
     /// Where credentials come from, for messages.
@@ -183,21 +162,13 @@ impl KerberosSettings {
         timeout: Duration,
         deadline: Instant,
     ) -> std::result::Result<FirstStep, StepFailure> {
-        let held = self
-            .credential
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let held = self.credential.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let gss = self.gss;
         let client = self.client_principal.clone();
         let store: Vec<(String, String)> = match (&self.client_keytab, &self.memory_ccache) {
-            (Some(keytab), Some(ccache)) => vec![
-                (
-                    "client_keytab".into(),
-                    keytab.to_string_lossy().into_owned(),
-                ),
-                ("ccache".into(), ccache.clone()),
-            ],
+            (Some(keytab), Some(ccache)) => {
+                vec![("client_keytab".into(), keytab.to_string_lossy().into_owned()), ("ccache".into(), ccache.clone())]
+            }
             _ => Vec::new(),
         };
         let target_for_step = target.clone();
@@ -213,14 +184,9 @@ impl KerberosSettings {
                                 Some(p) => Some(Name::principal(gss, p).map_err(Step::Name)?),
                                 None => None,
                             };
-                            let store: Vec<(&str, &str)> = store
-                                .iter()
-                                .map(|(k, v)| (k.as_str(), v.as_str()))
-                                .collect();
-                            Arc::new(
-                                Credential::acquire(gss, name.as_ref(), &store)
-                                    .map_err(Step::Acquire)?,
-                            )
+                            let store: Vec<(&str, &str)> =
+                                store.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                            Arc::new(Credential::acquire(gss, name.as_ref(), &store).map_err(Step::Acquire)?)
                         }
                     };
                     let mut context = Context::new(gss);
@@ -231,25 +197,16 @@ impl KerberosSettings {
                 })();
                 let _ = tx.send(result);
             })
-            .map_err(|e| {
-                (
-                    None,
-                    err!(Connect, "Kerberos: cannot start the GSSAPI step: {e}"),
-                )
-            })?;
-        let whom = self
-            .client_principal
-            .as_deref()
-            .unwrap_or("the default principal");
+            .map_err(|e| (None, err!(Connect, "Kerberos: cannot start the GSSAPI step: {e}")))?;
+        let whom = self.client_principal.as_deref().unwrap_or("the default principal");
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(Ok((context, token, credential))) => {
                 *self.credential.lock().unwrap_or_else(|p| p.into_inner()) = Some(credential.clone());
                 Ok((context, token, credential))
             }
-            Ok(Err(Step::Name(e))) => Err((
-                None,
-                err!(Connect, "Kerberos: client-principal '{whom}' is not a valid name: {}", e.text),
-            )),
+            Ok(Err(Step::Name(e))) => {
+                Err((None, err!(Connect, "Kerberos: client-principal '{whom}' is not a valid name: {}", e.text)))
+            }
             Ok(Err(Step::Acquire(e))) => {
                 let message = format!(
                     "Kerberos: cannot get credentials of {whom} from {}: {}",
@@ -279,10 +236,7 @@ impl KerberosSettings {
     /// The GSSAPI text and what to check for it.
     fn explain(&self, e: &GssError, principal: &str) -> String {
         let text = e.text.to_ascii_lowercase();
-        let client = self
-            .client_principal
-            .as_deref()
-            .unwrap_or("the ticket cache's principal");
+        let client = self.client_principal.as_deref().unwrap_or("the ticket cache's principal");
         let hint = if text.contains("client") && text.contains("not found in kerberos database") {
             format!("check client-principal: the KDC does not know {client}")
         } else if text.contains("server") && text.contains("not found in kerberos database") {
@@ -331,8 +285,7 @@ impl KerberosSettings {
             "no ticket: run kinit (KRB5CCNAME names the ticket cache), or set client-principal and client-keytab"
                 .to_string()
         } else {
-            "check client-principal, client-keytab, server-principal and krb5.conf (KRB5_CONFIG)"
-                .to_string()
+            "check client-principal, client-keytab, server-principal and krb5.conf (KRB5_CONFIG)".to_string()
         };
         format!("{} ({hint})", e.text)
     }
@@ -352,14 +305,11 @@ enum Step {
 
 /// Mutual authentication (the server proves its identity with an AP-REP),
 /// and the integrity and confidentiality Java's SASL client also asks for.
-const REQUESTED_FLAGS: u32 =
-    gssapi::GSS_C_MUTUAL_FLAG | gssapi::GSS_C_INTEG_FLAG | gssapi::GSS_C_CONF_FLAG;
+const REQUESTED_FLAGS: u32 = gssapi::GSS_C_MUTUAL_FLAG | gssapi::GSS_C_INTEG_FLAG | gssapi::GSS_C_CONF_FLAG;
 
 fn credentials_stale(e: &GssError) -> bool {
-    matches!(
-        e.routine(),
-        gssapi::GSS_S_CREDENTIALS_EXPIRED | gssapi::GSS_S_NO_CRED
-    ) || e.text.to_ascii_lowercase().contains("expired")
+    matches!(e.routine(), gssapi::GSS_S_CREDENTIALS_EXPIRED | gssapi::GSS_S_NO_CRED)
+        || e.text.to_ascii_lowercase().contains("expired")
 }
 
 /// One negotiation in progress.
@@ -392,37 +342,25 @@ impl Negotiation<'_> {
         let offer = loop {
             let (status, payload) = self.receive()?;
             if status != Status::Ok {
-                return Err(self.failure(format!(
-                    "the server sent {status} before the security layer offer"
-                )));
+                return Err(self.failure(format!("the server sent {status} before the security layer offer")));
             }
             if context.is_established() {
                 break payload;
             }
             let token = context
                 .step(credential, target, REQUESTED_FLAGS, &payload)
-                .map_err(|e| {
-                    self.failure(format!(
-                        "the server's Kerberos reply is not valid: {}",
-                        e.text
-                    ))
-                })?;
+                .map_err(|e| self.failure(format!("the server's Kerberos reply is not valid: {}", e.text)))?;
             if context.is_established() && context.flags() & gssapi::GSS_C_MUTUAL_FLAG == 0 {
-                return Err(self.failure(
-                    "the server did not authenticate itself (no mutual authentication)".into(),
-                ));
+                return Err(self.failure("the server did not authenticate itself (no mutual authentication)".into()));
             }
             out.clear();
             sasl::encode(Status::Ok, &token, &mut out);
             self.send(&out, "sending a Kerberos token")?;
         };
         // RFC 4752: the server's offer, wrapped; our choice, wrapped.
-        let unwrapped = context.unwrap(&offer).map_err(|e| {
-            self.failure(format!(
-                "cannot unwrap the server's security-layer offer: {}",
-                e.text
-            ))
-        })?;
+        let unwrapped = context
+            .unwrap(&offer)
+            .map_err(|e| self.failure(format!("cannot unwrap the server's security-layer offer: {}", e.text)))?;
         let layers = sasl::parse_offer(&unwrapped).map_err(|e| self.failure(e))?;
         if layers.layers & sasl::LAYER_NONE == 0 {
             return Err(self.failure(format!(
@@ -431,31 +369,24 @@ impl Negotiation<'_> {
                 layers.layers
             )));
         }
-        let choice = context.wrap(&sasl::layer_choice()).map_err(|e| {
-            self.failure(format!("cannot wrap the security-layer choice: {}", e.text))
-        })?;
+        let choice = context
+            .wrap(&sasl::layer_choice())
+            .map_err(|e| self.failure(format!("cannot wrap the security-layer choice: {}", e.text)))?;
         out.clear();
         sasl::encode(Status::Complete, &choice, &mut out);
         self.send(&out, "sending the security-layer choice")?;
         match self.receive()? {
             (Status::Complete, _) => {}
-            (status, _) => {
-                return Err(self.failure(format!("the server sent {status} instead of COMPLETE")))
-            }
+            (status, _) => return Err(self.failure(format!("the server sent {status} instead of COMPLETE"))),
         }
         if !self.buf.is_empty() {
-            return Err(self.failure(format!(
-                "{} bytes arrived after the server's COMPLETE",
-                self.buf.len()
-            )));
+            return Err(self.failure(format!("{} bytes arrived after the server's COMPLETE", self.buf.len())));
         }
         Ok(())
     }
 
     fn send(&mut self, bytes: &[u8], doing: &str) -> Result<()> {
-        self.stream
-            .send(bytes, self.deadline)
-            .map_err(|e| self.io_failure(e, doing))
+        self.stream.send(bytes, self.deadline).map_err(|e| self.io_failure(e, doing))
     }
 
     /// The next message; BAD and ERROR become their reason.
@@ -485,7 +416,9 @@ impl Negotiation<'_> {
                     ))
                 }
                 Err(sasl::DecodeError::BadStatus(0x15 | 0x16)) => {
-                    return Err(self.failure("the server answered with TLS: it is an ssl=true source; set ssl=true".into()))
+                    return Err(
+                        self.failure("the server answered with TLS: it is an ssl=true source; set ssl=true".into())
+                    )
                 }
                 Err(e) => return Err(self.failure(format!("{e}: is this a Kerberos (kerberos=true) Flume source?"))),
             }
@@ -497,12 +430,7 @@ impl Negotiation<'_> {
     }
 
     fn failure(&self, what: String) -> Error {
-        err!(
-            Connect,
-            "{}: Kerberos (SASL GSSAPI as {}): {what} (nothing was delivered)",
-            self.host,
-            self.principal
-        )
+        err!(Connect, "{}: Kerberos (SASL GSSAPI as {}): {what} (nothing was delivered)", self.host, self.principal)
     }
 
     fn io_failure(&self, e: Error, doing: &str) -> Error {
@@ -530,17 +458,10 @@ fn memory_ccache(principal: &str, keytab: &Path) -> String {
     static CACHES: Mutex<Vec<(String, PathBuf, String)>> = Mutex::new(Vec::new());
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let mut caches = CACHES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, _, name)) = caches
-        .iter()
-        .find(|(p, k, _)| p == principal && k == keytab)
-    {
+    if let Some((_, _, name)) = caches.iter().find(|(p, k, _)| p == principal && k == keytab) {
         return name.clone();
     }
-    let name = format!(
-        "MEMORY:flume-client-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let name = format!("MEMORY:flume-client-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     caches.push((principal.to_string(), keytab.to_path_buf(), name.clone()));
     name
 }
@@ -554,23 +475,11 @@ pub(crate) fn check_keytab(path: &Path) -> Result<()> {
             match file.read_exact(&mut version) {
                 // MIT keytabs start 0x05 0x01 or 0x05 0x02.
                 Ok(()) if version[0] == 0x05 && matches!(version[1], 1 | 2) => Ok(()),
-                Ok(()) => Err(err!(
-                    Config,
-                    "client-keytab: {} is not a Kerberos keytab",
-                    path.display()
-                )),
-                Err(e) => Err(err!(
-                    Config,
-                    "client-keytab: cannot read {}: {e}",
-                    path.display()
-                )),
+                Ok(()) => Err(err!(Config, "client-keytab: {} is not a Kerberos keytab", path.display())),
+                Err(e) => Err(err!(Config, "client-keytab: cannot read {}: {e}", path.display())),
             }
         }
-        Err(e) => Err(err!(
-            Config,
-            "client-keytab: cannot read {}: {e}",
-            path.display()
-        )),
+        Err(e) => Err(err!(Config, "client-keytab: cannot read {}: {e}", path.display())),
     }
 }
 

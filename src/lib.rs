@@ -14,9 +14,9 @@ mod conn;
 mod error;
 mod event;
 pub mod ffi;
-mod hosts;
 #[cfg(feature = "kerberos")]
 mod gssapi;
+mod hosts;
 #[cfg(feature = "kerberos")]
 mod kerberos;
 mod pool;
@@ -33,8 +33,8 @@ pub mod wire;
 
 pub use client::Client;
 pub use config::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE};
-pub use sender::{DeliveryCallback, DeliveryReport};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventView};
 pub use hosts::{parse_host_list, HostPort};
 pub use properties::{parse_properties, PropertiesError, Property};
+pub use sender::{DeliveryCallback, DeliveryReport};

@@ -181,8 +181,7 @@ fn unescape(raw: &[char], line: usize) -> Result<String, PropertiesError> {
                     let mut unit = 0;
                     for _ in 0..4 {
                         let digit = chars.next().and_then(|d| d.to_digit(16));
-                        unit =
-                            unit * 16 + digit.ok_or_else(|| error("malformed \\uXXXX escape"))?;
+                        unit = unit * 16 + digit.ok_or_else(|| error("malformed \\uXXXX escape"))?;
                     }
                     units.push(unit as u16);
                     continue;
@@ -311,32 +310,21 @@ host-selector = round_robin
             vec![prop(1, "a", "1"), prop(2, "b", "2"), prop(3, "c", "3"), prop(4, "d", "4")]
         );
         // \n\r is two line ends, \r\n one.
-        assert_eq!(
-            parse("a=1\n\rb=2\r\n\r\nc=3"),
-            vec![prop(1, "a", "1"), prop(3, "b", "2"), prop(5, "c", "3")]
-        );
+        assert_eq!(parse("a=1\n\rb=2\r\n\r\nc=3"), vec![prop(1, "a", "1"), prop(3, "b", "2"), prop(5, "c", "3")]);
     }
 
     #[test]
     fn crlf_file() {
-        let text =
-            "# client\r\nclient.type = default\r\nhosts = h1\r\n\r\nhosts.h1 = a:1 \\\r\n  b\r\n";
+        let text = "# client\r\nclient.type = default\r\nhosts = h1\r\n\r\nhosts.h1 = a:1 \\\r\n  b\r\n";
         assert_eq!(
             parse(text),
-            vec![
-                prop(2, "client.type", "default"),
-                prop(3, "hosts", "h1"),
-                prop(5, "hosts.h1", "a:1 b")
-            ]
+            vec![prop(2, "client.type", "default"), prop(3, "hosts", "h1"), prop(5, "hosts.h1", "a:1 b")]
         );
     }
 
     #[test]
     fn comment_lines_start_with_hash_or_bang_after_leading_whitespace() {
-        assert_eq!(
-            parse("# one\n! two\n  # three\n\t! four\na=1\n#b=2\n  !c=3"),
-            vec![prop(5, "a", "1")]
-        );
+        assert_eq!(parse("# one\n! two\n  # three\n\t! four\na=1\n#b=2\n  !c=3"), vec![prop(5, "a", "1")]);
         assert_eq!(parse("#"), vec![]);
         assert_eq!(parse("!\r\n#\r"), vec![]);
     }
@@ -356,10 +344,7 @@ host-selector = round_robin
 
     #[test]
     fn blank_lines_are_skipped() {
-        assert_eq!(
-            parse("\n\n  \n\t\na=1\n \x0c \n\nb=2\n\n"),
-            vec![prop(5, "a", "1"), prop(8, "b", "2")]
-        );
+        assert_eq!(parse("\n\n  \n\t\na=1\n \x0c \n\nb=2\n\n"), vec![prop(5, "a", "1"), prop(8, "b", "2")]);
     }
 
     #[test]
@@ -519,16 +504,8 @@ host-selector = round_robin
 
     #[test]
     fn malformed_unicode_escapes_are_errors() {
-        for text in [
-            "a=\\u",
-            "a=\\u12",
-            "a=\\u123",
-            "a=\\u12G4",
-            "a=\\u 123",
-            "a=\\u+123",
-            "\\u12=3456",
-            "a=\\uéééé",
-        ] {
+        for text in ["a=\\u", "a=\\u12", "a=\\u123", "a=\\u12G4", "a=\\u 123", "a=\\u+123", "\\u12=3456", "a=\\uéééé"]
+        {
             assert_eq!(
                 error(text),
                 PropertiesError { line: 1, message: "malformed \\uXXXX escape".to_string() },
@@ -541,10 +518,7 @@ host-selector = round_robin
     fn errors_report_the_line_where_the_logical_line_starts() {
         assert_eq!(error("a=1\n\n# c\nb = x \\\n  \\u12").line, 4);
         assert_eq!(error("a=1\r\nb=\\u00zz\r\n").line, 2);
-        assert_eq!(
-            error("a=1\nb=\\uD800").to_string(),
-            "line 2: lone UTF-16 surrogate in \\uXXXX escape"
-        );
+        assert_eq!(error("a=1\nb=\\uD800").to_string(), "line 2: lone UTF-16 surrogate in \\uXXXX escape");
     }
 
     #[test]
@@ -559,9 +533,6 @@ host-selector = round_robin
 
     #[test]
     fn duplicates_are_kept_in_file_order() {
-        assert_eq!(
-            parse("a=1\nb=2\na=3"),
-            vec![prop(1, "a", "1"), prop(2, "b", "2"), prop(3, "a", "3")]
-        );
+        assert_eq!(parse("a=1\nb=2\na=3"), vec![prop(1, "a", "1"), prop(2, "b", "2"), prop(3, "a", "3")]);
     }
 }

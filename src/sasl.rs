@@ -80,10 +80,7 @@ impl fmt::Display for DecodeError {
             DecodeError::BadStatus(b) => {
                 write!(f, "byte 0x{b:02x} is not a SASL negotiation status")
             }
-            DecodeError::TooLong(n) => write!(
-                f,
-                "a SASL negotiation message of {n} bytes (at most {MAX_PAYLOAD})"
-            ),
+            DecodeError::TooLong(n) => write!(f, "a SASL negotiation message of {n} bytes (at most {MAX_PAYLOAD})"),
         }
     }
 }
@@ -136,10 +133,7 @@ pub(crate) struct LayerOffer {
 /// for a layer that wraps data).
 pub(crate) fn parse_offer(unwrapped: &[u8]) -> Result<LayerOffer, String> {
     match unwrapped {
-        [layers, a, b, c] => Ok(LayerOffer {
-            layers: *layers,
-            max_buffer: u32::from_be_bytes([0, *a, *b, *c]),
-        }),
+        [layers, a, b, c] => Ok(LayerOffer { layers: *layers, max_buffer: u32::from_be_bytes([0, *a, *b, *c]) }),
         _ => Err(format!(
             "the server's security-layer offer is {} bytes, not 4 (RFC 4752): {:02x?}",
             unwrapped.len(),
@@ -164,10 +158,7 @@ mod tests {
         let mut out = Vec::new();
         encode(Status::Start, MECHANISM, &mut out);
         encode(Status::Ok, &[0xaa, 0xbb], &mut out);
-        assert_eq!(
-            out,
-            b"\x01\x00\x00\x00\x06GSSAPI\x02\x00\x00\x00\x02\xaa\xbb"
-        );
+        assert_eq!(out, b"\x01\x00\x00\x00\x06GSSAPI\x02\x00\x00\x00\x02\xaa\xbb");
     }
 
     #[test]
@@ -183,28 +174,16 @@ mod tests {
         let rest = &bytes[used..];
         assert_eq!(decode(&rest[..rest.len() - 1]), Ok(None));
         let (status, payload, used) = decode(rest).unwrap().unwrap();
-        assert_eq!(
-            (status, payload, used),
-            (Status::Bad, &b"GSS initiate failed"[..], rest.len())
-        );
+        assert_eq!((status, payload, used), (Status::Bad, &b"GSS initiate failed"[..], rest.len()));
     }
 
     #[test]
     fn a_framed_reply_is_no_negotiation_message() {
         // A plain source's reply frame starts with its length's top byte, 0.
-        assert_eq!(
-            decode(&[0, 0, 0, 0x13, 0x82]),
-            Err(DecodeError::BadStatus(0))
-        );
+        assert_eq!(decode(&[0, 0, 0, 0x13, 0x82]), Err(DecodeError::BadStatus(0)));
         assert_eq!(decode(&[0x82, 0x21]), Err(DecodeError::BadStatus(0x82)));
-        assert_eq!(
-            decode(&[2, 0x01, 0, 0, 1]),
-            Err(DecodeError::TooLong(0x0100_0001))
-        );
-        assert_eq!(
-            decode(&[2, 0x00, 0x10, 0, 0]).map(|m| m.is_none()),
-            Ok(true)
-        );
+        assert_eq!(decode(&[2, 0x01, 0, 0, 1]), Err(DecodeError::TooLong(0x0100_0001)));
+        assert_eq!(decode(&[2, 0x00, 0x10, 0, 0]).map(|m| m.is_none()), Ok(true));
     }
 
     #[test]
@@ -220,16 +199,8 @@ mod tests {
     fn java_offer_of_no_layer_with_a_buffer_is_accepted() {
         // Java's GssKrb5Server with QOP auth: layer "none" and max buffer 65536.
         let offer = parse_offer(&[0x01, 0x01, 0x00, 0x00]).unwrap();
-        assert_eq!(
-            offer,
-            LayerOffer {
-                layers: LAYER_NONE,
-                max_buffer: 65536
-            }
-        );
-        assert!(parse_offer(&[0x01, 0, 0])
-            .unwrap_err()
-            .contains("3 bytes, not 4"));
+        assert_eq!(offer, LayerOffer { layers: LAYER_NONE, max_buffer: 65536 });
+        assert!(parse_offer(&[0x01, 0, 0]).unwrap_err().contains("3 bytes, not 4"));
         assert!(parse_offer(&[0x01, 0, 0, 0, 0]).is_err());
     }
 

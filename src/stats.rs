@@ -103,7 +103,11 @@ impl Stats {
             let _ = write!(j, "{sep}{}", get(bucket));
         }
         let (events, bytes, reports) = queue.unwrap_or_default();
-        let _ = write!(j, "]}},\"queue\":{{\"events\":{events},\"bytes\":{bytes},\"reports\":{{\"FLUME_OK\":{}", reports[0]);
+        let _ = write!(
+            j,
+            "]}},\"queue\":{{\"events\":{events},\"bytes\":{bytes},\"reports\":{{\"FLUME_OK\":{}",
+            reports[0]
+        );
         for kind in ErrorKind::ALL {
             let _ = write!(j, ",\"{}\":{}", kind.name(), reports[kind.code() as usize]);
         }
@@ -170,9 +174,17 @@ impl Stats {
         let mut p = String::with_capacity(8192);
         let counters = [
             ("flume_client_events_acked_total", "Events a source acknowledged with OK.", &self.events_acked),
-            ("flume_client_calls_acked_total", "append and appendBatch calls a source acknowledged with OK.", &self.calls_acked),
+            (
+                "flume_client_calls_acked_total",
+                "append and appendBatch calls a source acknowledged with OK.",
+                &self.calls_acked,
+            ),
             ("flume_client_sent_bytes_total", "Bytes of calls written to sources.", &self.bytes_sent),
-            ("flume_client_connections_opened_total", "Connections opened to sources (first ones and reconnects).", &self.connects),
+            (
+                "flume_client_connections_opened_total",
+                "Connections opened to sources (first ones and reconnects).",
+                &self.connects,
+            ),
         ];
         for (name, help, counter) in counters {
             family(&mut p, name, "counter", help);
@@ -188,7 +200,12 @@ impl Stats {
         // bounds, made cumulative. The last bucket (everything slower) is +Inf,
         // and the count is the buckets' sum so that +Inf always equals it.
         let name = "flume_client_call_duration_seconds";
-        family(&mut p, name, "histogram", "Call latency, from the first byte of a call sent to the last byte of its reply.");
+        family(
+            &mut p,
+            name,
+            "histogram",
+            "Call latency, from the first byte of a call sent to the last byte of its reply.",
+        );
         let mut cumulative = 0;
         for (i, bucket) in self.latency_buckets.iter().enumerate() {
             cumulative += get(bucket);
@@ -226,12 +243,18 @@ impl Stats {
             .collect();
         type HostFigure = fn(u64, &crate::hosts::Host) -> String;
         let host_families: [(&str, &str, &str, HostFigure); 8] = [
-            ("flume_client_host_up", "gauge", "1 when the host is used, 0 while it is skipped after failures (backoff).", |b, _| {
-                u64::from(b == 0).to_string()
-            }),
-            ("flume_client_host_backoff_seconds", "gauge", "Time left before a host in backoff is tried again.", |b, _| {
-                (b as f64 / 1e3).to_string()
-            }),
+            (
+                "flume_client_host_up",
+                "gauge",
+                "1 when the host is used, 0 while it is skipped after failures (backoff).",
+                |b, _| u64::from(b == 0).to_string(),
+            ),
+            (
+                "flume_client_host_backoff_seconds",
+                "gauge",
+                "Time left before a host in backoff is tried again.",
+                |b, _| (b as f64 / 1e3).to_string(),
+            ),
             ("flume_client_host_consecutive_failures", "gauge", "Calls to the host that failed in a row.", |_, h| {
                 h.consecutive_failures().to_string()
             }),
@@ -247,9 +270,12 @@ impl Stats {
             ("flume_client_host_connections_opened_total", "counter", "Connections opened to the host.", |_, h| {
                 get(&h.stats.connects).to_string()
             }),
-            ("flume_client_host_idle_connections", "gauge", "Open connections to the host waiting in its pool.", |_, h| {
-                h.pool.idle_connections().to_string()
-            }),
+            (
+                "flume_client_host_idle_connections",
+                "gauge",
+                "Open connections to the host waiting in its pool.",
+                |_, h| h.pool.idle_connections().to_string(),
+            ),
         ];
         for (name, kind, help, figure) in host_families {
             family(&mut p, name, kind, help);

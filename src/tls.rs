@@ -22,7 +22,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
+    SignatureScheme,
+};
 
 use crate::config::Config;
 use crate::error::{err, Result};
@@ -160,7 +163,11 @@ impl TlsSettings {
                 load_roots(path).map_err(|e| err!(Config, "truststore: {e}"))?,
                 format!("the truststore {}", path.display()),
             ),
-            None => (system_roots()?, "the system's CA store (set truststore to a PEM file of the CA that signed the source's certificate)".to_string()),
+            None => (
+                system_roots()?,
+                "the system's CA store (set truststore to a PEM file of the CA that signed the source's certificate)"
+                    .to_string(),
+            ),
         };
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
@@ -208,11 +215,7 @@ impl TlsSettings {
         let name = match &self.server_name {
             Some(name) => name.clone(),
             None => ServerName::try_from(host.host.clone()).map_err(|_| {
-                err!(
-                    Connect,
-                    "{host}: '{}' is not a name a certificate can hold: set ssl-server-name",
-                    host.host
-                )
+                err!(Connect, "{host}: '{}' is not a name a certificate can hold: set ssl-server-name", host.host)
             })?,
         };
         ClientConnection::new(self.config.clone(), name).map_err(|e| err!(Connect, "{host}: TLS: {e}"))
@@ -223,11 +226,12 @@ impl TlsSettings {
         use CertificateError as C;
         match e {
             rustls::Error::InvalidCertificate(cert) => match cert {
-                C::UnknownIssuer => format!(
-                    "the server's certificate is not signed by a CA in {} (UnknownIssuer)",
-                    self.trust
-                ),
-                C::BadSignature => format!("the server's certificate has a bad signature (checked against {})", self.trust),
+                C::UnknownIssuer => {
+                    format!("the server's certificate is not signed by a CA in {} (UnknownIssuer)", self.trust)
+                }
+                C::BadSignature => {
+                    format!("the server's certificate has a bad signature (checked against {})", self.trust)
+                }
                 C::Expired | C::ExpiredContext { .. } => format!("the server's certificate has expired ({cert})"),
                 C::NotValidYet | C::NotValidYetContext { .. } => {
                     format!("the server's certificate is not valid yet ({cert}): check the clocks")
@@ -526,7 +530,8 @@ mod tests {
         assert!(e.contains("PKCS#12") && e.contains("openssl pkcs12"), "{e}");
         let empty = temp("empty.pem", b"no certificates here\n");
         assert!(config_error("truststore", empty.to_str().unwrap()).contains("holds no PEM certificate"));
-        let encrypted = temp("enc.key", b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
+        let encrypted =
+            temp("enc.key", b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
         assert!(config_error("ssl-client-key", encrypted.to_str().unwrap()).contains("is encrypted"));
         assert!(config_error("ssl-client-key", empty.to_str().unwrap()).contains("holds no PEM private key"));
         assert!(config_error("ssl-client-cert", jks.to_str().unwrap()).contains("keytool -importkeystore"));

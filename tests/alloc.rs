@@ -93,11 +93,8 @@ fn serve(mut stream: TcpStream, protocol: Protocol) {
     }
 }
 
-const HEADERS: [(&[u8], &[u8]); 3] = [
-    (b"host", b"web-1.example.com"),
-    (b"timestamp", b"1700000000000"),
-    (b"topic", b"allocation-test"),
-];
+const HEADERS: [(&[u8], &[u8]); 3] =
+    [(b"host", b"web-1.example.com"), (b"timestamp", b"1700000000000"), (b"topic", b"allocation-test")];
 
 const CALLS: usize = 100;
 const EVENTS_PER_CALL: usize = 100;
@@ -110,9 +107,8 @@ fn steady_state_allocations(protocol: Protocol, batch_size: &str) -> (usize, usi
     config.set("connect-timeout", "5000").unwrap();
     let client = Client::new(&addr.to_string(), &config).unwrap();
 
-    let bodies: Vec<Vec<u8>> = (0..EVENTS_PER_CALL)
-        .map(|i| format!("{i:>4}: {}", "x".repeat(120)).into_bytes())
-        .collect();
+    let bodies: Vec<Vec<u8>> =
+        (0..EVENTS_PER_CALL).map(|i| format!("{i:>4}: {}", "x".repeat(120)).into_bytes()).collect();
     let events: Vec<Event> = bodies.iter().map(|b| Event::new(&HEADERS, b)).collect();
 
     // Warm up: connect, and let the request and reply buffers reach their size.

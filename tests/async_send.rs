@@ -9,10 +9,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
-use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE};
+use flume_client::{
+    Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE,
+};
 
 /// Slack for a loaded CI machine on top of each configured time: a bound, not a benchmark.
 const MARGIN: Duration = Duration::from_millis(1500);
+
+/// A running server: its stop flag, its open connections and its accept thread.
+type Running = (Arc<AtomicBool>, Arc<Mutex<Vec<TcpStream>>>, thread::JoinHandle<()>);
 
 /// A server answering OK (or never, when `stall`), recording event ids (the
 /// body's first 4 bytes), that can be stopped and started again on its port.
@@ -20,14 +25,15 @@ struct Server {
     addr: SocketAddr,
     arrivals: Arc<Vec<AtomicU8>>,
     stall: bool,
-    running: Option<(Arc<AtomicBool>, Arc<Mutex<Vec<TcpStream>>>, thread::JoinHandle<()>)>,
+    running: Option<Running>,
 }
 
 impl Server {
     fn start(ids: usize, stall: bool) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut server = Server { addr, arrivals: Arc::new((0..ids).map(|_| AtomicU8::new(0)).collect()), stall, running: None };
+        let mut server =
+            Server { addr, arrivals: Arc::new((0..ids).map(|_| AtomicU8::new(0)).collect()), stall, running: None };
         server.run(listener);
         server
     }
@@ -152,7 +158,13 @@ fn a_million_events_from_eight_threads_through_two_receiver_restarts_are_all_rep
     let mut server = Server::start(EVENTS, false);
     let reports = Reports::new(EVENTS);
     let config = config(
-        &[("batch-size", "500"), ("queue.full", "block"), ("queue.block-timeout", "30000"), ("retry-backoff", "50"), ("connect-timeout", "1000")],
+        &[
+            ("batch-size", "500"),
+            ("queue.full", "block"),
+            ("queue.block-timeout", "30000"),
+            ("retry-backoff", "50"),
+            ("connect-timeout", "1000"),
+        ],
         &reports,
     );
     let client = Arc::new(Client::new(&server.addr.to_string(), &config).unwrap());
@@ -182,18 +194,29 @@ fn a_million_events_from_eight_threads_through_two_receiver_restarts_are_all_rep
     assert_eq!(ok + failed, EVENTS, "every event has exactly one report");
     for id in 0..EVENTS {
         let arrived = server.received(id);
-        match reports.state[id].load(Ordering::SeqCst) {
-            1 => assert!(arrived >= 1, "event {id} reported delivered but never arrived"),
-            _ => {} // reported failed: it may or may not have arrived
+        // Reported failed: it may or may not have arrived.
+        if reports.state[id].load(Ordering::SeqCst) == 1 {
+            assert!(arrived >= 1, "event {id} reported delivered but never arrived");
         }
     }
     // None arrives that was not sent: ids are only those sent, and the server
     // decoded every event it got into an id below EVENTS (else it would panic).
     let stats = client.stats_json().unwrap();
     assert!(stats.contains(&format!("\"FLUME_OK\":{ok},")), "{stats}");
-    let connects: usize = stats.split("\"connects\":").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let connects: usize = stats
+        .split("\"connects\":")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(connects >= 3, "the restarts happened before the sending ended: {stats}");
-    eprintln!("{ok} delivered, {failed} failed: {:?}", reports.failures.lock().unwrap().iter().take(5).collect::<Vec<_>>());
+    eprintln!(
+        "{ok} delivered, {failed} failed: {:?}",
+        reports.failures.lock().unwrap().iter().take(5).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -223,7 +246,13 @@ fn a_full_queue_blocks_no_longer_than_block_timeout_in_block_mode() {
     let server = Server::start(1000, true);
     let reports = Reports::new(1000);
     let config = config(
-        &[("queue.max-bytes", "100"), ("queue.full", "block"), ("queue.block-timeout", "300"), ("request-timeout", "60000"), ("linger-ms", "60000")],
+        &[
+            ("queue.max-bytes", "100"),
+            ("queue.full", "block"),
+            ("queue.block-timeout", "300"),
+            ("request-timeout", "60000"),
+            ("linger-ms", "60000"),
+        ],
         &reports,
     );
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
@@ -263,7 +292,11 @@ fn flush_and_free_respect_their_timeouts_with_the_agent_unreachable() {
     assert!(waited < Duration::from_millis(400) + MARGIN, "free took {waited:?}");
     assert_eq!(reports.count(2), 100, "every queued event reported failed by free");
     let failures = reports.failures.lock().unwrap().clone();
-    assert_eq!(failures.iter().filter(|k| **k == ErrorKind::Timeout).count(), 10, "the batch in flight: delivery unknown");
+    assert_eq!(
+        failures.iter().filter(|k| **k == ErrorKind::Timeout).count(),
+        10,
+        "the batch in flight: delivery unknown"
+    );
     assert_eq!(failures.iter().filter(|k| **k == ErrorKind::Closed).count(), 90, "the queued events: not sent");
     thread::sleep(Duration::from_millis(200));
     assert_eq!(reports.failures.lock().unwrap().len(), 100, "no report after free returned");
@@ -335,7 +368,6 @@ fn a_forked_child_cannot_use_its_parents_client() {
     assert_eq!(client.append(&Event::body(b"x")).unwrap_err().kind(), ErrorKind::Connect);
 }
 
-
 /// The kind of each id's report (`None` for OK); panics if one has none.
 fn kinds(reports: &Reports, ids: usize) -> Vec<Option<ErrorKind>> {
     (0..ids)
@@ -378,7 +410,13 @@ fn events_never_sent_while_the_agent_is_down_are_reported_as_connect_failures() 
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let reports = Reports::new(50);
     let config = config(
-        &[("event-timeout", "300"), ("retries", "1000"), ("retry-backoff", "20"), ("batch-size", "10"), ("linger-ms", "0")],
+        &[
+            ("event-timeout", "300"),
+            ("retries", "1000"),
+            ("retry-backoff", "20"),
+            ("batch-size", "10"),
+            ("linger-ms", "0"),
+        ],
         &reports,
     );
     let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
@@ -416,8 +454,12 @@ fn events_never_sent_behind_timing_out_calls_are_reported_expired_and_the_others
     let kinds = kinds(&reports, 50);
     for (id, kind) in kinds.iter().enumerate() {
         match kind {
-            Some(ErrorKind::Timeout) => assert!(server.received(id) > 0, "event {id} reported maybe delivered, never written"),
-            Some(ErrorKind::Expired) => assert_eq!(server.received(id), 0, "event {id} reported never sent, but it arrived"),
+            Some(ErrorKind::Timeout) => {
+                assert!(server.received(id) > 0, "event {id} reported maybe delivered, never written")
+            }
+            Some(ErrorKind::Expired) => {
+                assert_eq!(server.received(id), 0, "event {id} reported never sent, but it arrived")
+            }
             other => panic!("event {id}: {other:?}"),
         }
     }
@@ -470,10 +512,14 @@ fn flush_counts_exactly_the_events_still_without_a_report() {
     }
     let e = client.flush(Duration::from_millis(300)).unwrap_err();
     let reported = done.load(Ordering::SeqCst);
-    let said: usize = e.message().split("flush timed out: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let said: usize =
+        e.message().split("flush timed out: ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert!(reported > 0 && reported < 50, "{reported} reported during the flush");
     // One more callback may have ended between flush's count and ours.
-    assert!((50 - reported..=50 - reported + 1).contains(&said), "flush said {said} unreported; {reported} of 50 were reported");
+    assert!(
+        (50 - reported..=50 - reported + 1).contains(&said),
+        "flush said {said} unreported; {reported} of 50 were reported"
+    );
     drop(client);
     assert_eq!(done.load(Ordering::SeqCst), 50);
 }
@@ -568,7 +614,8 @@ fn a_callback_that_flushes_or_waits_for_room_fails_at_once_instead_of_waiting_fo
     let slot: Arc<OnceLock<Weak<Client>>> = Arc::default();
     let seen: Arc<Mutex<Vec<(ErrorKind, Duration)>>> = Arc::default();
     let (inner, callback_slot, callback_seen) = (reports.callback(), Arc::clone(&slot), Arc::clone(&seen));
-    let mut config = config(&[("queue.full", "block"), ("queue.block-timeout", "3000"), ("queue.max-events", "1")], &reports);
+    let mut config =
+        config(&[("queue.full", "block"), ("queue.block-timeout", "3000"), ("queue.max-events", "1")], &reports);
     config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
         (inner.0)(r);
         if r.opaque != 0 {
@@ -630,7 +677,8 @@ fn dropping_the_last_client_in_its_own_callback_neither_deadlocks_nor_loses_repo
     let marker = Arc::new(());
     let slot: Arc<Mutex<Option<Arc<Client>>>> = Arc::default();
     let dropped_in: Arc<Mutex<Option<Duration>>> = Arc::default();
-    let (inner, callback_slot, callback_dropped_in) = (marked_callback(&reports, &marker), Arc::clone(&slot), Arc::clone(&dropped_in));
+    let (inner, callback_slot, callback_dropped_in) =
+        (marked_callback(&reports, &marker), Arc::clone(&slot), Arc::clone(&dropped_in));
     let mut config = config(&[("close-timeout", "2000"), ("batch-size", "10")], &reports);
     config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
         (inner.0)(r);
@@ -649,8 +697,15 @@ fn dropping_the_last_client_in_its_own_callback_neither_deadlocks_nor_loses_repo
     }
     drop(client);
     let start = Instant::now();
-    assert!(wait_for(Duration::from_millis(2000) + MARGIN, || reports.count(1) == 100), "{} of 100 reported", reports.count(1));
-    assert!(wait_for(Duration::from_millis(2000) + MARGIN, || Arc::strong_count(&marker) == 1), "the sender thread did not end");
+    assert!(
+        wait_for(Duration::from_millis(2000) + MARGIN, || reports.count(1) == 100),
+        "{} of 100 reported",
+        reports.count(1)
+    );
+    assert!(
+        wait_for(Duration::from_millis(2000) + MARGIN, || Arc::strong_count(&marker) == 1),
+        "the sender thread did not end"
+    );
     assert!(start.elapsed() < Duration::from_millis(2000) + MARGIN);
     assert!(dropped_in.lock().unwrap().unwrap() < Duration::from_millis(500), "the drop in the callback waited");
     assert!((0..100).all(|id| server.received(id) == 1));
@@ -686,7 +741,8 @@ fn the_sender_thread_blocks_asynchronous_signals_so_they_reach_the_programs_thre
 fn a_child_forked_while_events_are_in_flight_touches_nothing_and_the_parent_reports_all() {
     let server = Server::start(200, false);
     let reports = Reports::new(200);
-    let client = Client::new(&server.addr.to_string(), &config(&[("linger-ms", "0"), ("batch-size", "5")], &reports)).unwrap();
+    let client =
+        Client::new(&server.addr.to_string(), &config(&[("linger-ms", "0"), ("batch-size", "5")], &reports)).unwrap();
     for id in 0..100 {
         client.send(&Event::body(&body(id)), id).unwrap();
     }

@@ -462,8 +462,7 @@ fn with_backoff_a_backed_off_hosts_share_spreads_evenly_over_the_others() {
 // 2. Load balancing with backoff: a host killed mid-run, then restarted.
 
 #[test]
-fn loadbalance_with_backoff_fails_over_from_a_killed_host_skips_it_while_backing_off_and_uses_it_again_after_restart(
-) {
+fn loadbalance_with_backoff_fails_over_from_a_killed_host_skips_it_while_backing_off_and_uses_it_again_after_restart() {
     let mut servers = [0, 1, 2].map(|_| Server::start(Protocol::Compact));
     let hosts = host_list(&servers.iter().collect::<Vec<_>>());
     let victim = servers[1].addr();
@@ -759,11 +758,9 @@ fn a_call_answered_failed_is_retried_on_the_next_host_and_succeeds_there() {
 fn a_call_every_attempted_host_answers_failed_is_failed() {
     let servers = [0, 1, 2].map(|_| Server::with(Protocol::Compact, Status::Failed, Duration::ZERO));
     let refs: Vec<&Server> = servers.iter().collect();
-    let client = Client::new(
-        &host_list(&refs),
-        &config(&[("client.type", "default_loadbalance"), ("max-attempts", "2")]),
-    )
-    .unwrap();
+    let client =
+        Client::new(&host_list(&refs), &config(&[("client.type", "default_loadbalance"), ("max-attempts", "2")]))
+            .unwrap();
     for round in 1..=3 {
         let (result, delivered) = send(&client, &bodies("all-failed", 0..4));
         let e = result.unwrap_err();
@@ -785,11 +782,7 @@ fn a_call_every_attempted_host_answers_failed_is_failed() {
 #[test]
 fn five_callers_share_max_connections_two_and_the_server_never_sees_a_third() {
     let server = Server::with(Protocol::Compact, Status::Ok, Duration::from_millis(300));
-    let client = Client::new(
-        &server.addr(),
-        &config(&[("maxConnections", "2"), ("request-timeout", "1000")]),
-    )
-    .unwrap();
+    let client = Client::new(&server.addr(), &config(&[("maxConnections", "2"), ("request-timeout", "1000")])).unwrap();
     let barrier = Barrier::new(5);
     let start = Instant::now();
     thread::scope(|s| {
@@ -1079,11 +1072,9 @@ fn stats_json_counts_acks_failures_by_code_connects_and_each_host() {
         [ok.addr(), down.clone(), failing.addr()].map(|a| json.find(&format!("\"address\":\"{a}\"")).unwrap());
     assert!(positions[0] < positions[1] && positions[1] < positions[2], "hosts out of order: {json}");
     // (address, events_acked, calls_acked, failures, consecutive_failures, connects, idle_connections)
-    for (addr, events, calls, failed, consecutive, connects, idle) in [
-        (ok.addr(), 24, 6, 1, 1, 1, 1),
-        (down.clone(), 0, 0, 3, 3, 0, 0),
-        (failing.addr(), 0, 0, 5, 5, 1, 1),
-    ] {
+    for (addr, events, calls, failed, consecutive, connects, idle) in
+        [(ok.addr(), 24, 6, 1, 1, 1, 1), (down.clone(), 0, 0, 3, 3, 0, 0), (failing.addr(), 0, 0, 5, 5, 1, 1)]
+    {
         let host = host_entry(&json, &addr);
         assert_eq!(json_string(host, "state"), "up", "backoff is off: {host}");
         assert_eq!(json_number(host, "backoff_ms"), 0, "{host}");

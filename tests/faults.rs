@@ -45,11 +45,7 @@ enum Action {
     /// Writes these bytes, then closes the connection.
     SendThenClose(Vec<u8>),
     /// Writes `now`, waits `pause`, writes `later`, then waits for the next call.
-    SendThenLater {
-        now: Vec<u8>,
-        pause: Duration,
-        later: Vec<u8>,
-    },
+    SendThenLater { now: Vec<u8>, pause: Duration, later: Vec<u8> },
     /// Closes the connection without a byte of answer.
     Close,
     /// Never answers; the connection stays open until the client drops it.
@@ -181,11 +177,7 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
             .unwrap_or_else(|e| panic!("test server: the client sent a call that does not decode: {e}"));
         shared.calls.lock().unwrap().push(call.clone());
         let index = shared.calls_seen.fetch_add(1, Ordering::SeqCst);
-        let request = Request {
-            index,
-            protocol: shared.protocol,
-            call,
-        };
+        let request = Request { index, protocol: shared.protocol, call };
         match (shared.script)(&request) {
             Action::Send(bytes) => {
                 if stream.write_all(&bytes).is_err() {
@@ -330,9 +322,7 @@ fn other_method(method: Method) -> Method {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    text.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).unwrap())
-        .collect()
+    text.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -341,18 +331,9 @@ fn hex(text: &str) -> Vec<u8> {
 static HEADERS: [(&[u8], &[u8]); 2] = [(b"host", b"web-1"), (b"topic", b"faults")];
 
 static EVENTS: [Event<'static>; 3] = [
-    Event {
-        headers: &HEADERS,
-        body: b"first",
-    },
-    Event {
-        headers: &HEADERS,
-        body: b"second",
-    },
-    Event {
-        headers: &HEADERS,
-        body: b"third",
-    },
+    Event { headers: &HEADERS, body: b"first" },
+    Event { headers: &HEADERS, body: b"second" },
+    Event { headers: &HEADERS, body: b"third" },
 ];
 
 fn client_for(addr: SocketAddr, protocol: Protocol, settings: &[(&str, &str)]) -> Client {
@@ -455,12 +436,7 @@ where
 fn hand_built_replies_match_the_crate_encoder_and_the_reference_vectors() {
     for protocol in PROTOCOLS {
         for method in METHODS {
-            for (status, code) in [
-                (Status::Ok, 0),
-                (Status::Failed, 1),
-                (Status::Error, 2),
-                (Status::Unknown, 3),
-            ] {
+            for (status, code) in [(Status::Ok, 0), (Status::Failed, 1), (Status::Error, 2), (Status::Unknown, 3)] {
                 assert_eq!(
                     status_reply(protocol, 300, method.name(), code),
                     reply_bytes(protocol, 300, method, status),
@@ -495,9 +471,7 @@ fn server_that_closes_after_reading_the_call_is_io_error() {
 #[test]
 fn half_a_reply_then_close_is_io_error() {
     // Cut inside the length, and inside the payload.
-    check_fault(ErrorKind::Io, |r| {
-        Action::SendThenClose(r.reply(Status::Ok)[..2].to_vec())
-    });
+    check_fault(ErrorKind::Io, |r| Action::SendThenClose(r.reply(Status::Ok)[..2].to_vec()));
     check_fault(ErrorKind::Io, |r| {
         let reply = r.reply(Status::Ok);
         Action::SendThenClose(reply[..reply.len() / 2].to_vec())
@@ -519,9 +493,7 @@ fn half_a_reply_then_stall_is_timeout() {
 #[test]
 fn garbage_reply_is_protocol_error() {
     // Not framed at all: "HTTP" read as a length is 1.2 GB.
-    let errors = check_fault(ErrorKind::Protocol, |_| {
-        Action::Send(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec())
-    });
+    let errors = check_fault(ErrorKind::Protocol, |_| Action::Send(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()));
     for e in errors {
         assert!(e.message().contains("frame length"), "{e}");
     }
@@ -594,9 +566,7 @@ fn reply_with_wrong_method_name_is_protocol_error() {
         assert!(e.message().contains("method"), "{e}");
     }
     // A name that is neither method.
-    check_fault(ErrorKind::Protocol, |r| {
-        Action::Send(status_reply(r.protocol, r.seqid(), "appendX", 0))
-    });
+    check_fault(ErrorKind::Protocol, |r| Action::Send(status_reply(r.protocol, r.seqid(), "appendX", 0)));
 }
 
 #[test]
@@ -627,11 +597,7 @@ fn late_bytes_after_a_reply_make_the_next_call_reconnect_before_sending() {
         let server = ScriptedServer::start(protocol, |r| {
             if r.index == 0 {
                 let reply = r.reply(Status::Ok);
-                Action::SendThenLater {
-                    now: reply.clone(),
-                    pause: Duration::from_millis(50),
-                    later: reply,
-                }
+                Action::SendThenLater { now: reply.clone(), pause: Duration::from_millis(50), later: reply }
             } else {
                 Action::Send(r.reply(Status::Ok))
             }
@@ -639,8 +605,8 @@ fn late_bytes_after_a_reply_make_the_next_call_reconnect_before_sending() {
         let client = client_for(server.addr, protocol, &[]);
         client.append(&EVENTS[0]).unwrap();
         server.wait_for_actions(1); // the stray reply is written...
-        // ...and has arrived, and the connection has been idle longer than the
-        // 500 ms within which the client uses it without looking (README, Performance).
+                                    // ...and has arrived, and the connection has been idle longer than the
+                                    // 500 ms within which the client uses it without looking (README, Performance).
         thread::sleep(Duration::from_millis(600));
         client.append(&EVENTS[0]).unwrap();
         assert_eq!(server.accepts(), 2, "{protocol:?}");
@@ -654,13 +620,7 @@ fn late_bytes_after_a_reply_make_the_next_call_reconnect_before_sending() {
 #[test]
 fn application_exception_is_server_error_naming_type_and_message() {
     let errors = check_fault(ErrorKind::Server, |r| {
-        Action::Send(exception_reply(
-            r.protocol,
-            r.seqid(),
-            r.method().name(),
-            1,
-            "Invalid method name: 'frobnicate'",
-        ))
+        Action::Send(exception_reply(r.protocol, r.seqid(), r.method().name(), 1, "Invalid method name: 'frobnicate'"))
     });
     for e in errors {
         assert!(e.message().contains("UNKNOWN_METHOD"), "{e}");
@@ -670,10 +630,7 @@ fn application_exception_is_server_error_naming_type_and_message() {
         Action::Send(exception_reply(r.protocol, r.seqid(), r.method().name(), 6, "boom"))
     });
     for e in errors {
-        assert!(
-            e.message().contains("INTERNAL_ERROR") && e.message().contains("boom"),
-            "{e}"
-        );
+        assert!(e.message().contains("INTERNAL_ERROR") && e.message().contains("boom"), "{e}");
     }
 }
 
@@ -685,13 +642,9 @@ fn failed_status_is_failed_and_keeps_the_connection() {
 #[test]
 fn error_and_unknown_statuses_are_server_errors_and_keep_the_connection() {
     let errors = check_fault(ErrorKind::Server, |r| Action::Send(r.reply(Status::Error)));
-    errors
-        .iter()
-        .for_each(|e| assert!(e.message().contains("ERROR"), "{e}"));
+    errors.iter().for_each(|e| assert!(e.message().contains("ERROR"), "{e}"));
     let errors = check_fault(ErrorKind::Server, |r| Action::Send(r.reply(Status::Unknown)));
-    errors
-        .iter()
-        .for_each(|e| assert!(e.message().contains("UNKNOWN"), "{e}"));
+    errors.iter().for_each(|e| assert!(e.message().contains("UNKNOWN"), "{e}"));
 }
 
 #[test]
@@ -720,31 +673,18 @@ fn failed_second_call_of_a_batch_delivers_exactly_the_first_call() {
         let mut delivered = usize::MAX;
         let start = Instant::now();
         let result = client.append_batch(&events, &mut delivered);
-        expect_error(
-            result,
-            ErrorKind::Failed,
-            start.elapsed(),
-            TIMEOUT + MARGIN,
-            &format!("{protocol:?}"),
-        );
+        expect_error(result, ErrorKind::Failed, start.elapsed(), TIMEOUT + MARGIN, &format!("{protocol:?}"));
         assert_eq!(delivered, 3, "{protocol:?}");
 
         let calls = server.calls();
-        assert_eq!(
-            calls.len(),
-            2,
-            "{protocol:?}: the batch did not stop at the failed call"
-        );
+        assert_eq!(calls.len(), 2, "{protocol:?}: the batch did not stop at the failed call");
         for (call, range) in calls.iter().zip([0..3, 3..6]) {
             assert_eq!(call.method, Method::AppendBatch);
             let sent: Vec<&[u8]> = call.events.iter().map(|e| e.body.as_slice()).collect();
             let expected: Vec<&[u8]> = events[range].iter().map(|e| e.body).collect();
             assert_eq!(sent, expected, "{protocol:?}");
             for event in &call.events {
-                assert_eq!(
-                    event.headers,
-                    [("host".into(), "web-1".into()), ("topic".into(), "faults".into())]
-                );
+                assert_eq!(event.headers, [("host".into(), "web-1".into()), ("topic".into(), "faults".into())]);
             }
         }
 
@@ -767,20 +707,13 @@ fn nothing_listening_is_connect_error() {
         let client = client_for(addr, protocol, &[]);
         for method in METHODS {
             let (result, delivered, elapsed) = send(&client, method, &EVENTS);
-            expect_error(
-                result,
-                ErrorKind::Connect,
-                elapsed,
-                TIMEOUT + MARGIN,
-                &context(protocol, method),
-            );
+            expect_error(result, ErrorKind::Connect, elapsed, TIMEOUT + MARGIN, &context(protocol, method));
             assert_eq!(delivered, 0);
         }
 
         // A server comes up on the port: the same client connects.
-        let server = ScriptedServer::on(TcpListener::bind(addr).unwrap(), protocol, |r| {
-            Action::Send(r.reply(Status::Ok))
-        });
+        let server =
+            ScriptedServer::on(TcpListener::bind(addr).unwrap(), protocol, |r| Action::Send(r.reply(Status::Ok)));
         for method in METHODS {
             let (result, _, _) = send(&client, method, &EVENTS);
             result.unwrap();
@@ -819,10 +752,7 @@ fn connect_to_a_listener_that_never_accepts_is_connect_error_within_connect_time
         let (result, delivered, elapsed) = send(&client, method, &EVENTS);
         let what = format!("{} to a full listener", method.name());
         let e = expect_error(result, ErrorKind::Connect, elapsed, TIMEOUT + MARGIN, &what);
-        assert!(
-            elapsed >= TIMEOUT,
-            "{what}: the connect did not hang ({elapsed:?}): {e}"
-        );
+        assert!(elapsed >= TIMEOUT, "{what}: the connect did not hang ({elapsed:?}): {e}");
         assert_eq!(delivered, 0);
     }
 
@@ -899,11 +829,7 @@ fn bad_event_sends_no_byte_on_an_open_connection() {
         }
         settle();
         assert_eq!(server.calls().len(), 1, "{protocol:?}");
-        assert_eq!(
-            server.bytes(),
-            server.framed_bytes(),
-            "{protocol:?}: stray bytes after the first call"
-        );
+        assert_eq!(server.bytes(), server.framed_bytes(), "{protocol:?}: stray bytes after the first call");
         let sent_before = server.bytes();
 
         client.append(&EVENTS[0]).unwrap();

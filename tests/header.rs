@@ -22,7 +22,8 @@ fn every_function_states_its_threads_blocking_bound_and_ownership() {
     for (i, line) in lines.iter().enumerate() {
         // A prototype starts at column 0 with its return type and holds "flume_...(".
         let Some(open) = line.find('(') else { continue };
-        let starts_like_a_prototype = line.starts_with(|c: char| c.is_ascii_lowercase()) && !line.starts_with("typedef");
+        let starts_like_a_prototype =
+            line.starts_with(|c: char| c.is_ascii_lowercase()) && !line.starts_with("typedef");
         let name = line[..open].rsplit([' ', '*']).next().unwrap_or("");
         if !starts_like_a_prototype || !name.starts_with("flume_") {
             continue;
@@ -47,5 +48,8 @@ fn the_header_does_not_claim_it_keeps_no_pointer_at_all() {
     let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/flume_client.h")).unwrap();
     assert!(!header.contains("the library never keeps a pointer the caller passed in"));
     let prologue = &header[..header.find("#ifndef FLUME_CLIENT_H").unwrap()];
-    assert!(prologue.contains("with one exception: flume_config_set_delivery_cb() keeps `cb` and\n * `user`"), "{prologue}");
+    assert!(
+        prologue.contains("with one exception: flume_config_set_delivery_cb() keeps `cb` and\n * `user`"),
+        "{prologue}"
+    );
 }

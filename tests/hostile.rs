@@ -37,7 +37,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Call, Status, FRAME_HEADER_LEN};
-use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE};
+use flume_client::{
+    Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE,
+};
 use largest_alloc::largest_allocation_of;
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Compact, Protocol::Binary];
@@ -117,7 +119,12 @@ const HEADERS: [(&[u8], &[u8]); 1] = [(b"k", b"v")];
 /// bound and the largest allocation, then that the next call succeeds.
 /// Returns the error's message.
 #[track_caller]
-fn check(protocol: Protocol, kind: ErrorKind, limit: Duration, hostile: impl Fn(&mut TcpStream, &Call) + Send + Sync + 'static) -> String {
+fn check(
+    protocol: Protocol,
+    kind: ErrorKind,
+    limit: Duration,
+    hostile: impl Fn(&mut TcpStream, &Call) + Send + Sync + 'static,
+) -> String {
     let server = HostileServer::start(protocol, hostile);
     let client = client_for(server.addr, protocol, &[]);
     let event = Event::new(&HEADERS, b"body");
@@ -354,7 +361,13 @@ fn huge(protocol: Protocol, kind: &str) -> Vec<u8> {
 #[test]
 fn replies_declaring_2_gb_containers_or_strings_are_rejected_at_once() {
     for protocol in PROTOCOLS {
-        for (kind, says) in [("list", "cannot fit"), ("set", "cannot fit"), ("map", "cannot fit"), ("string", "truncated"), ("negative", "negative")] {
+        for (kind, says) in [
+            ("list", "cannot fit"),
+            ("set", "cannot fit"),
+            ("map", "cannot fit"),
+            ("string", "truncated"),
+            ("negative", "negative"),
+        ] {
             let message = check(protocol, ErrorKind::Protocol, MARGIN, move |s, call| {
                 write(s, &reply_with(protocol, call, &huge(protocol, kind)));
             });

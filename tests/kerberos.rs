@@ -23,9 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use flume_client::{
-    Client, Config, DeliveryCallback, DeliveryReport, Error, ErrorKind, Event, Protocol,
-};
+use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, Error, ErrorKind, Event, Protocol};
 use kdc::{Kdc, CLIENT_PRINCIPAL, SERVER_PRINCIPAL};
 use peers::{java_command, protocol_name, work_dir, Call, PeerKind, PeerServer};
 
@@ -37,18 +35,10 @@ use peers::{java_command, protocol_name, work_dir, Call, PeerKind, PeerServer};
 fn start_secure(protocol: Protocol, options: &[String]) -> PeerServer {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let kdc = Kdc::get();
-    let label = format!(
-        "kerberos-{}-{}",
-        protocol_name(protocol),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let label = format!("kerberos-{}-{}", protocol_name(protocol), NEXT.fetch_add(1, Ordering::Relaxed));
     PeerServer::spawn(label, |record| {
         let mut c = java_command("FlumeKerberosTestServer");
-        c.arg("0")
-            .arg(protocol_name(protocol))
-            .arg(record)
-            .arg(SERVER_PRINCIPAL)
-            .arg(kdc.server_keytab());
+        c.arg("0").arg(protocol_name(protocol)).arg(record).arg(SERVER_PRINCIPAL).arg(kdc.server_keytab());
         c.args(options);
         c
     })
@@ -61,12 +51,8 @@ fn kerberos_config(protocol: Protocol) -> Config {
     config.set("protocol", protocol_name(protocol)).unwrap();
     config.set("kerberos", "true").unwrap();
     config.set("client-principal", CLIENT_PRINCIPAL).unwrap();
-    config
-        .set("client-keytab", kdc.client_keytab().to_str().unwrap())
-        .unwrap();
-    config
-        .set("server-principal", "flume/_HOST@FLUME.TEST")
-        .unwrap();
+    config.set("client-keytab", kdc.client_keytab().to_str().unwrap()).unwrap();
+    config.set("server-principal", "flume/_HOST@FLUME.TEST").unwrap();
     config.connect_timeout = Duration::from_secs(10);
     config.request_timeout = Duration::from_secs(20);
     config
@@ -74,9 +60,7 @@ fn kerberos_config(protocol: Protocol) -> Config {
 
 fn with(mut config: Config, settings: &[(&str, &str)]) -> Config {
     for (key, value) in settings {
-        config
-            .set(key, value)
-            .unwrap_or_else(|e| panic!("{key}={value}: {e}"));
+        config.set(key, value).unwrap_or_else(|e| panic!("{key}={value}: {e}"));
     }
     config
 }
@@ -107,10 +91,7 @@ fn sample(count: usize, seed: u64) -> Vec<Sent> {
             let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             let mut headers = vec![
                 (b"seq".to_vec(), i.to_string().into_bytes()),
-                (
-                    format!("realm-{}", next() % 10).into_bytes(),
-                    "FLUME.TEST ✓".as_bytes().to_vec(),
-                ),
+                (format!("realm-{}", next() % 10).into_bytes(), "FLUME.TEST ✓".as_bytes().to_vec()),
             ];
             headers.sort();
             (body, headers)
@@ -119,19 +100,9 @@ fn sample(count: usize, seed: u64) -> Vec<Sent> {
 }
 
 fn send(client: &Client, events: &[Sent]) -> Result<(), Error> {
-    let headers: Vec<Vec<(&[u8], &[u8])>> = events
-        .iter()
-        .map(|(_, h)| {
-            h.iter()
-                .map(|(k, v)| (k.as_slice(), v.as_slice()))
-                .collect()
-        })
-        .collect();
-    let batch: Vec<Event> = events
-        .iter()
-        .zip(&headers)
-        .map(|((body, _), h)| Event::new(h, body))
-        .collect();
+    let headers: Vec<Vec<(&[u8], &[u8])>> =
+        events.iter().map(|(_, h)| h.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()).collect();
+    let batch: Vec<Event> = events.iter().zip(&headers).map(|((body, _), h)| Event::new(h, body)).collect();
     let mut delivered = 0;
     let result = client.append_batch(&batch, &mut delivered);
     if result.is_ok() {
@@ -141,36 +112,19 @@ fn send(client: &Client, events: &[Sent]) -> Result<(), Error> {
 }
 
 fn all_events(calls: &[Call]) -> Vec<Sent> {
-    calls
-        .iter()
-        .flat_map(|call| &call.events)
-        .map(|e| (e.body.clone(), e.headers.clone()))
-        .collect()
+    calls.iter().flat_map(|call| &call.events).map(|e| (e.body.clone(), e.headers.clone())).collect()
 }
 
 /// The number in the client's statistics after `"key":`.
 fn stat(client: &Client, key: &str) -> u64 {
     let json = client.stats_json().unwrap();
     let pattern = format!("\"{key}\":");
-    let at = json
-        .find(&pattern)
-        .unwrap_or_else(|| panic!("{key} in {json}"))
-        + pattern.len();
-    json[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let at = json.find(&pattern).unwrap_or_else(|| panic!("{key} in {json}")) + pattern.len();
+    json[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
 
 /// A failure with `kind` whose message holds each of `words`.
-fn expect_failure(
-    label: &str,
-    result: Result<(), Error>,
-    kind: ErrorKind,
-    words: &[&str],
-) -> Error {
+fn expect_failure(label: &str, result: Result<(), Error>, kind: ErrorKind, words: &[&str]) -> Error {
     let e = match result {
         Ok(()) => panic!("{label}: succeeded, expected {kind:?}"),
         Err(e) => e,
@@ -178,10 +132,7 @@ fn expect_failure(
     eprintln!("{label}: {e}");
     assert_eq!(e.kind(), kind, "{label}: {e}");
     for word in words {
-        assert!(
-            e.message().contains(word),
-            "{label}: message lacks {word:?}: {e}"
-        );
+        assert!(e.message().contains(word), "{label}: message lacks {word:?}: {e}");
     }
     e
 }
@@ -211,29 +162,16 @@ fn exact_events(protocol: Protocol, options: &[String], truststore: Option<&str>
     send(&client, &second).unwrap_or_else(|e| panic!("{label}: {e}"));
     client.append(&Event::body(b"one by append")).unwrap();
     let calls = server.calls(68);
-    let shape: Vec<(&str, usize)> = calls
-        .iter()
-        .map(|c| (c.method.as_str(), c.events.len()))
-        .collect();
+    let shape: Vec<(&str, usize)> = calls.iter().map(|c| (c.method.as_str(), c.events.len())).collect();
     assert_eq!(
         shape,
-        [
-            ("appendBatch", 25),
-            ("appendBatch", 25),
-            ("appendBatch", 10),
-            ("appendBatch", 7),
-            ("append", 1)
-        ],
+        [("appendBatch", 25), ("appendBatch", 25), ("appendBatch", 10), ("appendBatch", 7), ("append", 1)],
         "{label}"
     );
     let mut expected: Vec<_> = first.into_iter().chain(second).collect();
     expected.push((b"one by append".to_vec(), Vec::new()));
     assert!(all_events(&calls) == expected, "{label}: events differ");
-    assert_eq!(
-        stat(&client, "connects"),
-        1,
-        "{label}: one authenticated connection for every call"
-    );
+    assert_eq!(stat(&client, "connects"), 1, "{label}: one authenticated connection for every call");
 }
 
 #[test]
@@ -266,14 +204,7 @@ fn tls_files() -> &'static TlsFiles {
         let ca_store = dir.join("ca.jks").to_str().unwrap().to_string();
         let csr = dir.join("server.csr").to_str().unwrap().to_string();
         let cert = dir.join("server-cert.pem").to_str().unwrap().to_string();
-        let store = |path: &str| {
-            [
-                "-keystore".to_string(),
-                path.to_string(),
-                "-storepass".into(),
-                "changeit".into(),
-            ]
-        };
+        let store = |path: &str| ["-keystore".to_string(), path.to_string(), "-storepass".into(), "changeit".into()];
         let steps: Vec<Vec<String>> = vec![
             // A CA, and a server key pair for localhost whose certificate the CA signs.
             vec![
@@ -359,29 +290,15 @@ fn tls_files() -> &'static TlsFiles {
                 .map(String::from)
                 .chain(store(&keystore))
                 .collect(),
-            vec![
-                "-importcert",
-                "-noprompt",
-                "-alias",
-                "server",
-                "-file",
-                &cert,
-            ]
-            .into_iter()
-            .map(String::from)
-            .chain(store(&keystore))
-            .collect(),
+            vec!["-importcert", "-noprompt", "-alias", "server", "-file", &cert]
+                .into_iter()
+                .map(String::from)
+                .chain(store(&keystore))
+                .collect(),
         ];
         for args in steps {
-            let out = Command::new(&keytool)
-                .args(&args)
-                .output()
-                .unwrap_or_else(|e| panic!("keytool: {e}"));
-            assert!(
-                out.status.success(),
-                "keytool {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = Command::new(&keytool).args(&args).output().unwrap_or_else(|e| panic!("keytool: {e}"));
+            assert!(out.status.success(), "keytool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         }
         TlsFiles { keystore, ca_pem }
     })
@@ -391,25 +308,16 @@ fn tls_files() -> &'static TlsFiles {
 #[test]
 fn kerberos_inside_tls() {
     let tls = tls_files();
-    exact_events(
-        Protocol::Compact,
-        &[format!("ssl={}:changeit", tls.keystore)],
-        Some(&tls.ca_pem),
-    );
+    exact_events(Protocol::Compact, &[format!("ssl={}:changeit", tls.keystore)], Some(&tls.ca_pem));
 }
 
 /// A build with Kerberos but without TLS says so for ssl=true.
 #[cfg(not(feature = "tls"))]
 #[test]
 fn kerberos_inside_tls_needs_the_tls_feature() {
-    let e = kerberos_config(Protocol::Compact)
-        .set("ssl", "true")
-        .unwrap_err();
+    let e = kerberos_config(Protocol::Compact).set("ssl", "true").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
-    assert!(
-        e.message().contains("TLS is not available in this build"),
-        "{e}"
-    );
+    assert!(e.message().contains("TLS is not available in this build"), "{e}");
 }
 
 // ---------------------------------------------------------------------------
@@ -423,62 +331,40 @@ fn asynchronous_sending_over_kerberos() {
     let mut config = with(kerberos_config(Protocol::Compact), &[("batch-size", "50")]);
     let sink = reports.clone();
     config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
-        sink.lock()
-            .unwrap()
-            .push((r.opaque, r.result.err().map(|e| e.kind())));
+        sink.lock().unwrap().push((r.opaque, r.result.err().map(|e| e.kind())));
     })));
     let client = Client::new(&address(&server), &config).unwrap();
     let events = sample(500, 3);
     for (i, (body, headers)) in events.iter().enumerate() {
-        let h: Vec<(&[u8], &[u8])> = headers
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
+        let h: Vec<(&[u8], &[u8])> = headers.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
         client.send(&Event::new(&h, body), i).unwrap();
     }
     client.flush(Duration::from_secs(30)).unwrap();
     let reports = reports.lock().unwrap().clone();
     assert_eq!(reports.len(), 500);
-    assert!(
-        reports.iter().enumerate().all(|(i, r)| *r == (i, None)),
-        "reports in order, all OK"
-    );
+    assert!(reports.iter().enumerate().all(|(i, r)| *r == (i, None)), "reports in order, all OK");
     assert!(all_events(&server.calls(500)) == events);
 }
 
 #[test]
 fn failover_to_a_kerberos_source() {
     // The first host refuses connections (a port nobody listens on).
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = start_secure(Protocol::Compact, &[]);
-    let config = with(
-        kerberos_config(Protocol::Compact),
-        &[("client.type", "default_failover")],
-    );
+    let config = with(kerberos_config(Protocol::Compact), &[("client.type", "default_failover")]);
     let client = Client::new(&format!("localhost:{dead},{}", address(&server)), &config).unwrap();
     let events = sample(30, 4);
     send(&client, &events).unwrap();
     send(&client, &events[..5]).unwrap();
     let calls = server.calls(35);
-    let expected: Vec<_> = events
-        .iter()
-        .cloned()
-        .chain(events[..5].iter().cloned())
-        .collect();
+    let expected: Vec<_> = events.iter().cloned().chain(events[..5].iter().cloned()).collect();
     assert!(all_events(&calls) == expected);
 }
 
 #[test]
 fn pool_of_kerberos_connections() {
     let mut server = start_secure(Protocol::Binary, &[]);
-    let config = with(
-        kerberos_config(Protocol::Binary),
-        &[("maxConnections", "4"), ("batch-size", "10")],
-    );
+    let config = with(kerberos_config(Protocol::Binary), &[("maxConnections", "4"), ("batch-size", "10")]);
     let client = Arc::new(Client::new(&address(&server), &config).unwrap());
     let threads: Vec<_> = (0..8u64)
         .map(|t| {
@@ -495,17 +381,12 @@ fn pool_of_kerberos_connections() {
     }
     let calls = server.calls(800);
     let mut got = all_events(&calls);
-    let mut expected: Vec<Sent> = (0..8u64)
-        .flat_map(|t| (0..10).flat_map(move |r| sample(10, t * 100 + r)))
-        .collect();
+    let mut expected: Vec<Sent> = (0..8u64).flat_map(|t| (0..10).flat_map(move |r| sample(10, t * 100 + r))).collect();
     got.sort();
     expected.sort();
     assert!(got == expected, "every event exactly once");
     let connects = stat(&client, "connects");
-    assert!(
-        (2..=4).contains(&connects),
-        "8 threads share at most maxConnections=4 connections: {connects}"
-    );
+    assert!((2..=4).contains(&connects), "8 threads share at most maxConnections=4 connections: {connects}");
 }
 
 // ---------------------------------------------------------------------------
@@ -515,15 +396,11 @@ fn pool_of_kerberos_connections() {
 fn tickets_expiring_under_a_long_lived_client_are_renewed_from_the_keytab() {
     let kdc = Kdc::get();
     // Tickets of this principal live 5 s; the source drops connections idle 1 s.
-    let keytab =
-        kdc.principal_with_keytab("shortlived@FLUME.TEST", "-maxlife 5s +requires_preauth");
+    let keytab = kdc.principal_with_keytab("shortlived@FLUME.TEST", "-maxlife 5s +requires_preauth");
     let mut server = start_secure(Protocol::Compact, &["timeout=1000".to_string()]);
     let config = with(
         kerberos_config(Protocol::Compact),
-        &[
-            ("client-principal", "shortlived@FLUME.TEST"),
-            ("client-keytab", keytab.to_str().unwrap()),
-        ],
+        &[("client-principal", "shortlived@FLUME.TEST"), ("client-keytab", keytab.to_str().unwrap())],
     );
     let client = Client::new(&address(&server), &config).unwrap();
     // Eight calls 1.5 s apart: 12 s, more than two ticket lifetimes.
@@ -533,27 +410,18 @@ fn tickets_expiring_under_a_long_lived_client_are_renewed_from_the_keytab() {
         if round > 0 {
             std::thread::sleep(Duration::from_millis(1500));
         }
-        send(&client, &sample(3, sent as u64))
-            .unwrap_or_else(|e| panic!("after {:?}: {e}", started.elapsed()));
+        send(&client, &sample(3, sent as u64)).unwrap_or_else(|e| panic!("after {:?}: {e}", started.elapsed()));
         sent += 3;
     }
     assert!(started.elapsed() > Duration::from_secs(10));
     server.calls(sent);
     let connects = stat(&client, "connects");
-    assert!(
-        connects >= 6,
-        "every call after an idle close reconnects and authenticates again: {connects}"
-    );
+    assert!(connects >= 6, "every call after an idle close reconnects and authenticates again: {connects}");
     // More than two initial tickets: the client asked the KDC again after each expiry.
     let log = kdc.log();
-    let issued = log
-        .lines()
-        .filter(|l| l.contains("AS_REQ") && l.contains("ISSUE") && l.contains("shortlived@"))
-        .count();
-    assert!(
-        issued >= 2,
-        "the client got new tickets from the keytab after they expired: {issued} issued"
-    );
+    let issued =
+        log.lines().filter(|l| l.contains("AS_REQ") && l.contains("ISSUE") && l.contains("shortlived@")).count();
+    assert!(issued >= 2, "the client got new tickets from the keytab after they expired: {issued} issued");
 }
 
 /// The ticket cache of a keytab's principal, made with kinit, its
@@ -574,28 +442,12 @@ fn flume_send_binary() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(&cargo)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "flume-tools",
-                "--features",
-                "kerberos",
-                "--bins",
-            ])
+            .args(["build", "--quiet", "-p", "flume-tools", "--features", "kerberos", "--bins"])
             .output()
             .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
-        assert!(
-            out.status.success(),
-            "cargo build -p flume-tools: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "cargo build -p flume-tools: {}", String::from_utf8_lossy(&out.stderr));
         // target/tmp's parent is the target directory.
-        let exe = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .unwrap()
-            .join("debug")
-            .join("flume-send");
+        let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().join("debug").join("flume-send");
         assert!(exe.is_file(), "{} was not built", exe.display());
         // A copy of its own, so that a later build of the tools without the feature cannot replace it.
         let own = work_dir().join("flume-send-kerberos");
@@ -616,12 +468,7 @@ fn flume_send(args: &[&str], ccache: &str, stdin: &str) -> std::process::Output 
         .spawn()
         .unwrap();
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -639,22 +486,10 @@ fn flume_send_with_a_properties_file_and_the_ticket_cache() {
         ),
     )
     .unwrap();
-    let out = flume_send(
-        &["-q", "-P", props.to_str().unwrap()],
-        &ccache,
-        "first line\nsecond line\n",
-    );
-    assert!(
-        out.status.success(),
-        "flume-send: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = flume_send(&["-q", "-P", props.to_str().unwrap()], &ccache, "first line\nsecond line\n");
+    assert!(out.status.success(), "flume-send: {}", String::from_utf8_lossy(&out.stderr));
     let calls = server.calls(2);
-    let bodies: Vec<&[u8]> = calls
-        .iter()
-        .flat_map(|c| &c.events)
-        .map(|e| e.body.as_slice())
-        .collect();
+    let bodies: Vec<&[u8]> = calls.iter().flat_map(|c| &c.events).map(|e| e.body.as_slice()).collect();
     assert_eq!(bodies, [&b"first line"[..], b"second line"]);
 
     // The same with --config, and an empty cache: exit 3 (connect), the kinit hint.
@@ -699,12 +534,7 @@ fn failures_server() -> &'static Mutex<PeerServer> {
 fn connect_failure(label: &str, config: &Config, words: &[&str]) {
     let address = address(&failures_server().lock().unwrap_or_else(|p| p.into_inner()));
     let client = Client::new(&address, config).unwrap_or_else(|e| panic!("{label}: {e}"));
-    expect_failure(
-        label,
-        send(&client, &sample(3, 9)),
-        ErrorKind::Connect,
-        words,
-    );
+    expect_failure(label, send(&client, &sample(3, 9)), ErrorKind::Connect, words);
     nothing_delivered(&mut failures_server().lock().unwrap_or_else(|p| p.into_inner()));
 }
 
@@ -715,32 +545,18 @@ fn unknown_client_principal() {
     kdc.kadmin(kdc::REALM, "delprinc -force ghost@FLUME.TEST");
     let config = with(
         kerberos_config(Protocol::Compact),
-        &[
-            ("client-principal", "ghost@FLUME.TEST"),
-            ("client-keytab", keytab.to_str().unwrap()),
-        ],
+        &[("client-principal", "ghost@FLUME.TEST"), ("client-keytab", keytab.to_str().unwrap())],
     );
-    connect_failure(
-        "unknown client",
-        &config,
-        &["not found in Kerberos database", "check client-principal"],
-    );
+    connect_failure("unknown client", &config, &["not found in Kerberos database", "check client-principal"]);
 }
 
 #[test]
 fn unknown_server_principal() {
-    let config = with(
-        kerberos_config(Protocol::Compact),
-        &[("server-principal", "flume/nohost.example@FLUME.TEST")],
-    );
+    let config = with(kerberos_config(Protocol::Compact), &[("server-principal", "flume/nohost.example@FLUME.TEST")]);
     connect_failure(
         "unknown server",
         &config,
-        &[
-            "flume/nohost.example@FLUME.TEST",
-            "not found in Kerberos database",
-            "check server-principal",
-        ],
+        &["flume/nohost.example@FLUME.TEST", "not found in Kerberos database", "check server-principal"],
     );
 }
 
@@ -751,16 +567,9 @@ fn keytab_with_an_old_key() {
     kdc.kadmin(kdc::REALM, "cpw -randkey rotated@FLUME.TEST");
     let config = with(
         kerberos_config(Protocol::Compact),
-        &[
-            ("client-principal", "rotated@FLUME.TEST"),
-            ("client-keytab", keytab.to_str().unwrap()),
-        ],
+        &[("client-principal", "rotated@FLUME.TEST"), ("client-keytab", keytab.to_str().unwrap())],
     );
-    connect_failure(
-        "old keytab",
-        &config,
-        &["check client-keytab", keytab.to_str().unwrap()],
-    );
+    connect_failure("old keytab", &config, &["check client-keytab", keytab.to_str().unwrap()]);
 }
 
 #[test]
@@ -768,16 +577,9 @@ fn keytab_of_another_principal() {
     let kdc = Kdc::get();
     let config = with(
         kerberos_config(Protocol::Compact),
-        &[
-            ("client-principal", "someone-else@FLUME.TEST"),
-            ("client-keytab", kdc.client_keytab().to_str().unwrap()),
-        ],
+        &[("client-principal", "someone-else@FLUME.TEST"), ("client-keytab", kdc.client_keytab().to_str().unwrap())],
     );
-    connect_failure(
-        "keytab without the principal",
-        &config,
-        &["check client-keytab"],
-    );
+    connect_failure("keytab without the principal", &config, &["check client-keytab"]);
 }
 
 #[test]
@@ -785,16 +587,9 @@ fn clock_skew_with_the_kdc() {
     let kdc = Kdc::get();
     let config = with(
         kerberos_config(Protocol::Compact),
-        &[
-            ("client-principal", "skewed@SKEW.TEST"),
-            ("client-keytab", kdc.path("skewed.keytab").to_str().unwrap()),
-        ],
+        &[("client-principal", "skewed@SKEW.TEST"), ("client-keytab", kdc.path("skewed.keytab").to_str().unwrap())],
     );
-    connect_failure(
-        "clock skew",
-        &config,
-        &["Clock skew too great", "synchronise them"],
-    );
+    connect_failure("clock skew", &config, &["Clock skew too great", "synchronise them"]);
 }
 
 #[test]
@@ -803,16 +598,9 @@ fn kdc_unreachable() {
     let keytab = kdc.offline_keytab("app@DOWN.TEST");
     let config = with(
         kerberos_config(Protocol::Compact),
-        &[
-            ("client-principal", "app@DOWN.TEST"),
-            ("client-keytab", keytab.to_str().unwrap()),
-        ],
+        &[("client-principal", "app@DOWN.TEST"), ("client-keytab", keytab.to_str().unwrap())],
     );
-    connect_failure(
-        "KDC unreachable",
-        &config,
-        &["DOWN.TEST", "the KDC is unreachable"],
-    );
+    connect_failure("KDC unreachable", &config, &["DOWN.TEST", "the KDC is unreachable"]);
 }
 
 #[test]
@@ -828,18 +616,8 @@ fn no_ticket_in_the_cache() {
 fn server_refuses_with_bad_and_its_reason() {
     // A principal the KDC knows but the source has no key for: the source
     // cannot read the ticket and answers BAD.
-    let config = with(
-        kerberos_config(Protocol::Compact),
-        &[("server-principal", "other/_HOST@FLUME.TEST")],
-    );
-    connect_failure(
-        "server refuses",
-        &config,
-        &[
-            "the server refused the authentication (BAD)",
-            "GSS initiate failed",
-        ],
-    );
+    let config = with(kerberos_config(Protocol::Compact), &[("server-principal", "other/_HOST@FLUME.TEST")]);
+    connect_failure("server refuses", &config, &["the server refused the authentication (BAD)", "GSS initiate failed"]);
 }
 
 /// Flume's plain source (Thrift's TThreadedSelectorServer) reads START's
@@ -856,12 +634,7 @@ fn kerberos_client_to_a_plain_source() {
         "kerberos client, plain source",
         send(&client, &sample(3, 5)),
         ErrorKind::Connect,
-        &[
-            "Kerberos",
-            "connect-timeout (1500 ms)",
-            "does the source have kerberos=true",
-            "nothing was delivered",
-        ],
+        &["Kerberos", "connect-timeout (1500 ms)", "does the source have kerberos=true", "nothing was delivered"],
     );
     nothing_delivered(&mut server);
 }
@@ -895,10 +668,7 @@ fn plain_client_to_a_kerberos_source() {
         "plain client, kerberos source",
         send(&client, &sample(3, 6)),
         ErrorKind::Io,
-        &[
-            "closed by the server after 0 bytes of the reply",
-            "if it has kerberos=true, set kerberos=true",
-        ],
+        &["closed by the server after 0 bytes of the reply", "if it has kerberos=true, set kerberos=true"],
     );
     nothing_delivered(&mut server);
 }
@@ -927,11 +697,7 @@ fn plain_client_answered_with_a_sasl_error() {
         "plain client, SASL ERROR",
         send(&client, &sample(3, 6)),
         ErrorKind::Connect,
-        &[
-            "SASL negotiation message (ERROR \"Invalid status 0\")",
-            "set kerberos=true",
-            "nothing was delivered",
-        ],
+        &["SASL negotiation message (ERROR \"Invalid status 0\")", "set kerberos=true", "nothing was delivered"],
     );
     drop(client);
     server.join().unwrap();
@@ -947,12 +713,7 @@ fn negotiation_ends_within_connect_timeout() {
     config.connect_timeout = Duration::from_millis(700);
     let client = Client::new(&format!("localhost:{port}"), &config).unwrap();
     let started = Instant::now();
-    expect_failure(
-        "silent server",
-        send(&client, &sample(1, 7)),
-        ErrorKind::Connect,
-        &["connect-timeout (700 ms)"],
-    );
+    expect_failure("silent server", send(&client, &sample(1, 7)), ErrorKind::Connect, &["connect-timeout (700 ms)"]);
     let took = started.elapsed();
     assert!(took < Duration::from_millis(3000), "took {took:?}");
     drop(listener);
@@ -964,25 +725,13 @@ fn inconsistent_keys_are_config_errors_when_the_client_is_made() {
     let keytab = kdc.client_keytab();
     let keytab = keytab.to_str().unwrap();
     for (label, settings, words) in [
-        (
-            "no server principal",
-            &[("kerberos", "true")][..],
-            &["needs server-principal"][..],
-        ),
+        ("no server principal", &[("kerberos", "true")][..], &["needs server-principal"][..]),
         (
             "keytab without principal",
-            &[
-                ("kerberos", "true"),
-                ("server-principal", "flume/_HOST@FLUME.TEST"),
-                ("client-keytab", keytab),
-            ][..],
+            &[("kerberos", "true"), ("server-principal", "flume/_HOST@FLUME.TEST"), ("client-keytab", keytab)][..],
             &["client-keytab needs client-principal"][..],
         ),
-        (
-            "keys without kerberos",
-            &[("server-principal", "flume/_HOST@FLUME.TEST")][..],
-            &["kerberos is not true"][..],
-        ),
+        ("keys without kerberos", &[("server-principal", "flume/_HOST@FLUME.TEST")][..], &["kerberos is not true"][..]),
     ] {
         let config = with(Config::default(), settings);
         match Client::new("localhost:1", &config) {
@@ -1025,9 +774,7 @@ fn leak_child(port: &str) {
                 for i in (t..1000).step_by(4) {
                     let client = Client::new(&format!("127.0.0.1:{port}"), config).unwrap();
                     let body = format!("leak {i}");
-                    client
-                        .append(&Event::body(body.as_bytes()))
-                        .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+                    client.append(&Event::body(body.as_bytes())).unwrap_or_else(|e| panic!("connection {i}: {e}"));
                 }
             });
         }
@@ -1055,11 +802,7 @@ fn valgrind_no_leak_across_a_thousand_connections() {
         ])
         .arg(format!("--log-file={}", log.display()))
         .arg(&exe)
-        .args([
-            "--exact",
-            "valgrind_no_leak_across_a_thousand_connections",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "valgrind_no_leak_across_a_thousand_connections", "--test-threads=1"])
         .env("FLUME_KERBEROS_LEAK_PORT", server.port().to_string())
         .env("FLUME_KERBEROS_LEAK_KEYTAB", kdc.client_keytab())
         .output()
@@ -1067,17 +810,9 @@ fn valgrind_no_leak_across_a_thousand_connections() {
     let report = std::fs::read_to_string(&log).unwrap_or_default();
     let summary: Vec<&str> = report
         .lines()
-        .filter(|l| {
-            l.contains("definitely lost")
-                || l.contains("indirectly lost")
-                || l.contains("ERROR SUMMARY")
-        })
+        .filter(|l| l.contains("definitely lost") || l.contains("indirectly lost") || l.contains("ERROR SUMMARY"))
         .collect();
-    eprintln!(
-        "valgrind, 1000 Kerberos connections in {:?}:\n{}",
-        started.elapsed(),
-        summary.join("\n")
-    );
+    eprintln!("valgrind, 1000 Kerberos connections in {:?}:\n{}", started.elapsed(), summary.join("\n"));
     assert!(
         out.status.success(),
         "valgrind found leaks or errors ({}):\n{}\n{}",
@@ -1085,11 +820,7 @@ fn valgrind_no_leak_across_a_thousand_connections() {
         String::from_utf8_lossy(&out.stdout),
         &report[report.len().saturating_sub(6000)..]
     );
-    assert_eq!(
-        server.calls(1000).len(),
-        1000,
-        "each connection delivered its event"
-    );
+    assert_eq!(server.calls(1000).len(), 1000, "each connection delivered its event");
 }
 
 /// A machine without MIT's GSSAPI library (here: flume-send told to load one
@@ -1099,30 +830,16 @@ fn valgrind_no_leak_across_a_thousand_connections() {
 fn missing_gssapi_library_names_the_package() {
     let kdc = Kdc::get();
     let out = Command::new(flume_send_binary())
-        .args([
-            "-q",
-            "--hosts",
-            "localhost:1",
-            "--config",
-            "kerberos=true",
-            "--config",
-        ])
+        .args(["-q", "--hosts", "localhost:1", "--config", "kerberos=true", "--config"])
         .arg("server-principal=flume/_HOST@FLUME.TEST")
-        .env(
-            "FLUME_CLIENT_GSSAPI_LIBRARY",
-            kdc.path("no-such-libgssapi_krb5.so.2"),
-        )
+        .env("FLUME_CLIENT_GSSAPI_LIBRARY", kdc.path("no-such-libgssapi_krb5.so.2"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("without GSSAPI: {stderr}");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    for words in [
-        "cannot load",
-        "no-such-libgssapi_krb5.so.2",
-        "libgssapi-krb5-2 on Debian",
-    ] {
+    for words in ["cannot load", "no-such-libgssapi_krb5.so.2", "libgssapi-krb5-2 on Debian"] {
         assert!(stderr.contains(words), "lacks {words:?}: {stderr}");
     }
 }

@@ -60,10 +60,7 @@ fn secured_agent(protocol: Protocol) -> (FlumeAgent, Downstream) {
     options.lines = vec![
         "a1.sources.r1.kerberos = true".into(),
         format!("a1.sources.r1.agent-principal = {SERVER_PRINCIPAL}"),
-        format!(
-            "a1.sources.r1.agent-keytab = {}",
-            kdc.server_keytab().display()
-        ),
+        format!("a1.sources.r1.agent-keytab = {}", kdc.server_keytab().display()),
     ];
     options.java_opts = vec![
         format!("-Djava.security.krb5.conf={}", kdc.krb5_conf.display()),
@@ -88,9 +85,7 @@ fn kerberos_config(protocol: Protocol) -> Config {
         ("request-timeout", "30000"),
         ("batch-size", "40"),
     ] {
-        config
-            .set(key, value)
-            .unwrap_or_else(|e| panic!("{key}={value}: {e}"));
+        config.set(key, value).unwrap_or_else(|e| panic!("{key}={value}: {e}"));
     }
     config
 }
@@ -98,43 +93,18 @@ fn kerberos_config(protocol: Protocol) -> Config {
 fn exact_events(protocol: Protocol) {
     let label = format!("real flume, kerberos, {}", protocol_name(protocol));
     let (agent, downstream) = secured_agent(protocol);
-    let client = Client::new(
-        &format!("localhost:{}", agent.port()),
-        &kerberos_config(protocol),
-    )
-    .unwrap();
-    let bodies: Vec<Vec<u8>> = (0..100)
-        .map(|i| format!("event {i} {}", "x".repeat(i * 37)).into_bytes())
-        .collect();
+    let client = Client::new(&format!("localhost:{}", agent.port()), &kerberos_config(protocol)).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..100).map(|i| format!("event {i} {}", "x".repeat(i * 37)).into_bytes()).collect();
     let headers: Vec<Vec<(String, String)>> = (0..100)
-        .map(|i| {
-            vec![
-                ("n".to_string(), i.to_string()),
-                ("realm".to_string(), "FLUME.TEST ✓".to_string()),
-            ]
-        })
+        .map(|i| vec![("n".to_string(), i.to_string()), ("realm".to_string(), "FLUME.TEST ✓".to_string())])
         .collect();
-    let header_refs: Vec<Vec<(&[u8], &[u8])>> = headers
-        .iter()
-        .map(|h| {
-            h.iter()
-                .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
-                .collect()
-        })
-        .collect();
-    let events: Vec<Event> = bodies
-        .iter()
-        .zip(&header_refs)
-        .map(|(b, h)| Event::new(h, b))
-        .collect();
+    let header_refs: Vec<Vec<(&[u8], &[u8])>> =
+        headers.iter().map(|h| h.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
+    let events: Vec<Event> = bodies.iter().zip(&header_refs).map(|(b, h)| Event::new(h, b)).collect();
     let mut delivered = 0;
-    client
-        .append_batch(&events[..99], &mut delivered)
-        .unwrap_or_else(|e| panic!("{label}: {e}\n{}", agent.log()));
+    client.append_batch(&events[..99], &mut delivered).unwrap_or_else(|e| panic!("{label}: {e}\n{}", agent.log()));
     assert_eq!(delivered, 99);
-    client
-        .append(&events[99])
-        .unwrap_or_else(|e| panic!("{label}: {e}"));
+    client.append(&events[99]).unwrap_or_else(|e| panic!("{label}: {e}"));
     let received = downstream.wait_for(Duration::from_secs(60), "100 events", |e| e.len() >= 100);
     let expected: Vec<Received> = bodies
         .iter()
@@ -142,10 +112,7 @@ fn exact_events(protocol: Protocol) {
         .map(|(body, h)| {
             let mut headers = h.clone();
             headers.sort();
-            Received {
-                headers,
-                body: body.clone(),
-            }
+            Received { headers, body: body.clone() }
         })
         .collect();
     assert!(received == expected, "{label}: the events differ");
@@ -158,29 +125,17 @@ fn exact_events(protocol: Protocol) {
         c
     };
     let refused = Client::new(&format!("localhost:{}", agent.port()), &wrong).unwrap();
-    let e = refused
-        .append(&Event::body(b"must not arrive"))
-        .unwrap_err();
+    let e = refused.append(&Event::body(b"must not arrive")).unwrap_err();
     eprintln!("{label}, refused: {e}");
     assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
-    assert!(
-        e.message()
-            .contains("the server refused the authentication (BAD)"),
-        "{e}"
-    );
+    assert!(e.message().contains("the server refused the authentication (BAD)"), "{e}");
     // A plain client neither.
     let plain = Client::new(&format!("localhost:{}", agent.port()), &Config::default()).unwrap();
-    let e = plain
-        .append(&Event::body(b"must not arrive either"))
-        .unwrap_err();
+    let e = plain.append(&Event::body(b"must not arrive either")).unwrap_err();
     eprintln!("{label}, plain client: {e}");
     assert!(e.message().contains("kerberos=true"), "{e}");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        downstream.events().len(),
-        100,
-        "{label}: nothing more arrived"
-    );
+    assert_eq!(downstream.events().len(), 100, "{label}: nothing more arrived");
 }
 
 #[test]

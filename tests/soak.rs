@@ -173,7 +173,9 @@ impl Tracker {
 
     fn arrive(&self, id: u32) {
         let id = id as usize;
-        if id >= self.next_id.load(Ordering::SeqCst).min(ROUND_CAPACITY) || self.state[id].load(Ordering::SeqCst) == UNUSED {
+        if id >= self.next_id.load(Ordering::SeqCst).min(ROUND_CAPACITY)
+            || self.state[id].load(Ordering::SeqCst) == UNUSED
+        {
             self.stray_arrivals.fetch_add(1, Ordering::SeqCst);
             return;
         }
@@ -421,7 +423,14 @@ fn call_bound(config: &Config, hosts: usize) -> Duration {
     (config.connect_timeout + config.request_timeout) * attempts + MARGIN
 }
 
-fn sync_worker(client: &Client, tracker: &Tracker, round: u32, seed: u64, deadline: Instant, bound: Duration) -> RoundFigures {
+fn sync_worker(
+    client: &Client,
+    tracker: &Tracker,
+    round: u32,
+    seed: u64,
+    deadline: Instant,
+    bound: Duration,
+) -> RoundFigures {
     let mut rng = Rng::new(seed);
     let mut f = RoundFigures::default();
     let mut bodies = Vec::new();
@@ -449,10 +458,12 @@ fn sync_worker(client: &Client, tracker: &Tracker, round: u32, seed: u64, deadli
         f.max_call = f.max_call.max(took);
         if took > bound {
             f.slow_calls += 1;
-            f.unexpected_errors.push(format!("a call of {n} events took {took:?}, over its bound {bound:?}: {result:?}"));
+            f.unexpected_errors
+                .push(format!("a call of {n} events took {took:?}, over its bound {bound:?}: {result:?}"));
         }
         if let Err(e) = &result {
-            if matches!(e.kind(), ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal) {
+            if matches!(e.kind(), ErrorKind::InvalidArg | ErrorKind::Config | ErrorKind::TooLarge | ErrorKind::Internal)
+            {
                 f.unexpected_errors.push(format!("sync call: {e}"));
             }
         }
@@ -503,7 +514,9 @@ fn account(tracker: &Tracker, f: &mut RoundFigures) -> Vec<String> {
         f.duplicates += (arrived > 1) as u64;
         match tracker.state[id].load(Ordering::SeqCst) {
             UNUSED => {} // allocated past the capacity, or by a worker that stopped
-            SYNC_ACKED if arrived == 0 => note(&mut problems, format!("event {id}: counted as delivered, never arrived")),
+            SYNC_ACKED if arrived == 0 => {
+                note(&mut problems, format!("event {id}: counted as delivered, never arrived"))
+            }
             SYNC_ACKED | SYNC_FAILED => {}
             SYNC_PENDING => note(&mut problems, format!("event {id}: its call never returned")),
             ASYNC_QUEUED => {
@@ -553,7 +566,14 @@ fn soak_with_faults_and_receiver_restarts() {
 
     let tracker = Arc::new(Tracker::new());
     let mut receiver = Receiver::start(Arc::clone(&tracker));
-    let rates = FaultRates { delay: 0.02, max_delay: Duration::from_millis(300), stall: 0.002, reset: 0.002, truncate: 0.002, corrupt: 0.003 };
+    let rates = FaultRates {
+        delay: 0.02,
+        max_delay: Duration::from_millis(300),
+        stall: 0.002,
+        reset: 0.002,
+        truncate: 0.002,
+        corrupt: 0.003,
+    };
     let proxies = [
         Proxy::start(receiver.addr, random_plan(seed ^ 1, rates)),
         Proxy::start(receiver.addr, random_plan(seed ^ 2, rates)),
@@ -623,7 +643,8 @@ fn soak_with_faults_and_receiver_restarts() {
         }
 
         // Everything closed: the client's connections, the proxies', the receiver's.
-        let idle = proxies.iter().all(|p| p.wait_idle(Duration::from_secs(10))) && receiver.wait_idle(Duration::from_secs(10));
+        let idle =
+            proxies.iter().all(|p| p.wait_idle(Duration::from_secs(10))) && receiver.wait_idle(Duration::from_secs(10));
         if !idle {
             problems.push(format!("round {round}: connections still open 10 s after the client was dropped"));
         }
@@ -699,7 +720,12 @@ fn soak_with_faults_and_receiver_restarts() {
     }
     let rss_limit = base_rss + base_rss / 20 + (4 << 20);
     if end_rss > rss_limit {
-        problems.push(format!("memory grew from {:.1} MiB to {:.1} MiB (limit {:.1} MiB)", mib(base_rss), mib(end_rss), mib(rss_limit)));
+        problems.push(format!(
+            "memory grew from {:.1} MiB to {:.1} MiB (limit {:.1} MiB)",
+            mib(base_rss),
+            mib(end_rss),
+            mib(rss_limit)
+        ));
     }
     let events = total.sync_events + total.async_events + total.async_refused;
     let unaccounted = total.unaccounted;

@@ -71,11 +71,7 @@ fn send_id(client: &Client, id: u64) -> flume_client::Result<()> {
 
 /// A free loopback port, for receivers started and restarted on it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Apache Thrift's Python server on `port` (compact protocol).
@@ -114,9 +110,7 @@ impl Reports {
     fn callback(self: &Arc<Self>) -> DeliveryCallback {
         let me = Arc::clone(self);
         DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
-            me.0.lock()
-                .unwrap()
-                .push((r.opaque, r.result.err().map_or(0, |e| e.kind().code())));
+            me.0.lock().unwrap().push((r.opaque, r.result.err().map_or(0, |e| e.kind().code())));
         }))
     }
     fn take(&self) -> Vec<(usize, u32)> {
@@ -150,17 +144,8 @@ fn spool_config(dir: &Path, fsync: &str, extra: &[(&str, &str)]) -> Config {
 
 fn stats_field(json: &str, name: &str) -> u64 {
     let spool = &json[json.find("\"spool\":").expect("a spool object")..];
-    let at = spool
-        .find(&format!("\"{name}\":"))
-        .unwrap_or_else(|| panic!("no {name} in {spool}"))
-        + name.len()
-        + 3;
-    spool[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let at = spool.find(&format!("\"{name}\":")).unwrap_or_else(|| panic!("no {name} in {spool}")) + name.len() + 3;
+    spool[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
 
 /// Runs this binary as a child: `spool child ARGS...`.
@@ -192,35 +177,20 @@ fn drain(client: &Client, within: Duration) {
 /// spool until stdin closes. `child fill DIR ADDR LIMIT`: with RLIMIT_FSIZE
 /// LIMIT, sends until the spool cannot be written; prints the ids accepted.
 fn child_main(args: &[String]) {
-    let arg = |i: usize| {
-        args.get(i)
-            .map(String::as_str)
-            .unwrap_or_else(|| panic!("child: argument {i} missing"))
-    };
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_else(|| panic!("child: argument {i} missing"));
     match arg(0) {
         "send" => {
-            let (dir, addr, generation, log) = (
-                Path::new(arg(1)),
-                arg(2),
-                arg(3).parse::<u64>().unwrap(),
-                arg(4),
-            );
+            let (dir, addr, generation, log) = (Path::new(arg(1)), arg(2), arg(3).parse::<u64>().unwrap(), arg(4));
             let config = spool_config(dir, arg(5), &[("queue.max-events", "500")]);
             // Events per millisecond: the receiver must keep up with the drain afterwards.
             let pace: u64 = arg(6).parse().unwrap();
             let client = Client::new(addr, &config).unwrap_or_else(|e| panic!("child: {e}"));
-            let mut log = fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(log)
-                .unwrap();
+            let mut log = fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
             for n in 0.. {
                 let id = generation << 32 | n;
                 match send_id(&client, id) {
                     Ok(()) => log.write_all(&id.to_le_bytes()).unwrap(),
-                    Err(e) if e.kind() == ErrorKind::QueueFull => {
-                        std::thread::sleep(Duration::from_millis(5))
-                    }
+                    Err(e) if e.kind() == ErrorKind::QueueFull => std::thread::sleep(Duration::from_millis(5)),
                     Err(e) => panic!("child: send: {e}"),
                 }
                 if n % pace == 0 {
@@ -229,17 +199,12 @@ fn child_main(args: &[String]) {
             }
         }
         "drain" => {
-            let client =
-                Client::new(arg(2), &spool_config(Path::new(arg(1)), "never", &[])).unwrap();
+            let client = Client::new(arg(2), &spool_config(Path::new(arg(1)), "never", &[])).unwrap();
             drain(&client, Duration::from_secs(120));
             println!("{}", client.stats_json().unwrap());
         }
         "hold" => {
-            let _client = Client::new(
-                "127.0.0.1:1",
-                &spool_config(Path::new(arg(1)), "never", &[]),
-            )
-            .unwrap();
+            let _client = Client::new("127.0.0.1:1", &spool_config(Path::new(arg(1)), "never", &[])).unwrap();
             println!("READY");
             std::io::stdout().flush().unwrap();
             let _ = std::io::stdin().read_to_end(&mut Vec::new());
@@ -249,19 +214,12 @@ fn child_main(args: &[String]) {
             // SAFETY: plain libc calls on this single-purpose child process.
             unsafe {
                 libc::signal(libc::SIGXFSZ, libc::SIG_IGN); // EFBIG instead of the signal
-                let rl = libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: limit,
-                };
+                let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &rl), 0);
             }
             // Segments of 16 KiB fit under the limit; an event of 100 KiB needs
             // a segment of its own, which the limit refuses.
-            let config = spool_config(
-                Path::new(arg(1)),
-                "always",
-                &[("queue.spool.segment-bytes", "16384")],
-            );
+            let config = spool_config(Path::new(arg(1)), "always", &[("queue.spool.segment-bytes", "16384")]);
             let client = Client::new(arg(2), &config).unwrap();
             let mut accepted = Vec::new();
             for id in 0..300u64 {
@@ -271,22 +229,13 @@ fn child_main(args: &[String]) {
             let headers: [(&[u8], &[u8]); 1] = [(b"test", b"spool")];
             let mut big = body(1_000_000);
             big.resize(100 * 1024, b'x');
-            let e = client
-                .send(&Event::new(&headers, &big), 0)
-                .expect_err("a segment over the file size limit");
+            let e = client.send(&Event::new(&headers, &big), 0).expect_err("a segment over the file size limit");
             for id in 300..400u64 {
                 send_id(&client, id).unwrap();
                 accepted.push(id);
             }
             println!("ERROR {} {}", e.kind().code(), e.message());
-            println!(
-                "ACCEPTED {}",
-                accepted
-                    .iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
+            println!("ACCEPTED {}", accepted.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
             println!("STATS {}", client.stats_json().unwrap());
         }
         other => panic!("child: unknown mode {other}"),
@@ -297,21 +246,14 @@ fn child_main(args: &[String]) {
 
 fn crash_seed() -> u64 {
     std::env::var("FLUME_SPOOL_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        },
+        |_| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1,
         |s| s.parse().expect("FLUME_SPOOL_SEED"),
     )
 }
 
 /// The crash test against Apache Thrift's Python server.
 fn crash_with_sigkill_and_receiver_restarts() {
-    let kills: u64 =
-        std::env::var("FLUME_SPOOL_KILLS").map_or(50, |k| k.parse().expect("FLUME_SPOOL_KILLS"));
+    let kills: u64 = std::env::var("FLUME_SPOOL_KILLS").map_or(50, |k| k.parse().expect("FLUME_SPOOL_KILLS"));
     let seed = crash_seed();
     println!("crash test: seed {seed} (FLUME_SPOOL_SEED={seed} repeats it), {kills} kills");
     let port = free_port();
@@ -325,12 +267,7 @@ fn crash_with_sigkill_and_receiver_restarts() {
         4,
         &format!("127.0.0.1:{port}"),
         || *server.borrow_mut() = Some(receiver(port)),
-        || {
-            arrivals(
-                &server.borrow_mut().take().expect("up").stop(),
-                &mut arrived.borrow_mut(),
-            )
-        },
+        || arrivals(&server.borrow_mut().take().expect("up").stop(), &mut arrived.borrow_mut()),
         || {
             if let Some(up) = server.borrow_mut().take() {
                 arrivals(&up.stop(), &mut arrived.borrow_mut());
@@ -345,12 +282,10 @@ fn crash_with_sigkill_and_receiver_restarts() {
 /// with SIGKILL too when it goes down), whose Thrift sink forwards to
 /// `flume-receive`: every event acknowledged by the agent must come out.
 fn crash_against_a_real_flume_agent_with_its_file_channel() {
-    let kills: u64 = std::env::var("FLUME_SPOOL_AGENT_KILLS")
-        .map_or(12, |k| k.parse().expect("FLUME_SPOOL_AGENT_KILLS"));
+    let kills: u64 =
+        std::env::var("FLUME_SPOOL_AGENT_KILLS").map_or(12, |k| k.parse().expect("FLUME_SPOOL_AGENT_KILLS"));
     let seed = crash_seed();
-    println!(
-        "crash test, real agent: seed {seed} (FLUME_SPOOL_SEED={seed} repeats it), {kills} kills"
-    );
+    println!("crash test, real agent: seed {seed} (FLUME_SPOOL_SEED={seed} repeats it), {kills} kills");
     let downstream = flume_agent::Downstream::start("spool", flume_client::Protocol::Compact);
     let mut options = flume_agent::AgentOptions::new(
         flume_client::Protocol::Compact,
@@ -414,10 +349,7 @@ fn crash_run(
 ) -> String {
     let mut rng = Rng(seed);
     let dir = scratch(&format!("crash-spool-{}", what.replace(' ', "-")));
-    let log = dir
-        .parent()
-        .unwrap()
-        .join(format!("crash-accepted-{}.log", what.replace(' ', "-")));
+    let log = dir.parent().unwrap().join(format!("crash-accepted-{}.log", what.replace(' ', "-")));
     let _ = fs::remove_file(&log);
     up();
     let mut is_up = true;
@@ -464,36 +396,19 @@ fn crash_run(
         up();
         restarts += 1;
     }
-    let drained = child(&["drain", dir.to_str().unwrap(), address])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("drain child");
-    assert!(
-        drained.status.success(),
-        "the draining process failed: {}",
-        drained.status
-    );
+    let drained =
+        child(&["drain", dir.to_str().unwrap(), address]).stderr(Stdio::inherit()).output().expect("drain child");
+    assert!(drained.status.success(), "the draining process failed: {}", drained.status);
     let stats = String::from_utf8_lossy(&drained.stdout).trim().to_string();
     let arrived = arrived();
 
-    let accepted: Vec<u64> = fs::read(&log)
-        .unwrap()
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    let missing: Vec<u64> = accepted
-        .iter()
-        .copied()
-        .filter(|id| !arrived.contains_key(id))
-        .collect();
+    let accepted: Vec<u64> =
+        fs::read(&log).unwrap().chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+    let missing: Vec<u64> = accepted.iter().copied().filter(|id| !arrived.contains_key(id)).collect();
     let duplicates: u64 = arrived.values().map(|n| u64::from(*n - 1)).sum();
     let logged: std::collections::HashSet<u64> = accepted.iter().copied().collect();
     let unlogged = arrived.keys().filter(|id| !logged.contains(id)).count();
-    assert!(
-        accepted.len() > kills as usize,
-        "too few events were accepted to mean anything: {}",
-        accepted.len()
-    );
+    assert!(accepted.len() > kills as usize, "too few events were accepted to mean anything: {}", accepted.len());
     assert!(
         missing.is_empty(),
         "{what}: {} of {} acknowledged events never arrived (seed {seed}), e.g. {:x?}; drain stats {stats}",
@@ -526,57 +441,32 @@ fn free_leaves_events_on_disk_and_the_next_client_replays_them_in_order() {
         for id in 1..=1000 {
             send_id(&client, id).unwrap(); // 10 in memory, the rest on disk only
         }
-        assert!(
-            client.flush(Duration::from_millis(300)).is_err(),
-            "nothing listens: the flush must time out"
-        );
+        assert!(client.flush(Duration::from_millis(300)).is_err(), "nothing listens: the flush must time out");
         let stats = client.stats_json().unwrap();
         assert_eq!(stats_field(&stats, "events"), 1000, "{stats}");
     }
-    assert_eq!(
-        reports.take(),
-        vec![],
-        "free with a spool reports nothing: the events stay on disk"
-    );
+    assert_eq!(reports.take(), vec![], "free with a spool reports nothing: the events stay on disk");
     let server = receiver(port);
     let client = Client::new(&address, &config).unwrap();
     drain(&client, Duration::from_secs(60));
     let stats = client.stats_json().unwrap();
     let calls = server.stop();
-    let order: Vec<u64> = calls
-        .iter()
-        .flat_map(|c| c.events.iter().map(|e| id_of(&e.body)))
-        .collect();
-    assert_eq!(
-        order,
-        (1..=1000).collect::<Vec<_>>(),
-        "each once, oldest first"
-    );
+    let order: Vec<u64> = calls.iter().flat_map(|c| c.events.iter().map(|e| id_of(&e.body))).collect();
+    assert_eq!(order, (1..=1000).collect::<Vec<_>>(), "each once, oldest first");
     let got = reports.take();
     assert_eq!(got.len(), 1000);
-    assert!(
-        got.iter().all(|&(opaque, code)| opaque == 0 && code == 0),
-        "replayed: opaque 0, OK"
-    );
+    assert!(got.iter().all(|&(opaque, code)| opaque == 0 && code == 0), "replayed: opaque 0, OK");
     assert_eq!(stats_field(&stats, "replayed"), 1000, "{stats}");
     assert_eq!(stats_field(&stats, "events"), 0, "{stats}");
     drop(client);
     let segments = fs::read_dir(&dir)
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_str()
-                .unwrap()
-                .ends_with(".seg")
-        })
+        .filter(|e| e.as_ref().unwrap().file_name().to_str().unwrap().ends_with(".seg"))
         .count();
-    assert_eq!(
-        segments, 1,
-        "acknowledged segments are deleted; the last one stays"
+    assert_eq!(segments, 1, "acknowledged segments are deleted; the last one stays");
+    println!(
+        "replay: 1000 events left by a freed client delivered by the next, in order, reports with opaque 0; {stats}"
     );
-    println!("replay: 1000 events left by a freed client delivered by the next, in order, reports with opaque 0; {stats}");
 }
 
 /// New events sent while a new client is still replaying an old one's queue
@@ -599,54 +489,30 @@ fn new_events_during_a_replay_queue_behind_it_on_disk() {
     }
     drain(&client, Duration::from_secs(60));
     let stats = client.stats_json().unwrap();
-    let order: Vec<u64> = server
-        .stop()
-        .iter()
-        .flat_map(|c| c.events.iter().map(|e| id_of(&e.body)))
-        .collect();
-    assert_eq!(
-        order,
-        (1..=2000).collect::<Vec<_>>(),
-        "the replayed first, then the new, each once: {stats}"
-    );
+    let order: Vec<u64> = server.stop().iter().flat_map(|c| c.events.iter().map(|e| id_of(&e.body))).collect();
+    assert_eq!(order, (1..=2000).collect::<Vec<_>>(), "the replayed first, then the new, each once: {stats}");
     println!("replay and send: 1000 replayed, then 1000 sent meanwhile, in order");
 }
 
 /// A second client on a directory in use gets FLUME_ERR_CONFIG naming the holder's pid.
 fn a_locked_directory_names_the_process_holding_it() {
     let dir = scratch("locked");
-    let mut holder = child(&["hold", dir.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut holder =
+        child(&["hold", dir.to_str().unwrap()]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(holder.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(holder.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "READY");
     let config = spool_config(&dir, "never", &[]);
-    let e = Client::new("127.0.0.1:1", &config)
-        .err()
-        .expect("the directory is locked");
+    let e = Client::new("127.0.0.1:1", &config).err().expect("the directory is locked");
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-    assert!(
-        e.message().contains(&format!("process {}", holder.id())),
-        "{e}"
-    );
+    assert!(e.message().contains(&format!("process {}", holder.id())), "{e}");
     println!("locked: {e}");
     drop(holder.stdin.take());
     holder.wait().unwrap();
     let first = Client::new("127.0.0.1:1", &config).expect("free again once the holder exited");
-    let e = Client::new("127.0.0.1:1", &config)
-        .err()
-        .expect("one client per directory, in one process too");
+    let e = Client::new("127.0.0.1:1", &config).err().expect("one client per directory, in one process too");
     assert_eq!(e.kind(), ErrorKind::Config);
-    assert!(
-        e.message()
-            .contains(&format!("process {} (this process", std::process::id())),
-        "{e}"
-    );
+    assert!(e.message().contains(&format!("process {} (this process", std::process::id())), "{e}");
     drop(first);
 }
 
@@ -691,14 +557,9 @@ fn flipped_and_cut_bytes_are_skipped_and_counted() {
     assert_eq!(stats_field(&stats, "corrupt_records"), 1, "{stats}");
     assert_eq!(stats_field(&stats, "torn_records"), 1, "{stats}");
     assert_eq!(stats_field(&stats, "replayed"), 98, "{stats}");
-    assert!(
-        stats.contains("torn record at its end"),
-        "the last problem is described: {stats}"
-    );
+    assert!(stats.contains("torn record at its end"), "the last problem is described: {stats}");
     assert_eq!(reports.take().len(), 98);
-    println!(
-        "corrupt: a flipped byte and a cut tail skipped and counted, 98 of 100 delivered; {stats}"
-    );
+    println!("corrupt: a flipped byte and a cut tail skipped and counted, 98 of 100 delivered; {stats}");
 }
 
 /// A replayed event the new client cannot send (larger than its
@@ -717,11 +578,7 @@ fn a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted() {
         send_id(&client, 3).unwrap();
     }
     let server = receiver(port);
-    let client = Client::new(
-        &address,
-        &spool_config(&dir, "never", &[("max-frame-size", "1000")]),
-    )
-    .unwrap();
+    let client = Client::new(&address, &spool_config(&dir, "never", &[("max-frame-size", "1000")])).unwrap();
     drain(&client, Duration::from_secs(60));
     let stats = client.stats_json().unwrap();
     let mut arrived = HashMap::new();
@@ -741,56 +598,27 @@ fn a_file_size_limit_fails_send_with_the_spool_code_and_loses_nothing() {
     let dir = scratch("fsize");
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
-    let out = child(&["fill", dir.to_str().unwrap(), &address, "65536"])
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap();
+    let out = child(&["fill", dir.to_str().unwrap(), &address, "65536"]).stderr(Stdio::inherit()).output().unwrap();
     assert!(out.status.success(), "fill child: {}", out.status);
     let text = String::from_utf8(out.stdout).unwrap();
     let line = |tag: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(tag))
-            .unwrap_or_else(|| panic!("no {tag} in {text}"))
-            .to_string()
+        text.lines().find_map(|l| l.strip_prefix(tag)).unwrap_or_else(|| panic!("no {tag} in {text}")).to_string()
     };
     let error = line("ERROR ");
     assert!(error.starts_with("14 "), "FLUME_ERR_SPOOL: {error}");
-    assert!(
-        error.contains("File too large") && error.contains("the event was not accepted"),
-        "{error}"
-    );
-    let accepted: Vec<u64> = line("ACCEPTED ")
-        .split(',')
-        .map(|s| s.parse().unwrap())
-        .collect();
-    assert_eq!(
-        accepted,
-        (0..400).collect::<Vec<_>>(),
-        "accepted before and after the refused one"
-    );
+    assert!(error.contains("File too large") && error.contains("the event was not accepted"), "{error}");
+    let accepted: Vec<u64> = line("ACCEPTED ").split(',').map(|s| s.parse().unwrap()).collect();
+    assert_eq!(accepted, (0..400).collect::<Vec<_>>(), "accepted before and after the refused one");
     let server = receiver(port);
     let client = Client::new(&address, &spool_config(&dir, "never", &[])).unwrap();
     drain(&client, Duration::from_secs(60));
     let stats = client.stats_json().unwrap();
     let mut arrived = HashMap::new();
     arrivals(&server.stop(), &mut arrived);
-    assert!(
-        accepted.iter().all(|id| arrived.contains_key(id)),
-        "every accepted event arrived"
-    );
-    assert!(
-        !arrived.contains_key(&1_000_000),
-        "the refused event was not sent"
-    );
-    assert_eq!(
-        stats_field(&stats, "torn_records"),
-        0,
-        "failed writes were cut off: {stats}"
-    );
-    println!(
-        "file size limit: {error}; all {} accepted before delivered",
-        accepted.len()
-    );
+    assert!(accepted.iter().all(|id| arrived.contains_key(id)), "every accepted event arrived");
+    assert!(!arrived.contains_key(&1_000_000), "the refused event was not sent");
+    assert_eq!(stats_field(&stats, "torn_records"), 0, "failed writes were cut off: {stats}");
+    println!("file size limit: {error}; all {} accepted before delivered", accepted.len());
 }
 
 /// A full file system (a 256 KiB tmpfs): `send` fails with FLUME_ERR_SPOOL
@@ -798,10 +626,7 @@ fn a_file_size_limit_fails_send_with_the_spool_code_and_loses_nothing() {
 /// is room, everything accepted is delivered.
 fn a_full_tmpfs_fails_send_with_the_spool_code_and_loses_nothing() {
     let dir = scratch("tmpfs");
-    let mount = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&dir)
-        .status();
+    let mount = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&dir).status();
     if !mount.is_ok_and(|s| s.success()) {
         // Not root, or no mount(8): the RLIMIT_FSIZE case still covers disk full,
         // but only if the run says it knows.
@@ -812,12 +637,7 @@ fn a_full_tmpfs_fails_send_with_the_spool_code_and_loses_nothing() {
         println!("tmpfs: NOT RUN (FLUME_SPOOL_NO_MOUNT=1): disk full is covered by the RLIMIT_FSIZE case only");
         return;
     }
-    let unmount = || {
-        Command::new("umount")
-            .arg(&dir)
-            .status()
-            .map(|s| assert!(s.success()))
-    };
+    let unmount = || Command::new("umount").arg(&dir).status().map(|s| assert!(s.success()));
     let spool = dir.join("spool");
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
@@ -834,19 +654,10 @@ fn a_full_tmpfs_fails_send_with_the_spool_code_and_loses_nothing() {
         }
     };
     assert_eq!(error.kind(), ErrorKind::Spool, "{error}");
-    assert!(
-        error.message().contains("No space left on device"),
-        "{error}"
-    );
-    let e = Client::new(&address, &config)
-        .err()
-        .expect("no room for a new segment");
+    assert!(error.message().contains("No space left on device"), "{error}");
+    let e = Client::new(&address, &config).err().expect("no room for a new segment");
     assert_eq!(e.kind(), ErrorKind::Spool, "{e}");
-    let grown = Command::new("mount")
-        .args(["-o", "remount,size=4m"])
-        .arg(&dir)
-        .status()
-        .unwrap();
+    let grown = Command::new("mount").args(["-o", "remount,size=4m"]).arg(&dir).status().unwrap();
     assert!(grown.success());
     let server = receiver(port);
     let client = Client::new(&address, &config).unwrap();
@@ -855,10 +666,7 @@ fn a_full_tmpfs_fails_send_with_the_spool_code_and_loses_nothing() {
     let mut arrived = HashMap::new();
     arrivals(&server.stop(), &mut arrived);
     unmount().unwrap();
-    assert!(
-        (0..accepted).all(|id| arrived.contains_key(&id)),
-        "every accepted event arrived"
-    );
+    assert!((0..accepted).all(|id| arrived.contains_key(&id)), "every accepted event arrived");
     println!("tmpfs: {error}; a new client: {e}; all {accepted} accepted before delivered once there was room");
 }
 
@@ -879,50 +687,27 @@ fn a_read_only_directory_is_refused_and_keeps_its_events() {
     let root = unsafe { libc::geteuid() } == 0;
     let dir_str = dir.to_str().unwrap();
     if root {
-        let bind = Command::new("mount")
-            .args(["--bind", dir_str, dir_str])
-            .status()
-            .unwrap();
+        let bind = Command::new("mount").args(["--bind", dir_str, dir_str]).status().unwrap();
         assert!(bind.success(), "mount --bind");
-        let ro = Command::new("mount")
-            .args(["-o", "remount,bind,ro", dir_str])
-            .status()
-            .unwrap();
+        let ro = Command::new("mount").args(["-o", "remount,bind,ro", dir_str]).status().unwrap();
         assert!(ro.success(), "remount read-only");
     } else {
         fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
         for e in fs::read_dir(&dir).unwrap() {
-            fs::set_permissions(
-                e.unwrap().path(),
-                std::os::unix::fs::PermissionsExt::from_mode(0o444),
-            )
-            .unwrap();
+            fs::set_permissions(e.unwrap().path(), std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
         }
     }
-    let e = Client::new(&address, &config)
-        .err()
-        .expect("a read-only directory");
+    let e = Client::new(&address, &config).err().expect("a read-only directory");
     if root {
-        assert!(Command::new("umount")
-            .arg(dir_str)
-            .status()
-            .unwrap()
-            .success());
+        assert!(Command::new("umount").arg(dir_str).status().unwrap().success());
     } else {
         fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         for e in fs::read_dir(&dir).unwrap() {
-            fs::set_permissions(
-                e.unwrap().path(),
-                std::os::unix::fs::PermissionsExt::from_mode(0o644),
-            )
-            .unwrap();
+            fs::set_permissions(e.unwrap().path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
         }
     }
     assert_eq!(e.kind(), ErrorKind::Spool, "{e}");
-    assert!(
-        e.message().contains("Read-only file system") || e.message().contains("Permission denied"),
-        "{e}"
-    );
+    assert!(e.message().contains("Read-only file system") || e.message().contains("Permission denied"), "{e}");
     let server = receiver(port);
     let client = Client::new(&address, &config).unwrap();
     drain(&client, Duration::from_secs(60));
@@ -946,29 +731,18 @@ fn a_full_spool_fails_or_blocks_with_queue_full() {
     };
     assert_eq!(e.kind(), ErrorKind::QueueFull, "{e}");
     assert!(e.message().contains("queue.spool.max-bytes 8192"), "{e}");
-    assert!(
-        (50..=80).contains(&accepted),
-        "{accepted} events of ~120 bytes in 8 KiB"
-    );
+    assert!((50..=80).contains(&accepted), "{accepted} events of ~120 bytes in 8 KiB");
     drop(client);
     let blocking = spool_config(
         &dir,
         "never",
-        &[
-            ("queue.spool.max-bytes", "8192"),
-            ("queue.full", "block"),
-            ("queue.block-timeout", "200"),
-        ],
+        &[("queue.spool.max-bytes", "8192"), ("queue.full", "block"), ("queue.block-timeout", "200")],
     );
     let client = Client::new("127.0.0.1:1", &blocking).unwrap();
     let started = Instant::now();
     let e = send_id(&client, 9999).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::QueueFull);
-    assert!(
-        started.elapsed() >= Duration::from_millis(200),
-        "blocked for the timeout: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(200), "blocked for the timeout: {:?}", started.elapsed());
     println!("full: {e}");
 }
 
@@ -983,18 +757,9 @@ fn main() {
             "free_leaves_events_on_disk_and_the_next_client_replays_them_in_order",
             free_leaves_events_on_disk_and_the_next_client_replays_them_in_order,
         ),
-        (
-            "new_events_during_a_replay_queue_behind_it_on_disk",
-            new_events_during_a_replay_queue_behind_it_on_disk,
-        ),
-        (
-            "a_locked_directory_names_the_process_holding_it",
-            a_locked_directory_names_the_process_holding_it,
-        ),
-        (
-            "flipped_and_cut_bytes_are_skipped_and_counted",
-            flipped_and_cut_bytes_are_skipped_and_counted,
-        ),
+        ("new_events_during_a_replay_queue_behind_it_on_disk", new_events_during_a_replay_queue_behind_it_on_disk),
+        ("a_locked_directory_names_the_process_holding_it", a_locked_directory_names_the_process_holding_it),
+        ("flipped_and_cut_bytes_are_skipped_and_counted", flipped_and_cut_bytes_are_skipped_and_counted),
         (
             "a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted",
             a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted,
@@ -1011,14 +776,8 @@ fn main() {
             "a_read_only_directory_is_refused_and_keeps_its_events",
             a_read_only_directory_is_refused_and_keeps_its_events,
         ),
-        (
-            "a_full_spool_fails_or_blocks_with_queue_full",
-            a_full_spool_fails_or_blocks_with_queue_full,
-        ),
-        (
-            "crash_with_sigkill_and_receiver_restarts",
-            crash_with_sigkill_and_receiver_restarts,
-        ),
+        ("a_full_spool_fails_or_blocks_with_queue_full", a_full_spool_fails_or_blocks_with_queue_full),
+        ("crash_with_sigkill_and_receiver_restarts", crash_with_sigkill_and_receiver_restarts),
         (
             "crash_against_a_real_flume_agent_with_its_file_channel",
             crash_against_a_real_flume_agent_with_its_file_channel,
@@ -1034,10 +793,7 @@ fn main() {
         let started = Instant::now();
         println!("test {name} ...");
         test();
-        println!(
-            "test {name} ... ok ({:.1} s)",
-            started.elapsed().as_secs_f64()
-        );
+        println!("test {name} ... ok ({:.1} s)", started.elapsed().as_secs_f64());
         ran += 1;
     }
     assert!(ran > 0, "no test matches {selected:?}");

@@ -149,15 +149,32 @@ fn certs() -> &'static Certs {
             ("otherca-client", "flume-client", "otherca", "client"),
         ];
         for (serial, (name, cn, ca, ext)) in leaves.iter().enumerate() {
-            let (key, csr, pem, subj) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("/CN={cn}"));
+            let (key, csr, pem, subj) =
+                (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("/CN={cn}"));
             let mut args = vec!["req", "-new", "-config", "openssl.cnf"];
             args.extend(ec);
             args.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
             openssl(&args);
             let (ca_pem, ca_key, serial) = (format!("{ca}.pem"), format!("{ca}.key"), (serial + 2).to_string());
             openssl(&[
-                "x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-set_serial", &serial, "-days", "30",
-                "-extfile", "openssl.cnf", "-extensions", ext, "-out", &pem,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-set_serial",
+                &serial,
+                "-days",
+                "30",
+                "-extfile",
+                "openssl.cnf",
+                "-extensions",
+                ext,
+                "-out",
+                &pem,
             ]);
         }
         // The expired certificate: keytool can date a certificate in the past.
@@ -166,27 +183,76 @@ fn certs() -> &'static Certs {
         args.extend(["-keyout", "expired.key", "-out", "expired.csr", "-subj", "/CN=localhost"]);
         openssl(&args);
         let pass = format!("pass:{PASSWORD}");
-        openssl(&["pkcs12", "-export", "-in", "ca.pem", "-inkey", "ca.key", "-name", "ca", "-out", "ca.p12", "-passout", &pass]);
+        openssl(&[
+            "pkcs12", "-export", "-in", "ca.pem", "-inkey", "ca.key", "-name", "ca", "-out", "ca.p12", "-passout",
+            &pass,
+        ]);
         keytool(&[
-            "-gencert", "-alias", "ca", "-keystore", "ca.p12", "-storetype", "PKCS12", "-storepass", PASSWORD,
-            "-infile", "expired.csr", "-outfile", "expired.pem", "-rfc", "-startdate", "-60d", "-validity", "30",
-            "-ext", "SAN=dns:localhost,ip:127.0.0.1", "-ext", "EKU=serverAuth", "-ext", "KU=digitalSignature",
+            "-gencert",
+            "-alias",
+            "ca",
+            "-keystore",
+            "ca.p12",
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            PASSWORD,
+            "-infile",
+            "expired.csr",
+            "-outfile",
+            "expired.pem",
+            "-rfc",
+            "-startdate",
+            "-60d",
+            "-validity",
+            "30",
+            "-ext",
+            "SAN=dns:localhost,ip:127.0.0.1",
+            "-ext",
+            "EKU=serverAuth",
+            "-ext",
+            "KU=digitalSignature",
         ]);
         // JKS keystores for the Java server, as Flume's keystore setting wants.
         for server in ["server", "wronghost", "expired", "otherca-server"] {
-            let (pem, key, p12, jks) = (format!("{server}.pem"), format!("{server}.key"), format!("{server}.p12"), format!("{server}.jks"));
-            openssl(&["pkcs12", "-export", "-in", &pem, "-inkey", &key, "-name", "server", "-out", &p12, "-passout", &pass]);
+            let (pem, key, p12, jks) =
+                (format!("{server}.pem"), format!("{server}.key"), format!("{server}.p12"), format!("{server}.jks"));
+            openssl(&[
+                "pkcs12", "-export", "-in", &pem, "-inkey", &key, "-name", "server", "-out", &p12, "-passout", &pass,
+            ]);
             keytool(&[
-                "-importkeystore", "-noprompt", "-srckeystore", &p12, "-srcstoretype", "PKCS12", "-srcstorepass",
-                PASSWORD, "-destkeystore", &jks, "-deststoretype", "JKS", "-deststorepass", PASSWORD,
+                "-importkeystore",
+                "-noprompt",
+                "-srckeystore",
+                &p12,
+                "-srcstoretype",
+                "PKCS12",
+                "-srcstorepass",
+                PASSWORD,
+                "-destkeystore",
+                &jks,
+                "-deststoretype",
+                "JKS",
+                "-deststorepass",
+                PASSWORD,
             ]);
         }
         // Truststores: the CA in JKS (the Java server's client-auth truststore, and what a
         // Flume user would try to give this library) and in PKCS12.
         for (file, kind) in [("ca-truststore.jks", "JKS"), ("ca-truststore.p12", "PKCS12")] {
             keytool(&[
-                "-importcert", "-noprompt", "-alias", "ca", "-file", "ca.pem", "-keystore", file, "-storetype", kind,
-                "-storepass", PASSWORD,
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                "ca",
+                "-file",
+                "ca.pem",
+                "-keystore",
+                file,
+                "-storetype",
+                kind,
+                "-storepass",
+                PASSWORD,
             ]);
         }
         Certs { dir }
@@ -443,7 +509,12 @@ fn server_certificate_from_an_untrusted_ca() {
     let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::OtherCa, &[]);
     let events = sample(3, 6);
     let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
-    expect_failure("other CA", send(&client, &events), ErrorKind::Connect, &["not signed by a CA in the truststore", "ca.pem"]);
+    expect_failure(
+        "other CA",
+        send(&client, &events),
+        ErrorKind::Connect,
+        &["not signed by a CA in the truststore", "ca.pem"],
+    );
     // Not verifying the name still verifies the chain.
     let config = with(tls_config(Protocol::Compact), &[("ssl-verify-hostname", "false")]);
     let client = Client::new(&server.address(), &config).unwrap();
@@ -517,15 +588,28 @@ fn tls_client_to_a_silent_plain_server() {
     config.connect_timeout = Duration::from_millis(500);
     let client = Client::new(&address, &config).unwrap();
     let start = Instant::now();
-    expect_failure("silent server", send(&client, &sample(3, 9)), ErrorKind::Connect, &["TLS handshake", "connect-timeout"]);
+    expect_failure(
+        "silent server",
+        send(&client, &sample(3, 9)),
+        ErrorKind::Connect,
+        &["TLS handshake", "connect-timeout"],
+    );
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "took {took:?}");
     drop(client);
     let bytes = received.recv_timeout(Duration::from_secs(10)).unwrap();
     // One handshake record (0x16) holding one ClientHello (0x01), and nothing after it.
-    assert!(bytes.len() > 9 && bytes[0] == 0x16 && bytes[1] == 0x03 && bytes[5] == 0x01, "{:02x?}", &bytes[..bytes.len().min(16)]);
+    assert!(
+        bytes.len() > 9 && bytes[0] == 0x16 && bytes[1] == 0x03 && bytes[5] == 0x01,
+        "{:02x?}",
+        &bytes[..bytes.len().min(16)]
+    );
     let record_len = u16::from_be_bytes([bytes[3], bytes[4]]) as usize;
-    assert!(bytes.len() == 5 + record_len, "bytes after the ClientHello: {:02x?}", &bytes[(5 + record_len).min(bytes.len())..]);
+    assert!(
+        bytes.len() == 5 + record_len,
+        "bytes after the ClientHello: {:02x?}",
+        &bytes[(5 + record_len).min(bytes.len())..]
+    );
 }
 
 /// A TLS client to Flume's plain Thrift source (the Java plain peer): it

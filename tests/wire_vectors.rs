@@ -1,7 +1,9 @@
 //! Byte-exact checks against frames written by Apache Thrift's own library
 //! (tests/data/wire-vectors.txt, copied from the project's reference).
 
-use flume_client::wire::{decode_call, decode_reply, decode_reply_to_call, encode_call, encode_reply, Method, ReceivedEvent, Status};
+use flume_client::wire::{
+    decode_call, decode_reply, decode_reply_to_call, encode_call, encode_reply, Method, ReceivedEvent, Status,
+};
 use flume_client::{ErrorKind, Event, Protocol};
 
 const VECTORS: &str = include_str!("data/wire-vectors.txt");
@@ -134,7 +136,11 @@ fn every_truncation_of_a_reply_is_a_protocol_error() {
 #[test]
 fn status_values_map_to_their_result_codes() {
     for protocol in [Protocol::Compact, Protocol::Binary] {
-        for (status, kind) in [(Status::Failed, ErrorKind::Failed), (Status::Error, ErrorKind::Server), (Status::Unknown, ErrorKind::Server)] {
+        for (status, kind) in [
+            (Status::Failed, ErrorKind::Failed),
+            (Status::Error, ErrorKind::Server),
+            (Status::Unknown, ErrorKind::Server),
+        ] {
             let mut buf = Vec::new();
             encode_reply(protocol, &mut buf, 7, Method::AppendBatch, status);
             let e = decode_reply(protocol, &buf[4..], 7, Method::AppendBatch).unwrap_err();
@@ -156,7 +162,8 @@ fn failed_names_both_causes_with_the_event_count() {
     encode_reply(Protocol::Compact, &mut buf, 3, Method::AppendBatch, Status::Failed);
     let e = decode_reply_to_call(Protocol::Compact, &buf[4..], 3, Method::AppendBatch, 250).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Failed);
-    for words in ["call of 250 events", "channel is full", "250 events are more than the channel's transactionCapacity"] {
+    for words in ["call of 250 events", "channel is full", "250 events are more than the channel's transactionCapacity"]
+    {
         assert!(e.message().contains(words), "{words:?} not in {:?}", e.message());
     }
     let e = decode_reply(Protocol::Compact, &buf[4..], 3, Method::AppendBatch).unwrap_err();

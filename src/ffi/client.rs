@@ -1,8 +1,8 @@
 //! `flume_client`: sending events.
 
 use std::ffi::{c_char, c_void, CString};
-use std::time::Duration;
 use std::ptr;
+use std::time::Duration;
 
 use super::config::flume_config;
 use super::error::{flume_result, guard, guard_result};
@@ -200,7 +200,11 @@ pub unsafe extern "C" fn flume_client_append_batch(
 /// Ownership: the event is copied before it returns; `opaque` is never
 /// dereferenced, only handed to the delivery callback.
 #[no_mangle]
-pub unsafe extern "C" fn flume_client_send(client: *mut flume_client, event: *const flume_event, opaque: *mut c_void) -> flume_result {
+pub unsafe extern "C" fn flume_client_send(
+    client: *mut flume_client,
+    event: *const flume_event,
+    opaque: *mut c_void,
+) -> flume_result {
     guard_result(|| {
         let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
         if event.is_null() {
@@ -290,6 +294,7 @@ pub unsafe extern "C" fn flume_client_stats_json(client: *const flume_client) ->
 ///   flume_client_host_events_acked_total, flume_client_host_calls_acked_total,
 ///   flume_client_host_call_failures_total,
 ///   flume_client_host_connections_opened_total.
+///
 /// A process with several clients should add a label of its own to tell them
 /// apart (or serve each under its own job).
 ///

@@ -48,6 +48,7 @@ use crate::sender::{DeliveryCallback, DeliveryReport};
 ///   "ssl-client-cert" / "ssl-client-key" (PEM, mutual TLS). Files are checked
 ///   when set and read again by flume_client_new(), which fails if TLS keys are
 ///   set without "ssl"="true" or the key does not match the certificate.
+///
 /// Asynchronous sending (flume_client_send):
 /// - "queue.max-events": 100000; "queue.max-bytes": 67108864 (header and body
 ///   bytes). A send that finds either limit reached fails or blocks:
@@ -100,6 +101,7 @@ use crate::sender::{DeliveryCallback, DeliveryReport};
 ///   queue.max-events/queue.max-bytes wait on disk only).
 /// - "queue.spool.segment-bytes": 16777216 (4096 to 1073741824); the size of
 ///   each segment file.
+///
 /// Flume keys deliberately unsupported (JKS truststores, Avro compression) give FLUME_ERR_CONFIG saying why.
 ///
 /// Not thread-safe: do not set one config from several threads at once.
@@ -138,7 +140,11 @@ pub extern "C" fn flume_config_new() -> *mut flume_config {
 /// Ownership: `key` and `value` are only read during the call; the config
 /// keeps its own copy of what it needs.
 #[no_mangle]
-pub unsafe extern "C" fn flume_config_set(conf: *mut flume_config, key: *const c_char, value: *const c_char) -> flume_result {
+pub unsafe extern "C" fn flume_config_set(
+    conf: *mut flume_config,
+    key: *const c_char,
+    value: *const c_char,
+) -> flume_result {
     guard_result(|| {
         let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
         conf.inner.set(c_str(key, "key")?, c_str(value, "value")?)
@@ -174,7 +180,10 @@ pub unsafe extern "C" fn flume_config_load_properties(conf: *mut flume_config, p
 /// Blocks: never on the network; reads only the TLS files the text names.
 /// Ownership: `text` is only read during the call.
 #[no_mangle]
-pub unsafe extern "C" fn flume_config_load_properties_str(conf: *mut flume_config, text: *const c_char) -> flume_result {
+pub unsafe extern "C" fn flume_config_load_properties_str(
+    conf: *mut flume_config,
+    text: *const c_char,
+) -> flume_result {
     guard_result(|| {
         let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
         conf.inner.load_properties(c_str(text, "text")?)

@@ -163,9 +163,21 @@ mod tests {
     #[test]
     fn codes_match_error_kinds() {
         let codes = [
-            FLUME_ERR_INVALID_ARG, FLUME_ERR_CONFIG, FLUME_ERR_TOO_LARGE, FLUME_ERR_CONNECT, FLUME_ERR_TIMEOUT,
-            FLUME_ERR_IO, FLUME_ERR_PROTOCOL, FLUME_ERR_FAILED, FLUME_ERR_SERVER, FLUME_ERR_INTERNAL,
-            FLUME_ERR_QUEUE_FULL, FLUME_ERR_CLOSED, FLUME_ERR_BUSY, FLUME_ERR_SPOOL, FLUME_ERR_EXPIRED,
+            FLUME_ERR_INVALID_ARG,
+            FLUME_ERR_CONFIG,
+            FLUME_ERR_TOO_LARGE,
+            FLUME_ERR_CONNECT,
+            FLUME_ERR_TIMEOUT,
+            FLUME_ERR_IO,
+            FLUME_ERR_PROTOCOL,
+            FLUME_ERR_FAILED,
+            FLUME_ERR_SERVER,
+            FLUME_ERR_INTERNAL,
+            FLUME_ERR_QUEUE_FULL,
+            FLUME_ERR_CLOSED,
+            FLUME_ERR_BUSY,
+            FLUME_ERR_SPOOL,
+            FLUME_ERR_EXPIRED,
         ];
         assert_eq!(codes.map(ErrorKind::from_code), ErrorKind::ALL.map(Some));
     }

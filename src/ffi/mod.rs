@@ -4,6 +4,9 @@
 //! `include/flume_client.h`.
 
 #![allow(non_camel_case_types)]
+// Each function's doc, the C header's text, states what its pointers must be
+// (NULL or not, owned or borrowed, for how long) in C terms.
+#![allow(clippy::missing_safety_doc)]
 
 mod client;
 mod config;

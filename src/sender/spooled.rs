@@ -28,8 +28,7 @@ pub(super) fn payload_len<E: EventView>(event: &E, size: usize) -> usize {
 /// than queue.max-bytes alone is let into an empty queue).
 pub(super) fn memory_fits(queue: &Queue, config: &Config, size: usize) -> bool {
     queue.events.is_empty()
-        || (queue.events.len() < config.queue_max_events
-            && queue.bytes + size <= config.queue_max_bytes)
+        || (queue.events.len() < config.queue_max_events && queue.bytes + size <= config.queue_max_bytes)
 }
 
 /// Events a previous client left in the spool: they count as accepted, so
@@ -42,11 +41,7 @@ pub(super) fn replayed(spool: &Option<Spool>) -> u64 {
 /// back for the memory queue, or `None` when it stays on disk only (older
 /// events are still on disk, or the memory queue is full). Fails with `Spool`
 /// when it cannot be written: then it was not accepted.
-pub(super) fn append(
-    queue: &mut Queue,
-    config: &Config,
-    queued: QueuedEvent,
-) -> Result<Option<QueuedEvent>> {
+pub(super) fn append(queue: &mut Queue, config: &Config, queued: QueuedEvent) -> Result<Option<QueuedEvent>> {
     let in_memory = match &queue.spool {
         None => return Ok(Some(queued)),
         Some(spool) => !spool.has_unread() && memory_fits(queue, config, queued.size),
@@ -86,12 +81,7 @@ pub(super) fn refill(queue: &mut Queue, config: &Config, shared: &Shared) {
     if queue.events.is_empty() || (room_events > 0 && room_bytes > 0) {
         let now = Instant::now();
         let as_event = |bytes: Vec<u8>, opaque| {
-            let mut event = QueuedEvent {
-                bytes,
-                size: 0,
-                opaque,
-                queued_at: now,
-            };
+            let mut event = QueuedEvent { bytes, size: 0, opaque, queued_at: now };
             event.size = event.bytes.len() - event.data_start();
             event
         };
@@ -103,8 +93,7 @@ pub(super) fn refill(queue: &mut Queue, config: &Config, shared: &Shared) {
                 std::str::from_utf8(key).is_ok() && std::str::from_utf8(value).is_ok()
             });
             let size = event_size(config.protocol, &event);
-            utf8 && batch_call_size(config.protocol, Method::AppendBatch, 1, size)
-                <= config.max_frame_size
+            utf8 && batch_call_size(config.protocol, Method::AppendBatch, 1, size) <= config.max_frame_size
         };
         let (events, dropped) = spool.read_unread(room_events.max(1), room_bytes, sendable);
         // Dropped replayed events count as reported (they were counted as

@@ -14,11 +14,7 @@ const fn make_tables() -> [[u32; 256]; 8] {
         let mut crc = b as u32;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ POLY
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ POLY } else { crc >> 1 };
             bit += 1;
         }
         tables[0][b] = crc;
@@ -82,11 +78,7 @@ mod tests {
     fn incremental_equals_whole_at_every_split() {
         let data: Vec<u8> = (0..100u32).map(|i| (i * 7 + 3) as u8).collect();
         for split in 0..data.len() {
-            assert_eq!(
-                update(update(0, &data[..split]), &data[split..]),
-                crc32c(&data),
-                "{split}"
-            );
+            assert_eq!(update(update(0, &data[..split]), &data[split..]), crc32c(&data), "{split}");
         }
     }
 }

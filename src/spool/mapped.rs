@@ -31,22 +31,12 @@ impl MappedSegment {
             if rc != 0 {
                 return Err(io::Error::from_raw_os_error(rc));
             }
-            let ptr = libc::mmap(
-                std::ptr::null_mut(),
-                cap,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            );
+            let ptr =
+                libc::mmap(std::ptr::null_mut(), cap, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
             if ptr == libc::MAP_FAILED {
                 return Err(io::Error::last_os_error());
             }
-            Ok(MappedSegment {
-                file: Arc::new(file),
-                ptr: ptr.cast(),
-                cap,
-            })
+            Ok(MappedSegment { file: Arc::new(file), ptr: ptr.cast(), cap })
         }
     }
 
@@ -61,10 +51,7 @@ impl MappedSegment {
     /// Copies `bytes` to `offset` (which the caller keeps within the capacity).
     pub(crate) fn write_at(&mut self, offset: u64, bytes: &[u8]) {
         let offset = offset as usize;
-        assert!(
-            offset + bytes.len() <= self.cap,
-            "a write past the mapped segment"
-        );
+        assert!(offset + bytes.len() <= self.cap, "a write past the mapped segment");
         // SAFETY: within the mapping, checked above; nothing else aliases it.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(offset), bytes.len()) };
     }
@@ -74,13 +61,7 @@ impl MappedSegment {
         let page = 4096usize.max(unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize);
         let start = (from as usize / page) * page;
         // SAFETY: the range lies within the mapping; msync only writes back.
-        let rc = unsafe {
-            libc::msync(
-                self.ptr.add(start).cast(),
-                to as usize - start,
-                libc::MS_SYNC,
-            )
-        };
+        let rc = unsafe { libc::msync(self.ptr.add(start).cast(), to as usize - start, libc::MS_SYNC) };
         if rc != 0 {
             return Err(io::Error::last_os_error());
         }

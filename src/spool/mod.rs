@@ -111,19 +111,11 @@ impl Spool {
             return Ok(None);
         };
         let shown = dir.display();
-        std::fs::create_dir_all(dir).map_err(|e| {
-            err!(
-                Spool,
-                "queue.spool.dir {shown}: cannot create the directory: {e}"
-            )
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create the directory: {e}"))?;
         let lock = lock::lock_dir(dir)?;
-        let (state, recorded_head) = StateFile::open(&dir.join("state")).map_err(|e| {
-            err!(
-                Spool,
-                "queue.spool.dir {shown}: cannot open the state file: {e}"
-            )
-        })?;
+        let (state, recorded_head) = StateFile::open(&dir.join("state"))
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot open the state file: {e}"))?;
         let mut spool = Spool {
             dir: dir.clone(),
             _lock: lock,
@@ -157,25 +149,15 @@ impl Spool {
             sync_thread: None,
         };
         spool.recover(recorded_head)?;
-        spool.rotate(0).map_err(|e| {
-            err!(
-                Spool,
-                "queue.spool.dir {shown}: cannot create a segment: {e}"
-            )
-        })?;
+        spool.rotate(0).map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create a segment: {e}"))?;
         if spool.live_events == 0 {
-            spool.head = Position {
-                segment: spool.writer.as_ref().expect("rotated").id,
-                offset: SEGMENT_HEADER_LEN,
-            };
+            spool.head = Position { segment: spool.writer.as_ref().expect("rotated").id, offset: SEGMENT_HEADER_LEN };
             spool.read = spool.head;
         }
-        spool.state.write(spool.head).map_err(|e| {
-            err!(
-                Spool,
-                "queue.spool.dir {shown}: cannot write the state file: {e}"
-            )
-        })?;
+        spool
+            .state
+            .write(spool.head)
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot write the state file: {e}"))?;
         if let SpoolFsync::Interval(every) = spool.fsync {
             let shared = Arc::clone(&spool.sync);
             spool.sync_thread = Some(
@@ -193,26 +175,12 @@ impl Spool {
     fn recover(&mut self, recorded_head: Option<Position>) -> Result<()> {
         let shown = self.dir.display().to_string();
         let mut ids: Vec<u64> = std::fs::read_dir(&self.dir)
-            .map_err(|e| {
-                err!(
-                    Spool,
-                    "queue.spool.dir {shown}: cannot list the directory: {e}"
-                )
-            })?
-            .filter_map(|entry| {
-                entry
-                    .ok()?
-                    .file_name()
-                    .to_str()
-                    .and_then(segment::parse_segment_name)
-            })
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot list the directory: {e}"))?
+            .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_segment_name))
             .collect();
         ids.sort_unstable();
         self.next_id = ids.last().map_or(1, |last| last + 1);
-        let head = recorded_head.unwrap_or(Position {
-            segment: 0,
-            offset: SEGMENT_HEADER_LEN,
-        });
+        let head = recorded_head.unwrap_or(Position { segment: 0, offset: SEGMENT_HEADER_LEN });
         let mut first = true;
         for id in ids {
             let path = segment::segment_path(&self.dir, id);
@@ -220,21 +188,14 @@ impl Spool {
                 self.delete_segment(id);
                 continue;
             }
-            let start = if id == head.segment {
-                head.offset.max(SEGMENT_HEADER_LEN)
-            } else {
-                SEGMENT_HEADER_LEN
-            };
+            let start = if id == head.segment { head.offset.max(SEGMENT_HEADER_LEN) } else { SEGMENT_HEADER_LEN };
             let (records, bytes, len) = self.scan(id, &path, start)?;
             if records == 0 {
                 self.delete_segment(id);
                 continue;
             }
             if first {
-                self.head = Position {
-                    segment: id,
-                    offset: start,
-                };
+                self.head = Position { segment: id, offset: start };
                 self.read = self.head;
                 first = false;
             }
@@ -251,12 +212,7 @@ impl Spool {
     fn scan(&mut self, id: u64, path: &Path, start: u64) -> Result<(u64, u64, u64)> {
         let name = segment::segment_name(id);
         let shown = self.dir.display().to_string();
-        let cannot = |e: io::Error| {
-            err!(
-                Spool,
-                "queue.spool.dir {shown}: cannot read segment {name}: {e}"
-            )
-        };
+        let cannot = |e: io::Error| err!(Spool, "queue.spool.dir {shown}: cannot read segment {name}: {e}");
         let mut reader = SegmentReader::open(path).map_err(cannot)?;
         if let Err(why) = reader.check_header(id) {
             self.counters.corrupt += 1;
@@ -281,23 +237,15 @@ impl Spool {
                         bytes += next - at;
                     } else {
                         self.counters.corrupt += 1;
-                        self.known_bad.push(Position {
-                            segment: id,
-                            offset: at,
-                        });
-                        self.problem(format!(
-                            "segment {name}: the record at offset {at} is not an event; skipped"
-                        ));
+                        self.known_bad.push(Position { segment: id, offset: at });
+                        self.problem(format!("segment {name}: the record at offset {at} is not an event; skipped"));
                     }
                     at = next;
                 }
                 Found::End => break,
                 Found::Bad { resume: Some(next) } => {
                     self.counters.corrupt += 1;
-                    self.known_bad.push(Position {
-                        segment: id,
-                        offset: at,
-                    });
+                    self.known_bad.push(Position { segment: id, offset: at });
                     self.problem(format!(
                         "segment {name}: {} bytes at offset {at} are not a valid record (checksum or framing); skipped to the next record",
                         next - at
@@ -306,10 +254,7 @@ impl Spool {
                 }
                 Found::Bad { resume: None } => {
                     self.counters.torn += 1;
-                    self.known_bad.push(Position {
-                        segment: id,
-                        offset: at,
-                    });
+                    self.known_bad.push(Position { segment: id, offset: at });
                     let len = std::fs::metadata(path).map_or(at, |m| m.len());
                     self.problem(format!(
                         "segment {name}: a torn record at its end (a write cut short by a crash): {} bytes at offset {at} dropped",
@@ -348,12 +293,7 @@ impl Spool {
         }
         let id = self.next_id;
         let path = segment::segment_path(&self.dir, id);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
         // Room for one record at least: a single event larger than a segment gets its own.
         let cap = self.segment_bytes.max(SEGMENT_HEADER_LEN + record_len);
         let made = mapped::MappedSegment::new(file, cap as usize).and_then(|mut map| {
@@ -374,11 +314,7 @@ impl Spool {
         self.next_id += 1;
         self.counters.segments_created += 1;
         *self.sync.file.lock() = Some(Arc::clone(map.file()));
-        self.writer = Some(Writer {
-            id,
-            map,
-            len: SEGMENT_HEADER_LEN,
-        });
+        self.writer = Some(Writer { id, map, len: SEGMENT_HEADER_LEN });
         self.segments.push_back((id, SEGMENT_HEADER_LEN));
         Ok(())
     }
@@ -386,8 +322,7 @@ impl Spool {
     /// Whether a payload of `payload_len` bytes fits under queue.spool.max-bytes
     /// (an event alone larger than it is let into an empty spool).
     pub(crate) fn fits(&self, payload_len: usize) -> bool {
-        self.live_events == 0
-            || self.live_bytes + RECORD_HEADER_LEN + payload_len as u64 <= self.max_bytes
+        self.live_events == 0 || self.live_bytes + RECORD_HEADER_LEN + payload_len as u64 <= self.max_bytes
     }
 
     /// Why `fits` said no.
@@ -435,16 +370,10 @@ impl Spool {
                 // Not known to be on the device: not accepted. Zeroed again, so that
                 // no later client sends it; the next record goes after it.
                 writer.map.write_at(at, &vec![0; record_len as usize]);
-                return Err(self.write_failed(format!(
-                    "cannot sync segment {}: {e}",
-                    segment::segment_name(id)
-                )));
+                return Err(self.write_failed(format!("cannot sync segment {}: {e}", segment::segment_name(id))));
             }
         }
-        let end = Position {
-            segment: id,
-            offset: at + record_len,
-        };
+        let end = Position { segment: id, offset: at + record_len };
         let writer = self.writer.as_mut().expect("still there");
         writer.len = end.offset;
         if let Some(last) = self.segments.back_mut() {
@@ -527,9 +456,7 @@ impl Spool {
                     self.live_events = self.live_events.saturating_sub(lost);
                     self.replay_left = 0;
                     self.unread.clear();
-                    self.problem(format!(
-                        "{lost} spooled events could not be read back and are lost"
-                    ));
+                    self.problem(format!("{lost} spooled events could not be read back and are lost"));
                 }
             }
         }
@@ -542,15 +469,8 @@ impl Spool {
             let mut at = self.read;
             // Its segment was deleted once every record read from it was released: go on in the next.
             if !self.segments.iter().any(|(id, _)| *id == at.segment) {
-                let next = self
-                    .segments
-                    .iter()
-                    .map(|(id, _)| *id)
-                    .find(|id| *id > at.segment)?;
-                self.read = Position {
-                    segment: next,
-                    offset: SEGMENT_HEADER_LEN,
-                };
+                let next = self.segments.iter().map(|(id, _)| *id).find(|id| *id > at.segment)?;
+                self.read = Position { segment: next, offset: SEGMENT_HEADER_LEN };
                 at = self.read;
             }
             if !matches!(&self.reader, Some((id, _)) if *id == at.segment) {
@@ -581,15 +501,8 @@ impl Spool {
                     self.skipped(at, 0);
                 }
                 Ok(Found::End | Found::Bad { resume: None }) => {
-                    let next = self
-                        .segments
-                        .iter()
-                        .map(|(id, _)| *id)
-                        .find(|id| *id > at.segment)?;
-                    self.read = Position {
-                        segment: next,
-                        offset: SEGMENT_HEADER_LEN,
-                    };
+                    let next = self.segments.iter().map(|(id, _)| *id).find(|id| *id > at.segment)?;
+                    self.read = Position { segment: next, offset: SEGMENT_HEADER_LEN };
                     // The records skipped are released with the next real one.
                 }
                 Err(_) => return None,
@@ -636,18 +549,14 @@ impl Spool {
         // Segments wholly before the head (and the head's own, once read to its end) go.
         let writer_id = self.writer.as_ref().map(|w| w.id);
         while let Some(&(id, len)) = self.segments.front() {
-            let finished =
-                id < self.head.segment || (id == self.head.segment && self.head.offset >= len);
+            let finished = id < self.head.segment || (id == self.head.segment && self.head.offset >= len);
             if !finished || Some(id) == writer_id {
                 break;
             }
             self.segments.pop_front();
             if let Some(&(next, _)) = self.segments.front() {
                 if self.head.segment <= id {
-                    self.head = Position {
-                        segment: next,
-                        offset: SEGMENT_HEADER_LEN,
-                    };
+                    self.head = Position { segment: next, offset: SEGMENT_HEADER_LEN };
                 }
             }
             if self.reader.as_ref().is_some_and(|(r, _)| *r == id) {
@@ -751,11 +660,8 @@ fn sync_every(shared: &SyncShared, every: Duration) {
 /// non-decreasing and within the payload. A record that passes its checksum
 /// but not this was not written by this library.
 fn event_layout_ok(payload: &[u8]) -> bool {
-    let u32_at = |at: usize| {
-        payload
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-    };
+    let u32_at =
+        |at: usize| payload.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize);
     let Some(count) = u32_at(0) else { return false };
     let Some(data_start) = count.checked_mul(8).and_then(|n| n.checked_add(4)) else {
         return false;

@@ -31,8 +31,7 @@ pub(crate) fn segment_name(id: u64) -> String {
 /// The segment number in a file name made by `segment_name`.
 pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(".seg")?;
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())?
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
 }
 
 pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -81,24 +80,15 @@ impl SegmentReader {
     pub(crate) fn open(path: &Path) -> io::Result<SegmentReader> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(SegmentReader {
-            file,
-            len,
-            window_start: 0,
-            window: Vec::new(),
-        })
+        Ok(SegmentReader { file, len, window_start: 0, window: Vec::new() })
     }
 
     /// Checks the segment header; `Err` says what is wrong.
     pub(crate) fn check_header(&mut self, id: u64) -> Result<(), String> {
         match self.bytes(0, SEGMENT_HEADER_LEN as usize) {
             Ok(Some(h)) if h == segment_header(id) => Ok(()),
-            Ok(Some(_)) => {
-                Err("its header is not a flume-client spool segment header of this number".into())
-            }
-            Ok(None) => Err(format!(
-                "it is shorter than its {SEGMENT_HEADER_LEN}-byte header"
-            )),
+            Ok(Some(_)) => Err("its header is not a flume-client spool segment header of this number".into()),
+            Ok(None) => Err(format!("it is shorter than its {SEGMENT_HEADER_LEN}-byte header")),
             Err(e) => Err(format!("cannot read it: {e}")),
         }
     }
@@ -113,12 +103,7 @@ impl SegmentReader {
     /// before the end): nothing was written there, the reserved rest of a segment.
     pub(crate) fn unwritten_at(&mut self, at: u64) -> io::Result<bool> {
         let n = (self.len.saturating_sub(at)).min(RECORD_HEADER_LEN) as usize;
-        Ok(n > 0
-            && self
-                .bytes(at, n)?
-                .expect("within the file")
-                .iter()
-                .all(|&b| b == 0))
+        Ok(n > 0 && self.bytes(at, n)?.expect("within the file").iter().all(|&b| b == 0))
     }
 
     /// `n` bytes at `at`, or `None` past the end of the file.
@@ -127,8 +112,7 @@ impl SegmentReader {
             Some(end) if end <= self.len => {}
             _ => return Ok(None),
         }
-        let in_window = at >= self.window_start
-            && at + n as u64 <= self.window_start + self.window.len() as u64;
+        let in_window = at >= self.window_start && at + n as u64 <= self.window_start + self.window.len() as u64;
         if !in_window {
             let want = n.max(WINDOW).min((self.len - at) as usize);
             self.window.resize(want, 0);
@@ -159,10 +143,7 @@ impl SegmentReader {
         if crc32c::update(crc32c::crc32c(&len_bytes), payload) != crc {
             return Ok(None);
         }
-        Ok(Some((
-            payload.to_vec(),
-            at + RECORD_HEADER_LEN + len as u64,
-        )))
+        Ok(Some((payload.to_vec(), at + RECORD_HEADER_LEN + len as u64)))
     }
 
     /// What is at `at`: a record, the end, or bad bytes and where good ones resume.
@@ -184,9 +165,7 @@ impl SegmentReader {
             };
             let candidate = at + found as u64;
             if self.record_at(candidate)?.is_some() {
-                return Ok(Found::Bad {
-                    resume: Some(candidate),
-                });
+                return Ok(Found::Bad { resume: Some(candidate) });
             }
             at = candidate + 1;
         }
@@ -265,12 +244,7 @@ mod tests {
         bytes[starts[1] as usize + 5] ^= 0x01; // the second record's length
         std::fs::write(&path, &bytes).unwrap();
         let mut r = SegmentReader::open(&path).unwrap();
-        assert_eq!(
-            r.read(starts[1]).unwrap(),
-            Found::Bad {
-                resume: Some(starts[2])
-            }
-        );
+        assert_eq!(r.read(starts[1]).unwrap(), Found::Bad { resume: Some(starts[2]) });
         assert!(matches!(r.read(starts[2]).unwrap(), Found::Record { .. }));
         std::fs::remove_dir_all(dir).unwrap();
     }

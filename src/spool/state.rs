@@ -31,19 +31,11 @@ impl StateFile {
     /// Opens (creating) the state file; returns it and the head it records,
     /// or `None` when neither slot is valid (a new directory, or both damaged).
     pub(crate) fn open(path: &Path) -> io::Result<(StateFile, Option<Position>)> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         let mut bytes = [0u8; 2 * SLOT_LEN];
         let len = file.metadata()?.len().min(bytes.len() as u64) as usize;
         file.read_exact_at(&mut bytes[..len], 0)?;
-        let best = bytes
-            .chunks_exact(SLOT_LEN)
-            .filter_map(decode)
-            .max_by_key(|(seq, _)| *seq);
+        let best = bytes.chunks_exact(SLOT_LEN).filter_map(decode).max_by_key(|(seq, _)| *seq);
         let seq = best.map_or(0, |(seq, _)| seq);
         Ok((StateFile { file, seq }, best.map(|(_, head)| head)))
     }
@@ -52,8 +44,7 @@ impl StateFile {
     pub(crate) fn write(&mut self, head: Position) -> io::Result<()> {
         self.seq += 1;
         let slot = encode(self.seq, head);
-        self.file
-            .write_all_at(&slot, (self.seq % 2) * SLOT_LEN as u64)
+        self.file.write_all_at(&slot, (self.seq % 2) * SLOT_LEN as u64)
     }
 }
 
@@ -71,15 +62,8 @@ fn encode(seq: u64, head: Position) -> [u8; SLOT_LEN] {
 fn decode(slot: &[u8]) -> Option<(u64, Position)> {
     let u64_at = |at: usize| u64::from_le_bytes(slot[at..at + 8].try_into().expect("8 bytes"));
     let crc = u32::from_le_bytes(slot[28..32].try_into().expect("4 bytes"));
-    (slot[..4] == STATE_MAGIC && crc32c(&slot[..28]) == crc).then(|| {
-        (
-            u64_at(4),
-            Position {
-                segment: u64_at(12),
-                offset: u64_at(20),
-            },
-        )
-    })
+    (slot[..4] == STATE_MAGIC && crc32c(&slot[..28]) == crc)
+        .then(|| (u64_at(4), Position { segment: u64_at(12), offset: u64_at(20) }))
 }
 
 #[cfg(test)]
@@ -92,45 +76,18 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let (mut state, head) = StateFile::open(&path).unwrap();
         assert_eq!(head, None);
-        state
-            .write(Position {
-                segment: 1,
-                offset: 16,
-            })
-            .unwrap();
-        state
-            .write(Position {
-                segment: 2,
-                offset: 40,
-            })
-            .unwrap();
+        state.write(Position { segment: 1, offset: 16 }).unwrap();
+        state.write(Position { segment: 2, offset: 40 }).unwrap();
         drop(state);
         let (mut state, head) = StateFile::open(&path).unwrap();
-        assert_eq!(
-            head,
-            Some(Position {
-                segment: 2,
-                offset: 40
-            })
-        );
-        state
-            .write(Position {
-                segment: 3,
-                offset: 99,
-            })
-            .unwrap(); // seq 3: slot 1
+        assert_eq!(head, Some(Position { segment: 2, offset: 40 }));
+        state.write(Position { segment: 3, offset: 99 }).unwrap(); // seq 3: slot 1
         drop(state);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[SLOT_LEN + 13] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
         let (_, head) = StateFile::open(&path).unwrap();
-        assert_eq!(
-            head,
-            Some(Position {
-                segment: 2,
-                offset: 40
-            })
-        );
+        assert_eq!(head, Some(Position { segment: 2, offset: 40 }));
         std::fs::remove_file(path).unwrap();
     }
 }

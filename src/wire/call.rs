@@ -33,13 +33,7 @@ pub fn batch_call_size(protocol: Protocol, method: Method, count: usize, events_
 }
 
 /// Appends the framed call to `buf`. `Method::Append` sends `events[0]` alone.
-pub fn encode_call<E: EventView>(
-    protocol: Protocol,
-    buf: &mut Vec<u8>,
-    seqid: i32,
-    method: Method,
-    events: &[E],
-) {
+pub fn encode_call<E: EventView>(protocol: Protocol, buf: &mut Vec<u8>, seqid: i32, method: Method, events: &[E]) {
     let mut splices = Vec::new();
     encode_call_spliced(protocol, buf, seqid, method, events, usize::MAX, &mut splices);
 }
@@ -78,7 +72,11 @@ pub fn encode_call_spliced<E: EventView>(
 
 /// The bytes of a call encoded by `encode_call_spliced`, in order: pieces of
 /// `buf` and the spliced bodies of `events`.
-pub fn segments<'a, E: EventView>(buf: &'a [u8], splices: &'a [Splice], events: &'a [E]) -> impl Iterator<Item = &'a [u8]> {
+pub fn segments<'a, E: EventView>(
+    buf: &'a [u8],
+    splices: &'a [Splice],
+    events: &'a [E],
+) -> impl Iterator<Item = &'a [u8]> {
     let mut done = 0;
     let last = splices.last().map_or(0, |s| s.at);
     splices
@@ -112,12 +110,11 @@ fn event_size_and_ascii_with<P: Encoder, E: EventView>(event: &E) -> (usize, boo
     for i in 0..count {
         let (key, value) = event.header(i);
         bits |= high_bits(key) | high_bits(value);
-        size = size
-            .saturating_add(P::binary_size(key.len()))
-            .saturating_add(P::binary_size(value.len()));
+        size = size.saturating_add(P::binary_size(key.len())).saturating_add(P::binary_size(value.len()));
     }
     let body = P::FIELD_BEGIN_SIZE.saturating_add(P::binary_size(event.body().len()));
-    (size.saturating_add(body).saturating_add(1), bits & 0x8080_8080_8080_8080 == 0) // + field stop
+    (size.saturating_add(body).saturating_add(1), bits & 0x8080_8080_8080_8080 == 0)
+    // + field stop
 }
 
 /// The bytes of `s` ORed together into a word (in some of its 8 byte lanes):

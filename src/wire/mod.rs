@@ -12,7 +12,8 @@ mod compact;
 mod reply;
 
 pub use call::{
-    batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Call, ReceivedEvent, Splice,
+    batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Call,
+    ReceivedEvent, Splice,
 };
 pub use reply::{decode_reply, decode_reply_to_call, encode_reply, Status};
 

@@ -57,7 +57,13 @@ pub fn decode_reply(protocol: Protocol, payload: &[u8], seqid: i32, method: Meth
 /// `decode_reply` for a call of `events` events, which a `FAILED` answer's
 /// message names: a real Flume source answers `FAILED` both for a full
 /// channel and for a call larger than the channel's `transactionCapacity`.
-pub fn decode_reply_to_call(protocol: Protocol, payload: &[u8], seqid: i32, method: Method, events: usize) -> Result<()> {
+pub fn decode_reply_to_call(
+    protocol: Protocol,
+    payload: &[u8],
+    seqid: i32,
+    method: Method,
+    events: usize,
+) -> Result<()> {
     with_decoder!(protocol, payload, |d| decode_reply_with(&mut d, seqid, method, Some(events)))
 }
 
@@ -140,11 +146,7 @@ fn decode_exception<'a, D: Decoder<'a>>(d: &mut D) -> Result<Error> {
             _ => skip(d, ttype, 1)?,
         }
     }
-    Ok(err!(
-        Server,
-        "server raised TApplicationException {} ({kind}): {message}",
-        exception_type_name(kind)
-    ))
+    Ok(err!(Server, "server raised TApplicationException {} ({kind}): {message}", exception_type_name(kind)))
 }
 
 fn exception_type_name(kind: i32) -> &'static str {

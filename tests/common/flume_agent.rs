@@ -27,7 +27,10 @@ use std::time::{Duration, Instant};
 
 use flume_client::Protocol;
 
+// The tools' own codecs, to read what flume-receive wrote. (Their unit tests
+// come along and run here too; their imports then look unused to the compiler.)
 #[path = "../../tools/src/base64.rs"]
+#[allow(unused_imports)]
 mod base64;
 #[path = "../../tools/src/json.rs"]
 mod json;

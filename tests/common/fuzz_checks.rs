@@ -7,7 +7,9 @@
 
 #![allow(dead_code)]
 
-use flume_client::wire::{decode_call, decode_reply, encode_call, encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN};
+use flume_client::wire::{
+    decode_call, decode_reply, encode_call, encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN,
+};
 use flume_client::{parse_host_list, Config, ErrorKind, Event, Protocol};
 
 /// The check of one target's input.

@@ -45,27 +45,13 @@ fn tool(var: &str, default: &str) -> String {
 
 /// A loopback port free right now.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn run(what: &str, command: &mut Command) -> String {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e} ({INSTALL_HINT})"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}): {command:?}\n{text}\n({INSTALL_HINT})",
-        out.status
-    );
+    let out = command.output().unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e} ({INSTALL_HINT})"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{what} failed ({}): {command:?}\n{text}\n({INSTALL_HINT})", out.status);
     text
 }
 
@@ -168,49 +154,22 @@ impl Kdc {
         std::env::remove_var("KRB5_CLIENT_KTNAME");
         std::env::remove_var("KRB5_KTNAME");
 
-        let mut kdc = Kdc {
-            dir: dir.clone(),
-            krb5_conf,
-            kdcs: Vec::new(),
-        };
+        let mut kdc = Kdc { dir: dir.clone(), krb5_conf, kdcs: Vec::new() };
         for realm in [REALM, SKEW_REALM] {
             run(
                 "kdb5_util create",
                 Command::new(tool("KDB5_UTIL", "/usr/sbin/kdb5_util"))
-                    .args([
-                        "create",
-                        "-s",
-                        "-W",
-                        "-r",
-                        realm,
-                        "-P",
-                        "master-password-for-tests",
-                    ])
+                    .args(["create", "-s", "-W", "-r", realm, "-P", "master-password-for-tests"])
                     .stdin(Stdio::null()),
             );
         }
         kdc.kadmin(REALM, &format!("addprinc -randkey {SERVER_PRINCIPAL}"));
-        kdc.kadmin(
-            REALM,
-            &format!("addprinc -randkey +requires_preauth {CLIENT_PRINCIPAL}"),
-        );
+        kdc.kadmin(REALM, &format!("addprinc -randkey +requires_preauth {CLIENT_PRINCIPAL}"));
         kdc.kadmin(REALM, "addprinc -randkey other/localhost");
-        kdc.kadmin(
-            REALM,
-            &format!("ktadd -k {d}/server.keytab {SERVER_PRINCIPAL}"),
-        );
-        kdc.kadmin(
-            REALM,
-            &format!("ktadd -k {d}/app.keytab {CLIENT_PRINCIPAL}"),
-        );
-        kdc.kadmin(
-            SKEW_REALM,
-            &format!("addprinc -randkey +requires_preauth skewed@{SKEW_REALM}"),
-        );
-        kdc.kadmin(
-            SKEW_REALM,
-            &format!("ktadd -k {d}/skewed.keytab skewed@{SKEW_REALM}"),
-        );
+        kdc.kadmin(REALM, &format!("ktadd -k {d}/server.keytab {SERVER_PRINCIPAL}"));
+        kdc.kadmin(REALM, &format!("ktadd -k {d}/app.keytab {CLIENT_PRINCIPAL}"));
+        kdc.kadmin(SKEW_REALM, &format!("addprinc -randkey +requires_preauth skewed@{SKEW_REALM}"));
+        kdc.kadmin(SKEW_REALM, &format!("ktadd -k {d}/skewed.keytab skewed@{SKEW_REALM}"));
 
         kdc.start_kdc(REALM, port, None);
         kdc.start_kdc(SKEW_REALM, skew_port, Some("-15m"));
@@ -229,26 +188,16 @@ impl Kdc {
             }
             None => Command::new(&krb5kdc),
         };
-        command
-            .args(["-n", "-r", realm])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e} ({INSTALL_HINT})"));
+        command.args(["-n", "-r", realm]).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log);
+        let child = command.spawn().unwrap_or_else(|e| panic!("cannot run {command:?}: {e} ({INSTALL_HINT})"));
         self.kdcs.push(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = self.kdcs.last_mut().unwrap().try_wait().unwrap() {
-                let out = fs::read_to_string(self.dir.join(format!("krb5kdc-{realm}.out")))
-                    .unwrap_or_default();
+                let out = fs::read_to_string(self.dir.join(format!("krb5kdc-{realm}.out"))).unwrap_or_default();
                 panic!("krb5kdc for {realm} exited ({status}): {out} ({INSTALL_HINT})");
             }
-            assert!(
-                Instant::now() < deadline,
-                "krb5kdc for {realm} does not listen on {port} after 20 s"
-            );
+            assert!(Instant::now() < deadline, "krb5kdc for {realm} does not listen on {port} after 20 s");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -302,18 +251,9 @@ impl Kdc {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run ktutil: {e} ({INSTALL_HINT})"));
         use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(
-            keytab.is_file(),
-            "ktutil made no {}: {out:?}",
-            keytab.display()
-        );
+        assert!(keytab.is_file(), "ktutil made no {}: {out:?}", keytab.display());
         keytab
     }
 

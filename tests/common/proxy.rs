@@ -262,7 +262,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             connections.push(Arc::clone(&closed));
         }
         shared.open.fetch_add(1, Ordering::SeqCst);
-        let ends = Arc::new(Ends { client, server, closed, threads_left: AtomicUsize::new(2), shared: Arc::clone(&shared) });
+        let ends =
+            Arc::new(Ends { client, server, closed, threads_left: AtomicUsize::new(2), shared: Arc::clone(&shared) });
         for direction in [Direction::ToServer, Direction::ToClient] {
             let ends = Arc::clone(&ends);
             thread::spawn(move || {
@@ -330,7 +331,12 @@ fn pump(ends: &Ends, connection: usize, direction: Direction) {
         let n = match from.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
                 continue
             }
             Err(_) => break,
@@ -383,7 +389,11 @@ fn write_all(ends: &Ends, to: &mut &TcpStream, mut data: &[u8]) -> io::Result<()
         match to.write(data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => data = &data[n..],
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => return Err(e),
         }
     }

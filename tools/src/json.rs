@@ -261,7 +261,9 @@ impl Parser<'_> {
                         self.pos += 2;
                         let low = self.hex4()?;
                         if !(0xdc00..=0xdfff).contains(&low) {
-                            return Err(format!("\\u{unit:04x} (a high surrogate) followed by \\u{low:04x}, not a low surrogate"));
+                            return Err(format!(
+                                "\\u{unit:04x} (a high surrogate) followed by \\u{low:04x}, not a low surrogate"
+                            ));
                         }
                         let code = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
                         Ok(char::from_u32(code).expect("a surrogate pair is a char"))
@@ -380,11 +382,10 @@ mod tests {
             assert_eq!(parse(n).unwrap(), Value::Number(n.to_string()));
         }
         assert_eq!(parse("[]").unwrap(), Value::Array(vec![]));
-        assert_eq!(parse("[1, \"a\" ,[null]]").unwrap(), Value::Array(vec![
-            Value::Number("1".into()),
-            s("a"),
-            Value::Array(vec![Value::Null])
-        ]));
+        assert_eq!(
+            parse("[1, \"a\" ,[null]]").unwrap(),
+            Value::Array(vec![Value::Number("1".into()), s("a"), Value::Array(vec![Value::Null])])
+        );
         assert_eq!(
             parse("{\"a\":{}, \"b\" : \"c\",\"a\":1}").unwrap(),
             Value::Object(vec![

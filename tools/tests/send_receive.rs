@@ -21,8 +21,20 @@ fn a_hundred_thousand_lines_arrive_in_order_with_their_headers() {
 
     let port = receiver.port.to_string();
     let out = send(
-        &["-H", "127.0.0.1", "-p", &port, "-F", file.to_str().unwrap(), "-R", header_file.to_str().unwrap(),
-          "--header", "topic=orders", "--batch-size", "500"],
+        &[
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-F",
+            file.to_str().unwrap(),
+            "-R",
+            header_file.to_str().unwrap(),
+            "--header",
+            "topic=orders",
+            "--batch-size",
+            "500",
+        ],
         None,
     );
     assert_code(&out, 0);
@@ -117,7 +129,8 @@ fn base64_bodies_carry_any_bytes() {
     assert_eq!(fs::read_to_string(&r1.output).unwrap(), input);
 
     // Not base64: an input error naming the line, after the lines before it.
-    let bad = format!("{}{}", input.lines().take(5).map(|l| format!("{l}\n")).collect::<String>(), "{\"body\":\"a$b=\"}\n");
+    let bad =
+        format!("{}{}", input.lines().take(5).map(|l| format!("{l}\n")).collect::<String>(), "{\"body\":\"a$b=\"}\n");
     let r2 = Receiver::start(&dir, "r2", &["--base64"]);
     let out = send(&["--hosts", &r2.address(), "--json", "--base64"], Some(bad.as_bytes()));
     assert_code(&out, 2);
@@ -223,13 +236,15 @@ request-timeout = 20000
     // The command line overrides the file: -H and -p instead of its hosts.
     let direct = Receiver::start(&dir, "direct", &[]);
     let port = direct.port.to_string();
-    let out = send(&["-P", props.to_str().unwrap(), "-H", "127.0.0.1", "-p", &port, "--batch-size", "7"], Some(b"x\ny\n"));
+    let out =
+        send(&["-P", props.to_str().unwrap(), "-H", "127.0.0.1", "-p", &port, "--batch-size", "7"], Some(b"x\ny\n"));
     assert_code(&out, 0);
     assert_eq!(bodies(&direct.events()), ["x", "y"]);
 
     // The docs' trailing comments are part of the values: a config error.
     let bad = dir.join("bad.properties");
-    fs::write(&bad, format!("hosts = h1\nhosts.h1 = 127.0.0.1:{}\nbatch-size = 100   # Must be >=1\n", direct.port)).unwrap();
+    fs::write(&bad, format!("hosts = h1\nhosts.h1 = 127.0.0.1:{}\nbatch-size = 100   # Must be >=1\n", direct.port))
+        .unwrap();
     let out = send(&["-P", bad.to_str().unwrap()], Some(b"x\n"));
     assert_code(&out, 1);
     assert!(stderr(&out).contains("line 3: batch-size: '100   # Must be >=1'"), "{}", stderr(&out));
@@ -278,7 +293,10 @@ fn resume_after_rejected_calls_until_everything_is_delivered() {
         runs += 1;
         assert!(runs < 20, "no progress");
         let s = skip.to_string();
-        let out = send(&["--hosts", &receiver.address(), "-F", file.to_str().unwrap(), "--skip", &s, "--batch-size", "100"], None);
+        let out = send(
+            &["--hosts", &receiver.address(), "-F", file.to_str().unwrap(), "--skip", &s, "--batch-size", "100"],
+            None,
+        );
         if out.status.code() == Some(0) {
             break;
         }
@@ -324,12 +342,17 @@ fn exit_statuses_say_what_failed() {
     assert_code(&out, 2);
     assert!(stderr(&out).contains("cannot open"), "{}", stderr(&out));
 
-    let out = send(&["--hosts", &host, "--json"], Some(b"{\"body\":\"a\"}\n{\"body\":\"b\"}\n{\"body\":\"c\"\n{\"body\":\"d\"}\n"));
+    let out = send(
+        &["--hosts", &host, "--json"],
+        Some(b"{\"body\":\"a\"}\n{\"body\":\"b\"}\n{\"body\":\"c\"\n{\"body\":\"d\"}\n"),
+    );
     assert_code(&out, 2);
     assert!(stderr(&out).contains("stdin:3: not an event: column 12: expected"), "{}", stderr(&out));
     assert_eq!(resume_point(&out), 2);
 
-    for (len, message) in [(90, "stdin:2: the event needs a frame of"), (200, "stdin:2: a line longer than max-frame-size")] {
+    for (len, message) in
+        [(90, "stdin:2: the event needs a frame of"), (200, "stdin:2: a line longer than max-frame-size")]
+    {
         let input = format!("ok\n{}\nnot sent\n", "x".repeat(len));
         let out = send(&["--hosts", &host, "--config", "max-frame-size=100"], Some(input.as_bytes()));
         assert_code(&out, 2);

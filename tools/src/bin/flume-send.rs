@@ -149,9 +149,8 @@ struct Options {
 
 fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
     let mut o = Options::default();
-    let mut args = args.into_iter().map(|a| {
-        a.into_string().map_err(|a| fail(EXIT_USAGE, format!("argument {a:?} is not UTF-8")))
-    });
+    let mut args =
+        args.into_iter().map(|a| a.into_string().map_err(|a| fail(EXIT_USAGE, format!("argument {a:?} is not UTF-8"))));
     let mut only_files = false;
     while let Some(arg) = args.next() {
         let arg = arg?;
@@ -230,9 +229,8 @@ fn parse_args(args: Vec<std::ffi::OsString>) -> Result<Options, Failure> {
                 o.settings.push((flag[2..].to_string(), value))
             }
             "--skip" => {
-                o.skip = value
-                    .parse()
-                    .map_err(|_| fail(EXIT_USAGE, format!("--skip: '{value}' is not a whole number")))?
+                o.skip =
+                    value.parse().map_err(|_| fail(EXIT_USAGE, format!("--skip: '{value}' is not a whole number")))?
             }
             _ => return Err(fail(EXIT_USAGE, format!("unknown option {flag}"))),
         }
@@ -377,9 +375,7 @@ impl Lines {
     /// now (a pipe or terminal whose writer is quiet). Files never pause.
     fn paused(&self) -> bool {
         match self.inputs.get(self.current) {
-            Some(input) => {
-                input.reader.buffer().is_empty() && !signals::wait_readable(input.fd, 0).unwrap_or(true)
-            }
+            Some(input) => input.reader.buffer().is_empty() && !signals::wait_readable(input.fd, 0).unwrap_or(true),
             None => false,
         }
     }
@@ -671,7 +667,8 @@ impl Run {
         } else {
             EXIT_UNCERTAIN
         };
-        let mut message = format!("{e}\nflume-send: line {} ({}) was not acknowledged", first.line, self.describe(first));
+        let mut message =
+            format!("{e}\nflume-send: line {} ({}) was not acknowledged", first.line, self.describe(first));
         if kind.maybe_delivered() {
             let last = pending.events.last().map_or(first.line, |s| s.loc.line);
             message.push_str(&format!(

@@ -17,8 +17,11 @@ pub const RECEIVE: &str = env!("CARGO_BIN_EXE_flume-receive");
 /// A fresh scratch directory for one test, under cargo's target/tmp.
 pub fn scratch(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("tools-{}-{}-{name}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "tools-{}-{}-{name}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     dir
@@ -111,7 +114,9 @@ pub fn read_events(path: &Path) -> Vec<json::JsonEvent> {
     let text = fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .enumerate()
-        .map(|(i, line)| json::parse_event(line).unwrap_or_else(|e| panic!("{}:{}: {e}: {line:?}", path.display(), i + 1)))
+        .map(|(i, line)| {
+            json::parse_event(line).unwrap_or_else(|e| panic!("{}:{}: {e}: {line:?}", path.display(), i + 1))
+        })
         .collect()
 }
 
