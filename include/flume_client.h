@@ -138,6 +138,7 @@ typedef struct flume_client flume_client;
  *   "ssl-client-cert" / "ssl-client-key" (PEM, mutual TLS). Files are checked
  *   when set and read again by flume_client_new(), which fails if TLS keys are
  *   set without "ssl"="true" or the key does not match the certificate.
+ *
  * Asynchronous sending (flume_client_send):
  * - "queue.max-events": 100000; "queue.max-bytes": 67108864 (header and body
  *   bytes). A send that finds either limit reached fails or blocks:
@@ -190,6 +191,7 @@ typedef struct flume_client flume_client;
  *   queue.max-events/queue.max-bytes wait on disk only).
  * - "queue.spool.segment-bytes": 16777216 (4096 to 1073741824); the size of
  *   each segment file.
+ *
  * Flume keys deliberately unsupported (JKS truststores, Avro compression) give FLUME_ERR_CONFIG saying why.
  *
  * Not thread-safe: do not set one config from several threads at once.
@@ -589,6 +591,7 @@ char *flume_client_stats_json(const struct flume_client *client);
  *   flume_client_host_events_acked_total, flume_client_host_calls_acked_total,
  *   flume_client_host_call_failures_total,
  *   flume_client_host_connections_opened_total.
+ *
  * A process with several clients should add a label of its own to tell them
  * apart (or serve each under its own job).
  *
