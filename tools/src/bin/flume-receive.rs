@@ -421,6 +421,15 @@ fn serve(mut stream: impl Read + Write, shared: &Shared) -> io::Result<()> {
         }
         std::thread::sleep(options.delay);
         let answer = if fail { Reply::Status(Status::Failed) } else { options.reply };
+        // Counted before the reply goes out: a client that has its answer and
+        // then stops the receiver (SIGINT) must find the call in the summary.
+        match answer {
+            Reply::Status(Status::Ok) => counts.ok.fetch_add(1, Ordering::SeqCst),
+            Reply::Status(Status::Failed) => counts.failed.fetch_add(1, Ordering::SeqCst),
+            _ => counts.other.fetch_add(1, Ordering::SeqCst),
+        };
+        let received = call.events.len() as u64;
+        let total = counts.events.fetch_add(received, Ordering::SeqCst) + received;
         match answer {
             Reply::Close => {}
             Reply::Garbage => stream.write_all(b"\x00\x00\x00\x05hello")?,
@@ -432,13 +441,6 @@ fn serve(mut stream: impl Read + Write, shared: &Shared) -> io::Result<()> {
         }
         // TLS: out of rustls' buffer onto the socket before any exit.
         stream.flush()?;
-        match answer {
-            Reply::Status(Status::Ok) => counts.ok.fetch_add(1, Ordering::SeqCst),
-            Reply::Status(Status::Failed) => counts.failed.fetch_add(1, Ordering::SeqCst),
-            _ => counts.other.fetch_add(1, Ordering::SeqCst),
-        };
-        let received = call.events.len() as u64;
-        let total = counts.events.fetch_add(received, Ordering::SeqCst) + received;
         if options.exit_after.is_some_and(|n| total >= n) {
             shared.finish(0, &format!("{} received (--exit-after)", count(total, "event", "events")));
         }
