@@ -386,48 +386,41 @@ impl Connection {
         if buf.capacity() == buf.len() {
             buf.reserve(256);
         }
-        if self.blocking_recv_ends_by(deadline) {
-            // The fast path: one blocking recv, which SO_RCVTIMEO ends in time.
-            let spare = buf.spare_capacity_mut();
-            // SAFETY: as below.
-            let n = unsafe { libc::recv(self.fd(), spare.as_mut_ptr().cast(), spare.len(), 0) };
-            match n {
-                0 => return Err(self.closed_during_reply(buf.len(), "")),
-                n if n > 0 => {
-                    unsafe { buf.set_len(buf.len() + n as usize) };
-                    return Ok(());
-                }
-                _ => {
-                    let e = io::Error::last_os_error();
-                    if !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
-                        let hint = if buf.is_empty() { self.plain_to_tls_hint() } else { "" };
-                        return Err(err!(Io, "{}: connection broken while receiving{hint}: {e}", self.peer));
-                    }
-                    // SO_RCVTIMEO passed (or a signal came): wait out the rest of the deadline below.
-                }
-            }
+        // The fast path: one blocking recv, which SO_RCVTIMEO ends in time. If
+        // it passes (or a signal comes), wait out the rest of the deadline below.
+        if self.blocking_recv_ends_by(deadline) && self.recv_once(buf, 0)? {
+            return Ok(());
         }
         loop {
             if !poll_until(self.fd(), libc::POLLIN, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
                 return Err(self.reply_timeout(buf.len()));
             }
-            let spare = buf.spare_capacity_mut();
-            // SAFETY: the kernel writes at most `spare.len()` bytes into the
-            // spare capacity, and we extend the length by exactly what it wrote.
-            let n = unsafe { libc::recv(self.fd(), spare.as_mut_ptr().cast(), spare.len(), libc::MSG_DONTWAIT) };
-            match n {
-                0 => return Err(self.closed_during_reply(buf.len(), "")),
-                n if n > 0 => {
-                    unsafe { buf.set_len(buf.len() + n as usize) };
-                    return Ok(());
+            if self.recv_once(buf, libc::MSG_DONTWAIT)? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One `recv` into `buf`'s spare capacity: true when it took bytes, false
+    /// when there were none yet (would block, SO_RCVTIMEO, a signal).
+    fn recv_once(&self, buf: &mut Vec<u8>, flags: libc::c_int) -> Result<bool> {
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: the kernel writes at most `spare.len()` bytes into the
+        // spare capacity, and we extend the length by exactly what it wrote.
+        let n = unsafe { libc::recv(self.fd(), spare.as_mut_ptr().cast(), spare.len(), flags) };
+        match n {
+            0 => Err(self.closed_during_reply(buf.len(), "")),
+            n if n > 0 => {
+                unsafe { buf.set_len(buf.len() + n as usize) };
+                Ok(true)
+            }
+            _ => {
+                let e = io::Error::last_os_error();
+                if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
+                    return Ok(false);
                 }
-                _ => {
-                    let e = io::Error::last_os_error();
-                    if !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) {
-                        let hint = if buf.is_empty() { self.plain_to_tls_hint() } else { "" };
-                        return Err(err!(Io, "{}: connection broken while receiving{hint}: {e}", self.peer));
-                    }
-                }
+                let hint = if buf.is_empty() { self.plain_to_tls_hint() } else { "" };
+                Err(err!(Io, "{}: connection broken while receiving{hint}: {e}", self.peer))
             }
         }
     }
