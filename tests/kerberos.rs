@@ -15,6 +15,8 @@ mod kdc;
 #[allow(dead_code)]
 #[path = "common/peers.rs"]
 mod peers;
+#[path = "common/sample.rs"]
+mod sample;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -25,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, Error, ErrorKind, Event, Protocol};
 use kdc::{Kdc, CLIENT_PRINCIPAL, SERVER_PRINCIPAL};
-use peers::{java_command, protocol_name, work_dir, Call, PeerKind, PeerServer};
+use peers::{java_command, protocol_name, work_dir, PeerKind, PeerServer};
+use sample::{all_events, send, Sent, Shape};
 
 // ---------------------------------------------------------------------------
 // Servers and clients
@@ -70,49 +73,13 @@ fn address(server: &PeerServer) -> String {
     format!("localhost:{}", server.port())
 }
 
-type Sent = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
-
 /// Events with headers and bodies of assorted sizes (up to 70 KB).
 fn sample(count: usize, seed: u64) -> Vec<Sent> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..count)
-        .map(|i| {
-            let len = match next() % 10 {
-                0 => 0,
-                1 => 70_000,
-                _ => (next() % 2000) as usize,
-            };
-            let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-            let mut headers = vec![
-                (b"seq".to_vec(), i.to_string().into_bytes()),
-                (format!("realm-{}", next() % 10).into_bytes(), "FLUME.TEST ✓".as_bytes().to_vec()),
-            ];
-            headers.sort();
-            (body, headers)
-        })
-        .collect()
-}
-
-fn send(client: &Client, events: &[Sent]) -> Result<(), Error> {
-    let headers: Vec<Vec<(&[u8], &[u8])>> =
-        events.iter().map(|(_, h)| h.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()).collect();
-    let batch: Vec<Event> = events.iter().zip(&headers).map(|((body, _), h)| Event::new(h, body)).collect();
-    let mut delivered = 0;
-    let result = client.append_batch(&batch, &mut delivered);
-    if result.is_ok() {
-        assert_eq!(delivered, events.len());
-    }
-    result
-}
-
-fn all_events(calls: &[Call]) -> Vec<Sent> {
-    calls.iter().flat_map(|call| &call.events).map(|e| (e.body.clone(), e.headers.clone())).collect()
+    sample::sample(
+        count,
+        seed,
+        &Shape { large: 70_000, small_max: 2000, key_prefix: "realm-", keys: 10, value: "FLUME.TEST ✓" },
+    )
 }
 
 /// The number in the client's statistics after `"key":`.

@@ -17,6 +17,8 @@
 #[allow(dead_code)]
 #[path = "common/peers.rs"]
 mod peers;
+#[path = "common/sample.rs"]
+mod sample;
 
 use std::fs;
 use std::io::Read;
@@ -27,8 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
-use peers::{java_command, protocol_name, python_command, tool, work_dir, Call, PeerKind, PeerServer};
+use flume_client::{Client, Config, Error, ErrorKind, Protocol};
+use peers::{java_command, protocol_name, python_command, tool, work_dir, PeerKind, PeerServer};
+use sample::{all_events, send, Sent, Shape};
 
 const PASSWORD: &str = "changeit";
 const INSTALL_HINT: &str = "the TLS tests' certificates need openssl and a JDK's keytool";
@@ -263,8 +266,6 @@ fn certs() -> &'static Certs {
 // TLS servers
 
 /// An event: body and headers (sorted, as the servers' records are).
-type Sent = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
-
 /// Starts a TLS peer presenting `cert`, recording calls as the plain peers do.
 /// Java options: `timeout=MS`, `clientauth` (require a client certificate
 /// from the CA), `protocols=...`.
@@ -323,46 +324,11 @@ fn with(mut config: Config, settings: &[(&str, &str)]) -> Config {
 /// Events with a few headers and bodies of assorted sizes (up to 40 KB, so
 /// frames span several TLS records).
 fn sample(count: usize, seed: u64) -> Vec<Sent> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..count)
-        .map(|i| {
-            let len = match next() % 10 {
-                0 => 0,
-                1 => 40_000,
-                _ => (next() % 3000) as usize,
-            };
-            let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-            let mut headers = vec![
-                (b"seq".to_vec(), i.to_string().into_bytes()),
-                (format!("κλειδί-{}", next() % 100).into_bytes(), "värde ✓".as_bytes().to_vec()),
-            ];
-            headers.sort();
-            (body, headers)
-        })
-        .collect()
-}
-
-/// Sends `events` with one `append_batch`.
-fn send(client: &Client, events: &[Sent]) -> Result<(), Error> {
-    let headers: Vec<Vec<(&[u8], &[u8])>> =
-        events.iter().map(|(_, h)| h.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()).collect();
-    let batch: Vec<Event> = events.iter().zip(&headers).map(|((body, _), h)| Event::new(h, body)).collect();
-    let mut delivered = 0;
-    let result = client.append_batch(&batch, &mut delivered);
-    if result.is_ok() {
-        assert_eq!(delivered, events.len());
-    }
-    result
-}
-
-fn all_events(calls: &[Call]) -> Vec<Sent> {
-    calls.iter().flat_map(|call| &call.events).map(|e| (e.body.clone(), e.headers.clone())).collect()
+    sample::sample(
+        count,
+        seed,
+        &Shape { large: 40_000, small_max: 3000, key_prefix: "κλειδί-", keys: 100, value: "värde ✓" },
+    )
 }
 
 /// Connections the client made, from its statistics.
