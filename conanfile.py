@@ -43,7 +43,7 @@ class FlumeClientConan(ConanFile):
     default_options = {"tls": False, "lto": False}
     exports_sources = (
         "Cargo.toml", "Cargo.lock", "build.rs", "cbindgen.toml", "CMakeLists.txt",
-        "src/*", "include/*", "cmake/*",
+        "src/*", "rust/Cargo.toml", "rust/src/*", "include/*", "cmake/*",
         # Workspace members and declared targets cargo reads with the manifest.
         "tools/Cargo.toml", "tools/src/*", "tests/*", "examples/*",
     )

@@ -19,7 +19,7 @@ mkdir -p "$build/lib"
 command -v valgrind >/dev/null && command -v strace >/dev/null || "$root/scripts/apt-install.sh" valgrind strace
 
 (cd "$root" && cargo build --release --lib -q)
-cp "$root/target/release/libflume_client.so" "$build/lib/"
+cp "$root/target/release/libflume_client_ffi.so" "$build/lib/libflume_client.so"
 soname="$(readelf -d "$build/lib/libflume_client.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
 [ -n "$soname" ] && [ "$soname" != libflume_client.so ] && ln -sf libflume_client.so "$build/lib/$soname"
 CARGO_TARGET_DIR="$here/target" cargo build --release -q --manifest-path "$here/Cargo.toml" --bin nullsink

@@ -86,7 +86,8 @@ if [ -n "$rev" ]; then
 fi
 log "building the library (cargo build --release)"
 (cd "$src" && CARGO_TARGET_DIR="$src/target" cargo build --release --lib -q)
-lib="$src/target/release/libflume_client.so"
+# libflume_client_ffi.so since the C library is a crate of its own (older revisions: libflume_client.so).
+lib=$(ls "$src/target/release/libflume_client_ffi.so" "$src/target/release/libflume_client.so" 2>/dev/null | head -1)
 log "building the null sink, the frame encoder and the encoder benchmark"
 CARGO_TARGET_DIR="$here/target" cargo build --release -q --manifest-path "$bench_manifest"
 tools="$here/target/release"

@@ -285,8 +285,6 @@ typedef struct flume_event {
  */
 typedef void (*flume_delivery_cb)(void *opaque, flume_result result, const char *message, void *user);
 
-
-
 /**
  * Success.
  */

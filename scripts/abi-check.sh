@@ -3,7 +3,7 @@
 # and types of libflume_client.so with the baseline committed for its SONAME,
 # abi/libflume_client.so.<major>.abi, using abidiff (Debian's abigail-tools).
 #
-#   scripts/abi-check.sh [LIBRARY]           check (default target/debug/libflume_client.so)
+#   scripts/abi-check.sh [LIBRARY]           check (default target/debug/libflume_client_ffi.so)
 #   scripts/abi-check.sh --update [LIBRARY]  write the baseline of LIBRARY's SONAME
 #   scripts/abi-check.sh --self-test [LIB]   show that the check fails on a removed or
 #                                            changed function and passes on an added one
@@ -28,7 +28,7 @@ case "${1:-}" in
   --update) mode=update; shift ;;
   --self-test) mode=self-test; shift ;;
 esac
-lib=${1:-target/debug/libflume_client.so}
+lib=${1:-target/debug/libflume_client_ffi.so}
 supp=abi/suppressions.txt
 
 fail() { echo "abi-check: FAIL: $*" >&2; exit 1; }

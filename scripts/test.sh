@@ -73,12 +73,12 @@ echo "kerberos build's shared library needs: $needed"
 # The default build must stay dependency-light: libc only (TLS's rustls and
 # ring come only with --features tls).
 echo "== default build's dependencies"
-deps=$(cargo tree -p flume-client -e normal --prefix none | awk '{print $1}' | sort -u | tr '\n' ' ')
-if [ "$deps" != "flume-client libc " ]; then
-  echo "the default build depends on: $deps(expected flume-client libc: put new dependencies behind a feature)" >&2
+deps=$(cargo tree -p flume-client-ffi -e normal --prefix none | awk '{print $1}' | sort -u | tr '\n' ' ')
+if [ "$deps" != "flume-client flume-client-ffi libc " ]; then
+  echo "the default build depends on: $deps(expected flume-client flume-client-ffi libc: put new dependencies behind a feature)" >&2
   exit 1
 fi
-echo "flume-client libc: ok"
+echo "flume-client flume-client-ffi libc: ok"
 
 # The C ABI against its committed baseline (abidiff on the dev build's DWARF,
 # which cargo test has just built), and the check's own self-test.

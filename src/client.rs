@@ -1,468 +1,384 @@
-//! The synchronous client: validates events, splits batches into calls, sends
-//! each call to a host chosen by `hosts`, on a pooled connection, and maps the
-//! reply to a result.
-//!
-//! Delivery: a call answered `OK` was accepted by the source. A call that failed
-//! with `Timeout`, `Io`, `Protocol` or `Internal` may or may not have been
-//! accepted; its connection is dropped and the next use reconnects. After
-//! `Failed` or `Server` the server rejected the call and the connection is kept.
-//! A failed call is retried on the next host (up to `max-attempts`): after an
-//! uncertain failure that is at-least-once, and the call's result then says
-//! "maybe delivered" even if a later attempt only failed to connect.
+//! `flume_client`: sending events.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once, OnceLock};
-use std::time::{Duration, Instant};
+use std::ffi::{c_char, c_void, CString};
+use std::ptr;
+use std::time::Duration;
 
-use crate::cancel::CallCancel;
-use crate::config::Config;
-use crate::conn::{Connection, Transport};
-use crate::error::{err, Error, ErrorKind, Result};
-use crate::event::EventView;
-use crate::hosts::{parse_host_list, Host, HostSet};
-use crate::pool::Slot;
-use crate::sender::Sender;
-use crate::spool::Spool;
-use crate::stats::Stats;
-use crate::sync::{deadline_in, Mutex};
-use crate::wire::{
-    batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method,
-    SPLICED_BODY_MIN,
-};
+use super::config::flume_config;
+use super::error::{flume_result, guard, guard_result};
+use super::event::{c_str, flume_event, with_events};
+use ::flume_client::Client;
+use ::flume_client::Config;
+use crate::err;
 
-/// A client of one or more Flume Thrift sources. Safe to share between
-/// threads: each call takes a connection from its host's pool.
-pub struct Client {
-    core: Arc<Core>,
-    /// Started by the first `send`.
-    sender: OnceLock<Sender>,
-    /// Set when closing begins: no sender starts after it. Held while one starts.
-    closed: Mutex<bool>,
-    /// `fork_generation()` when the client was made.
-    process: u64,
+/// A client of one or more Flume Thrift sources. Create with
+/// flume_client_new(), free with flume_client_free().
+///
+/// Thread-safety: one client may be used by many threads at once; each call
+/// takes a connection from its host's pool of maxConnections (waiting at most
+/// request-timeout for one). Calls block the calling thread until the answer
+/// comes or a timeout passes (each function states its longest wait); none
+/// installs signal handlers, and a peer that closes the connection never
+/// raises SIGPIPE.
+///
+/// One attempt on one host waits at most request-timeout for a free pooled
+/// connection (then FLUME_ERR_BUSY from that host, nothing sent), then at most
+/// connect-timeout to connect when it holds no open connection (name lookup,
+/// every address of the name, the TLS handshake and the Kerberos negotiation
+/// included), then at most
+/// request-timeout for the call. A call tries up to max-attempts hosts (default:
+/// every host), one after another.
+///
+/// Delivery: FLUME_OK means a source acknowledged the events (they are in its
+/// channel). FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL and
+/// FLUME_ERR_INTERNAL leave delivery unknown: resending may duplicate events
+/// (at-least-once). FLUME_ERR_FAILED and FLUME_ERR_SERVER mean the events were
+/// rejected. The other codes mean nothing was sent.
+///
+/// Several hosts: a call that fails on one host is retried on the next (up to
+/// max-attempts hosts). Events a server acknowledged are never resent, but a
+/// call retried after a timeout or a broken connection may arrive twice: this
+/// is at-least-once delivery. If any attempt left delivery unknown, the
+/// call's result is that attempt's code, never one saying nothing was sent.
+pub struct flume_client {
+    inner: Client,
 }
 
-/// The synchronous machinery, shared with the sender thread.
-pub(crate) struct Core {
-    config: Config,
-    hosts: HostSet,
-    stats: Stats,
-    /// Plain TCP or TLS, from the config's TLS keys (files read once, here).
-    transport: Transport,
+/// A new client of `hosts`: "host:port", or several separated by commas and/or
+/// spaces, where a host is a name, an IPv4 address or a bracketed IPv6 address
+/// ("[::1]:4141"). `hosts` may be NULL or "" when `conf` names its hosts with
+/// the "hosts" and "hosts.<alias>" keys. `conf` may be NULL for the defaults;
+/// it is copied, so the caller may free it at once.
+///
+/// Does not connect: connecting happens on the first call, so a service may
+/// start before its agent.
+///
+/// Returns NULL on failure, with the reason in flume_last_error(): hosts not
+/// UTF-8 or malformed (port 0 or above 65535, IPv6 without brackets, empty),
+/// or NULL while conf names no hosts; an alias in "hosts" without its
+/// "hosts.<alias>"; TLS settings that cannot be used (unreadable files, a key
+/// not matching its certificate, TLS keys without "ssl"="true"); Kerberos
+/// settings that cannot be used (no "server-principal", a keytab without
+/// "client-principal" or unreadable, Kerberos keys without "kerberos"="true",
+/// libgssapi_krb5.so.2 missing: the message names the package); with
+/// "queue.spool.dir", a directory in use by another client (FLUME_ERR_CONFIG,
+/// naming its pid) or that cannot be created, read or written (FLUME_ERR_SPOOL).
+///
+/// With "queue.spool.dir", reads the directory's segments (checking every
+/// record) and starts the sender thread at once, which sends what a previous
+/// client left before any new event; blocks for that scan (about the time to
+/// read the unacknowledged bytes from disk).
+///
+/// Threads: any thread; the client it returns may then be used by many
+/// threads at once.
+/// Blocks: never on the network. With "ssl"="true" it reads conf's TLS files
+/// (truststore or the system's CA store, client certificate and key). With
+/// "kerberos"="true" it loads libgssapi_krb5.so.2 (once per process) and
+/// reads no ticket: tickets are fetched when connecting, within
+/// connect-timeout.
+/// Ownership: `hosts` and `conf` are only read during the call: conf is copied
+/// (its delivery callback too), so the caller may free it at once. The caller
+/// owns the client returned and frees it with flume_client_free().
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_new(hosts: *const c_char, conf: *const flume_config) -> *mut flume_client {
+    guard(|| {
+        let config = conf.as_ref().map_or_else(Config::default, |c| c.config().clone());
+        let hosts = if hosts.is_null() && !config.host_aliases.is_empty() { "" } else { c_str(hosts, "hosts")? };
+        let client = Client::new(hosts, &config)?;
+        Ok(Box::into_raw(Box::new(flume_client { inner: client })))
+    })
+    .unwrap_or(ptr::null_mut())
 }
 
-impl Client {
-    /// A client of the hosts in `hosts` (see `hosts::parse_host_list`), or,
-    /// when `hosts` is blank, of the hosts `config` names with `hosts` and
-    /// `hosts.<alias>`. Does not connect: that happens on the first call.
-    ///
-    /// Fails with `Config` when a setting breaks the rules of its key
-    /// (`Config::validate`), so a `Config` built in Rust is held to the same
-    /// ranges as a properties file.
-    pub fn new(hosts: &str, config: &Config) -> Result<Client> {
-        config.validate()?;
-        let addresses = if hosts.trim().is_empty() && !config.host_aliases.is_empty() {
-            config.configured_hosts()?
-        } else {
-            parse_host_list(hosts)?
-        };
-        let transport = Transport::new(config)?;
-        let core =
-            Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default(), transport };
-        let client = Client {
-            core: Arc::new(core),
-            sender: OnceLock::new(),
-            closed: Mutex::new(false),
-            process: fork_generation(),
-        };
-        // A spool is opened (and locked) now, and its sender started at once:
-        // what a previous client left is sent without waiting for a `send`.
-        if let Some(spool) = Spool::open(config)? {
-            let _ = client.sender.set(Sender::start(Arc::clone(&client.core), Some(spool))?);
+/// Sends one event with Flume's append call and waits for the answer.
+///
+/// Returns FLUME_OK when the source acknowledged the event, or:
+/// - FLUME_ERR_INVALID_ARG: client or event NULL, a NULL pointer with a non-zero
+///   count inside the event, or a header that is not UTF-8. Nothing sent.
+/// - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size. Nothing sent.
+/// - FLUME_ERR_CONNECT: no connection could be made. Nothing sent.
+/// - FLUME_ERR_TIMEOUT, FLUME_ERR_IO, FLUME_ERR_PROTOCOL: delivery unknown; the
+///   connection is closed and the next call reconnects.
+/// - FLUME_ERR_FAILED, FLUME_ERR_SERVER: the source rejected the event.
+/// - FLUME_ERR_BUSY: every pooled connection of the hosts tried stayed busy
+///   with other threads' calls for request-timeout. Nothing sent.
+///
+/// flume_last_error() gives the detail.
+///
+/// Threads: any number of threads at once on one client.
+/// Blocks: at most max-attempts x (request-timeout + connect-timeout +
+/// request-timeout): a pooled connection, a connection, the call, on each host
+/// tried (see flume_client). With the defaults (20 s each) and one host: 60 s.
+/// Ownership: the event and all it points to are only read during the call;
+/// the caller may reuse or free them once it returns.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_append(client: *mut flume_client, event: *const flume_event) -> flume_result {
+    guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        if event.is_null() {
+            return Err(err!(InvalidArg, "event is NULL"));
         }
-        Ok(client)
-    }
-
-    /// The client's settings.
-    pub fn config(&self) -> &Config {
-        &self.core.config
-    }
-
-    /// Sends one event with `append` and waits for the answer.
-    pub fn append<E: EventView>(&self, event: &E) -> Result<()> {
-        self.check_process()?;
-        self.core.append(event)
-    }
-
-    /// Sends `events` with `appendBatch`, in calls of at most `batch-size`
-    /// events and `max-frame-size` bytes, in order, stopping at the first
-    /// failure. Every event is validated before anything is sent. `delivered`
-    /// receives the number of leading events the server acknowledged, also on
-    /// failure.
-    pub fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
-        *delivered = 0;
-        self.check_process()?;
-        self.core.append_batch(events, delivered)
-    }
-
-    /// Validates `event`, copies it into the send queue and returns; the
-    /// sender thread delivers it and reports the result to the config's
-    /// delivery callback with `opaque`. Fails with `QueueFull` when the queue
-    /// has no room (see `queue.full`); a failed `send` queues nothing and
-    /// reports nothing. Fails with `Closed` while the client is being dropped
-    /// (a delivery callback sending then).
-    ///
-    /// From a delivery callback, `send` never waits for room (the room would
-    /// have to come from the thread running the callback): with
-    /// `queue.full = block` a full queue fails at once.
-    pub fn send<E: EventView>(&self, event: &E, opaque: usize) -> Result<()> {
-        self.check_process()?;
-        self.core.validate(Method::AppendBatch, std::slice::from_ref(event))?;
-        self.sender()?.send(&self.core.config, event, opaque)
-    }
-
-    /// Waits until every event sent before the call has its report, at most
-    /// `timeout` (`Duration::MAX`: no limit); then fails with `Timeout` saying
-    /// how many remain. From a delivery callback it fails at once with
-    /// `InvalidArg`: it would wait for its own thread.
-    pub fn flush(&self, timeout: Duration) -> Result<()> {
-        self.check_process()?;
-        self.sender.get().map_or(Ok(()), |sender| sender.flush(timeout))
-    }
-
-    /// The client's statistics as JSON: events and calls acknowledged, failed
-    /// attempts by result code, connections made, bytes sent, call latency
-    /// (count, mean, max, and a histogram of power-of-two microsecond buckets),
-    /// the send queue (events and bytes queued, reports by result code),
-    /// each host's state, backoff and counters, and with a spool its figures.
-    ///
-    /// Fails with `InvalidArg` in a child process forked after the client was
-    /// made: the statistics sit behind locks that a thread of the parent may
-    /// have held at the fork, and would then never be released in the child.
-    pub fn stats_json(&self) -> Result<String> {
-        self.check_process()?;
-        let json = self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures));
-        Ok(match self.sender.get().and_then(Sender::spool_json) {
-            // The spool's object goes last: `"spool":{...}` before the closing brace.
-            Some(spool) => format!("{},\"spool\":{spool}}}", &json[..json.len() - 1]),
-            None => json,
-        })
-    }
-
-    /// The same statistics in the Prometheus text exposition format, ready to
-    /// serve on a `/metrics` endpoint (metric names `flume_client_*`). Fails
-    /// with `InvalidArg` in a forked child, as `stats_json` does.
-    pub fn stats_prometheus(&self) -> Result<String> {
-        self.check_process()?;
-        Ok(self.core.stats.to_prometheus(&self.core.hosts, self.sender.get().map(Sender::figures)))
-    }
-
-    /// Delivery callbacks that panicked so far (each cost its own report only).
-    pub fn callback_panics(&self) -> u64 {
-        self.sender.get().map_or(0, Sender::callback_panics)
-    }
-
-    fn sender(&self) -> Result<&Sender> {
-        if let Some(sender) = self.sender.get() {
-            return Ok(sender);
-        }
-        let closed = self.closed.lock();
-        if *closed {
-            return Err(err!(Closed, "the client is being freed: the event was not queued (no report follows)"));
-        }
-        if self.sender.get().is_none() {
-            let _ = self.sender.set(Sender::start(Arc::clone(&self.core), None)?);
-            // cannot be set meanwhile: under `closed`
-        }
-        Ok(self.sender.get().expect("set above"))
-    }
-
-    /// Closes the asynchronous side: refuses further sends, flushes for
-    /// close-timeout, then has the rest reported and waits for the sender
-    /// thread to end (see `Sender::close`). Takes `&self` so that delivery
-    /// callbacks may still use the client while it runs (the C
-    /// `flume_client_free` calls it before freeing). True for the call that
-    /// closed; false if the client was already closed or closing (a callback
-    /// freeing its client while free runs), which then does nothing.
-    pub(crate) fn close(&self) -> bool {
-        if fork_generation() != self.process {
-            return true; // see Drop
-        }
-        {
-            let mut closed = self.closed.lock();
-            if *closed {
-                return false;
-            }
-            *closed = true;
-        }
-        if let Some(sender) = self.sender.get() {
-            sender.close(self.core.config.close_timeout);
-        }
-        true
-    }
-
-    /// A child process must not use its parent's client: both would write to
-    /// the same sockets, and the child has no sender thread.
-    fn check_process(&self) -> Result<()> {
-        if fork_generation() != self.process {
-            return Err(err!(
-                InvalidArg,
-                "this client was created before fork(): create a new client in the child process"
-            ));
-        }
-        Ok(())
-    }
+        with_events(event, 1, |events| client.inner.append(&events[0]))
+    })
 }
 
-impl Drop for Client {
-    /// Flushes the send queue for at most `close-timeout`, then has what is
-    /// left reported as failed and waits for the sender thread to end: no
-    /// report, thread or connection of the client outlives the drop. The
-    /// worst case is close-timeout, plus the rest of a connect attempt in
-    /// progress, plus the callbacks of the reports still due.
-    ///
-    /// Dropped from its own delivery callback, it returns at once: the
-    /// sender thread finishes on its own (flush for close-timeout, then the
-    /// rest reported), after the callback returns. In a forked child it
-    /// touches nothing of the parent's.
-    fn drop(&mut self) {
-        if fork_generation() != self.process {
-            if let Some(sender) = self.sender.take() {
-                std::mem::forget(sender); // its locks may be held by parent threads that do not exist here
-            }
-            return;
-        }
-        self.close();
-    }
-}
-
-/// Counts `fork()`s in this process's history: a child sees a larger number
-/// than its parent had.
-fn fork_generation() -> u64 {
-    static FORKS: AtomicU64 = AtomicU64::new(0);
-    static REGISTER: Once = Once::new();
-    extern "C" fn in_child() {
-        FORKS.fetch_add(1, Ordering::Relaxed);
-    }
-    // SAFETY: registers a handler that only increments an atomic.
-    REGISTER.call_once(|| unsafe {
-        libc::pthread_atfork(None, None, Some(in_child));
+/// Sends `count` events with Flume's appendBatch call, split into calls of at
+/// most batch-size events and max-frame-size bytes, in order, waiting for each
+/// answer and stopping at the first failure. Every event is checked before
+/// anything is sent. `count` 0 sends nothing and returns FLUME_OK (`events` may
+/// then be NULL).
+///
+/// If `delivered` is not NULL it receives the number of leading events the
+/// source acknowledged, on success (count) and on failure alike, so a caller
+/// can resume after them. The events of the call that failed were not
+/// acknowledged; with FLUME_ERR_TIMEOUT, FLUME_ERR_IO or FLUME_ERR_PROTOCOL they
+/// may still have been delivered.
+///
+/// Returns the codes of flume_client_append(); FLUME_ERR_INVALID_ARG also for
+/// `events` NULL with `count` > 0.
+///
+/// Threads: any number of threads at once on one client.
+/// Blocks: the bound of flume_client_append() for each call it makes, one after
+/// another: ceil(count / batch-size) calls, or more when max-frame-size splits
+/// them (a failed call ends it).
+/// Ownership: the events and all they point to are only read during the call;
+/// `delivered` is written before it returns and not kept.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_append_batch(
+    client: *mut flume_client,
+    events: *const flume_event,
+    count: usize,
+    delivered: *mut usize,
+) -> flume_result {
+    let mut acknowledged = 0;
+    let result = guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        with_events(events, count, |events| client.inner.append_batch(events, &mut acknowledged))
     });
-    FORKS.load(Ordering::Relaxed)
+    if let Some(delivered) = delivered.as_mut() {
+        *delivered = acknowledged;
+    }
+    result
 }
 
-impl Core {
-    pub(crate) fn config(&self) -> &Config {
-        &self.config
-    }
-
-    fn append<E: EventView>(&self, event: &E) -> Result<()> {
-        let events = std::slice::from_ref(event);
-        self.validate(Method::Append, events)?;
-        self.call(Method::Append, events, None)
-    }
-
-    fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
-        *delivered = 0;
-        let events_size = self.validate(Method::AppendBatch, events)?;
-        // The common case, all events in one call, needs no sizing of each event to split them.
-        let (protocol, count) = (self.config.protocol, events.len());
-        if (1..=self.config.batch_size).contains(&count)
-            && batch_call_size(protocol, Method::AppendBatch, count, events_size) <= self.config.max_frame_size
-        {
-            self.call(Method::AppendBatch, events, None)?;
-            *delivered = count;
-            return Ok(());
+/// Queues one event for asynchronous sending and returns at once: the
+/// library copies the event (the caller may reuse its memory immediately), a
+/// background thread of the client sends it in batches over the same pool and
+/// hosts as flume_client_append_batch(), retries failures (retries,
+/// retry-backoff) and reports the result exactly once to the config's delivery
+/// callback (flume_config_set_delivery_cb) with `opaque`, which the library
+/// only passes back. Thread-safe; may be called from a delivery callback.
+///
+/// Blocks: never on the network. With queue.full = block and a full queue it
+/// waits for room at most queue.block-timeout, except in a delivery callback,
+/// where it fails at once (the room would have to come from the thread
+/// running the callback). The first call starts the client's sender thread.
+///
+/// Returns FLUME_OK when the event was queued; then, and only then, a report
+/// follows. Otherwise nothing was queued and no report follows:
+/// - FLUME_ERR_INVALID_ARG: client or event NULL, a NULL pointer with a
+///   non-zero count inside the event, a header not UTF-8, or a client
+///   inherited across fork();
+/// - FLUME_ERR_TOO_LARGE: the event does not fit in max-frame-size;
+/// - FLUME_ERR_QUEUE_FULL: queue.max-events or queue.max-bytes reached (at once
+///   with queue.full = fail; after queue.block-timeout with queue.full = block);
+///   with a spool, queue.spool.max-bytes reached;
+/// - FLUME_ERR_SPOOL: with queue.spool.dir, the event could not be written to
+///   the spool (disk full, a write or sync error); events spooled before are intact.
+/// - FLUME_ERR_CLOSED: flume_client_free() of this client has begun (a
+///   delivery callback sending while free flushes): sends made during free are
+///   refused, never delivered after it.
+///
+/// With a spool, FLUME_OK means the event is in the spool's file (and synced,
+/// with queue.spool.fsync = always): it survives this process's death.
+/// With queue.spool.fsync = always it also waits for one msync (and for
+/// other threads' sends ahead of it).
+///
+/// Threads: any number of threads at once on one client.
+/// Blocks: never on the network; with queue.full = block, at most
+/// queue.block-timeout waiting for room in the queue.
+/// Ownership: the event is copied before it returns; `opaque` is never
+/// dereferenced, only handed to the delivery callback.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_send(
+    client: *mut flume_client,
+    event: *const flume_event,
+    opaque: *mut c_void,
+) -> flume_result {
+    guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        if event.is_null() {
+            return Err(err!(InvalidArg, "event is NULL"));
         }
-        self.append_validated(events, delivered)
-    }
+        with_events(event, 1, |events| client.inner.send(&events[0], opaque as usize))
+    })
+}
 
-    /// `append_batch` of events already validated (by `Client::send`).
-    pub(crate) fn append_validated<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
-        *delivered = 0;
-        let mut rest = events;
-        while !rest.is_empty() {
-            let count = self.next_call_len(rest);
-            self.call(Method::AppendBatch, &rest[..count], None)?;
-            *delivered += count;
-            rest = &rest[count..];
+/// Waits until every event that flume_client_send() accepted before this call
+/// has had its delivery report (its callback has returned), or `timeout_ms`
+/// passes. Thread-safe. Blocks at most `timeout_ms`.
+///
+/// Returns FLUME_OK (also when nothing was ever sent); FLUME_ERR_TIMEOUT when
+/// time ran out, with the exact number of those events whose report has not
+/// been made yet in flume_last_error() (they stay queued or in flight and
+/// will be reported); FLUME_ERR_INVALID_ARG if client is NULL or inherited
+/// across fork(), or, at once, when called from a delivery callback of the
+/// same client (it would wait for the thread running the callback).
+///
+/// Threads: any thread but the client's own delivery callback.
+/// Blocks: at most timeout_ms.
+/// Ownership: keeps nothing.
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_flush(client: *mut flume_client, timeout_ms: u32) -> flume_result {
+    guard_result(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        client.inner.flush(Duration::from_millis(timeout_ms.into()))
+    })
+}
+
+/// The client's statistics as a JSON object, in a new NUL-terminated string
+/// that the caller frees with flume_string_free(). NULL, with
+/// FLUME_ERR_INVALID_ARG in flume_last_error(), if client is NULL or was
+/// inherited across fork() (the child would wait for locks the parent's
+/// threads held at the fork). Fields:
+/// - "events_acked", "calls_acked": events and calls acknowledged OK;
+/// - "bytes_sent": bytes of calls written; "connects": connections opened
+///   (the first ones and reconnects);
+/// - "failures": failed call attempts by result code name;
+/// - "latency_us": call latency from first byte sent to reply: "count",
+///   "mean", "max", and "buckets", where bucket i counts calls under 2^i us;
+/// - "queue": the send queue's "events" and "bytes" waiting, and "reports"
+///   made so far by result code name;
+/// - "spool" (with queue.spool.dir only): "dir", "fsync", unacknowledged
+///   "events" and "bytes", "segments", "spooled_events", "spooled_bytes",
+///   "replayed" (left by a previous client), "replay_pending", "torn_records",
+///   "corrupt_records", "write_errors", "fsyncs", "sync_errors",
+///   "segments_created", "segments_deleted", "last_problem" (string or null);
+/// - "hosts": per host "address", "state" ("up" or "backoff"), "backoff_ms"
+///   left, "consecutive_failures", "events_acked", "calls_acked", "failures",
+///   "connects", "idle_connections".
+///
+/// Threads: any number of threads at once, also while others send.
+/// Blocks: never on the network nor on a call in flight: it only takes the
+/// client's internal locks, each held for a few memory operations.
+/// Ownership: the caller owns the string returned and frees it with
+/// flume_string_free().
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_stats_json(client: *const flume_client) -> *mut c_char {
+    guard(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        Ok(CString::new(client.inner.stats_json()?).expect("JSON has no NUL").into_raw())
+    })
+    .unwrap_or(ptr::null_mut())
+}
+
+/// The same statistics as flume_client_stats_json() in the Prometheus text
+/// exposition format (version 0.0.4), in a new NUL-terminated string that the
+/// caller frees with flume_string_free(); a service can serve it as it is on
+/// its /metrics endpoint (Content-Type: text/plain; version=0.0.4). NULL, with
+/// FLUME_ERR_INVALID_ARG in flume_last_error(), if client is NULL or was
+/// inherited across fork(). Each family has its # HELP and # TYPE lines; the
+/// metrics:
+/// - counters flume_client_events_acked_total, flume_client_calls_acked_total,
+///   flume_client_sent_bytes_total, flume_client_connections_opened_total;
+///   flume_client_call_failures_total{code="FLUME_ERR_..."};
+/// - histogram flume_client_call_duration_seconds (buckets at powers of two
+///   microseconds, 1 us to 2^26 us) and gauge
+///   flume_client_call_duration_max_seconds;
+/// - gauges flume_client_queue_events, flume_client_queue_bytes; counter
+///   flume_client_delivery_reports_total{result="FLUME_OK"|"FLUME_ERR_..."};
+/// - per host (label host="host:port"): gauges flume_client_host_up (1, or 0
+///   in backoff), flume_client_host_backoff_seconds,
+///   flume_client_host_consecutive_failures,
+///   flume_client_host_idle_connections; counters
+///   flume_client_host_events_acked_total, flume_client_host_calls_acked_total,
+///   flume_client_host_call_failures_total,
+///   flume_client_host_connections_opened_total.
+///
+/// A process with several clients should add a label of its own to tell them
+/// apart (or serve each under its own job).
+///
+/// Threads: any number of threads at once, also while others send.
+/// Blocks: as flume_client_stats_json().
+/// Ownership: the caller owns the string returned and frees it with
+/// flume_string_free().
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_stats_prometheus(client: *const flume_client) -> *mut c_char {
+    guard(|| {
+        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+        Ok(CString::new(client.inner.stats_prometheus()?).expect("the text has no NUL").into_raw())
+    })
+    .unwrap_or(ptr::null_mut())
+}
+
+/// Frees a string returned by this library (flume_client_stats_json(),
+/// flume_client_stats_prometheus()). NULL is a no-op.
+///
+/// Threads: any thread, not necessarily the one that got the string.
+/// Blocks: never.
+/// Ownership: takes the string back; freeing another pointer, or one string
+/// twice, is undefined behaviour.
+#[no_mangle]
+pub unsafe extern "C" fn flume_string_free(string: *mut c_char) {
+    if !string.is_null() {
+        drop(CString::from_raw(string));
+    }
+}
+
+/// Frees the client. If events sent with flume_client_send() are still
+/// unreported, first flushes for at most close-timeout (default 5 s): from
+/// its start, flume_client_send() on this client fails with FLUME_ERR_CLOSED.
+/// When close-timeout passes, the call in flight is cut (its socket shut
+/// down) and the rest is reported on the client's sender thread: queued
+/// events as FLUME_ERR_CLOSED (not sent), events an attempt may have
+/// delivered as FLUME_ERR_TIMEOUT (delivery unknown). Then free waits for that
+/// thread to end: when it returns, no report comes any more and no thread,
+/// socket or memory of the client remains.
+///
+/// Blocks at most: close-timeout, plus the time the delivery callbacks still
+/// due take (every event not yet reported gets its callback before free
+/// returns, one after another), plus, if the sender thread is connecting when
+/// close-timeout passes (name lookup, TCP connect, TLS handshake, Kerberos
+/// negotiation), the rest of that connect attempt (at most connect-timeout),
+/// which cannot be cut. A call in flight, a retry-backoff pause and
+/// lingering do not add to it.
+///
+/// NULL is a no-op. Must not be called while another thread is still using
+/// the client. From a delivery callback while flume_client_free() of the
+/// same client runs, it does nothing (the running one frees the client).
+/// Otherwise, from a delivery callback of the same client it returns at
+/// once: the sender thread finishes the close by itself (flush for
+/// close-timeout, then the rest reported as above) after the callback
+/// returns, and ends; those later reports still come, with the same `user`,
+/// but the callback must not use the freed client in them.
+///
+/// With queue.spool.dir: after close-timeout, events still unreported are
+/// NOT reported; they stay in the spool (synced, unless queue.spool.fsync =
+/// never) and the next client on the directory sends them (those of a call
+/// in flight may then arrive twice). The directory's lock is released before
+/// this returns.
+///
+/// fork(): a child process must not use its parent's clients (calls fail with
+/// FLUME_ERR_INVALID_ARG); freeing one in the child releases its memory
+/// without touching the parent's connections or queue.
+///
+/// Threads: one thread, once no other thread uses the client.
+/// Blocks: as stated above, for the events flume_client_send() queued; a
+/// client that never sent asynchronously is freed at once.
+/// Ownership: frees the client, its connections and its copy of the config
+/// (with the delivery callback's `user`, which it never frees itself).
+#[no_mangle]
+pub unsafe extern "C" fn flume_client_free(client: *mut flume_client) {
+    let _ = guard(|| {
+        if !client.is_null() {
+            // Closed through a shared reference first: delivery callbacks may
+            // still use the client (send, append, stats) until it returns.
+            // A free from a callback while this one runs finds it closing and
+            // leaves the freeing to this one.
+            if (*client).inner.close() {
+                drop(Box::from_raw(client));
+            }
         }
         Ok(())
-    }
-
-    /// Checks that every header is UTF-8 (Flume would silently corrupt it) and
-    /// that every event fits alone in a frame. Returns the events' encoded size.
-    fn validate<E: EventView>(&self, method: Method, events: &[E]) -> Result<usize> {
-        let protocol = self.config.protocol;
-        let mut events_size = 0usize;
-        for (index, event) in events.iter().enumerate() {
-            let (size, ascii) = event_size_and_ascii(protocol, event);
-            if !ascii {
-                check_utf8(event).map_err(|e| err!(InvalidArg, "event {index}: {}", e.message()))?;
-            }
-            let call_size = batch_call_size(protocol, method, 1, size);
-            if call_size > self.config.max_frame_size {
-                return Err(err!(
-                    TooLarge,
-                    "event {index} needs a frame of {call_size} bytes, more than max-frame-size ({})",
-                    self.config.max_frame_size
-                ));
-            }
-            events_size = events_size.saturating_add(size);
-        }
-        Ok(events_size)
-    }
-
-    /// One `appendBatch` call of `events` (which fit in one) for the sender
-    /// thread, which `cancel` can cut.
-    pub(crate) fn send_call<E: EventView>(&self, events: &[E], cancel: &CallCancel) -> Result<()> {
-        self.call(Method::AppendBatch, events, Some(cancel))
-    }
-
-    /// How many of the leading `events` fit in one `appendBatch` call (at least one).
-    pub(crate) fn next_call_len<E: EventView>(&self, events: &[E]) -> usize {
-        let protocol = self.config.protocol;
-        let mut events_size = 0usize;
-        for (i, event) in events.iter().enumerate().take(self.config.batch_size) {
-            events_size = events_size.saturating_add(event_size(protocol, event));
-            if i > 0 && batch_call_size(protocol, Method::AppendBatch, i + 1, events_size) > self.config.max_frame_size
-            {
-                return i;
-            }
-        }
-        events.len().min(self.config.batch_size)
-    }
-
-    /// One call, tried on each candidate host in turn until one answers OK.
-    /// Once `cancel` is cancelled, no further attempt is made.
-    fn call<E: EventView>(&self, method: Method, events: &[E], cancel: Option<&CallCancel>) -> Result<()> {
-        let mut failure = Failure::default();
-        for host in self.hosts.candidates() {
-            if let Some(Err(e)) = cancel.map(CallCancel::check) {
-                failure.add(e, false);
-                break;
-            }
-            let mut slot = match host.pool.checkout(deadline_in(self.config.request_timeout)) {
-                Ok(slot) => slot,
-                Err(busy) => {
-                    // Nothing was sent, and a busy host is not a failing one.
-                    failure.add(busy, false);
-                    continue;
-                }
-            };
-            match self.call_on(host, &mut slot, method, events, cancel) {
-                Ok(()) => {
-                    self.hosts.succeeded(host);
-                    self.stats.acked(&host.stats, events.len());
-                    return Ok(());
-                }
-                Err(e) if e.kind() == ErrorKind::Closed => {
-                    failure.add(e, false); // cancelled before sending: not the host's fault
-                    break;
-                }
-                Err(e) => {
-                    self.stats.failed(&host.stats, e.kind());
-                    self.hosts.failed(host);
-                    let uncertain = e.kind().maybe_delivered();
-                    failure.add(e, uncertain);
-                }
-            }
-        }
-        Err(failure.into_error())
-    }
-
-    /// One attempt on one host's pooled connection. Drops the connection after
-    /// any error that leaves delivery unknown.
-    fn call_on<E: EventView>(
-        &self,
-        host: &Host,
-        slot: &mut Slot,
-        method: Method,
-        events: &[E],
-        cancel: Option<&CallCancel>,
-    ) -> Result<()> {
-        let config = &self.config;
-        if slot.connection.as_mut().is_some_and(|c| c.is_stale(Instant::now())) {
-            // The server closed it while idle (or sent stray bytes): replace it before sending anything.
-            slot.connection = None;
-        }
-        if slot.connection.is_none() {
-            slot.connection = Some(Connection::open(&host.address, config.connect_timeout, &self.transport)?);
-            slot.seqid = 0;
-            self.stats.connected(&host.stats);
-        }
-        let connection = slot.connection.as_mut().expect("connected above");
-        slot.seqid = slot.seqid.wrapping_add(1);
-        slot.request.clear();
-        let splice_from = if connection.is_tls() { usize::MAX } else { SPLICED_BODY_MIN };
-        let request_len = encode_call_spliced(
-            config.protocol,
-            &mut slot.request,
-            slot.seqid,
-            method,
-            events,
-            splice_from,
-            &mut slot.splices,
-        );
-        let request = segments(&slot.request, &slot.splices, events);
-        let in_flight = cancel.map(|cancel| cancel.enter(connection.fd())).transpose()?;
-        let start = Instant::now();
-        let result = connection
-            .round_trip(request, request_len, &mut slot.reply, start, config.request_timeout)
-            .and_then(|payload| {
-                self.stats.answered(start.elapsed());
-                decode_reply_to_call(config.protocol, payload, slot.seqid, method, events.len())
-                    .map_err(|e| Error::new(e.kind(), format!("{}: {}", host.address, e.message())))
-            });
-        drop(in_flight); // before the connection can be closed
-        self.stats.sent(request_len);
-        if result.as_ref().is_err_and(|e| e.kind().maybe_delivered()) {
-            slot.connection = None;
-        }
-        result
-    }
-}
-
-/// Checks that every header string of `event` is UTF-8, naming the first that is not.
-fn check_utf8<E: EventView>(event: &E) -> Result<()> {
-    for h in 0..event.header_count() {
-        let (key, value) = event.header(h);
-        for (what, string) in [("key", key), ("value", value)] {
-            if let Err(e) = std::str::from_utf8(string) {
-                return Err(err!(InvalidArg, "header {h} {what} is not UTF-8: {e}"));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The attempts of a call that failed on every host tried.
-#[derive(Default)]
-struct Failure {
-    last: Option<Error>,
-    /// The kind of the latest attempt that may have delivered the events.
-    uncertain: Option<ErrorKind>,
-}
-
-impl Failure {
-    fn add(&mut self, e: Error, uncertain: bool) {
-        if uncertain {
-            self.uncertain = Some(e.kind());
-        }
-        self.last = Some(match self.last.take() {
-            None => e,
-            Some(earlier) => Error::new(e.kind(), format!("{}; then {}", earlier.message(), e.message())),
-        });
-    }
-
-    /// The last attempt's error with every attempt's message; its kind is the
-    /// uncertain attempt's if there was one, so "nothing was sent" is never
-    /// claimed after an attempt that may have delivered.
-    fn into_error(self) -> Error {
-        let last = self.last.unwrap_or_else(|| err!(Internal, "no host to try"));
-        match self.uncertain {
-            Some(kind) if !last.kind().maybe_delivered() => Error::new(kind, last.message()),
-            _ => last,
-        }
-    }
+    });
 }

@@ -1,161 +1,202 @@
-//! The error type: one variant per result code of the C API, plus a message.
+//! Result codes, the thread's last error, panic catching, and the static strings.
 
-use std::fmt;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// What went wrong, one kind per C result code (`FLUME_ERR_*`).
+use ::flume_client::{Error, ErrorKind};
+
+/// The result of a call: FLUME_OK (0) or one of the FLUME_ERR_* codes.
 ///
-/// The numeric values are the C codes; `0` is success and is not a kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u32)]
-pub enum ErrorKind {
-    /// A NULL pointer where one is not allowed, invalid UTF-8 in a header, a bad host. Nothing sent.
-    InvalidArg = 1,
-    /// Unknown config key or a value out of range. Nothing sent.
-    Config = 2,
-    /// One event alone cannot fit in a frame of `max-frame-size`. Nothing sent.
-    TooLarge = 3,
-    /// No connection could be made. Nothing sent.
-    Connect = 4,
-    /// `request-timeout` passed before the reply came. Delivery unknown.
-    Timeout = 5,
-    /// The connection broke while sending or receiving. Delivery unknown.
-    Io = 6,
-    /// The reply was malformed. Delivery unknown.
-    Protocol = 7,
-    /// The server answered `FAILED` (its channel is full). Rejected.
-    Failed = 8,
-    /// The server answered `ERROR`, `UNKNOWN`, an unknown status, or an exception. Rejected.
-    Server = 9,
-    /// A bug in this library (a caught panic). Delivery unknown.
-    Internal = 10,
-    /// The asynchronous send queue is full. Nothing queued.
-    QueueFull = 11,
-    /// The client was freed before a queued event could be sent (not
-    /// delivered), or `send` was called while it was being freed (not queued).
-    Closed = 12,
-    /// No pooled connection became free within `request-timeout`: every one of
-    /// `maxConnections` stayed busy with other calls. Nothing sent.
-    Busy = 13,
-    /// The durable send queue (`queue.spool.dir`) could not be written or read:
-    /// disk full, a write or sync error, a directory that cannot be used. The
-    /// event was not accepted; what was spooled before is unaffected.
-    Spool = 14,
-    /// Delivery reports only: `event-timeout` passed before the event was
-    /// written to any connection (the sender was busy with the events ahead
-    /// of it, which were failing or slow). Nothing sent.
-    Expired = 15,
+/// Each code also says whether anything was sent; see the FLUME_ERR_* macros.
+/// flume_last_error() gives the detail of the most recent failure, and
+/// flume_result_str() a fixed description of any code.
+pub type flume_result = u32;
+
+/// Success.
+pub const FLUME_OK: flume_result = 0;
+/// A NULL pointer where one is not allowed, invalid UTF-8 in a header, a count too large for memory, or a bad host list. Nothing was sent.
+pub const FLUME_ERR_INVALID_ARG: flume_result = 1;
+/// An unknown config key, or a value out of range. Nothing was sent.
+pub const FLUME_ERR_CONFIG: flume_result = 2;
+/// One event alone cannot fit in a frame of max-frame-size. Nothing was sent.
+pub const FLUME_ERR_TOO_LARGE: flume_result = 3;
+/// No connection could be made: refused, unreachable, name not resolved, or connect-timeout passed. Nothing was sent.
+pub const FLUME_ERR_CONNECT: flume_result = 4;
+/// request-timeout passed before the reply came. The events MAY have been delivered. The connection was closed.
+pub const FLUME_ERR_TIMEOUT: flume_result = 5;
+/// The connection broke while sending or receiving. The events MAY have been delivered.
+pub const FLUME_ERR_IO: flume_result = 6;
+/// The reply was malformed: bad frame, wrong protocol, wrong seqid or method name. The events MAY have been delivered. The connection was closed.
+pub const FLUME_ERR_PROTOCOL: flume_result = 7;
+/// The server answered FAILED: its channel is full (retry later), or the call had more events than the channel's
+/// transactionCapacity (every such call fails: lower batch-size). The events were sent and rejected; the connection
+/// stays usable.
+pub const FLUME_ERR_FAILED: flume_result = 8;
+/// The server answered ERROR, UNKNOWN, a status outside the enum, or raised an exception: the events were sent and rejected.
+pub const FLUME_ERR_SERVER: flume_result = 9;
+/// A bug in this library (a caught panic). The events MAY have been delivered. Please report it.
+pub const FLUME_ERR_INTERNAL: flume_result = 10;
+/// flume_client_send() only: the send queue is full (queue.max-events or queue.max-bytes), at once with
+/// queue.full = fail, or after queue.block-timeout with queue.full = block. Nothing was queued; no report follows.
+pub const FLUME_ERR_QUEUE_FULL: flume_result = 11;
+/// Delivery reports: the client was freed, and close-timeout passed, before the event could be sent.
+/// It was not delivered. flume_client_send(): called while flume_client_free() of the same client runs
+/// (from a delivery callback): nothing was queued; no report follows.
+pub const FLUME_ERR_CLOSED: flume_result = 12;
+/// No pooled connection became free in time: all maxConnections connections to the host stayed busy with
+/// other calls for request-timeout. Nothing was sent; retry later, or raise maxConnections.
+pub const FLUME_ERR_BUSY: flume_result = 13;
+/// The durable send queue (queue.spool.dir) could not be used: flume_client_send() could not write the
+/// event to the spool (disk full, a write or sync error). Nothing was accepted and no report follows; every
+/// event spooled before is intact. A spool at queue.spool.max-bytes is FLUME_ERR_QUEUE_FULL instead.
+/// flume_client_new() fails with it (NULL, reason in flume_last_error()) when the directory cannot be
+/// created, read or written.
+pub const FLUME_ERR_SPOOL: flume_result = 14;
+/// Delivery reports only: event-timeout passed before the event was written to any connection, while the
+/// sender was busy with the events ahead of it (failing or slow calls). Nothing was sent: resending it
+/// cannot duplicate it.
+pub const FLUME_ERR_EXPIRED: flume_result = 15;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-impl ErrorKind {
-    /// Every kind, in code order.
-    pub const ALL: [ErrorKind; 15] = [
-        ErrorKind::InvalidArg,
-        ErrorKind::Config,
-        ErrorKind::TooLarge,
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::Io,
-        ErrorKind::Protocol,
-        ErrorKind::Failed,
-        ErrorKind::Server,
-        ErrorKind::Internal,
-        ErrorKind::QueueFull,
-        ErrorKind::Closed,
-        ErrorKind::Busy,
-        ErrorKind::Spool,
-        ErrorKind::Expired,
-    ];
+/// Records `e` as the thread's last error and returns its code.
+pub(crate) fn fail(e: &Error) -> flume_result {
+    let text = e.to_string().replace('\0', "\\0");
+    LAST_ERROR.with(|last| *last.borrow_mut() = CString::new(text).expect("NULs replaced"));
+    e.kind().code()
+}
 
-    /// One more than the largest code: the length of arrays indexed by code
-    /// (codes need not be contiguous).
-    pub const SLOTS: usize = {
-        let mut max = 0;
-        let mut i = 0;
-        while i < ErrorKind::ALL.len() {
-            if ErrorKind::ALL[i] as usize > max {
-                max = ErrorKind::ALL[i] as usize;
-            }
-            i += 1;
-        }
-        max + 1
-    };
-
-    /// The C result code.
-    pub fn code(self) -> u32 {
-        self as u32
-    }
-
-    /// The kind for a C result code, if it is one.
-    pub fn from_code(code: u32) -> Option<ErrorKind> {
-        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
-    }
-
-    /// The C name of the code, e.g. `FLUME_ERR_TIMEOUT`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidArg => "FLUME_ERR_INVALID_ARG",
-            ErrorKind::Config => "FLUME_ERR_CONFIG",
-            ErrorKind::TooLarge => "FLUME_ERR_TOO_LARGE",
-            ErrorKind::Connect => "FLUME_ERR_CONNECT",
-            ErrorKind::Timeout => "FLUME_ERR_TIMEOUT",
-            ErrorKind::Io => "FLUME_ERR_IO",
-            ErrorKind::Protocol => "FLUME_ERR_PROTOCOL",
-            ErrorKind::Failed => "FLUME_ERR_FAILED",
-            ErrorKind::Server => "FLUME_ERR_SERVER",
-            ErrorKind::Internal => "FLUME_ERR_INTERNAL",
-            ErrorKind::QueueFull => "FLUME_ERR_QUEUE_FULL",
-            ErrorKind::Closed => "FLUME_ERR_CLOSED",
-            ErrorKind::Busy => "FLUME_ERR_BUSY",
-            ErrorKind::Spool => "FLUME_ERR_SPOOL",
-            ErrorKind::Expired => "FLUME_ERR_EXPIRED",
+/// Runs `f`, turning a panic into `FLUME_ERR_INTERNAL` and an `Err` into its
+/// code, both recorded as the thread's last error.
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, flume_result> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(fail(&e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(fail(&Error::new(ErrorKind::Internal, format!("panic caught at the C boundary: {what}"))))
         }
     }
+}
 
-    /// Whether the events of a failed call may have reached the server.
-    pub fn maybe_delivered(self) -> bool {
-        matches!(self, ErrorKind::Timeout | ErrorKind::Io | ErrorKind::Protocol | ErrorKind::Internal)
+/// `guard` for functions that return a `flume_result`.
+pub(crate) fn guard_result(f: impl FnOnce() -> Result<(), Error>) -> flume_result {
+    match guard(f) {
+        Ok(()) => FLUME_OK,
+        Err(code) => code,
     }
 }
 
-/// An error: its kind (the C result code) and a human-readable detail.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
+/// The detail of the most recent failure on the calling thread, like errno or
+/// dlerror(): which argument, host, key or event was wrong and why. An empty
+/// string if no call of this library has failed on this thread.
+///
+/// Never NULL. The string belongs to the library and stays valid until the next
+/// call of this library on the same thread; copy it to keep it. Successful calls
+/// do not clear it.
+///
+/// Threads: any thread; each thread has its own.
+/// Blocks: never.
+/// Ownership: the library's, valid until the next call of this library on the
+/// same thread; never free it.
+#[no_mangle]
+pub extern "C" fn flume_last_error() -> *const c_char {
+    LAST_ERROR.with(|last| last.borrow().as_ptr())
 }
 
-impl Error {
-    /// An error of `kind` with a detail message.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into() }
-    }
-
-    /// The kind, which is the C result code.
-    pub fn kind(&self) -> ErrorKind {
-        self.kind
-    }
-
-    /// The detail message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.name(), self.message)
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// Shorthand for results of this crate.
-pub type Result<T> = std::result::Result<T, Error>;
-
-/// Builds an `Error` with a formatted message: `err!(Timeout, "after {} ms", n)`.
-macro_rules! err {
-    ($kind:ident, $($arg:tt)+) => {
-        $crate::error::Error::new($crate::error::ErrorKind::$kind, format!($($arg)+))
+/// A fixed description of a result code, e.g. "FLUME_ERR_TIMEOUT: request-timeout
+/// passed before the reply came; delivery unknown". Any value is accepted;
+/// unknown values give "unknown result code".
+///
+/// Never NULL.
+///
+/// Threads: any thread.
+/// Blocks: never.
+/// Ownership: the string is static: never free it.
+#[no_mangle]
+pub extern "C" fn flume_result_str(code: flume_result) -> *const c_char {
+    let text: &'static CStr = match ErrorKind::from_code(code) {
+        None if code == FLUME_OK => c"FLUME_OK: success",
+        Some(ErrorKind::InvalidArg) => c"FLUME_ERR_INVALID_ARG: invalid argument; nothing was sent",
+        Some(ErrorKind::Config) => c"FLUME_ERR_CONFIG: unknown config key or value out of range",
+        Some(ErrorKind::TooLarge) => c"FLUME_ERR_TOO_LARGE: an event does not fit in max-frame-size; nothing was sent",
+        Some(ErrorKind::Connect) => c"FLUME_ERR_CONNECT: no connection could be made; nothing was sent",
+        Some(ErrorKind::Timeout) => c"FLUME_ERR_TIMEOUT: request-timeout passed before the reply came; delivery unknown",
+        Some(ErrorKind::Io) => c"FLUME_ERR_IO: the connection broke while sending or receiving; delivery unknown",
+        Some(ErrorKind::Protocol) => c"FLUME_ERR_PROTOCOL: the reply was malformed; delivery unknown",
+        Some(ErrorKind::Failed) => c"FLUME_ERR_FAILED: the server answered FAILED (its channel is full, or the call had more events than the channel's transactionCapacity); the events were rejected",
+        Some(ErrorKind::Server) => c"FLUME_ERR_SERVER: the server answered ERROR, UNKNOWN or an exception; the events were rejected",
+        Some(ErrorKind::Internal) => c"FLUME_ERR_INTERNAL: a bug in flume-client (a caught panic); delivery unknown",
+        Some(ErrorKind::QueueFull) => c"FLUME_ERR_QUEUE_FULL: the send queue is full; the event was not queued",
+        Some(ErrorKind::Closed) => c"FLUME_ERR_CLOSED: the client was freed before the event was sent; not delivered",
+        Some(ErrorKind::Busy) => c"FLUME_ERR_BUSY: no pooled connection became free in time; nothing was sent",
+        Some(ErrorKind::Spool) => c"FLUME_ERR_SPOOL: the send queue's spool directory could not be written or read; the event was not accepted",
+        Some(ErrorKind::Expired) => c"FLUME_ERR_EXPIRED: event-timeout passed before the event was sent; nothing was sent",
+        None => c"unknown result code",
     };
+    text.as_ptr()
 }
-pub(crate) use err;
+
+/// The library's version, e.g. "0.1.0": the version of the code running, which
+/// may differ from FLUME_CLIENT_VERSION, the version of the header compiled
+/// against. Never NULL.
+///
+/// Threads: any thread.
+/// Blocks: never.
+/// Ownership: the string is static: never free it.
+#[no_mangle]
+pub extern "C" fn flume_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_error_kinds() {
+        let codes = [
+            FLUME_ERR_INVALID_ARG,
+            FLUME_ERR_CONFIG,
+            FLUME_ERR_TOO_LARGE,
+            FLUME_ERR_CONNECT,
+            FLUME_ERR_TIMEOUT,
+            FLUME_ERR_IO,
+            FLUME_ERR_PROTOCOL,
+            FLUME_ERR_FAILED,
+            FLUME_ERR_SERVER,
+            FLUME_ERR_INTERNAL,
+            FLUME_ERR_QUEUE_FULL,
+            FLUME_ERR_CLOSED,
+            FLUME_ERR_BUSY,
+            FLUME_ERR_SPOOL,
+            FLUME_ERR_EXPIRED,
+        ];
+        assert_eq!(codes.map(ErrorKind::from_code), ErrorKind::ALL.map(Some));
+    }
+
+    #[test]
+    fn result_str_names_every_code_and_any_integer() {
+        let text = |code| unsafe { CStr::from_ptr(flume_result_str(code)) }.to_str().unwrap().to_string();
+        assert!(text(FLUME_OK).starts_with("FLUME_OK"));
+        for kind in ErrorKind::ALL {
+            assert!(text(kind.code()).starts_with(kind.name()), "{kind:?}");
+        }
+        assert_eq!(text(u32::MAX), "unknown result code");
+    }
+
+    #[test]
+    fn a_panic_becomes_internal_with_a_message() {
+        let code = guard_result(|| panic!("boom"));
+        assert_eq!(code, FLUME_ERR_INTERNAL);
+        let detail = unsafe { CStr::from_ptr(flume_last_error()) }.to_str().unwrap();
+        assert!(detail.contains("boom"), "{detail}");
+    }
+}

@@ -1,53 +1,167 @@
-//! The borrowed view of an event that the validator and the encoders read.
-//!
-//! Events are never copied into intermediate structs: the encoder reads the
-//! caller's memory (Rust slices, or the C structs behind `flume_event`) directly.
+//! `flume_event` and `flume_header`, and the pointer checks that make them
+//! readable as Rust `Event`s without copying their bytes.
 
-/// Read access to one event: its headers (key, value) and its body, as bytes.
+use std::cell::Cell;
+use std::ffi::{c_char, c_void, CStr};
+
+use crate::err;
+use ::flume_client::Result;
+use ::flume_client::Event;
+
+/// One header of an event: a key and a value, each a NUL-terminated UTF-8
+/// string. Neither may be NULL. The library only reads them during the call.
+#[repr(C)]
+pub struct flume_header {
+    /// NUL-terminated UTF-8; not NULL.
+    pub key: *const c_char,
+    /// NUL-terminated UTF-8; not NULL.
+    pub value: *const c_char,
+}
+
+/// One event: headers and a body of bytes. The library only reads the event
+/// during the call and keeps no pointer to it afterwards.
+#[repr(C)]
+pub struct flume_event {
+    /// header_count headers; may be NULL when header_count is 0.
+    pub headers: *const flume_header,
+    /// Number of headers. A key repeated keeps its last value at the agent.
+    pub header_count: usize,
+    /// body_len bytes, any content; may be NULL when body_len is 0.
+    pub body: *const c_void,
+    /// Number of body bytes.
+    pub body_len: usize,
+}
+
+/// The largest element count a C array may have: Rust slices span at most `isize::MAX` bytes.
+fn max_len<T>() -> usize {
+    isize::MAX as usize / std::mem::size_of::<T>().max(1)
+}
+
+/// A header as measured: key and value bytes, without their NULs.
+type Header<'a> = (&'a [u8], &'a [u8]);
+
+/// Per-thread storage reused by `with_events`, so that a call allocates
+/// nothing once its thread has sent a batch as large (up to `SCRATCH_KEPT`).
+#[derive(Default)]
+struct Scratch {
+    headers: Vec<Header<'static>>,
+    events: Vec<Event<'static>>,
+}
+
+/// Entries of scratch a thread keeps between calls (32 bytes each): enough
+/// for batches of thousands of events; a larger call allocates its own.
+const SCRATCH_KEPT: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
+}
+
+/// Checks the pointers of `count` events at `events`, measures each header
+/// string once (one `strlen`), and calls `f` with the events as Rust `Event`s.
+/// Nothing is copied but (pointer, length) pairs.
 ///
-/// Header bytes must be valid UTF-8 to be sent; the client checks that before
-/// sending anything.
-pub trait EventView {
-    /// How many headers the event has.
-    fn header_count(&self) -> usize;
-    /// Header `index` (< `header_count()`) as (key, value) bytes.
-    fn header(&self, index: usize) -> (&[u8], &[u8]);
-    /// The body bytes.
-    fn body(&self) -> &[u8];
+/// # Safety
+/// Non-NULL pointers must point to what their counts say, as the header requires.
+pub(crate) unsafe fn with_events<R>(
+    events: *const flume_event,
+    count: usize,
+    f: impl FnOnce(&[Event<'_>]) -> Result<R>,
+) -> Result<R> {
+    if count == 0 {
+        return f(&[]);
+    }
+    if events.is_null() {
+        return Err(err!(InvalidArg, "events is NULL but count is {count}"));
+    }
+    if count > max_len::<flume_event>() {
+        return Err(err!(InvalidArg, "count {count} is larger than any array in memory"));
+    }
+    let events = std::slice::from_raw_parts(events, count);
+    // A nested call (from a callback, say) finds the scratch taken and starts
+    // with empty vectors: correct, just not free of allocations.
+    let scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    let (mut headers, mut views): (Vec<Header>, Vec<Event>) = (scratch.headers, scratch.events);
+    let result = measure_headers(events, &mut headers).and_then(|()| {
+        let mut first = 0;
+        views.extend(events.iter().map(|event| {
+            let event_headers = &headers[first..first + event.header_count];
+            first += event.header_count;
+            Event::new(event_headers, body(event))
+        }));
+        f(&views)
+    });
+    let events = emptied(views); // ends the borrow of `headers`
+    let scratch = Scratch { headers: emptied(headers), events };
+    if scratch.headers.capacity().max(scratch.events.capacity()) <= SCRATCH_KEPT {
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+    }
+    result
 }
 
-/// An event built from Rust slices.
+/// Checks every event's pointers and appends its headers, measured, to `headers`.
+unsafe fn measure_headers<'a>(events: &'a [flume_event], headers: &mut Vec<Header<'a>>) -> Result<()> {
+    for (i, event) in events.iter().enumerate() {
+        let event_headers = checked_headers(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
+        for (h, header) in event_headers.iter().enumerate() {
+            if header.key.is_null() || header.value.is_null() {
+                return Err(err!(InvalidArg, "event {i}: header {h} has a NULL key or value"));
+            }
+            // One walk over each string: its strlen.
+            let key = std::slice::from_raw_parts(header.key.cast::<u8>(), libc::strlen(header.key));
+            let value = std::slice::from_raw_parts(header.value.cast::<u8>(), libc::strlen(header.value));
+            headers.push((key, value));
+        }
+    }
+    Ok(())
+}
+
+/// Checks one event's pointers but its header strings', and returns its headers.
+unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
+    if event.body.is_null() && event.body_len > 0 {
+        return Err(err!(InvalidArg, "body is NULL but body_len is {}", event.body_len));
+    }
+    if event.body_len > max_len::<u8>() {
+        return Err(err!(InvalidArg, "body_len {} is larger than any buffer in memory", event.body_len));
+    }
+    if event.header_count == 0 {
+        return Ok(&[]);
+    }
+    if event.headers.is_null() {
+        return Err(err!(InvalidArg, "headers is NULL but header_count is {}", event.header_count));
+    }
+    if event.header_count > max_len::<flume_header>() {
+        return Err(err!(InvalidArg, "header_count {} is larger than any array in memory", event.header_count));
+    }
+    // Each header's key and value are checked for NULL where they are measured.
+    Ok(std::slice::from_raw_parts(event.headers, event.header_count))
+}
+
+/// The body of an event whose pointers `checked_headers` accepted.
+unsafe fn body(event: &flume_event) -> &[u8] {
+    if event.body_len == 0 {
+        return &[];
+    }
+    std::slice::from_raw_parts(event.body.cast(), event.body_len)
+}
+
+/// An emptied vector's allocation, for elements of another lifetime.
+fn emptied<T, U>(mut vec: Vec<U>) -> Vec<T> {
+    const { assert!(std::mem::size_of::<T>() == std::mem::size_of::<U>()) };
+    const { assert!(std::mem::align_of::<T>() == std::mem::align_of::<U>()) };
+    vec.clear();
+    let mut vec = std::mem::ManuallyDrop::new(vec);
+    // SAFETY: the vector is empty and T has U's size and alignment, so its
+    // allocation is one a Vec<T> of that capacity would have made.
+    unsafe { Vec::from_raw_parts(vec.as_mut_ptr().cast(), 0, vec.capacity()) }
+}
+
+/// Reads a NUL-terminated UTF-8 argument named `what`.
 ///
-/// Headers are bytes so that invalid UTF-8 can be represented (and rejected);
-/// `Event::new` takes `&str` pairs for the common case.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Event<'a> {
-    /// The headers, in order. Flume keeps the last value of a repeated key.
-    pub headers: &'a [(&'a [u8], &'a [u8])],
-    /// The body.
-    pub body: &'a [u8],
-}
-
-impl<'a> Event<'a> {
-    /// An event with the given headers and body.
-    pub fn new(headers: &'a [(&'a [u8], &'a [u8])], body: &'a [u8]) -> Event<'a> {
-        Event { headers, body }
+/// # Safety
+/// A non-NULL `ptr` must point to a NUL-terminated string.
+pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, what: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(err!(InvalidArg, "{what} is NULL"));
     }
-
-    /// An event with a body and no headers.
-    pub fn body(body: &'a [u8]) -> Event<'a> {
-        Event { headers: &[], body }
-    }
-}
-
-impl EventView for Event<'_> {
-    fn header_count(&self) -> usize {
-        self.headers.len()
-    }
-    fn header(&self, index: usize) -> (&[u8], &[u8]) {
-        self.headers[index]
-    }
-    fn body(&self) -> &[u8] {
-        self.body
-    }
+    CStr::from_ptr(ptr).to_str().map_err(|e| err!(InvalidArg, "{what} is not UTF-8: {e}"))
 }

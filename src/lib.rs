@@ -1,40 +1,33 @@
-//! flume-client: send events to Apache Flume's Thrift source, from Rust or
-//! from C through the `flume_*` functions of `include/flume_client.h`.
-//!
-//! A call travels one way: the C boundary (`ffi`) checks pointers and calls
-//! the `Client`, which validates the events and splits them into calls; `wire`
-//! encodes each call into a reused buffer; `conn` sends it and reads the reply
-//! under a deadline; `wire` decodes the reply and the client maps it to a
-//! result (`Error`, whose kind is the C result code).
+//! The C library: the C boundary over the Rust crate `flume-client` (rust/).
+//! It checks pointers, converts C types to Rust borrows, catches panics,
+//! keeps the thread's last error, and calls the Rust API. No logic lives here.
+//! cbindgen turns these items and their doc comments into
+//! `include/flume_client.h`.
 
-mod cancel;
+#![allow(non_camel_case_types)]
+// Each function's doc, the C header's text, states what its pointers must be
+// (NULL or not, owned or borrowed, for how long) in C terms.
+#![allow(clippy::missing_safety_doc)]
+
 mod client;
 mod config;
-mod conn;
 mod error;
 mod event;
-pub mod ffi;
-#[cfg(feature = "kerberos")]
-mod gssapi;
-mod hosts;
-#[cfg(feature = "kerberos")]
-mod kerberos;
-mod pool;
-mod properties;
-#[cfg_attr(not(feature = "kerberos"), allow(dead_code))]
-mod sasl;
-mod sender;
-mod spool;
-mod stats;
-mod sync;
-#[cfg(feature = "tls")]
-mod tls;
-pub mod wire;
 
-pub use client::Client;
-pub use config::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE};
-pub use error::{Error, ErrorKind, Result};
-pub use event::{Event, EventView};
-pub use hosts::{parse_host_list, HostPort};
-pub use properties::{parse_properties, PropertiesError, Property};
-pub use sender::{DeliveryCallback, DeliveryReport};
+/// The largest frame payload Flume's Thrift source accepts.
+pub const FLUME_MAX_FRAME_SIZE: usize = 16_384_000;
+// cbindgen reads literals only: the C constant is the Rust crate's, checked here.
+const _: () = assert!(FLUME_MAX_FRAME_SIZE == ::flume_client::FLUME_MAX_FRAME_SIZE);
+
+/// Builds a `flume_client::Error` with a formatted message: `err!(InvalidArg, "{what} is NULL")`.
+macro_rules! err {
+    ($kind:ident, $($arg:tt)+) => {
+        ::flume_client::Error::new(::flume_client::ErrorKind::$kind, format!($($arg)+))
+    };
+}
+pub(crate) use err;
+
+pub use client::*;
+pub use config::*;
+pub use error::*;
+pub use event::*;

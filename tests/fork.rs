@@ -7,7 +7,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ::flume_client::ffi::{
+use flume_client_ffi::{
     flume_client, flume_client_append, flume_client_free, flume_client_new, flume_client_stats_json,
     flume_client_stats_prometheus, flume_config_free, flume_config_new, flume_config_set, flume_event,
     flume_last_error, flume_string_free, FLUME_ERR_INVALID_ARG,
