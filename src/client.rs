@@ -7,9 +7,9 @@ use std::time::Duration;
 use super::config::flume_config;
 use super::error::{flume_result, guard, guard_result};
 use super::event::{c_str, flume_event, with_events};
+use crate::err;
 use ::flume_client::Client;
 use ::flume_client::Config;
-use crate::err;
 
 /// A client of one or more Flume Thrift sources. Create with
 /// flume_client_new(), free with flume_client_free().

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::error::{flume_result, guard, guard_result, FLUME_OK};
 use super::event::c_str;
-use ::flume_client::Config;
 use crate::err;
+use ::flume_client::Config;
 use ::flume_client::{DeliveryCallback, DeliveryReport};
 
 /// Client settings, set as string keys and values like a Flume client

@@ -5,8 +5,8 @@ use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 
 use crate::err;
-use ::flume_client::Result;
 use ::flume_client::Event;
+use ::flume_client::Result;
 
 /// One header of an event: a key and a value, each a NUL-terminated UTF-8
 /// string. Neither may be NULL. The library only reads them during the call.
