@@ -10,7 +10,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use flume_client::{Client, Config, Event};
+use flume_client::{Client, Config, EventView};
 
 /// Resident bytes of this process (`/proc/self/statm`, second field, in pages).
 fn resident() -> usize {
@@ -34,7 +34,7 @@ fn main() {
     let headers: [(&[u8], &[u8]); 3] =
         [(b"host", b"web-17.example.com"), (b"topic", b"clicks"), (b"timestamp", b"1718000000000")];
     let body = [b'a'; 256];
-    let event = Event::new(&headers, &body);
+    let event = EventView::new(&headers, &body);
     let event_bytes = body.len() + headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
 
     let before = resident();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN};
-use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, Event, Protocol, FLUME_MAX_FRAME_SIZE};
+use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, EventView, Protocol, FLUME_MAX_FRAME_SIZE};
 
 /// A null sink: reads each compact call's header only (seqid and method), skips the events, answers OK.
 fn sink(mut stream: TcpStream) {
@@ -68,7 +68,7 @@ fn main() {
     let headers: [(&[u8], &[u8]); 3] =
         [(b"host", b"web-1.example.org"), (b"topic", b"clicks"), (b"timestamp", b"1700000000000")];
     let body = [b'x'; 256];
-    let event = Event::new(&headers, &body);
+    let event = EventView::new(&headers, &body);
     let reported = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&reported);
     let mut config = Config::default();
@@ -126,7 +126,7 @@ fn main() {
 /// `send` through the in-memory queue and the spool with each fsync policy:
 /// the caller's cost per event and the throughput until every report came.
 /// `always` syncs once per event, so it sends fewer events.
-fn spool_rounds(addr: &str, event: &Event, events: usize) {
+fn spool_rounds(addr: &str, event: &EventView, events: usize) {
     // Beside the binary (target/), not in /tmp, which may be a tmpfs where syncing costs nothing.
     let dir = std::env::current_exe().unwrap().parent().unwrap().join("send-bench-spool");
     println!();

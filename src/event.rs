@@ -1,11 +1,11 @@
 //! `flume_event` and `flume_header`, and the pointer checks that make them
-//! readable as Rust `Event`s without copying their bytes.
+//! readable as Rust `EventView`s without copying their bytes.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 
 use crate::err;
-use ::flume_client::Event;
+use ::flume_client::EventView;
 use ::flume_client::Result;
 
 /// One header of an event: a key and a value, each a NUL-terminated UTF-8
@@ -45,7 +45,7 @@ type Header<'a> = (&'a [u8], &'a [u8]);
 #[derive(Default)]
 struct Scratch {
     headers: Vec<Header<'static>>,
-    events: Vec<Event<'static>>,
+    events: Vec<EventView<'static>>,
 }
 
 /// Entries of scratch a thread keeps between calls (32 bytes each): enough
@@ -57,7 +57,7 @@ thread_local! {
 }
 
 /// Checks the pointers of `count` events at `events`, measures each header
-/// string once (one `strlen`), and calls `f` with the events as Rust `Event`s.
+/// string once (one `strlen`), and calls `f` with the events as Rust `EventView`s.
 /// Nothing is copied but (pointer, length) pairs.
 ///
 /// # Safety
@@ -65,7 +65,7 @@ thread_local! {
 pub(crate) unsafe fn with_events<R>(
     events: *const flume_event,
     count: usize,
-    f: impl FnOnce(&[Event<'_>]) -> Result<R>,
+    f: impl FnOnce(&[EventView<'_>]) -> Result<R>,
 ) -> Result<R> {
     if count == 0 {
         return f(&[]);
@@ -80,13 +80,13 @@ pub(crate) unsafe fn with_events<R>(
     // A nested call (from a callback, say) finds the scratch taken and starts
     // with empty vectors: correct, just not free of allocations.
     let scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
-    let (mut headers, mut views): (Vec<Header>, Vec<Event>) = (scratch.headers, scratch.events);
+    let (mut headers, mut views): (Vec<Header>, Vec<EventView>) = (scratch.headers, scratch.events);
     let result = measure_headers(events, &mut headers).and_then(|()| {
         let mut first = 0;
         views.extend(events.iter().map(|event| {
             let event_headers = &headers[first..first + event.header_count];
             first += event.header_count;
-            Event::new(event_headers, body(event))
+            EventView::new(event_headers, body(event))
         }));
         f(&views)
     });

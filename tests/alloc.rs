@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Status};
-use flume_client::{Client, Config, Event, Protocol};
+use flume_client::{Client, Config, EventView, Protocol};
 
 struct CountingAllocator;
 
@@ -109,7 +109,7 @@ fn steady_state_allocations(protocol: Protocol, batch_size: &str) -> (usize, usi
 
     let bodies: Vec<Vec<u8>> =
         (0..EVENTS_PER_CALL).map(|i| format!("{i:>4}: {}", "x".repeat(120)).into_bytes()).collect();
-    let events: Vec<Event> = bodies.iter().map(|b| Event::new(&HEADERS, b)).collect();
+    let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&HEADERS, b)).collect();
 
     // Warm up: connect, and let the request and reply buffers reach their size.
     for _ in 0..5 {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
 use flume_client::{
-    Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE,
+    Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol, FLUME_MAX_FRAME_SIZE,
 };
 
 /// Slack for a loaded CI machine on top of each configured time: a bound, not a benchmark.
@@ -174,7 +174,7 @@ fn a_million_events_from_eight_threads_through_two_receiver_restarts_are_all_rep
             let client = Arc::clone(&client);
             thread::spawn(move || {
                 for id in (t..EVENTS).step_by(THREADS) {
-                    client.send(&Event::new(&headers, &body(id)), id).unwrap();
+                    client.send(&EventView::new(&headers, &body(id)), id).unwrap();
                 }
             })
         })
@@ -228,7 +228,7 @@ fn a_full_queue_fails_at_once_in_fail_mode() {
     let mut accepted = 0;
     let start = Instant::now();
     let full = loop {
-        match client.send(&Event::body(&body(accepted)), accepted) {
+        match client.send(&EventView::body(&body(accepted)), accepted) {
             Ok(()) => accepted += 1,
             Err(e) => break e,
         }
@@ -257,10 +257,10 @@ fn a_full_queue_blocks_no_longer_than_block_timeout_in_block_mode() {
     );
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     for id in 0..6 {
-        client.send(&Event::body(&body(id)), id).unwrap(); // 6 * 16 bytes: room for no more
+        client.send(&EventView::body(&body(id)), id).unwrap(); // 6 * 16 bytes: room for no more
     }
     let start = Instant::now();
-    let e = client.send(&Event::body(&body(6)), 6).unwrap_err();
+    let e = client.send(&EventView::body(&body(6)), 6).unwrap_err();
     let waited = start.elapsed();
     assert_eq!(e.kind(), ErrorKind::QueueFull, "{e}");
     assert!(waited >= Duration::from_millis(300) && waited < Duration::from_millis(300) + MARGIN, "{waited:?}");
@@ -277,7 +277,7 @@ fn flush_and_free_respect_their_timeouts_with_the_agent_unreachable() {
     );
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     for id in 0..100 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     let start = Instant::now();
     let e = client.flush(Duration::from_millis(300)).unwrap_err();
@@ -309,7 +309,7 @@ fn free_with_the_agent_refusing_connections_reports_everything_within_close_time
     let config = config(&[("close-timeout", "500"), ("retries", "1000"), ("retry-backoff", "20")], &reports);
     let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
     for id in 0..50 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     let start = Instant::now();
     drop(client);
@@ -324,7 +324,7 @@ fn events_that_fail_past_retries_are_reported_with_their_error() {
     let config = config(&[("retries", "2"), ("retry-backoff", "10"), ("linger-ms", "0")], &reports);
     let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
     for id in 0..20 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     client.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(reports.count(2), 20);
@@ -340,8 +340,8 @@ fn bad_events_are_refused_by_send_and_never_reported() {
     config.linger = Duration::ZERO;
     let client = Client::new("127.0.0.1:1", &config).unwrap();
     let bad_utf8: [(&[u8], &[u8]); 1] = [(b"k", b"\xff")];
-    assert_eq!(client.send(&Event::new(&bad_utf8, b"x"), 0).unwrap_err().kind(), ErrorKind::InvalidArg);
-    assert_eq!(client.send(&Event::body(&[0; 200]), 1).unwrap_err().kind(), ErrorKind::TooLarge);
+    assert_eq!(client.send(&EventView::new(&bad_utf8, b"x"), 0).unwrap_err().kind(), ErrorKind::InvalidArg);
+    assert_eq!(client.send(&EventView::body(&[0; 200]), 1).unwrap_err().kind(), ErrorKind::TooLarge);
     client.flush(Duration::from_secs(1)).unwrap();
     drop(client);
     assert_eq!(reports.count(1) + reports.count(2), 0);
@@ -355,7 +355,7 @@ fn a_forked_child_cannot_use_its_parents_client() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
-        let code = match client.append(&Event::body(b"x")) {
+        let code = match client.append(&EventView::body(b"x")) {
             Err(e) if e.kind() == ErrorKind::InvalidArg && e.message().contains("fork") => 0,
             _ => 1,
         };
@@ -365,7 +365,7 @@ fn a_forked_child_cannot_use_its_parents_client() {
     unsafe { libc::waitpid(pid, &mut status, 0) };
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
     // The parent's client is unaffected.
-    assert_eq!(client.append(&Event::body(b"x")).unwrap_err().kind(), ErrorKind::Connect);
+    assert_eq!(client.append(&EventView::body(b"x")).unwrap_err().kind(), ErrorKind::Connect);
 }
 
 /// The kind of each id's report (`None` for OK); panics if one has none.
@@ -421,7 +421,7 @@ fn events_never_sent_while_the_agent_is_down_are_reported_as_connect_failures() 
     );
     let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
     for id in 0..50 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     client.flush(Duration::from_secs(10)).unwrap();
     let kinds = kinds(&reports, 50);
@@ -448,7 +448,7 @@ fn events_never_sent_behind_timing_out_calls_are_reported_expired_and_the_others
     );
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     for id in 0..50 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     client.flush(Duration::from_secs(20)).unwrap();
     let kinds = kinds(&reports, 50);
@@ -480,7 +480,7 @@ fn lingering_never_expires_an_event_sent_to_a_healthy_agent() {
         let mut id = 0;
         for _ in 0..rounds {
             for _ in 0..events_per_round {
-                client.send(&Event::body(&body(id)), id).unwrap();
+                client.send(&EventView::body(&body(id)), id).unwrap();
                 id += 1;
             }
             // Not flush, which sends at once: the sender lingers as it would.
@@ -508,7 +508,7 @@ fn flush_counts_exactly_the_events_still_without_a_report() {
     };
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     for id in 0..50 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     let e = client.flush(Duration::from_millis(300)).unwrap_err();
     let reported = done.load(Ordering::SeqCst);
@@ -555,11 +555,11 @@ fn a_callback_panicking_on_every_second_report_costs_only_those_reports() {
     })));
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     for id in 0..200 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     client.flush(Duration::from_secs(10)).unwrap();
     for id in 200..300 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     client.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(client.callback_panics(), 150);
@@ -582,15 +582,15 @@ fn duration_max_means_no_limit_for_every_timeout() {
     config.event_timeout = Duration::MAX;
     config.close_timeout = Duration::MAX;
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
-    client.append(&Event::body(&body(0))).unwrap();
+    client.append(&EventView::body(&body(0))).unwrap();
     let mut delivered = 0;
-    client.append_batch(&[Event::body(&body(1)), Event::body(&body(2))], &mut delivered).unwrap();
+    client.append_batch(&[EventView::body(&body(1)), EventView::body(&body(2))], &mut delivered).unwrap();
     for id in 3..50 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     client.flush(Duration::MAX).unwrap();
     for id in 50..100 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     drop(client); // close-timeout MAX: flushes everything
     assert_eq!(reports.count(1), 97);
@@ -602,7 +602,7 @@ fn duration_max_means_no_limit_for_every_timeout() {
     let mut lingering = self::config(&[("event-timeout", "200")], &reports);
     lingering.linger = Duration::MAX;
     let client = Client::new(&server.addr.to_string(), &lingering).unwrap();
-    client.send(&Event::body(&body(0)), 0).unwrap();
+    client.send(&EventView::body(&body(0)), 0).unwrap();
     assert!(wait_for(Duration::from_secs(5), || reports.count(1) == 1), "linger is capped below event-timeout");
     assert_eq!(server.received(0), 1);
 }
@@ -625,13 +625,13 @@ fn a_callback_that_flushes_or_waits_for_room_fails_at_once_instead_of_waiting_fo
         let mut seen = callback_seen.lock().unwrap();
         let start = Instant::now();
         seen.push((client.flush(Duration::from_secs(3)).unwrap_err().kind(), start.elapsed()));
-        client.send(&Event::body(&body(1)), 1).unwrap(); // fills the queue
+        client.send(&EventView::body(&body(1)), 1).unwrap(); // fills the queue
         let start = Instant::now();
-        seen.push((client.send(&Event::body(&body(2)), 2).unwrap_err().kind(), start.elapsed()));
+        seen.push((client.send(&EventView::body(&body(2)), 2).unwrap_err().kind(), start.elapsed()));
     })));
     let client = Arc::new(Client::new(&server.addr.to_string(), &config).unwrap());
     slot.set(Arc::downgrade(&client)).unwrap();
-    client.send(&Event::body(&body(0)), 0).unwrap();
+    client.send(&EventView::body(&body(0)), 0).unwrap();
     assert!(wait_for(Duration::from_secs(10), || seen.lock().unwrap().len() == 2), "the callback is stuck");
     client.flush(Duration::from_secs(10)).unwrap();
     let seen = seen.lock().unwrap().clone();
@@ -654,7 +654,7 @@ fn after_drop_gives_up_no_thread_or_connection_of_the_client_remains() {
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     drop(config); // the client holds its own copy, callback included
     for id in 0..50 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     assert!(wait_for(MARGIN, || server.received(0) == 1), "the first call is in flight");
     let start = Instant::now();
@@ -693,7 +693,7 @@ fn dropping_the_last_client_in_its_own_callback_neither_deadlocks_nor_loses_repo
     drop(config);
     *slot.lock().unwrap() = Some(Arc::clone(&client));
     for id in 0..100 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     drop(client);
     let start = Instant::now();
@@ -716,7 +716,7 @@ fn the_sender_thread_blocks_asynchronous_signals_so_they_reach_the_programs_thre
     let server = Server::start(1, false);
     let reports = Reports::new(1);
     let client = Client::new(&server.addr.to_string(), &config(&[], &reports)).unwrap();
-    client.send(&Event::body(&body(0)), 0).unwrap();
+    client.send(&EventView::body(&body(0)), 0).unwrap();
     client.flush(Duration::from_secs(10)).unwrap();
     let mut senders = 0;
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
@@ -744,7 +744,7 @@ fn a_child_forked_while_events_are_in_flight_touches_nothing_and_the_parent_repo
     let client =
         Client::new(&server.addr.to_string(), &config(&[("linger-ms", "0"), ("batch-size", "5")], &reports)).unwrap();
     for id in 0..100 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     // SAFETY: the child calls the client (each call fails before any lock or
     // I/O, or, for drop, forgets what parent threads may hold) and _exit.
@@ -752,7 +752,8 @@ fn a_child_forked_while_events_are_in_flight_touches_nothing_and_the_parent_repo
     assert!(pid >= 0);
     if pid == 0 {
         let refused = |r: flume_client::Result<()>| r.is_err_and(|e| e.kind() == ErrorKind::InvalidArg);
-        let ok = refused(client.send(&Event::body(&body(150)), 150)) && refused(client.flush(Duration::from_secs(5)));
+        let ok =
+            refused(client.send(&EventView::body(&body(150)), 150)) && refused(client.flush(Duration::from_secs(5)));
         drop(client); // must return at once, reporting nothing here
         unsafe { libc::_exit(if ok && reports.count(1) + reports.count(2) <= 100 { 0 } else { 1 }) };
     }
@@ -771,7 +772,7 @@ fn a_child_forked_while_events_are_in_flight_touches_nothing_and_the_parent_repo
     }
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
     for id in 100..200 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     client.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(reports.count(1), 200);
@@ -806,7 +807,7 @@ fn drop_while_connecting_to_a_blackholed_agent_waits_at_most_the_rest_of_that_co
     let client = Client::new(&hole.0.local_addr().unwrap().to_string(), &config).unwrap();
     drop(config);
     for id in 0..20 {
-        client.send(&Event::body(&body(id)), id).unwrap();
+        client.send(&EventView::body(&body(id)), id).unwrap();
     }
     thread::sleep(Duration::from_millis(100)); // the sender is connecting
     let start = Instant::now();

@@ -25,7 +25,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
-use flume_client::{Client, ClientType, Config, Error, ErrorKind, Event, HostSelector, Protocol};
+use flume_client::{Client, ClientType, Config, Error, ErrorKind, EventView, HostSelector, Protocol};
 
 /// Slack on top of any time limit, for a loaded machine.
 const MARGIN: Duration = Duration::from_millis(2000);
@@ -285,7 +285,7 @@ fn bodies(prefix: &str, ids: Range<usize>) -> Vec<Vec<u8>> {
 
 /// Sends `bodies` with one `append_batch`: its result and `delivered`.
 fn send(client: &Client, bodies: &[Vec<u8>]) -> (Result<(), Error>, usize) {
-    let events: Vec<Event> = bodies.iter().map(|b| Event::body(b)).collect();
+    let events: Vec<EventView> = bodies.iter().map(|b| EventView::body(b)).collect();
     let mut delivered = usize::MAX;
     let result = client.append_batch(&events, &mut delivered);
     (result, delivered)
@@ -728,7 +728,7 @@ fn with_every_host_down_a_call_makes_max_attempts_connection_attempts_and_fails_
         if client_type == "default_loadbalance" {
             // No backoff: every call makes exactly max-attempts attempts.
             for round in 2..=4 {
-                assert_eq!(client.append(&Event::body(b"x")).unwrap_err().kind(), ErrorKind::Connect);
+                assert_eq!(client.append(&EventView::body(b"x")).unwrap_err().kind(), ErrorKind::Connect);
                 assert_eq!(json_number(&client.stats_json().unwrap(), "FLUME_ERR_CONNECT"), 2 * round);
             }
         }
@@ -791,7 +791,7 @@ fn five_callers_share_max_connections_two_and_the_server_never_sees_a_third() {
             s.spawn(move || {
                 barrier.wait();
                 let body = format!("pool-{t}");
-                client.append(&Event::body(body.as_bytes())).unwrap_or_else(|e| panic!("caller {t}: {e}"));
+                client.append(&EventView::body(body.as_bytes())).unwrap_or_else(|e| panic!("caller {t}: {e}"));
             });
         }
     });
@@ -814,7 +814,7 @@ fn a_caller_finding_every_connection_busy_gets_busy_at_request_timeout_having_se
     .unwrap();
     let timed_append = |body: &str| {
         let start = Instant::now();
-        let result = client.append(&Event::body(body.as_bytes()));
+        let result = client.append(&EventView::body(body.as_bytes()));
         (result, start.elapsed())
     };
     // The first caller holds the one connection until its own request-timeout

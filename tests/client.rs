@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Status};
-use flume_client::{Client, Config, ErrorKind, Event, Protocol};
+use flume_client::{Client, Config, ErrorKind, EventView, Protocol};
 
 /// Frames seen by the server: (payload length, events in the call).
 type Seen = Arc<Mutex<Vec<(usize, usize)>>>;
@@ -54,7 +54,7 @@ fn batches_split_by_batch_size_in_order() {
         let config = config(&[("protocol", protocol), ("batch-size", "7")]);
         let seen = serve_ok(listener, config.protocol);
         let bodies: Vec<Vec<u8>> = (0..20).map(|i| format!("event {i}").into_bytes()).collect();
-        let events: Vec<Event> = bodies.iter().map(|b| Event::body(b)).collect();
+        let events: Vec<EventView> = bodies.iter().map(|b| EventView::body(b)).collect();
         let client = Client::new(&addr, &config).unwrap();
         let mut delivered = 0;
         client.append_batch(&events, &mut delivered).unwrap();
@@ -73,7 +73,7 @@ fn batches_split_by_max_frame_size_and_every_frame_fits() {
         let seen = serve_ok(listener, config.protocol);
         let bodies: Vec<Vec<u8>> = (0..100).map(|i| vec![b'x'; 100 + 37 * i]).collect();
         let headers: [(&[u8], &[u8]); 2] = [(b"host", b"web-1"), (b"topic", b"clicks")];
-        let events: Vec<Event> = bodies.iter().map(|b| Event::new(&headers, b)).collect();
+        let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&headers, b)).collect();
         let client = Client::new(&addr, &config).unwrap();
         let mut delivered = 0;
         client.append_batch(&events, &mut delivered).unwrap();
@@ -100,9 +100,9 @@ fn an_event_that_fits_exactly_is_sent_and_one_byte_more_is_too_large() {
     let client = Client::new(&addr, &config).unwrap();
     let fits = vec![0u8; 1000 - 28];
     let mut delivered = 0;
-    client.append_batch(&[Event::body(&fits)], &mut delivered).unwrap();
+    client.append_batch(&[EventView::body(&fits)], &mut delivered).unwrap();
     let too_big = vec![0u8; 1000 - 27];
-    let e = client.append_batch(&[Event::body(&too_big)], &mut delivered).unwrap_err();
+    let e = client.append_batch(&[EventView::body(&too_big)], &mut delivered).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
@@ -118,7 +118,7 @@ fn ipv6_literals_and_host_names_connect() {
     // The second list's first host refuses: the client goes on to the next.
     for hosts in [format!("[::1]:{v6_port}"), format!("localhost:{v4_port}"), format!("127.0.0.1:1, [::1]:{v6_port}")] {
         let client = Client::new(&hosts, &Config::default()).unwrap();
-        client.append(&Event::body(b"x")).unwrap_or_else(|e| panic!("{hosts}: {e}"));
+        client.append(&EventView::body(b"x")).unwrap_or_else(|e| panic!("{hosts}: {e}"));
     }
     assert_eq!((v6_seen.lock().unwrap().len(), v4_seen.lock().unwrap().len()), (2, 1));
 }
@@ -128,7 +128,7 @@ fn an_unresolvable_name_is_a_connect_error_within_the_timeout() {
     let config = config(&[("connect-timeout", "2000")]);
     let client = Client::new("no-such-host.invalid:4141", &config).unwrap();
     let start = Instant::now();
-    let e = client.append(&Event::body(b"x")).unwrap_err();
+    let e = client.append(&EventView::body(b"x")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
     assert!(e.message().contains("no-such-host.invalid"), "{e}");
     assert!(start.elapsed() < Duration::from_millis(2000 + 1500));
@@ -138,6 +138,6 @@ fn an_unresolvable_name_is_a_connect_error_within_the_timeout() {
 fn empty_batches_send_nothing_and_need_no_server() {
     let client = Client::new("127.0.0.1:1", &Config::default()).unwrap();
     let mut delivered = 99;
-    client.append_batch::<Event>(&[], &mut delivered).unwrap();
+    client.append_batch::<EventView>(&[], &mut delivered).unwrap();
     assert_eq!(delivered, 0);
 }

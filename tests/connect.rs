@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use flume_client::{Client, Config, ErrorKind, Event, Protocol};
+use flume_client::{Client, Config, ErrorKind, EventView, Protocol};
 use peers::{PeerKind, PeerServer};
 
 const DEFAULT_NAME: &str = "flume-client-test.localhost";
@@ -77,7 +77,7 @@ fn a_name_whose_first_address_never_answers_connects_to_the_next_within_connect_
     let connect_timeout = Duration::from_millis(4000);
     let client = Client::new(&format!("{name}:{port}"), &config(4000)).unwrap();
     let bodies: Vec<Vec<u8>> = (0..20).map(|i| format!("event {i}").into_bytes()).collect();
-    let events: Vec<Event> = bodies.iter().map(|b| Event::new(&[], b)).collect();
+    let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&[], b)).collect();
     let start = Instant::now();
     let mut delivered = 0;
     let result = client.append_batch(&events, &mut delivered);
@@ -113,7 +113,7 @@ fn a_name_whose_every_address_never_answers_fails_at_connect_timeout_naming_each
     let connect_timeout = Duration::from_millis(1000);
     let client = Client::new(&format!("{name}:{port}"), &config(1000)).unwrap();
     let start = Instant::now();
-    let e = client.append(&Event::new(&[], b"x")).unwrap_err();
+    let e = client.append(&EventView::new(&[], b"x")).unwrap_err();
     let elapsed = start.elapsed();
     assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
     assert!(elapsed >= connect_timeout && elapsed < connect_timeout + Duration::from_millis(900), "{elapsed:?}: {e}");
@@ -133,7 +133,7 @@ fn a_refused_first_address_moves_to_the_next_at_once() {
     }
     let client = Client::new(&format!("{name}:{port}"), &config(4000)).unwrap();
     let start = Instant::now();
-    client.append(&Event::new(&[], b"after a refusal")).unwrap();
+    client.append(&EventView::new(&[], b"after a refusal")).unwrap();
     // A refusal does not wait for the attempt delay to run out.
     assert!(start.elapsed() < Duration::from_millis(4000), "{:?}", start.elapsed());
     assert_eq!(server.calls(1)[0].events[0].body, b"after a refusal");

@@ -3,7 +3,7 @@
 //! our size computation matches the bytes written.
 
 use flume_client::wire::{batch_call_size, encode_call, encode_call_spliced, event_size, segments, Method};
-use flume_client::{Event, Protocol};
+use flume_client::{EventView, Protocol};
 use thrift::protocol::{
     TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier, TMapIdentifier,
     TMessageIdentifier, TMessageType, TOutputProtocol, TStructIdentifier, TType,
@@ -113,7 +113,7 @@ fn check(rng: &mut Rng, protocol: Protocol, method: Method, count: usize, buf: &
     let owned = random_events(rng, count);
     let header_slices: Vec<Vec<(&[u8], &[u8])>> =
         owned.iter().map(|e| e.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
-    let events: Vec<Event> = owned.iter().zip(&header_slices).map(|(e, h)| Event::new(h, &e.body)).collect();
+    let events: Vec<EventView> = owned.iter().zip(&header_slices).map(|(e, h)| EventView::new(h, &e.body)).collect();
     let seqid = rng.next() as i32;
 
     buf.clear();

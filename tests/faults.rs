@@ -22,7 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Call, Method, Status};
-use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
+use flume_client::{Client, Config, Error, ErrorKind, EventView, Protocol};
 use largest_alloc::largest_allocation_of;
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Compact, Protocol::Binary];
@@ -330,10 +330,10 @@ fn hex(text: &str) -> Vec<u8> {
 
 static HEADERS: [(&[u8], &[u8]); 2] = [(b"host", b"web-1"), (b"topic", b"faults")];
 
-static EVENTS: [Event<'static>; 3] = [
-    Event { headers: &HEADERS, body: b"first" },
-    Event { headers: &HEADERS, body: b"second" },
-    Event { headers: &HEADERS, body: b"third" },
+static EVENTS: [EventView<'static>; 3] = [
+    EventView { headers: &HEADERS, body: b"first" },
+    EventView { headers: &HEADERS, body: b"second" },
+    EventView { headers: &HEADERS, body: b"third" },
 ];
 
 fn client_for(addr: SocketAddr, protocol: Protocol, settings: &[(&str, &str)]) -> Client {
@@ -348,7 +348,7 @@ fn client_for(addr: SocketAddr, protocol: Protocol, settings: &[(&str, &str)]) -
 
 /// One `append` of `events[0]`, or one `append_batch` of `events`, timed.
 /// Returns the result, `delivered` (1 for a successful `append`) and the time taken.
-fn send(client: &Client, method: Method, events: &[Event]) -> (Result<(), Error>, usize, Duration) {
+fn send(client: &Client, method: Method, events: &[EventView]) -> (Result<(), Error>, usize, Duration) {
     let start = Instant::now();
     match method {
         Method::Append => {
@@ -662,7 +662,7 @@ fn out_of_range_status_is_server_error_and_keeps_the_connection() {
 #[test]
 fn failed_second_call_of_a_batch_delivers_exactly_the_first_call() {
     let bodies: Vec<String> = (0..8).map(|i| format!("event {i}")).collect();
-    let events: Vec<Event> = bodies.iter().map(|b| Event::new(&HEADERS, b.as_bytes())).collect();
+    let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&HEADERS, b.as_bytes())).collect();
     for protocol in PROTOCOLS {
         let server = ScriptedServer::start(protocol, |r| match r.index {
             1 => Action::Send(r.reply(Status::Failed)),
@@ -780,11 +780,11 @@ static BAD_KEY: [(&[u8], &[u8]); 2] = [(b"host", b"web-1"), (b"\xff", b"v")];
 static BAD_VALUE: [(&[u8], &[u8]); 1] = [(b"k", b"caf\xc3")];
 
 /// Events that fail validation when `max-frame-size` is 256, with their kind.
-fn bad_events() -> [(Event<'static>, ErrorKind); 3] {
+fn bad_events() -> [(EventView<'static>, ErrorKind); 3] {
     [
-        (Event::new(&HEADERS, &BIG_BODY), ErrorKind::TooLarge),
-        (Event::new(&BAD_KEY, b"body"), ErrorKind::InvalidArg),
-        (Event::new(&BAD_VALUE, b"body"), ErrorKind::InvalidArg),
+        (EventView::new(&HEADERS, &BIG_BODY), ErrorKind::TooLarge),
+        (EventView::new(&BAD_KEY, b"body"), ErrorKind::InvalidArg),
+        (EventView::new(&BAD_VALUE, b"body"), ErrorKind::InvalidArg),
     ]
 }
 
@@ -850,7 +850,8 @@ fn bad_fifth_event_of_a_batch_sends_nothing_of_the_batch() {
         let client = client_for(server.addr, protocol, &SMALL_FRAMES);
         for connected in [false, true] {
             for (bad, kind) in bad_events() {
-                let mut events: Vec<Event> = bodies.iter().map(|b| Event::new(&HEADERS, b.as_bytes())).collect();
+                let mut events: Vec<EventView> =
+                    bodies.iter().map(|b| EventView::new(&HEADERS, b.as_bytes())).collect();
                 events[4] = bad;
                 let what = format!("{protocol:?}, connected: {connected}");
                 let (result, delivered, elapsed) = send(&client, Method::AppendBatch, &events);

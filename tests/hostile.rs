@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Call, Status, FRAME_HEADER_LEN};
 use flume_client::{
-    Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE,
+    Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol, FLUME_MAX_FRAME_SIZE,
 };
 use largest_alloc::largest_allocation_of;
 
@@ -127,7 +127,7 @@ fn check(
 ) -> String {
     let server = HostileServer::start(protocol, hostile);
     let client = client_for(server.addr, protocol, &[]);
-    let event = Event::new(&HEADERS, b"body");
+    let event = EventView::new(&HEADERS, b"body");
     let start = Instant::now();
     let (result, largest) = largest_allocation_of(|| client.append(&event));
     let took = start.elapsed();
@@ -280,7 +280,7 @@ fn a_receiver_that_never_reads_cannot_block_a_large_call_past_request_timeout() 
         let client = client_for(addr, protocol, &[]);
         // 15 events of 1 MB: one call of ~15 MB, more than loopback's socket buffers hold.
         let body = vec![b'x'; 1_000_000];
-        let events: Vec<Event> = (0..15).map(|_| Event::body(&body)).collect();
+        let events: Vec<EventView> = (0..15).map(|_| EventView::body(&body)).collect();
         let start = Instant::now();
         let mut delivered = usize::MAX;
         let e = client.append_batch(&events, &mut delivered).unwrap_err();
@@ -404,7 +404,7 @@ fn the_largest_legal_reply_full_of_one_byte_elements_is_decoded_at_once() {
         let client = client_for(server.addr, protocol, &[]);
         let start = Instant::now();
         // A well-formed reply with an unknown field: the call succeeds.
-        client.append(&Event::body(b"x")).unwrap();
+        client.append(&EventView::body(b"x")).unwrap();
         assert!(start.elapsed() < MARGIN, "{:?}", start.elapsed());
     }
 }
@@ -448,7 +448,7 @@ fn send_against_a_trickling_receiver_reports_every_event_once_within_its_bound()
         })));
         let client = Client::new(&addr.to_string(), &config).unwrap();
         for id in 0..10 {
-            client.send(&Event::body(b"x"), id).unwrap();
+            client.send(&EventView::body(b"x"), id).unwrap();
         }
         // Two attempts (retries 1) of at most request-timeout each.
         let bound = Duration::from_millis(2 * 300 + 20) + MARGIN;
@@ -523,7 +523,7 @@ fn each_scheduled_proxy_fault_fails_one_call_with_its_error_and_the_next_call_su
             let proxy = Proxy::start(receiver, scripted_plan(schedule));
             let client = client_for(proxy.addr(), protocol, &[]);
             let start = Instant::now();
-            let result = client.append(&Event::body(b"through the proxy"));
+            let result = client.append(&EventView::body(b"through the proxy"));
             let took = start.elapsed();
             match expected {
                 Some(kind) => {
@@ -536,7 +536,7 @@ fn each_scheduled_proxy_fault_fails_one_call_with_its_error_and_the_next_call_su
                 }
             }
             assert!(took <= REQUEST_TIMEOUT + MARGIN, "{what}: took {took:?}");
-            client.append(&Event::body(b"after")).unwrap_or_else(|e| panic!("{what}: the next call failed: {e}"));
+            client.append(&EventView::body(b"after")).unwrap_or_else(|e| panic!("{what}: the next call failed: {e}"));
             let counts = proxy.counts();
             assert_eq!(counts.total(), 1, "{what}: {counts}");
             let arrived = calls.load(Ordering::SeqCst);

@@ -14,10 +14,10 @@ mod peers;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use flume_client::{Client, Config, ErrorKind, Event, Protocol, FLUME_MAX_FRAME_SIZE};
+use flume_client::{Client, Config, ErrorKind, EventView, Protocol, FLUME_MAX_FRAME_SIZE};
 use peers::{protocol_name, Call, PeerKind, PeerServer, Received};
 
-/// An event owning its data; `events` lends it out as `Event`s.
+/// An event owning its data; `events` lends it out as `EventView`s.
 #[derive(Clone, Debug)]
 struct Owned {
     headers: Vec<(Vec<u8>, Vec<u8>)>,
@@ -33,13 +33,13 @@ impl Owned {
     }
 }
 
-/// The header slices of `owned`, to build `Event`s from (see `events`).
+/// The header slices of `owned`, to build `EventView`s from (see `events`).
 fn header_refs(owned: &[Owned]) -> Vec<Vec<(&[u8], &[u8])>> {
     owned.iter().map(|e| e.headers.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()).collect()
 }
 
-fn events<'a>(owned: &'a [Owned], refs: &'a [Vec<(&'a [u8], &'a [u8])>]) -> Vec<Event<'a>> {
-    owned.iter().zip(refs).map(|(e, h)| Event::new(h, &e.body)).collect()
+fn events<'a>(owned: &'a [Owned], refs: &'a [Vec<(&'a [u8], &'a [u8])>]) -> Vec<EventView<'a>> {
+    owned.iter().zip(refs).map(|(e, h)| EventView::new(h, &e.body)).collect()
 }
 
 /// xorshift64: reproducible random data without a crate.
@@ -210,10 +210,10 @@ fn empty_events(peer: PeerKind, protocol: Protocol) {
     let label = test_label(peer, protocol, "empty_events");
     let mut server = PeerServer::start(peer, protocol);
     let client = Client::new(&server.address(), &config(protocol)).unwrap();
-    let empty = Event::body(b"");
+    let empty = EventView::body(b"");
     client.append(&empty).unwrap_or_else(|e| panic!("{label}: append: {e}"));
     let mut delivered = usize::MAX;
-    client.append_batch::<Event>(&[], &mut delivered).unwrap_or_else(|e| panic!("{label}: empty batch: {e}"));
+    client.append_batch::<EventView>(&[], &mut delivered).unwrap_or_else(|e| panic!("{label}: empty batch: {e}"));
     assert_eq!(delivered, 0, "{label}: delivered by an empty batch");
     client.append_batch(&[empty; 3], &mut delivered).unwrap_or_else(|e| panic!("{label}: append_batch: {e}"));
     assert_eq!(delivered, 3, "{label}: delivered");
@@ -283,7 +283,7 @@ fn largest_body(label: &str, config: &Config, batch: bool, body: &[u8]) -> usize
     probe_config.request_timeout = Duration::from_millis(1);
     let probe = Client::new(&sink.local_addr().unwrap().to_string(), &probe_config).unwrap();
     let fits = |len: usize| {
-        let event = Event::body(&body[..len]);
+        let event = EventView::body(&body[..len]);
         let result = if batch { probe.append_batch(&[event], &mut 0) } else { probe.append(&event) };
         match result {
             Err(e) if e.kind() == ErrorKind::TooLarge => false,
@@ -323,11 +323,11 @@ fn largest_frame(peer: PeerKind, protocol: Protocol) {
     let mut server = PeerServer::start(peer, protocol);
     let client = Client::new(&server.address(), &config).unwrap();
     client
-        .append(&Event::body(&body[..append_len]))
+        .append(&EventView::body(&body[..append_len]))
         .unwrap_or_else(|e| panic!("{label}: append of {append_len} bytes: {e}"));
     let mut delivered = usize::MAX;
     client
-        .append_batch(&[Event::body(&body[..batch_len])], &mut delivered)
+        .append_batch(&[EventView::body(&body[..batch_len])], &mut delivered)
         .unwrap_or_else(|e| panic!("{label}: append_batch of {batch_len} bytes: {e}"));
     assert_eq!(delivered, 1, "{label}: delivered");
     let calls = server.calls(2);
@@ -359,10 +359,10 @@ fn frame_limit_is_flumes(peer: PeerKind, protocol: Protocol) {
 
     let client = Client::new(&server.address(), &config).unwrap();
     client
-        .append(&Event::body(&body[..at_limit]))
+        .append(&EventView::body(&body[..at_limit]))
         .unwrap_or_else(|e| panic!("{label}: append in a frame of exactly {FLUME_MAX_FRAME_SIZE} bytes: {e}"));
     let client = Client::new(&server.address(), &config).unwrap();
-    match client.append(&Event::body(&body)) {
+    match client.append(&EventView::body(&body)) {
         Err(e) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Protocol) => {}
         other => panic!("{label}: append in a frame of {} bytes: {other:?}", FLUME_MAX_FRAME_SIZE + 1),
     }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, Error, ErrorKind, Event, Protocol};
+use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, Error, ErrorKind, EventView, Protocol};
 use kdc::{Kdc, CLIENT_PRINCIPAL, SERVER_PRINCIPAL};
 use peers::{java_command, protocol_name, work_dir, PeerKind, PeerServer};
 use sample::{all_events, send, Sent, Shape};
@@ -127,7 +127,7 @@ fn exact_events(protocol: Protocol, options: &[String], truststore: Option<&str>
     send(&client, &first).unwrap_or_else(|e| panic!("{label}: {e}"));
     let second = sample(7, 2);
     send(&client, &second).unwrap_or_else(|e| panic!("{label}: {e}"));
-    client.append(&Event::body(b"one by append")).unwrap();
+    client.append(&EventView::body(b"one by append")).unwrap();
     let calls = server.calls(68);
     let shape: Vec<(&str, usize)> = calls.iter().map(|c| (c.method.as_str(), c.events.len())).collect();
     assert_eq!(
@@ -304,7 +304,7 @@ fn asynchronous_sending_over_kerberos() {
     let events = sample(500, 3);
     for (i, (body, headers)) in events.iter().enumerate() {
         let h: Vec<(&[u8], &[u8])> = headers.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
-        client.send(&Event::new(&h, body), i).unwrap();
+        client.send(&EventView::new(&h, body), i).unwrap();
     }
     client.flush(Duration::from_secs(30)).unwrap();
     let reports = reports.lock().unwrap().clone();
@@ -741,7 +741,7 @@ fn leak_child(port: &str) {
                 for i in (t..1000).step_by(4) {
                     let client = Client::new(&format!("127.0.0.1:{port}"), config).unwrap();
                     let body = format!("leak {i}");
-                    client.append(&Event::body(body.as_bytes())).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+                    client.append(&EventView::body(body.as_bytes())).unwrap_or_else(|e| panic!("connection {i}: {e}"));
                 }
             });
         }

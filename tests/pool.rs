@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use flume_client::wire::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
-use flume_client::{Client, Config, Event, Protocol, FLUME_MAX_FRAME_SIZE};
+use flume_client::{Client, Config, EventView, Protocol, FLUME_MAX_FRAME_SIZE};
 
 const THREADS: usize = 16;
 const EVENTS: usize = 1_000_000;
@@ -85,7 +85,7 @@ fn sixteen_threads_send_a_million_events_exactly_once_within_max_connections() {
                             body
                         })
                         .collect();
-                    let events: Vec<Event> = bodies.iter().map(|b| Event::new(&headers, b)).collect();
+                    let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&headers, b)).collect();
                     let mut delivered = 0;
                     client.append_batch(&events, &mut delivered).unwrap();
                     assert_eq!(delivered, chunk.len());

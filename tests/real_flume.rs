@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use flume_agent::{AgentOptions, Downstream, FlumeAgent, Received, SinkKind};
-use flume_client::{Client, Config, EventView, Protocol};
+use flume_client::{AsEvent, Client, Config, Protocol};
 
 /// An event owning its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,7 +24,7 @@ struct Sent {
     body: Vec<u8>,
 }
 
-impl EventView for Sent {
+impl AsEvent for Sent {
     fn header_count(&self) -> usize {
         self.headers.len()
     }
@@ -580,7 +580,7 @@ fn a_million_asynchronous_events_through_an_agent_restart() {
             for i in 0..COUNT {
                 let body = format!("{i:07}");
                 client
-                    .send(&flume_client::Event::new(&[], body.as_bytes()), i)
+                    .send(&flume_client::EventView::new(&[], body.as_bytes()), i)
                     .unwrap_or_else(|e| panic!("send {i}: {e}"));
             }
         });

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use flume_agent::{repo_root, AgentOptions, Downstream, FlumeAgent, Received, SinkKind};
-use flume_client::{Client, Config, ErrorKind, Event, Protocol};
+use flume_client::{Client, Config, ErrorKind, EventView, Protocol};
 use kdc::{Kdc, CLIENT_PRINCIPAL, SERVER_PRINCIPAL};
 
 /// Flume's jars and Hadoop's, in one directory the agent script runs from
@@ -100,7 +100,7 @@ fn exact_events(protocol: Protocol) {
         .collect();
     let header_refs: Vec<Vec<(&[u8], &[u8])>> =
         headers.iter().map(|h| h.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
-    let events: Vec<Event> = bodies.iter().zip(&header_refs).map(|(b, h)| Event::new(h, b)).collect();
+    let events: Vec<EventView> = bodies.iter().zip(&header_refs).map(|(b, h)| EventView::new(h, b)).collect();
     let mut delivered = 0;
     client.append_batch(&events[..99], &mut delivered).unwrap_or_else(|e| panic!("{label}: {e}\n{}", agent.log()));
     assert_eq!(delivered, 99);
@@ -125,13 +125,13 @@ fn exact_events(protocol: Protocol) {
         c
     };
     let refused = Client::new(&format!("localhost:{}", agent.port()), &wrong).unwrap();
-    let e = refused.append(&Event::body(b"must not arrive")).unwrap_err();
+    let e = refused.append(&EventView::body(b"must not arrive")).unwrap_err();
     eprintln!("{label}, refused: {e}");
     assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
     assert!(e.message().contains("the server refused the authentication (BAD)"), "{e}");
     // A plain client neither.
     let plain = Client::new(&format!("localhost:{}", agent.port()), &Config::default()).unwrap();
-    let e = plain.append(&Event::body(b"must not arrive either")).unwrap_err();
+    let e = plain.append(&EventView::body(b"must not arrive either")).unwrap_err();
     eprintln!("{label}, plain client: {e}");
     assert!(e.message().contains("kerberos=true"), "{e}");
     std::thread::sleep(Duration::from_millis(500));

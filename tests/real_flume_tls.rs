@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use flume_agent::{AgentOptions, Downstream, FlumeAgent, SinkKind};
-use flume_client::{Client, Config, Event, Protocol};
+use flume_client::{Client, Config, EventView, Protocol};
 
 const OPENSSL_CNF: &str = "\
 [req]
@@ -168,7 +168,7 @@ fn exact_over_tls(protocol: Protocol) {
         values.iter().map(|v| vec![("test", name), ("value", v.as_str()), ("ünï", "ç")]).collect();
     let header_bytes: Vec<Vec<(&[u8], &[u8])>> =
         headers.iter().map(|h| h.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
-    let events: Vec<Event> = bodies.iter().zip(&header_bytes).map(|(b, h)| Event::new(h, b)).collect();
+    let events: Vec<EventView> = bodies.iter().zip(&header_bytes).map(|(b, h)| EventView::new(h, b)).collect();
     client.append(&events[0]).unwrap();
     // A pause long enough for TLS 1.3 session tickets to arrive: they must
     // not cost a reconnect.

@@ -44,7 +44,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use flume_client::wire::{decode_call, encode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
-use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event, Protocol};
+use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol};
 use proxy::{random_plan, FaultCounts, FaultRates, Proxy, Rng};
 
 const SYNC_THREADS: usize = 4;
@@ -333,7 +333,7 @@ fn intact_call(
     let ids = call.events.iter().map(|e| parse_event(&e.headers, &e.body)).collect::<Option<Vec<_>>>()?;
     let headers: Vec<Vec<(&[u8], &[u8])>> =
         call.events.iter().map(|e| e.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
-    let events: Vec<Event> = call.events.iter().zip(&headers).map(|(e, h)| Event::new(h, &e.body)).collect();
+    let events: Vec<EventView> = call.events.iter().zip(&headers).map(|(e, h)| EventView::new(h, &e.body)).collect();
     check.clear();
     encode_call(protocol, check, call.seqid, call.method, &events);
     (check[..FRAME_HEADER_LEN] == header[..] && check[FRAME_HEADER_LEN..] == *payload).then_some((call, ids))
@@ -440,7 +440,7 @@ fn sync_worker(
         let Some(first) = tracker.allocate(n) else { break };
         bodies.clear();
         bodies.extend((first..first + n).map(|id| body(round, id as u32)));
-        let events: Vec<Event> = bodies.iter().map(|b| Event::new(&SYNC_HEADERS, b)).collect();
+        let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&SYNC_HEADERS, b)).collect();
         for id in first..first + n {
             tracker.state[id].store(SYNC_PENDING, Ordering::SeqCst);
         }
@@ -482,7 +482,7 @@ fn async_worker(client: &Client, tracker: &Tracker, round: u32, deadline: Instan
         let Some(id) = tracker.allocate(1) else { break };
         let b = body(round, id as u32);
         tracker.state[id].store(ASYNC_QUEUED, Ordering::SeqCst);
-        match client.send(&Event::new(&ASYNC_HEADERS, &b), id) {
+        match client.send(&EventView::new(&ASYNC_HEADERS, &b), id) {
             Ok(()) => f.async_events += 1,
             Err(e) => {
                 tracker.state[id].store(ASYNC_REFUSED, Ordering::SeqCst);

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, Event};
+use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView};
 use peers::{python_command, work_dir, PeerServer};
 
 // ---------------------------------------------------------------- helpers
@@ -66,7 +66,7 @@ fn id_of(body: &[u8]) -> u64 {
 
 fn send_id(client: &Client, id: u64) -> flume_client::Result<()> {
     let headers: [(&[u8], &[u8]); 1] = [(b"test", b"spool")];
-    client.send(&Event::new(&headers, &body(id)), id as usize)
+    client.send(&EventView::new(&headers, &body(id)), id as usize)
 }
 
 /// A free loopback port, for receivers started and restarted on it.
@@ -229,7 +229,7 @@ fn child_main(args: &[String]) {
             let headers: [(&[u8], &[u8]); 1] = [(b"test", b"spool")];
             let mut big = body(1_000_000);
             big.resize(100 * 1024, b'x');
-            let e = client.send(&Event::new(&headers, &big), 0).expect_err("a segment over the file size limit");
+            let e = client.send(&EventView::new(&headers, &big), 0).expect_err("a segment over the file size limit");
             for id in 300..400u64 {
                 send_id(&client, id).unwrap();
                 accepted.push(id);
@@ -574,7 +574,7 @@ fn a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted() {
         let headers: [(&[u8], &[u8]); 1] = [(b"big", b"yes")];
         let mut big = body(2);
         big.resize(5000, b'x');
-        client.send(&Event::new(&headers, &big), 2).unwrap();
+        client.send(&EventView::new(&headers, &big), 2).unwrap();
         send_id(&client, 3).unwrap();
     }
     let server = receiver(port);

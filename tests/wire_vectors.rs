@@ -4,7 +4,7 @@
 use flume_client::wire::{
     decode_call, decode_reply, decode_reply_to_call, encode_call, encode_reply, Method, ReceivedEvent, Status,
 };
-use flume_client::{ErrorKind, Event, Protocol};
+use flume_client::{ErrorKind, EventView, Protocol};
 
 const VECTORS: &str = include_str!("data/wire-vectors.txt");
 
@@ -39,14 +39,14 @@ fn method_of(title: &str) -> Method {
 
 const HELLO: [(&[u8], &[u8]); 1] = [(b"a", b"hello")];
 
-fn events_of(method: Method) -> Vec<Event<'static>> {
+fn events_of(method: Method) -> Vec<EventView<'static>> {
     match method {
-        Method::Append => vec![Event::new(&HELLO, b"hi")],
-        Method::AppendBatch => vec![Event::body(b"a"), Event::body(b"b")],
+        Method::Append => vec![EventView::new(&HELLO, b"hi")],
+        Method::AppendBatch => vec![EventView::body(b"a"), EventView::body(b"b")],
     }
 }
 
-fn received(events: &[Event]) -> Vec<ReceivedEvent> {
+fn received(events: &[EventView]) -> Vec<ReceivedEvent> {
     events
         .iter()
         .map(|e| ReceivedEvent {

@@ -18,7 +18,7 @@ use crate::cancel::CallCancel;
 use crate::config::Config;
 use crate::conn::{Connection, Transport};
 use crate::error::{err, Error, ErrorKind, Result};
-use crate::event::EventView;
+use crate::event::AsEvent;
 use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
@@ -89,7 +89,7 @@ impl Client {
     }
 
     /// Sends one event with `append` and waits for the answer.
-    pub fn append<E: EventView>(&self, event: &E) -> Result<()> {
+    pub fn append<E: AsEvent>(&self, event: &E) -> Result<()> {
         self.check_process()?;
         self.core.append(event)
     }
@@ -99,7 +99,7 @@ impl Client {
     /// failure. Every event is validated before anything is sent. `delivered`
     /// receives the number of leading events the server acknowledged, also on
     /// failure.
-    pub fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
+    pub fn append_batch<E: AsEvent>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
         self.check_process()?;
         self.core.append_batch(events, delivered)
@@ -115,7 +115,7 @@ impl Client {
     /// From a delivery callback, `send` never waits for room (the room would
     /// have to come from the thread running the callback): with
     /// `queue.full = block` a full queue fails at once.
-    pub fn send<E: EventView>(&self, event: &E, opaque: usize) -> Result<()> {
+    pub fn send<E: AsEvent>(&self, event: &E, opaque: usize) -> Result<()> {
         self.check_process()?;
         self.core.validate(Method::AppendBatch, std::slice::from_ref(event))?;
         self.sender()?.send(&self.core.config, event, opaque)
@@ -256,13 +256,13 @@ impl Core {
         &self.config
     }
 
-    fn append<E: EventView>(&self, event: &E) -> Result<()> {
+    fn append<E: AsEvent>(&self, event: &E) -> Result<()> {
         let events = std::slice::from_ref(event);
         self.validate(Method::Append, events)?;
         self.call(Method::Append, events, None)
     }
 
-    fn append_batch<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
+    fn append_batch<E: AsEvent>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
         let events_size = self.validate(Method::AppendBatch, events)?;
         // The common case, all events in one call, needs no sizing of each event to split them.
@@ -278,7 +278,7 @@ impl Core {
     }
 
     /// `append_batch` of events already validated (by `Client::send`).
-    pub(crate) fn append_validated<E: EventView>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
+    pub(crate) fn append_validated<E: AsEvent>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
         let mut rest = events;
         while !rest.is_empty() {
@@ -292,7 +292,7 @@ impl Core {
 
     /// Checks that every header is UTF-8 (Flume would silently corrupt it) and
     /// that every event fits alone in a frame. Returns the events' encoded size.
-    fn validate<E: EventView>(&self, method: Method, events: &[E]) -> Result<usize> {
+    fn validate<E: AsEvent>(&self, method: Method, events: &[E]) -> Result<usize> {
         let protocol = self.config.protocol;
         let mut events_size = 0usize;
         for (index, event) in events.iter().enumerate() {
@@ -315,12 +315,12 @@ impl Core {
 
     /// One `appendBatch` call of `events` (which fit in one) for the sender
     /// thread, which `cancel` can cut.
-    pub(crate) fn send_call<E: EventView>(&self, events: &[E], cancel: &CallCancel) -> Result<()> {
+    pub(crate) fn send_call<E: AsEvent>(&self, events: &[E], cancel: &CallCancel) -> Result<()> {
         self.call(Method::AppendBatch, events, Some(cancel))
     }
 
     /// How many of the leading `events` fit in one `appendBatch` call (at least one).
-    pub(crate) fn next_call_len<E: EventView>(&self, events: &[E]) -> usize {
+    pub(crate) fn next_call_len<E: AsEvent>(&self, events: &[E]) -> usize {
         let protocol = self.config.protocol;
         let mut events_size = 0usize;
         for (i, event) in events.iter().enumerate().take(self.config.batch_size) {
@@ -335,7 +335,7 @@ impl Core {
 
     /// One call, tried on each candidate host in turn until one answers OK.
     /// Once `cancel` is cancelled, no further attempt is made.
-    fn call<E: EventView>(&self, method: Method, events: &[E], cancel: Option<&CallCancel>) -> Result<()> {
+    fn call<E: AsEvent>(&self, method: Method, events: &[E], cancel: Option<&CallCancel>) -> Result<()> {
         let mut failure = Failure::default();
         for host in self.hosts.candidates() {
             if let Some(Err(e)) = cancel.map(CallCancel::check) {
@@ -373,7 +373,7 @@ impl Core {
 
     /// One attempt on one host's pooled connection. Drops the connection after
     /// any error that leaves delivery unknown.
-    fn call_on<E: EventView>(
+    fn call_on<E: AsEvent>(
         &self,
         host: &Host,
         slot: &mut Slot,
@@ -424,7 +424,7 @@ impl Core {
 }
 
 /// Checks that every header string of `event` is UTF-8, naming the first that is not.
-fn check_utf8<E: EventView>(event: &E) -> Result<()> {
+fn check_utf8<E: AsEvent>(event: &E) -> Result<()> {
     for h in 0..event.header_count() {
         let (key, value) = event.header(h);
         for (what, string) in [("key", key), ("value", value)] {

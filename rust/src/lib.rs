@@ -33,7 +33,7 @@ pub mod wire;
 pub use client::Client;
 pub use config::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE};
 pub use error::{Error, ErrorKind, Result};
-pub use event::{Event, EventView};
+pub use event::{AsEvent, Event, EventView};
 pub use hosts::{parse_host_list, HostPort};
 pub use properties::{parse_properties, PropertiesError, Property};
 pub use sender::{DeliveryCallback, DeliveryReport};

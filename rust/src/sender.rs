@@ -30,7 +30,7 @@ use crate::cancel::CallCancel;
 use crate::client::Core;
 use crate::config::{Config, QueueFull};
 use crate::error::{err, Error, ErrorKind, Result};
-use crate::event::EventView;
+use crate::event::AsEvent;
 use crate::spool::Spool;
 use crate::sync::{deadline_after, deadline_in, Condvar, Mutex};
 
@@ -80,7 +80,7 @@ const RECYCLED_SIZE: usize = 64 * 1024;
 
 impl QueuedEvent {
     /// Copies `event` into `bytes` (emptied first), which holds `size` bytes of headers and body.
-    fn copy<E: EventView>(mut bytes: Vec<u8>, event: &E, size: usize, opaque: usize) -> QueuedEvent {
+    fn copy<E: AsEvent>(mut bytes: Vec<u8>, event: &E, size: usize, opaque: usize) -> QueuedEvent {
         let count = event.header_count();
         bytes.clear();
         bytes.reserve(4 + 8 * count + size);
@@ -116,7 +116,7 @@ impl QueuedEvent {
     }
 }
 
-impl EventView for QueuedEvent {
+impl AsEvent for QueuedEvent {
     fn header_count(&self) -> usize {
         self.u32_at(0)
     }
@@ -217,7 +217,7 @@ impl Sender {
     /// `QueueFull` when there is no room, at once or after
     /// `queue.block-timeout` (at once from a delivery callback, which would
     /// wait for its own thread), and with `Closed` once `close` began.
-    pub(crate) fn send<E: EventView>(&self, config: &Config, event: &E, opaque: usize) -> Result<()> {
+    pub(crate) fn send<E: AsEvent>(&self, config: &Config, event: &E, opaque: usize) -> Result<()> {
         let size = event_bytes(event);
         let mut large = (size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
         let may_block = config.queue_full == QueueFull::Block && !self.shared.on_sender_thread();
@@ -400,7 +400,7 @@ fn with_async_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-fn event_bytes<E: EventView>(event: &E) -> usize {
+fn event_bytes<E: AsEvent>(event: &E) -> usize {
     (0..event.header_count()).map(|i| event.header(i)).map(|(k, v)| k.len() + v.len()).sum::<usize>()
         + event.body().len()
 }
@@ -421,7 +421,7 @@ struct Pending {
     protected: bool,
 }
 
-impl EventView for Pending {
+impl AsEvent for Pending {
     fn header_count(&self) -> usize {
         self.event.header_count()
     }
@@ -769,7 +769,7 @@ mod tests {
             seen.lock().unwrap().push((r.opaque, r.result.err().map(Error::kind)));
         })));
         let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
-        let event = crate::event::Event::body(b"x");
+        let event = crate::event::EventView::body(b"x");
         for opaque in [1, PANIC_OPAQUE, 2] {
             client.send(&event, opaque).unwrap();
         }

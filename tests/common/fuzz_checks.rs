@@ -10,7 +10,7 @@
 use flume_client::wire::{
     decode_call, decode_reply, encode_call, encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN,
 };
-use flume_client::{parse_host_list, Config, ErrorKind, Event, Protocol};
+use flume_client::{parse_host_list, Config, ErrorKind, EventView, Protocol};
 
 /// The check of one target's input.
 pub type Check = fn(&[u8]);
@@ -64,7 +64,7 @@ pub fn decode_call_input(data: &[u8]) {
     };
     let headers: Vec<Vec<(&[u8], &[u8])>> =
         call.events.iter().map(|e| e.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
-    let events: Vec<Event> = call.events.iter().zip(&headers).map(|(e, h)| Event::new(h, &e.body)).collect();
+    let events: Vec<EventView> = call.events.iter().zip(&headers).map(|(e, h)| EventView::new(h, &e.body)).collect();
     let mut frame = Vec::new();
     encode_call(protocol, &mut frame, call.seqid, call.method, &events);
     let header: [u8; FRAME_HEADER_LEN] = frame[..FRAME_HEADER_LEN].try_into().unwrap();

@@ -1,7 +1,7 @@
 //! Random events for the exact-delivery tests that compare what a peer
 //! recorded (`peers::Call`) with what was sent.
 
-use flume_client::{Client, Error, Event};
+use flume_client::{Client, Error, EventView};
 
 use crate::peers::Call;
 
@@ -50,7 +50,7 @@ pub fn sample(count: usize, seed: u64, shape: &Shape) -> Vec<Sent> {
 pub fn send(client: &Client, events: &[Sent]) -> Result<(), Error> {
     let headers: Vec<Vec<(&[u8], &[u8])>> =
         events.iter().map(|(_, h)| h.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect()).collect();
-    let batch: Vec<Event> = events.iter().zip(&headers).map(|((body, _), h)| Event::new(h, body)).collect();
+    let batch: Vec<EventView> = events.iter().zip(&headers).map(|((body, _), h)| EventView::new(h, body)).collect();
     let mut delivered = 0;
     let result = client.append_batch(&batch, &mut delivered);
     if result.is_ok() {

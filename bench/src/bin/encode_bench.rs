@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{encode_call, encode_call_spliced, SPLICED_BODY_MIN};
-use flume_client::Event;
+use flume_client::EventView;
 use flume_client_bench::{body, method, protocol, HEADERS};
 
 /// Runs `f` repeatedly for about `time`; returns (runs, seconds).
@@ -43,8 +43,8 @@ fn main() {
             for batch in [1usize, 100, 1000] {
                 // Each event its own body, as real events have (and as memcpy reads).
                 let bodies = body(body_len).repeat(batch);
-                let events: Vec<Event> =
-                    bodies.chunks(body_len).map(|b| Event::new(&HEADERS, b)).collect();
+                let events: Vec<EventView> =
+                    bodies.chunks(body_len).map(|b| EventView::new(&HEADERS, b)).collect();
                 let mut buf = Vec::new();
                 encode_call(protocol(proto), &mut buf, 1, method(batch), &events);
                 let frame = buf.clone();

@@ -6,7 +6,7 @@
 //! Usage: make_frames PROTOCOL BATCH BODY OUTPUT
 
 use flume_client::wire::encode_call;
-use flume_client::Event;
+use flume_client::EventView;
 use flume_client_bench::{body, method, protocol, HEADERS};
 
 fn main() {
@@ -17,7 +17,7 @@ fn main() {
     }
     let batch: usize = args[2].parse().expect("BATCH");
     let body = body(args[3].parse().expect("BODY"));
-    let events = vec![Event::new(&HEADERS, &body); batch];
+    let events = vec![EventView::new(&HEADERS, &body); batch];
     let mut frame = Vec::new();
     encode_call(protocol(&args[1]), &mut frame, 1, method(batch), &events);
     std::fs::write(&args[4], &frame).expect("write OUTPUT");

@@ -15,12 +15,12 @@ use std::time::Instant;
 use super::{Queue, QueuedEvent, Shared};
 use crate::config::Config;
 use crate::error::Result;
-use crate::event::EventView;
+use crate::event::AsEvent;
 use crate::spool::Spool;
 use crate::wire::{batch_call_size, event_size, Method};
 
 /// The spooled size of `event`, whose headers and body are `size` bytes: its `QueuedEvent` bytes.
-pub(super) fn payload_len<E: EventView>(event: &E, size: usize) -> usize {
+pub(super) fn payload_len<E: AsEvent>(event: &E, size: usize) -> usize {
     4 + 8 * event.header_count() + size
 }
 

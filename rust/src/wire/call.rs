@@ -9,7 +9,7 @@ use super::{
 };
 use crate::config::Protocol;
 use crate::error::{err, Result};
-use crate::event::EventView;
+use crate::event::AsEvent;
 
 // Field ids of the IDL: ThriftFlumeEvent { 1: headers, 2: body }, args { 1: event(s) }.
 const HEADERS_FIELD: i16 = 1;
@@ -17,7 +17,7 @@ const BODY_FIELD: i16 = 2;
 const ARGS_FIELD: i16 = 1;
 
 /// Encoded size of one `ThriftFlumeEvent` struct.
-pub fn event_size<E: EventView>(protocol: Protocol, event: &E) -> usize {
+pub fn event_size<E: AsEvent>(protocol: Protocol, event: &E) -> usize {
     match protocol {
         Protocol::Compact => event_size_with::<CompactEncoder, E>(event),
         Protocol::Binary => event_size_with::<BinaryEncoder, E>(event),
@@ -33,7 +33,7 @@ pub fn batch_call_size(protocol: Protocol, method: Method, count: usize, events_
 }
 
 /// Appends the framed call to `buf`. `Method::Append` sends `events[0]` alone.
-pub fn encode_call<E: EventView>(protocol: Protocol, buf: &mut Vec<u8>, seqid: i32, method: Method, events: &[E]) {
+pub fn encode_call<E: AsEvent>(protocol: Protocol, buf: &mut Vec<u8>, seqid: i32, method: Method, events: &[E]) {
     let mut splices = Vec::new();
     encode_call_spliced(protocol, buf, seqid, method, events, usize::MAX, &mut splices);
 }
@@ -52,7 +52,7 @@ pub struct Splice {
 /// `buf` and listed in `splices` (cleared first), so that a vectored write can
 /// send them from the caller's memory without copying them; `segments` lists
 /// the pieces in order. Returns the frame's full length.
-pub fn encode_call_spliced<E: EventView>(
+pub fn encode_call_spliced<E: AsEvent>(
     protocol: Protocol,
     buf: &mut Vec<u8>,
     seqid: i32,
@@ -72,7 +72,7 @@ pub fn encode_call_spliced<E: EventView>(
 
 /// The bytes of a call encoded by `encode_call_spliced`, in order: pieces of
 /// `buf` and the spliced bodies of `events`.
-pub fn segments<'a, E: EventView>(
+pub fn segments<'a, E: AsEvent>(
     buf: &'a [u8],
     splices: &'a [Splice],
     events: &'a [E],
@@ -89,13 +89,13 @@ pub fn segments<'a, E: EventView>(
         .chain(std::iter::once(&buf[last..]))
 }
 
-fn event_size_with<P: Encoder, E: EventView>(event: &E) -> usize {
+fn event_size_with<P: Encoder, E: AsEvent>(event: &E) -> usize {
     event_size_and_ascii_with::<P, E>(event).0
 }
 
 /// `event_size` and whether every header byte is ASCII, in one pass over the
 /// headers (the validation before sending needs both).
-pub fn event_size_and_ascii<E: EventView>(protocol: Protocol, event: &E) -> (usize, bool) {
+pub fn event_size_and_ascii<E: AsEvent>(protocol: Protocol, event: &E) -> (usize, bool) {
     match protocol {
         Protocol::Compact => event_size_and_ascii_with::<CompactEncoder, E>(event),
         Protocol::Binary => event_size_and_ascii_with::<BinaryEncoder, E>(event),
@@ -103,7 +103,7 @@ pub fn event_size_and_ascii<E: EventView>(protocol: Protocol, event: &E) -> (usi
 }
 
 #[inline(always)]
-fn event_size_and_ascii_with<P: Encoder, E: EventView>(event: &E) -> (usize, bool) {
+fn event_size_and_ascii_with<P: Encoder, E: AsEvent>(event: &E) -> (usize, bool) {
     let count = event.header_count();
     let mut size = P::FIELD_BEGIN_SIZE + P::map_begin_size(count);
     let mut bits = 0u64;
@@ -154,7 +154,7 @@ fn call_size_with<P: Encoder>(method: Method, count: usize, events_size: usize) 
 }
 
 /// Returns the bytes of the bodies spliced out.
-fn encode_call_with<P: Encoder, E: EventView>(
+fn encode_call_with<P: Encoder, E: AsEvent>(
     buf: &mut Vec<u8>,
     seqid: i32,
     method: Method,
@@ -196,7 +196,7 @@ fn encode_call_with<P: Encoder, E: EventView>(
 }
 
 /// The start of a `ThriftFlumeEvent`: its headers field, up to the body field.
-fn encode_headers<P: Encoder, E: EventView>(buf: &mut Cursor<'_>, event: &E) {
+fn encode_headers<P: Encoder, E: AsEvent>(buf: &mut Cursor<'_>, event: &E) {
     let count = event.header_count();
     P::field_begin(buf, TType::Map, HEADERS_FIELD, 0);
     P::map_begin(buf, TType::String, TType::String, count);

@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use flume_client::wire::{batch_call_size, event_size, Method};
-use flume_client::{Client, Config, Error, ErrorKind, Event, Protocol};
+use flume_client::{Client, Config, Error, ErrorKind, EventView, Protocol};
 use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals, version};
 
 const USAGE: &str = "\
@@ -576,7 +576,7 @@ impl Run {
         loc: Loc,
     ) -> Result<bool, String> {
         let line = &self.lines.buf;
-        let fits = |event: &Event| {
+        let fits = |event: &EventView| {
             let size = batch_call_size(protocol, Method::AppendBatch, 1, event_size(protocol, event));
             if size > max_frame {
                 Err(format!("the event needs a frame of {size} bytes, more than max-frame-size ({max_frame})"))
@@ -585,7 +585,7 @@ impl Run {
             }
         };
         if !self.options.json {
-            fits(&Event::new(common, line))?;
+            fits(&EventView::new(common, line))?;
             pending.push(None, line, loc);
             return Ok(true);
         }
@@ -608,7 +608,7 @@ impl Run {
             .collect();
         merged.extend(event.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let pairs: Vec<(&[u8], &[u8])> = merged.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
-        fits(&Event::new(&pairs, &body))?;
+        fits(&EventView::new(&pairs, &body))?;
         pending.push(Some(&merged), &body, loc);
         Ok(true)
     }
@@ -622,7 +622,7 @@ impl Run {
         }
         let pairs: Vec<(&[u8], &[u8])> =
             pending.pairs.iter().map(|(k, v)| (&pending.data[k.clone()], &pending.data[v.clone()])).collect();
-        let events: Vec<Event> = pending
+        let events: Vec<EventView> = pending
             .events
             .iter()
             .map(|slot| {
@@ -630,7 +630,7 @@ impl Run {
                     Some(range) => &pairs[range.clone()],
                     None => common,
                 };
-                Event::new(headers, &pending.data[slot.body.clone()])
+                EventView::new(headers, &pending.data[slot.body.clone()])
             })
             .collect();
         let mut delivered = 0;
