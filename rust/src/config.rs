@@ -3,10 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{err, Error, Result};
+use crate::error::{err, Result};
 use crate::hosts::{parse_host_port, HostPort};
 use crate::properties::parse_properties;
 use crate::sender::DeliveryCallback;
+
+mod keys;
+
+pub use keys::{ConfigKey, Feature};
 
 /// The Thrift protocol spoken inside each frame. Flume's Thrift source has no
 /// negotiation: it must match the source's `protocol` setting.
@@ -154,38 +158,60 @@ pub enum QueueFull {
     Block,
 }
 
-/// Flume's `maxBackoff` when unset or 0.
-const DEFAULT_MAX_BACKOFF: Duration = Duration::from_millis(30_000);
-
 impl Default for Config {
+    /// Flume's defaults: each key's default in the key table (`Config::keys()`).
     fn default() -> Config {
+        let mut config = Config::empty();
+        keys::apply_defaults(&mut config);
+        config
+    }
+}
+
+impl Config {
+    /// Sets one key from its string value, as in a Flume client properties file.
+    /// Fails with `Config` for an unknown key, a value out of range, or a Flume
+    /// key this library deliberately does not support, leaving the config unchanged.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        keys::set(self, key, value)
+    }
+
+    /// The keys `set` knows, with their defaults, ranges, docs and features:
+    /// the one table of config keys, which the README and the C header follow.
+    pub fn keys() -> &'static [ConfigKey] {
+        keys::KEYS
+    }
+
+    /// Every field at its empty value (zero, false, `None`, the first
+    /// variant), which `Config::default()` overwrites with the key table's
+    /// defaults. A field no key sets keeps its empty value.
+    fn empty() -> Config {
         Config {
             protocol: Protocol::Compact,
-            batch_size: 100,
-            connect_timeout: Duration::from_millis(20_000),
-            request_timeout: Duration::from_millis(20_000),
-            max_frame_size: FLUME_MAX_FRAME_SIZE,
-            max_connections: 5,
+            batch_size: 0,
+            connect_timeout: Duration::ZERO,
+            request_timeout: Duration::ZERO,
+            max_frame_size: 0,
+            max_connections: 0,
             host_aliases: Vec::new(),
             host_addresses: Vec::new(),
             client_type: ClientType::Thrift,
             max_attempts: None,
             host_selector: HostSelector::RoundRobin,
             backoff: false,
-            max_backoff: DEFAULT_MAX_BACKOFF,
-            queue_max_events: 100_000,
-            queue_max_bytes: 64 << 20,
+            max_backoff: Duration::ZERO,
+            queue_max_events: 0,
+            queue_max_bytes: 0,
             queue_full: QueueFull::Fail,
-            queue_block_timeout: Duration::from_millis(1000),
-            linger: Duration::from_millis(5),
-            retries: 10,
-            retry_backoff: Duration::from_millis(100),
-            event_timeout: Duration::from_millis(30_000),
-            close_timeout: Duration::from_millis(5_000),
+            queue_block_timeout: Duration::ZERO,
+            linger: Duration::ZERO,
+            retries: 0,
+            retry_backoff: Duration::ZERO,
+            event_timeout: Duration::ZERO,
+            close_timeout: Duration::ZERO,
             ssl: false,
             truststore: None,
             ssl_server_name: None,
-            ssl_verify_hostname: true,
+            ssl_verify_hostname: false,
             ssl_client_cert: None,
             ssl_client_key: None,
             kerberos: false,
@@ -194,191 +220,11 @@ impl Default for Config {
             server_principal: None,
             delivery_callback: None,
             spool_dir: None,
-            spool_fsync: SpoolFsync::Interval(DEFAULT_SPOOL_FSYNC_INTERVAL),
-            spool_fsync_interval: DEFAULT_SPOOL_FSYNC_INTERVAL,
-            spool_max_bytes: 1 << 30,
-            spool_segment_bytes: 16 << 20,
+            spool_fsync: SpoolFsync::Never,
+            spool_fsync_interval: Duration::ZERO,
+            spool_max_bytes: 0,
+            spool_segment_bytes: 0,
         }
-    }
-}
-
-const DEFAULT_SPOOL_FSYNC_INTERVAL: Duration = Duration::from_millis(1000);
-
-/// The keys `Config::set` accepts, besides `hosts.<alias>`.
-pub const KEYS: &[&str] = &[
-    "protocol",
-    "batch-size",
-    "connect-timeout",
-    "request-timeout",
-    "max-frame-size",
-    "maxConnections",
-    "hosts",
-    "client.type",
-    "max-attempts",
-    "host-selector",
-    "backoff",
-    "maxBackoff",
-    "ssl",
-    "truststore",
-    "truststore-type",
-    "ssl-server-name",
-    "ssl-verify-hostname",
-    "ssl-client-cert",
-    "ssl-client-key",
-    "queue.max-events",
-    "queue.max-bytes",
-    "queue.full",
-    "queue.block-timeout",
-    "linger-ms",
-    "retries",
-    "retry-backoff",
-    "event-timeout",
-    "close-timeout",
-    "trust-all-certs",
-    "kerberos",
-    "client-principal",
-    "client-keytab",
-    "server-principal",
-    "queue.spool.dir",
-    "queue.spool.fsync",
-    "queue.spool.fsync-ms",
-    "queue.spool.max-bytes",
-    "queue.spool.segment-bytes",
-];
-
-impl Config {
-    /// Sets one key from its string value, as in a Flume client properties file.
-    /// Fails with `Config` for an unknown key, a value out of range, or a Flume
-    /// key this library deliberately does not support, leaving the config unchanged.
-    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let value = value.trim();
-        match key {
-            "protocol" => {
-                self.protocol = match value {
-                    "compact" => Protocol::Compact,
-                    "binary" => Protocol::Binary,
-                    _ => return Err(err!(Config, "protocol: '{value}' is neither 'compact' nor 'binary'")),
-                }
-            }
-            "batch-size" => self.batch_size = BATCH_SIZE.parse(value)?,
-            "connect-timeout" => self.connect_timeout = CONNECT_TIMEOUT.parse_millis(value)?,
-            "request-timeout" => self.request_timeout = REQUEST_TIMEOUT.parse_millis(value)?,
-            "max-frame-size" => self.max_frame_size = MAX_FRAME_SIZE.parse(value)?,
-            "maxConnections" => self.max_connections = MAX_CONNECTIONS.parse(value)?,
-            "hosts" => {
-                let aliases: Vec<String> = value.split_whitespace().map(str::to_string).collect();
-                if aliases.is_empty() {
-                    return Err(err!(Config, "hosts: names no host alias (expected e.g. 'h1 h2')"));
-                }
-                self.host_aliases = aliases;
-            }
-            "client.type" => {
-                self.client_type = match value {
-                    "thrift" => ClientType::Thrift,
-                    "default_failover" => ClientType::Failover,
-                    "default_loadbalance" => ClientType::LoadBalance,
-                    "default" => {
-                        return Err(err!(Config, "client.type: 'default' is Flume's Avro client; this library speaks Thrift (use thrift, default_failover or default_loadbalance)"))
-                    }
-                    _ => return Err(err!(Config, "client.type: '{value}' is not thrift, default_failover or default_loadbalance")),
-                }
-            }
-            "max-attempts" => self.max_attempts = Some(MAX_ATTEMPTS.parse(value)?),
-            "host-selector" => {
-                self.host_selector = match value {
-                    "round_robin" => HostSelector::RoundRobin,
-                    "random" => HostSelector::Random,
-                    _ => return Err(err!(Config, "host-selector: '{value}' is neither round_robin nor random (custom selector classes are Java-only)")),
-                }
-            }
-            "backoff" => self.backoff = parse_bool(key, value)?,
-            "maxBackoff" => {
-                let ms = MAX_BACKOFF.parse_millis(value)?;
-                self.max_backoff = if ms.is_zero() { DEFAULT_MAX_BACKOFF } else { ms };
-            }
-            "queue.max-events" => self.queue_max_events = QUEUE_MAX_EVENTS.parse(value)?,
-            "queue.max-bytes" => self.queue_max_bytes = QUEUE_MAX_BYTES.parse(value)?,
-            "queue.full" => {
-                self.queue_full = match value {
-                    "fail" => QueueFull::Fail,
-                    "block" => QueueFull::Block,
-                    _ => return Err(err!(Config, "queue.full: '{value}' is neither fail nor block")),
-                }
-            }
-            "queue.block-timeout" => self.queue_block_timeout = QUEUE_BLOCK_TIMEOUT.parse_millis(value)?,
-            "linger-ms" => self.linger = LINGER.parse_millis(value)?,
-            "retries" => self.retries = RETRIES.parse(value)?,
-            "retry-backoff" => self.retry_backoff = RETRY_BACKOFF.parse_millis(value)?,
-            "event-timeout" => self.event_timeout = EVENT_TIMEOUT.parse_millis(value)?,
-            "close-timeout" => self.close_timeout = CLOSE_TIMEOUT.parse_millis(value)?,
-            "queue.spool.dir" => {
-                if value.is_empty() {
-                    return Err(err!(Config, "queue.spool.dir: empty (give a directory, or leave the key unset for a queue in memory only)"));
-                }
-                self.spool_dir = Some(PathBuf::from(value));
-            }
-            "queue.spool.fsync" => {
-                self.spool_fsync = match value {
-                    "never" => SpoolFsync::Never,
-                    "interval" => SpoolFsync::Interval(self.spool_fsync_interval),
-                    "always" => SpoolFsync::Always,
-                    _ => return Err(err!(Config, "queue.spool.fsync: '{value}' is not never, interval or always")),
-                }
-            }
-            "queue.spool.fsync-ms" => {
-                self.spool_fsync_interval = SPOOL_FSYNC_MS.parse_millis(value)?;
-                if let SpoolFsync::Interval(_) = self.spool_fsync {
-                    self.spool_fsync = SpoolFsync::Interval(self.spool_fsync_interval);
-                }
-            }
-            "queue.spool.max-bytes" => self.spool_max_bytes = SPOOL_MAX_BYTES.parse(value)? as u64,
-            "queue.spool.segment-bytes" => self.spool_segment_bytes = SPOOL_SEGMENT_BYTES.parse(value)? as u64,
-            "ssl" => {
-                let on = parse_bool(key, value)?;
-                if on && !cfg!(feature = "tls") {
-                    return Err(err!(Config, "ssl: TLS is not available in this build of flume-client"));
-                }
-                self.ssl = on;
-            }
-            "trust-all-certs" => {
-                // Flume's default, false, is what this library always does.
-                if parse_bool(key, value)? {
-                    return Err(trust_all_certs_refused());
-                }
-            }
-            // Files are read and checked here, so a bad one fails at once (and again when a client is made).
-            "truststore" | "truststore-type" | "truststore-password" | "ssl-server-name" | "ssl-verify-hostname"
-            | "ssl-client-cert" | "ssl-client-key" | "exclude-protocols" | "include-protocols"
-            | "exclude-cipher-suites" | "include-cipher-suites" => {
-                #[cfg(feature = "tls")]
-                crate::tls::set_key(self, key, value)?;
-                #[cfg(not(feature = "tls"))]
-                return Err(unsupported(key));
-            }
-            "kerberos" => {
-                let on = parse_bool(key, value)?;
-                if on && !cfg!(feature = "kerberos") {
-                    return Err(unsupported(key));
-                }
-                self.kerberos = on;
-            }
-            "client-principal" | "client-keytab" | "server-principal" => {
-                if !cfg!(feature = "kerberos") {
-                    return Err(unsupported(key));
-                }
-                self.set_kerberos_key(key, value)?;
-            }
-            _ => {
-                if let Some(alias) = key.strip_prefix("hosts.") {
-                    let address = parse_host_port(value).map_err(|e| err!(Config, "{key}: {}", e.message()))?;
-                    self.host_addresses.retain(|(a, _)| a != alias);
-                    self.host_addresses.push((alias.to_string(), address));
-                    return Ok(());
-                }
-                return Err(unsupported(key));
-            }
-        }
-        Ok(())
     }
 
     /// Applies a Java properties file's text (a Flume client properties file,
@@ -405,27 +251,25 @@ impl Config {
     /// but no greatest: a properties file stops at 24 hours, while
     /// `Duration::MAX` here means "no limit".
     pub fn validate(&self) -> Result<()> {
-        BATCH_SIZE.check(self.batch_size, "batch_size")?;
-        MAX_FRAME_SIZE.check(self.max_frame_size, "max_frame_size")?;
-        MAX_CONNECTIONS.check(self.max_connections, "max_connections")?;
-        if let Some(attempts) = self.max_attempts {
-            MAX_ATTEMPTS.check(attempts, "max_attempts")?;
+        // The numbers and durations, each against its key's range in the table.
+        keys::validate(self)?;
+        let spool_fsync_min = Duration::from_millis(keys::SPOOL_FSYNC_MS_MIN);
+        if self.spool_fsync_interval < spool_fsync_min {
+            return Err(err!(
+                Config,
+                "queue.spool.fsync-ms (Config::spool_fsync_interval): {:?} is less than its least value, {} ms",
+                self.spool_fsync_interval,
+                keys::SPOOL_FSYNC_MS_MIN
+            ));
         }
-        QUEUE_MAX_EVENTS.check(self.queue_max_events, "queue_max_events")?;
-        QUEUE_MAX_BYTES.check(self.queue_max_bytes, "queue_max_bytes")?;
-        RETRIES.check(self.retries, "retries")?;
-        CONNECT_TIMEOUT.check_duration(self.connect_timeout, "connect_timeout")?;
-        REQUEST_TIMEOUT.check_duration(self.request_timeout, "request_timeout")?;
-        QUEUE_BLOCK_TIMEOUT.check_duration(self.queue_block_timeout, "queue_block_timeout")?;
-        LINGER.check_duration(self.linger, "linger")?;
-        RETRY_BACKOFF.check_duration(self.retry_backoff, "retry_backoff")?;
-        EVENT_TIMEOUT.check_duration(self.event_timeout, "event_timeout")?;
-        CLOSE_TIMEOUT.check_duration(self.close_timeout, "close_timeout")?;
-        SPOOL_MAX_BYTES.check(self.spool_max_bytes.try_into().unwrap_or(usize::MAX), "spool_max_bytes")?;
-        SPOOL_SEGMENT_BYTES.check(self.spool_segment_bytes.try_into().unwrap_or(usize::MAX), "spool_segment_bytes")?;
-        SPOOL_FSYNC_MS.check_duration(self.spool_fsync_interval, "spool_fsync_interval")?;
         if let SpoolFsync::Interval(every) = self.spool_fsync {
-            SPOOL_FSYNC_MS.check_duration(every, "spool_fsync")?;
+            if every < spool_fsync_min {
+                return Err(err!(
+                    Config,
+                    "queue.spool.fsync-ms (Config::spool_fsync): {every:?} is less than its least value, {} ms",
+                    keys::SPOOL_FSYNC_MS_MIN
+                ));
+            }
         }
         if self.spool_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
             return Err(err!(Config, "queue.spool.dir (Config::spool_dir): empty"));
@@ -452,59 +296,23 @@ impl Config {
 
     /// The first TLS key besides `ssl` that is not at its default, if any: a
     /// client refuses TLS settings without `ssl=true` rather than ignore them.
+    #[cfg(feature = "tls")]
     pub(crate) fn tls_key_set(&self) -> Option<&'static str> {
-        [
-            ("truststore", self.truststore.is_some()),
-            ("ssl-server-name", self.ssl_server_name.is_some()),
-            ("ssl-verify-hostname", !self.ssl_verify_hostname),
-            ("ssl-client-cert", self.ssl_client_cert.is_some()),
-            ("ssl-client-key", self.ssl_client_key.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(key, set)| set.then_some(key))
-    }
-
-    /// `client-principal`, `client-keytab`, `server-principal`: the keytab is
-    /// checked when set (and again when a client is made).
-    fn set_kerberos_key(&mut self, key: &str, value: &str) -> Result<()> {
-        if value.is_empty() {
-            return Err(err!(Config, "{key}: empty"));
-        }
-        match key {
-            "client-principal" => self.client_principal = Some(value.to_string()),
-            "server-principal" => {
-                // Flume's form: service/host@REALM (host may be _HOST); the realm may be left to krb5.conf.
-                let (service, rest) = value.split_once('/').ok_or_else(|| {
-                    err!(Config, "server-principal: '{value}' is not service/host@REALM (e.g. flume/_HOST@EXAMPLE.COM)")
-                })?;
-                let host = rest.split_once('@').map_or(rest, |(h, _)| h);
-                if service.is_empty() || host.is_empty() || rest.ends_with('@') {
-                    return Err(err!(
-                        Config,
-                        "server-principal: '{value}' is not service/host@REALM (e.g. flume/_HOST@EXAMPLE.COM)"
-                    ));
-                }
-                self.server_principal = Some(value.to_string());
-            }
-            _ => {
-                #[cfg(feature = "kerberos")]
-                crate::kerberos::check_keytab(std::path::Path::new(value))?;
-                self.client_keytab = Some(PathBuf::from(value));
-            }
-        }
-        Ok(())
+        keys::first_set(self, Feature::Tls)
     }
 
     /// The first Kerberos key besides `kerberos` that is set, if any: a client
     /// refuses them without `kerberos=true` rather than ignore them.
+    #[cfg(feature = "kerberos")]
     pub(crate) fn kerberos_key_set(&self) -> Option<&'static str> {
-        [
-            ("client-principal", self.client_principal.is_some()),
-            ("client-keytab", self.client_keytab.is_some()),
-            ("server-principal", self.server_principal.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(key, set)| set.then_some(key))
+        keys::first_set(self, Feature::Kerberos)
+    }
+
+    /// Refuses settings of a feature this build lacks (`ssl=true` without the
+    /// `tls` feature, a Kerberos key without `kerberos`...), naming the key:
+    /// for a `Config` built field by field, which `set` could not have made.
+    pub(crate) fn check_features(&self) -> Result<()> {
+        keys::check_features(self)
     }
 
     /// The hosts named by `hosts` and `hosts.<alias>`, in alias order.
@@ -519,132 +327,6 @@ impl Config {
                     .ok_or_else(|| err!(Config, "hosts names '{alias}' but hosts.{alias} is not set"))
             })
             .collect()
-    }
-}
-
-/// Why a key is refused: Flume keys this library deliberately lacks get their reason.
-fn unsupported(key: &str) -> Error {
-    match key {
-        "kerberos" | "client-principal" | "client-keytab" | "server-principal" => {
-            err!(
-                Config,
-                "{key}: Kerberos is not available in this build of flume-client (build it with the cargo feature \
-                 kerberos, or CMake -DFLUME_CLIENT_KERBEROS=ON)"
-            )
-        }
-        "truststore"
-        | "truststore-password"
-        | "truststore-type"
-        | "exclude-protocols"
-        | "include-protocols"
-        | "exclude-cipher-suites"
-        | "include-cipher-suites"
-        | "ssl-server-name"
-        | "ssl-verify-hostname"
-        | "ssl-client-cert"
-        | "ssl-client-key" => {
-            err!(Config, "{key}: TLS is not available in this build of flume-client (and JKS truststores never will be: export PEM)")
-        }
-        "compression-type" | "compression-level" => {
-            err!(Config, "{key}: compression belongs to Flume's Avro client; the Thrift source has none")
-        }
-        _ => err!(Config, "unknown config key '{key}' (known: {}, hosts.<alias>)", KEYS.join(", ")),
-    }
-}
-
-/// `trust-all-certs=true`, a key of Flume's client, is refused: trusting any
-/// certificate lets anyone on the path read and change the events.
-fn trust_all_certs_refused() -> Error {
-    err!(
-        Config,
-        "trust-all-certs: refused: trusting every certificate lets anyone on the network path read and alter \
-         the events. Trust the server's CA instead: set truststore to a PEM file of it, exported from a JKS \
-         truststore with `keytool -exportcert -rfc -alias ALIAS -keystore truststore.jks -file ca.pem`, or \
-         taken from the server with `openssl s_client -connect HOST:PORT -showcerts </dev/null` (its last \
-         certificate, checked out of band)"
-    )
-}
-
-/// A boolean as Flume's Java client reads it (`Boolean.parseBoolean`): `true`
-/// or `false` in any case. Other words are refused, where Java would silently
-/// read them as false.
-pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    if value.eq_ignore_ascii_case("true") {
-        Ok(true)
-    } else if value.eq_ignore_ascii_case("false") {
-        Ok(false)
-    } else {
-        Err(err!(Config, "{key}: '{value}' is neither true nor false"))
-    }
-}
-
-/// The allowed values of a numeric key: what `Config::set` parses from text and
-/// `Config::validate` checks in a `Config` built in Rust, so both apply one rule.
-struct Range {
-    key: &'static str,
-    min: u64,
-    max: u64,
-}
-
-/// Durations are whole milliseconds, up to 24 hours, in text.
-const MAX_MILLIS: u64 = 86_400_000;
-
-const BATCH_SIZE: Range = Range { key: "batch-size", min: 1, max: 1_000_000 };
-const MAX_FRAME_SIZE: Range = Range { key: "max-frame-size", min: MIN_FRAME_SIZE as u64, max: i32::MAX as u64 };
-const MAX_CONNECTIONS: Range = Range { key: "maxConnections", min: 1, max: 1024 };
-const MAX_ATTEMPTS: Range = Range { key: "max-attempts", min: 1, max: 1024 };
-const QUEUE_MAX_EVENTS: Range = Range { key: "queue.max-events", min: 1, max: 100_000_000 };
-const QUEUE_MAX_BYTES: Range = Range { key: "queue.max-bytes", min: 1, max: isize::MAX as u64 };
-const RETRIES: Range = Range { key: "retries", min: 0, max: 1_000_000 };
-const CONNECT_TIMEOUT: Range = Range { key: "connect-timeout", min: 1, max: MAX_MILLIS };
-const REQUEST_TIMEOUT: Range = Range { key: "request-timeout", min: 1, max: MAX_MILLIS };
-const MAX_BACKOFF: Range = Range { key: "maxBackoff", min: 0, max: MAX_MILLIS };
-const QUEUE_BLOCK_TIMEOUT: Range = Range { key: "queue.block-timeout", min: 0, max: MAX_MILLIS };
-const LINGER: Range = Range { key: "linger-ms", min: 0, max: MAX_MILLIS };
-const RETRY_BACKOFF: Range = Range { key: "retry-backoff", min: 0, max: MAX_MILLIS };
-const EVENT_TIMEOUT: Range = Range { key: "event-timeout", min: 1, max: MAX_MILLIS };
-const CLOSE_TIMEOUT: Range = Range { key: "close-timeout", min: 0, max: MAX_MILLIS };
-const SPOOL_FSYNC_MS: Range = Range { key: "queue.spool.fsync-ms", min: 1, max: MAX_MILLIS };
-const SPOOL_MAX_BYTES: Range = Range { key: "queue.spool.max-bytes", min: 4096, max: isize::MAX as u64 };
-const SPOOL_SEGMENT_BYTES: Range = Range { key: "queue.spool.segment-bytes", min: 4096, max: 1 << 30 };
-
-impl Range {
-    fn parse(&self, value: &str) -> Result<usize> {
-        match value.parse::<u64>() {
-            Ok(n) if (self.min..=self.max).contains(&n) => Ok(n as usize),
-            _ => Err(err!(Config, "{}: '{value}' is not a whole number from {} to {}", self.key, self.min, self.max)),
-        }
-    }
-
-    fn parse_millis(&self, value: &str) -> Result<Duration> {
-        self.parse(value).map(|ms| Duration::from_millis(ms as u64))
-    }
-
-    /// `field` is the `Config` field holding the key's value, named in the error.
-    fn check(&self, value: usize, field: &str) -> Result<()> {
-        if !(self.min..=self.max).contains(&(value as u64)) {
-            return Err(err!(
-                Config,
-                "{} (Config::{field}): {value} is not from {} to {}",
-                self.key,
-                self.min,
-                self.max
-            ));
-        }
-        Ok(())
-    }
-
-    /// Durations have no greatest value in Rust: `Duration::MAX` means no limit.
-    fn check_duration(&self, value: Duration, field: &str) -> Result<()> {
-        if value < Duration::from_millis(self.min) {
-            return Err(err!(
-                Config,
-                "{} (Config::{field}): {value:?} is less than its least value, {} ms",
-                self.key,
-                self.min
-            ));
-        }
-        Ok(())
     }
 }
 

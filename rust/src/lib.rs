@@ -31,7 +31,9 @@ mod tls;
 pub mod wire;
 
 pub use client::Client;
-pub use config::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE};
+pub use config::{
+    ClientType, Config, ConfigKey, Feature, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{AsEvent, Event, EventView};
 pub use hosts::{parse_host_list, HostPort};

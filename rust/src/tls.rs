@@ -1,5 +1,5 @@
-//! TLS (feature `tls`): the TLS config keys, their files, the rustls client
-//! settings built from them, and messages that name the cause of a failed
+//! TLS (feature `tls`): the checks of the TLS config keys' files, the rustls
+//! client settings built from them, and messages that name the cause of a failed
 //! handshake.
 //!
 //! rustls with the ring provider: no OpenSSL. TLS 1.2 and 1.3 only; the
@@ -15,7 +15,7 @@
 //! afterwards affects only clients made later.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -31,90 +31,24 @@ use crate::config::Config;
 use crate::error::{err, Result};
 use crate::hosts::HostPort;
 
-/// Protocol names Flume's `exclude-protocols` may list that this library never
-/// speaks anyway (Flume's default is `SSLv3`).
-const NEVER_SPOKEN: [&str; 4] = ["SSLv2Hello", "SSLv3", "TLSv1", "TLSv1.1"];
-
-/// Applies one TLS key other than `ssl` to `config`, reading and checking the
-/// file it names. Fails with `Config` naming the key, leaving `config` unchanged.
-pub(crate) fn set_key(config: &mut Config, key: &str, value: &str) -> Result<()> {
-    match key {
-        "truststore" => {
-            let path = file_path(key, value)?;
-            load_roots(&path).map_err(|e| err!(Config, "{key}: {e}"))?;
-            config.truststore = Some(path);
-        }
-        "truststore-type" => {
-            if !value.eq_ignore_ascii_case("PEM") {
-                return Err(err!(
-                    Config,
-                    "{key}: '{value}' is not supported: flume-client reads PEM truststores only (set truststore-type=PEM \
-                     or remove it). Export a JKS truststore's CA certificates with \
-                     `keytool -exportcert -rfc -alias ALIAS -keystore FILE -file ca.pem`"
-                ));
-            }
-        }
-        "truststore-password" => {
-            return Err(err!(
-                Config,
-                "{key}: a PEM truststore needs no password: remove truststore-password (JKS truststores are not \
-                 supported: export PEM with `keytool -exportcert -rfc`)"
-            ))
-        }
-        "ssl-server-name" => {
-            if value.is_empty() {
-                return Err(err!(Config, "{key}: empty (remove it to check each host's own name)"));
-            }
-            ServerName::try_from(value.to_string())
-                .map_err(|_| err!(Config, "{key}: '{value}' is neither a DNS name nor an IP address"))?;
-            config.ssl_server_name = Some(value.to_string());
-        }
-        "ssl-verify-hostname" => {
-            config.ssl_verify_hostname = crate::config::parse_bool(key, value)?;
-        }
-        "ssl-client-cert" => {
-            let path = file_path(key, value)?;
-            load_certs(&path).map_err(|e| err!(Config, "{key}: {e}"))?;
-            config.ssl_client_cert = Some(path);
-        }
-        "ssl-client-key" => {
-            let path = file_path(key, value)?;
-            load_key(&path).map_err(|e| err!(Config, "{key}: {e}"))?;
-            config.ssl_client_key = Some(path);
-        }
-        "exclude-protocols" => {
-            // Flume's list is separated by spaces; a comma is accepted too.
-            let kept: Vec<&str> = value
-                .split(|c: char| c == ',' || c.is_ascii_whitespace())
-                .filter(|p| !p.is_empty() && !NEVER_SPOKEN.contains(p))
-                .collect();
-            if !kept.is_empty() {
-                return Err(err!(
-                    Config,
-                    "{key}: cannot exclude {}: flume-client always offers TLSv1.2 and TLSv1.3 (the server chooses) \
-                     and never speaks {}; only those may be listed",
-                    kept.join(" "),
-                    NEVER_SPOKEN.join(", ")
-                ));
-            }
-        }
-        _ => {
-            // include-protocols, exclude-cipher-suites, include-cipher-suites
-            return Err(err!(
-                Config,
-                "{key}: not configurable: flume-client speaks TLS 1.2 and 1.3 only, with rustls' cipher suites \
-                 (all with forward secrecy and authenticated encryption)"
-            ));
-        }
-    }
-    Ok(())
+/// Reads and checks a `truststore` file, for `Config::set`.
+pub(crate) fn check_truststore(path: &Path) -> std::result::Result<(), String> {
+    load_roots(path).map(drop)
 }
 
-fn file_path(key: &str, value: &str) -> Result<PathBuf> {
-    if value.is_empty() {
-        return Err(err!(Config, "{key}: empty file name"));
-    }
-    Ok(PathBuf::from(value))
+/// Reads and checks an `ssl-client-cert` file, for `Config::set`.
+pub(crate) fn check_client_cert(path: &Path) -> std::result::Result<(), String> {
+    load_certs(path).map(drop)
+}
+
+/// Reads and checks an `ssl-client-key` file, for `Config::set`.
+pub(crate) fn check_client_key(path: &Path) -> std::result::Result<(), String> {
+    load_key(path).map(drop)
+}
+
+/// Whether `name` may be an `ssl-server-name`: a DNS name or an IP address.
+pub(crate) fn is_server_name(name: &str) -> bool {
+    ServerName::try_from(name.to_string()).is_ok()
 }
 
 /// A client's TLS settings: the rustls config its connections share.
@@ -472,6 +406,7 @@ fn system_roots() -> Result<RootCertStore> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+    use std::path::PathBuf;
 
     fn temp(name: &str, contents: &[u8]) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("flume-tls-unit-{}", std::process::id()));
