@@ -276,7 +276,11 @@ impl Config {
         }
         if self.max_backoff.is_zero() {
             // In a properties file 0 means the default; a zero Duration would never back off.
-            return Err(err!(Config, "maxBackoff (Config::max_backoff): zero; the default is 30000 ms"));
+            return Err(err!(
+                Config,
+                "maxBackoff (Config::max_backoff): zero; the default is {} ms",
+                Config::default().max_backoff.as_millis()
+            ));
         }
         for alias in &self.host_aliases {
             if alias.is_empty() || alias.contains(char::is_whitespace) {
@@ -344,6 +348,116 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_secs(20));
         assert_eq!(c.max_frame_size, 16_384_000);
         assert_eq!(c.max_connections, 5);
+    }
+
+    /// The key table's defaults make the `Config` the defaults were written
+    /// out as before there was a table.
+    #[test]
+    #[allow(clippy::needless_update)] // so that a new field needs no line here
+    fn the_key_tables_defaults_are_the_former_defaults() {
+        let ms = Duration::from_millis;
+        let former = Config {
+            protocol: Protocol::Compact,
+            batch_size: 100,
+            connect_timeout: ms(20_000),
+            request_timeout: ms(20_000),
+            max_frame_size: FLUME_MAX_FRAME_SIZE,
+            max_connections: 5,
+            host_aliases: Vec::new(),
+            host_addresses: Vec::new(),
+            client_type: ClientType::Thrift,
+            max_attempts: None,
+            host_selector: HostSelector::RoundRobin,
+            backoff: false,
+            max_backoff: ms(30_000),
+            queue_max_events: 100_000,
+            queue_max_bytes: 64 << 20,
+            queue_full: QueueFull::Fail,
+            queue_block_timeout: ms(1000),
+            linger: ms(5),
+            retries: 10,
+            retry_backoff: ms(100),
+            event_timeout: ms(30_000),
+            close_timeout: ms(5_000),
+            ssl: false,
+            truststore: None,
+            ssl_server_name: None,
+            ssl_verify_hostname: true,
+            ssl_client_cert: None,
+            ssl_client_key: None,
+            kerberos: false,
+            client_principal: None,
+            client_keytab: None,
+            server_principal: None,
+            delivery_callback: None,
+            spool_dir: None,
+            spool_fsync: SpoolFsync::Interval(ms(1000)),
+            spool_fsync_interval: ms(1000),
+            spool_max_bytes: 1 << 30,
+            spool_segment_bytes: 16 << 20,
+            ..Config::default()
+        };
+        assert_eq!(Config::default(), former);
+    }
+
+    #[test]
+    fn setting_a_key_to_its_default_changes_nothing() {
+        let mut checked = 0;
+        for key in Config::keys() {
+            let Some(default) = key.default_value() else { continue };
+            if key.feature().is_some_and(|f| !f.is_available()) && default != "false" {
+                continue; // refused as a whole in this build (tls_keys_need_the_tls_feature)
+            }
+            let mut c = Config::default();
+            c.set(key.name(), default).unwrap_or_else(|e| panic!("{}={default}: {e}", key.name()));
+            assert_eq!(c, Config::default(), "{}={default}", key.name());
+            checked += 1;
+        }
+        assert!(checked >= 25, "{checked}");
+    }
+
+    #[test]
+    fn the_unknown_key_message_lists_the_keys_that_can_be_set() {
+        let e = Config::default().set("batchSize", "10").unwrap_err();
+        let m = e.message();
+        assert!(m.starts_with("unknown config key 'batchSize' (known: protocol, batch-size, "), "{m}");
+        for key in Config::keys() {
+            assert_eq!(
+                m.contains(&format!(" {},", key.name())) || m.ends_with(&format!(" {})", key.name())),
+                !key.is_refused(),
+                "{}: {m}",
+                key.name()
+            );
+        }
+    }
+
+    #[test]
+    fn every_key_of_a_feature_this_build_lacks_is_refused_naming_the_feature() {
+        for key in Config::keys() {
+            let Some(feature) = key.feature() else { continue };
+            if feature.is_available() {
+                continue;
+            }
+            let e = Config::default().set(key.name(), "true").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            assert!(e.message().starts_with(&format!("{}: ", key.name())), "{e}");
+            assert!(e.message().contains("is not available in this build of flume-client"), "{e}");
+            assert!(e.message().contains(&format!("cargo feature {}", feature.name())), "{e}");
+            // Built field by field, the same key is refused when a client is made.
+            let mut c = Config::default();
+            c.set(key.name(), "false").ok();
+            assert_eq!(c.check_features(), Ok(()), "{}", key.name());
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let e = Config { ssl_verify_hostname: false, ..Config::default() }.check_features().unwrap_err();
+            assert!(e.message().starts_with("ssl-verify-hostname: TLS is not available"), "{e}");
+        }
+        #[cfg(not(feature = "kerberos"))]
+        {
+            let c = Config { client_keytab: Some("k".into()), ..Config::default() };
+            assert!(c.check_features().unwrap_err().message().starts_with("client-keytab: Kerberos is not available"));
+        }
     }
 
     #[test]

@@ -156,9 +156,6 @@ impl Whole for Option<usize> {
 /// Durations are whole milliseconds, up to 24 hours, in text.
 const MAX_MILLIS: u64 = 86_400_000;
 
-/// Flume's `maxBackoff` when unset or 0.
-const DEFAULT_MAX_BACKOFF: Duration = Duration::from_millis(30_000);
-
 use Feature::{Kerberos, Tls};
 
 /// Every key `Config::set` knows, in the order of the docs.
@@ -666,10 +663,10 @@ fn set_host_selector(config: &mut Config, _: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// `maxBackoff`: 0 means Flume's default, 30 s.
+/// `maxBackoff`: 0 means the default, as in Flume.
 fn set_max_backoff(config: &mut Config, key: &str, value: &str) -> Result<()> {
     let ms = parse_millis(key, value, 0, MAX_MILLIS)?;
-    config.max_backoff = if ms.is_zero() { DEFAULT_MAX_BACKOFF } else { ms };
+    config.max_backoff = if ms.is_zero() { Config::default().max_backoff } else { ms };
     Ok(())
 }
 
