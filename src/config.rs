@@ -13,94 +13,149 @@ use ::flume_client::{DeliveryCallback, DeliveryReport};
 /// properties file. Create with flume_config_new(), fill with flume_config_set(),
 /// pass to flume_client_new() (which copies it), free with flume_config_free().
 ///
-/// Keys (Flume's names) and defaults:
-/// - "protocol": "compact" (default) or "binary"; must match the source's.
-/// - "batch-size": 100; most events in one appendBatch call (1 to 1000000).
-/// - "connect-timeout": 20000 ms; time to resolve and connect (1 to 86400000).
-/// - "request-timeout": 20000 ms; from the first byte of a call sent to the last
-///   byte of its reply (1 to 86400000). Unlike Flume's Java client, values under
-///   1000 are honoured.
-/// - "max-frame-size": 16384000; most payload bytes in one frame (64 to 2147483647).
-///   Flume's source closes the connection on a larger frame.
-/// - "maxConnections": 5; connections the client may hold to each host (1 to
-///   1024). A call that finds them all busy waits at most request-timeout.
-/// - "hosts": host aliases separated by spaces, e.g. "h1 h2", each given by
-///   "hosts.<alias>" = "host:port" (Flume's form); used when flume_client_new()
-///   gets NULL or "" for its hosts.
-/// - "client.type": "thrift" (default; with several hosts it fails over like
-///   default_failover), "default_failover" (hosts in order, a failing host
-///   skipped until its backoff ends) or "default_loadbalance" (calls spread
-///   by host-selector).
-/// - "max-attempts": hosts tried for one call; default the number of hosts.
-/// - "host-selector": "round_robin" (default) or "random" (load balancing).
-/// - "backoff": "false" (default) or "true": whether load balancing skips a
-///   failed host. Failover always does.
-/// - "maxBackoff": 30000 ms (also for 0); the longest a failed host is skipped.
-///   A host that failed n times in a row is skipped for min(maxBackoff,
-///   1000 ms * 2^n), n capped at 16. When every host is backing off, a call
-///   tries the one whose backoff ends first.
-/// - "ssl": "false" (default) or "true": TLS 1.2/1.3, only in builds with the
-///   tls feature (CMake -DFLUME_CLIENT_TLS=ON); otherwise "true" and every TLS
-///   key give FLUME_ERR_CONFIG. TLS keys: "truststore" (PEM file of CA
-///   certificates; default the system's CA store), "truststore-type" ("PEM"
-///   only), "ssl-server-name" (SNI and name checked; default each host's),
-///   "ssl-verify-hostname" ("true"; "false" verifies the chain only),
-///   "ssl-client-cert" / "ssl-client-key" (PEM, mutual TLS). Files are checked
-///   when set and read again by flume_client_new(), which fails if TLS keys are
-///   set without "ssl"="true" or the key does not match the certificate.
+/// Keys (Flume's names), with their defaults and ranges; durations are whole
+/// milliseconds. A key marked "tls builds only" or "kerberos builds only"
+/// gives FLUME_ERR_CONFIG "... is not available in this build" unless the
+/// library was built with that feature (CMake -DFLUME_CLIENT_TLS=ON,
+/// -DFLUME_CLIENT_KERBEROS=ON); "ssl" and "kerberos" may still be "false".
+// BEGIN the key list, generated from rust/src/config/keys.rs by tests/config_keys.rs
+/// - "protocol" (default "compact"): `compact` or `binary`: the Thrift
+///   protocol, which must match the source's `protocol`.
+/// - "batch-size" (default "100"; 1 to 1000000): most events in one
+///   `appendBatch` call.
+/// - "connect-timeout" (default "20000"; 1 to 86400000 ms): the longest a
+///   connection takes to be made, name lookup (and TLS or Kerberos) included.
+/// - "request-timeout" (default "20000"; 1 to 86400000 ms): from the first byte
+///   of a call sent to the last byte of its reply (values under 1000 are
+///   honoured, unlike in Flume's Java client); also the longest wait for a free
+///   pooled connection.
+/// - "max-frame-size" (default "16384000"; 64 to 2147483647): most payload
+///   bytes in one frame: batches are also split by bytes (Flume's source closes
+///   the connection on a larger frame).
+/// - "maxConnections" (default "5"; 1 to 1024): connections to each host at
+///   once; a call that finds them all busy waits at most request-timeout.
+/// - "hosts": host aliases separated by spaces, e.g. `h1 h2`, each given by
+///   `hosts.<alias>`; used when the client is made without a host list.
+/// - "hosts.<alias>": the `host:port` of an alias of `hosts`.
+/// - "client.type" (default "thrift"): `thrift` (with several hosts it fails
+///   over), `default_failover` (hosts in order, a failing host skipped until
+///   its backoff ends) or `default_loadbalance` (calls spread by
+///   host-selector).
+/// - "max-attempts" (1 to 1024): hosts tried for one call; unset: the number of
+///   hosts.
+/// - "host-selector" (default "round_robin"): `round_robin` or `random`: where
+///   each load-balanced call starts.
+/// - "backoff" (default "false"): whether load balancing skips a failed host
+///   for a while (failover always does).
+/// - "maxBackoff" (default "30000"): the longest a failed host is skipped, in
+///   ms (0 to 86400000; 0 means the default): min(maxBackoff, 1000 ms * 2^n)
+///   after n failures in a row.
+/// - "queue.max-events" (default "100000"; 1 to 100000000): most events waiting
+///   in the send queue.
+/// - "queue.max-bytes" (default "67108864"; 1 to SSIZE_MAX): most header and
+///   body bytes waiting in the send queue.
+/// - "queue.full" (default "fail"): `fail` (a send to a full queue fails at
+///   once) or `block` (it waits at most queue.block-timeout).
+/// - "queue.block-timeout" (default "1000"; 0 to 86400000 ms): the longest a
+///   send waits for room with queue.full=block.
+/// - "linger-ms" (default "5"; 0 to 86400000 ms): the longest the sender waits
+///   to fill a batch (at most half of event-timeout).
+/// - "retries" (default "10"; 0 to 1000000): times a failed asynchronous batch
+///   is sent again (a retry after a timeout may deliver twice).
+/// - "retry-backoff" (default "100"; 0 to 86400000 ms): the wait before each
+///   retry.
+/// - "event-timeout" (default "30000"; 1 to 86400000 ms): a queued event still
+///   undelivered this long after it was sent is reported failed.
+/// - "close-timeout" (default "5000"; 0 to 86400000 ms): how long freeing a
+///   client flushes its queue.
+/// - "queue.spool.dir": a directory where every accepted event is written
+///   before the send returns; unset: the queue is in memory only.
+/// - "queue.spool.fsync" (default "interval"): `never`, `interval` (every
+///   queue.spool.fsync-ms) or `always`: when spooled events are synced to the
+///   device.
+/// - "queue.spool.fsync-ms" (default "1000"): the interval of
+///   queue.spool.fsync=interval, in ms (1 to 86400000).
+/// - "queue.spool.max-bytes" (default "1073741824"; 4096 to SSIZE_MAX): most
+///   unacknowledged bytes in the spool, past which queue.full applies.
+/// - "queue.spool.segment-bytes" (default "16777216"; 4096 to 1073741824): the
+///   size of each segment file of the spool.
+/// - "ssl" (default "false"; tls builds only): `true`: connect with TLS 1.2 or
+///   1.3.
+/// - "truststore" (tls builds only): a PEM file of the CA certificates to
+///   trust; unset: the system's CA store.
+/// - "truststore-type" (default "PEM"; tls builds only): `PEM` only: JKS and
+///   PKCS12 are refused with the `keytool` command that exports PEM.
+/// - "truststore-password" (tls builds only): refused: a PEM truststore has no
+///   password.
+/// - "ssl-server-name" (tls builds only): the name sent as SNI and checked
+///   against the server's certificate; unset: each host's own name.
+/// - "ssl-verify-hostname" (default "true"; tls builds only): `false` still
+///   verifies the certificate chain, but not that it names the server.
+/// - "ssl-client-cert" (tls builds only): mutual TLS: a PEM certificate chain,
+///   with ssl-client-key.
+/// - "ssl-client-key" (tls builds only): mutual TLS: the unencrypted PEM
+///   private key of ssl-client-cert.
+/// - "exclude-protocols" (tls builds only): accepted when it lists only
+///   protocols never spoken (SSLv2Hello, SSLv3, TLSv1, TLSv1.1).
+/// - "include-protocols" (tls builds only): refused: TLS 1.2 and 1.3 only.
+/// - "exclude-cipher-suites" (tls builds only): refused: rustls' cipher suites
+///   only.
+/// - "include-cipher-suites" (tls builds only): refused: rustls' cipher suites
+///   only.
+/// - "trust-all-certs" (default "false"): `false` is accepted; `true` is
+///   refused in every build, with the way to a truststore.
+/// - "kerberos" (default "false"; kerberos builds only): `true`: authenticate
+///   every connection with SASL GSSAPI (MIT's libgssapi_krb5.so.2, loaded when
+///   a client is made).
+/// - "client-principal" (kerberos builds only): who the client authenticates as
+///   (`_HOST` becomes this machine's name); unset: the ticket cache's.
+/// - "client-keytab" (kerberos builds only): a keytab holding
+///   client-principal's keys; unset: the ticket cache (KRB5CCNAME).
+/// - "server-principal" (kerberos builds only): required with kerberos=true:
+///   the source's principal, `service/host@REALM` (`_HOST` becomes the name of
+///   the host connected to).
+/// - "compression-type": refused: compression belongs to Flume's Avro client.
+/// - "compression-level": refused: compression belongs to Flume's Avro client.
+// END the key list
 ///
-/// Asynchronous sending (flume_client_send):
-/// - "queue.max-events": 100000; "queue.max-bytes": 67108864 (header and body
-///   bytes). A send that finds either limit reached fails or blocks:
-/// - "queue.full": "fail" (default: FLUME_ERR_QUEUE_FULL at once) or "block"
-///   (wait up to "queue.block-timeout", default 1000 ms, then fail).
-/// - "linger-ms": 5; the longest the sender waits to fill a batch of batch-size
-///   (at most half of event-timeout, so lingering never expires an event).
-/// - "retries": 10; times a batch that failed is sent again, each after
-///   "retry-backoff" (100 ms). Retrying after a timeout or a broken connection
-///   may deliver an event twice (at-least-once).
-/// - "event-timeout": 30000 ms; an event still undelivered this long after it
-///   was queued is reported with the last error (FLUME_ERR_EXPIRED if it was
-///   never sent and the sender was not failing to connect; see flume_delivery_cb).
-/// - "close-timeout": 5000 ms; how long flume_client_free() flushes (see its
-///   worst case there).
+/// Hosts: "hosts" and "hosts.<alias>" are used when flume_client_new() gets
+/// NULL or "" for its hosts. A host that failed n times in a row is skipped
+/// for min(maxBackoff, 1000 ms * 2^n), n capped at 16; when every host is
+/// backing off, a call tries the one whose backoff ends first.
 ///
-/// Kerberos (SASL GSSAPI, Flume's secured Thrift source), only in builds with
-/// the kerberos feature (CMake -DFLUME_CLIENT_KERBEROS=ON); otherwise every
-/// Kerberos key gives FLUME_ERR_CONFIG:
-/// - "kerberos": "false" (default) or "true". MIT's libgssapi_krb5.so.2 is
-///   loaded when a client is made (flume_client_new() fails with the package
-///   to install if it is missing); nothing new is linked.
-/// - "server-principal": the source's agent-principal, "service/host@REALM";
-///   "_HOST" becomes the name of the host connected to. Required.
-/// - "client-principal": who to authenticate as ("_HOST": this machine's
-///   name); default the ticket cache's principal.
-/// - "client-keytab": a keytab holding client-principal's keys (checked when
-///   set); tickets then live in memory, are the client's own and are renewed
-///   from the keytab. Unset: the ticket cache (KRB5CCNAME), kept fresh by the
-///   caller (kinit, k5start).
+/// TLS: files are checked when their key is set and read again by
+/// flume_client_new(), which fails if TLS keys are set without "ssl"="true"
+/// or the client key does not match its certificate.
 ///
-/// Kerberos keys without "kerberos"="true", or a keytab without a principal,
-/// make flume_client_new() fail. The negotiation is part of connecting: it
-/// ends within connect-timeout, and every failure is FLUME_ERR_CONNECT
-/// (nothing delivered) with the GSSAPI text and what to check.
+/// Asynchronous sending (flume_client_send): a send that finds
+/// queue.max-events or queue.max-bytes reached fails (FLUME_ERR_QUEUE_FULL) or
+/// blocks, as queue.full says. Retrying after a timeout or a broken connection
+/// may deliver an event twice (at-least-once). An event still undelivered
+/// event-timeout after it was queued is reported with the last error
+/// (FLUME_ERR_EXPIRED if it was never sent and the sender was not failing to
+/// connect; see flume_delivery_cb). flume_client_free() flushes for at most
+/// close-timeout (see its worst case there).
 ///
-/// Durable send queue (docs/spool.md):
-/// - "queue.spool.dir": unset (the queue is in memory only). A directory
-///   (created if missing) where every event flume_client_send() accepts is
-///   written before it returns, kept until its report, and sent by the next
-///   client on the directory if this one dies or is freed first. One client
-///   per directory (an flock; another gets FLUME_ERR_CONFIG naming the pid
-///   holding it).
-/// - "queue.spool.fsync": "never" (survives the process crashing, not a power
-///   loss), "interval" (default: synced every "queue.spool.fsync-ms", default
-///   1000, so a power loss loses at most that interval) or "always" (send
-///   returns after the record is synced, msync).
-/// - "queue.spool.max-bytes": 1073741824 (4096 to SSIZE_MAX); unacknowledged
-///   bytes in the spool, past which queue.full applies (events beyond
-///   queue.max-events/queue.max-bytes wait on disk only).
-/// - "queue.spool.segment-bytes": 16777216 (4096 to 1073741824); the size of
-///   each segment file.
+/// Kerberos (SASL GSSAPI, Flume's secured Thrift source): MIT's
+/// libgssapi_krb5.so.2 is loaded when a client is made (flume_client_new()
+/// fails with the package to install if it is missing); nothing new is
+/// linked. With client-keytab, tickets live in memory, are the client's own
+/// and are renewed from the keytab; without it, the ticket cache is kept
+/// fresh by the caller (kinit, k5start). Kerberos keys without
+/// "kerberos"="true", or a keytab without a principal, make
+/// flume_client_new() fail. The negotiation is part of connecting: it ends
+/// within connect-timeout, and every failure is FLUME_ERR_CONNECT (nothing
+/// delivered) with the GSSAPI text and what to check.
+///
+/// Durable send queue (docs/spool.md): with queue.spool.dir, the directory
+/// (created if missing) holds every event flume_client_send() accepted before
+/// it returns, until its report, and the next client on the directory sends
+/// what this one left if it dies or is freed first. One client per directory
+/// (an flock; another gets FLUME_ERR_CONFIG naming the pid holding it).
+/// queue.spool.fsync "never" survives the process crashing, not a power loss;
+/// "interval" loses at most the last interval in a power loss; with "always"
+/// send returns after the record is synced (msync). Events beyond
+/// queue.max-events/queue.max-bytes wait on disk only.
 ///
 /// Flume keys deliberately unsupported (JKS truststores, Avro compression) give FLUME_ERR_CONFIG saying why.
 ///

@@ -432,9 +432,11 @@ impl ConfigKey {
     }
 
     /// The values a numeric key takes, e.g. `1 to 1000000` or `1 to 86400000 ms`.
+    /// `isize::MAX` is written `SSIZE_MAX`, its name in C, the same on every platform.
     pub fn range(&self) -> Option<String> {
+        let bound = |n: u64| if n == isize::MAX as u64 { "SSIZE_MAX".to_string() } else { n.to_string() };
         match &self.value {
-            Value::Number { min, max, .. } => Some(format!("{min} to {max}")),
+            Value::Number { min, max, .. } => Some(format!("{} to {}", bound(*min), bound(*max))),
             Value::Millis { min, max, .. } => Some(format!("{min} to {max} ms")),
             _ => None,
         }
