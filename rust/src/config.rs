@@ -49,91 +49,96 @@ pub enum HostSelector {
 }
 
 /// Settings of a client. `Config::default()` gives Flume's defaults.
+///
+/// Each field holds the key its doc names (`Config::set` parses the key's text
+/// into it); the key's default, range, feature and doc are in the one table of
+/// keys, `Config::keys()`, which README "Configuration" shows. `Config::validate`
+/// holds a `Config` built field by field to the same ranges.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// `protocol`: `compact` (default) or `binary`.
+    /// `protocol`: the Thrift protocol, which must match the source's.
     pub protocol: Protocol,
-    /// `batch-size`: most events in one `appendBatch` call (default 100).
+    /// `batch-size`: most events in one `appendBatch` call.
     pub batch_size: usize,
-    /// `connect-timeout`: time to establish a connection, name lookup included (default 20 s).
+    /// `connect-timeout`: time to establish a connection, name lookup included.
     pub connect_timeout: Duration,
     /// `request-timeout`: time from the first byte of a call sent to the last byte of its
-    /// reply, and the longest wait for a free connection (default 20 s).
+    /// reply, and the longest wait for a free connection.
     pub request_timeout: Duration,
-    /// `max-frame-size`: most payload bytes in one frame (default 16,384,000).
+    /// `max-frame-size`: most payload bytes in one frame.
     pub max_frame_size: usize,
-    /// `maxConnections`: connections the client may hold to each host at once (default 5).
+    /// `maxConnections`: connections the client may hold to each host at once.
     pub max_connections: usize,
     /// `hosts`: host aliases, each given by a `hosts.<alias>` key (Flume's form).
     pub host_aliases: Vec<String>,
     /// `hosts.<alias>`: the address of each alias, in the order set.
     pub host_addresses: Vec<(String, HostPort)>,
-    /// `client.type`: `thrift` (default), `default_failover` or `default_loadbalance`.
+    /// `client.type`: how calls are spread over several hosts.
     pub client_type: ClientType,
-    /// `max-attempts`: hosts tried for one call (default: the number of hosts).
+    /// `max-attempts`: hosts tried for one call; `None`: the number of hosts.
     pub max_attempts: Option<usize>,
-    /// `host-selector`: `round_robin` (default) or `random`.
+    /// `host-selector`: where each load-balanced call starts.
     pub host_selector: HostSelector,
-    /// `backoff`: whether load balancing skips a failed host for a while (default false).
+    /// `backoff`: whether load balancing skips a failed host for a while.
     pub backoff: bool,
-    /// `maxBackoff`: the longest a failed host is skipped (default, and for 0, 30 s).
+    /// `maxBackoff`: the longest a failed host is skipped (not zero here; 0 in text means the default).
     pub max_backoff: Duration,
-    /// `queue.max-events`: most events waiting to be sent asynchronously (default 100,000).
+    /// `queue.max-events`: most events waiting to be sent asynchronously.
     pub queue_max_events: usize,
-    /// `queue.max-bytes`: most header and body bytes waiting to be sent (default 64 MiB).
+    /// `queue.max-bytes`: most header and body bytes waiting to be sent.
     pub queue_max_bytes: usize,
-    /// `queue.full`: `fail` (default) or `block` when the queue is full.
+    /// `queue.full`: what `Client::send` does when the queue is full.
     pub queue_full: QueueFull,
-    /// `queue.block-timeout`: the longest `block` waits for room (default 1 s).
+    /// `queue.block-timeout`: the longest `QueueFull::Block` waits for room.
     pub queue_block_timeout: Duration,
-    /// `linger-ms`: the longest the sender waits to fill a batch (default 5 ms).
+    /// `linger-ms`: the longest the sender waits to fill a batch.
     pub linger: Duration,
-    /// `retries`: times a failed batch is sent again (default 10).
+    /// `retries`: times a failed batch is sent again.
     pub retries: usize,
-    /// `retry-backoff`: wait before each retry (default 100 ms).
+    /// `retry-backoff`: wait before each retry.
     pub retry_backoff: Duration,
-    /// `event-timeout`: an event not delivered this long after it was queued is reported failed (default 30 s).
+    /// `event-timeout`: an event not delivered this long after it was queued is reported failed.
     pub event_timeout: Duration,
-    /// `close-timeout`: how long freeing a client flushes its queue (default 5 s).
+    /// `close-timeout`: how long freeing a client flushes its queue.
     pub close_timeout: Duration,
-    /// `ssl`: connect with TLS (default false). Needs the `tls` feature; see README "TLS".
+    /// `ssl`: connect with TLS. Needs the `tls` feature; see README "TLS".
     pub ssl: bool,
-    /// `truststore`: a PEM file of the CA certificates to trust (default: the system's CA store).
+    /// `truststore`: a PEM file of the CA certificates to trust (`None`: the system's CA store).
     pub truststore: Option<PathBuf>,
     /// `ssl-server-name`: the name sent in SNI and checked against the server's
-    /// certificate (default: each host's own name or address).
+    /// certificate (`None`: each host's own name or address).
     pub ssl_server_name: Option<String>,
-    /// `ssl-verify-hostname`: whether the certificate must name the server (default true);
+    /// `ssl-verify-hostname`: whether the certificate must name the server;
     /// false still verifies the certificate chain.
     pub ssl_verify_hostname: bool,
     /// `ssl-client-cert`: a PEM certificate chain presented for mutual TLS, with `ssl-client-key`.
     pub ssl_client_cert: Option<PathBuf>,
     /// `ssl-client-key`: the unencrypted PEM private key of `ssl-client-cert`.
     pub ssl_client_key: Option<PathBuf>,
-    /// `kerberos`: authenticate with Kerberos, SASL GSSAPI (default false).
+    /// `kerberos`: authenticate with Kerberos, SASL GSSAPI.
     /// Needs the `kerberos` feature; see README "Kerberos".
     pub kerberos: bool,
     /// `client-principal`: the principal to authenticate as (`_HOST` becomes
-    /// this machine's name); default the ticket cache's.
+    /// this machine's name); `None`: the ticket cache's.
     pub client_principal: Option<String>,
-    /// `client-keytab`: the keytab holding `client-principal`'s keys; unset:
+    /// `client-keytab`: the keytab holding `client-principal`'s keys; `None`:
     /// the ticket cache (`KRB5CCNAME`).
     pub client_keytab: Option<PathBuf>,
     /// `server-principal`: the source's principal, e.g. `flume/_HOST@REALM`
     /// (`_HOST` becomes the name of the host connected to).
     pub server_principal: Option<String>,
-    /// Called once per event queued by `Client::send`, on the sender thread.
+    /// Called once per event queued by `Client::send`, on the sender thread (no key).
     pub delivery_callback: Option<DeliveryCallback>,
-    /// `queue.spool.dir`: the directory of the durable send queue (default none:
-    /// the queue is in memory only). See docs/spool.md.
+    /// `queue.spool.dir`: the directory of the durable send queue (`None`: the
+    /// queue is in memory only). See docs/spool.md.
     pub spool_dir: Option<PathBuf>,
-    /// `queue.spool.fsync`: `never`, `interval` (default, every `queue.spool.fsync-ms`) or `always`.
+    /// `queue.spool.fsync`: when spooled records are synced; `Interval` takes `queue.spool.fsync-ms`.
     pub spool_fsync: SpoolFsync,
-    /// `queue.spool.fsync-ms`: the interval of `queue.spool.fsync = interval` (default 1000 ms).
+    /// `queue.spool.fsync-ms`: the interval of `queue.spool.fsync = interval`.
     pub spool_fsync_interval: Duration,
-    /// `queue.spool.max-bytes`: most bytes of unacknowledged records in the spool (default 1 GiB).
+    /// `queue.spool.max-bytes`: most bytes of unacknowledged records in the spool.
     pub spool_max_bytes: u64,
-    /// `queue.spool.segment-bytes`: a segment file is closed once it would exceed this (default 16 MiB).
+    /// `queue.spool.segment-bytes`: a segment file is closed once it would exceed this.
     pub spool_segment_bytes: u64,
 }
 
