@@ -52,14 +52,14 @@ impl Feature {
 
     /// Why `key` is refused in a build without the feature.
     pub(crate) fn unavailable(self, key: &str) -> Error {
-        let (what, cmake) = match self {
-            Feature::Tls => ("TLS", "FLUME_CLIENT_TLS"),
-            Feature::Kerberos => ("Kerberos", "FLUME_CLIENT_KERBEROS"),
+        let (what, cmake, remark) = match self {
+            Feature::Tls => ("TLS", "FLUME_CLIENT_TLS", "; JKS truststores never will be: export PEM"),
+            Feature::Kerberos => ("Kerberos", "FLUME_CLIENT_KERBEROS", ""),
         };
         err!(
             Config,
             "{key}: {what} is not available in this build of flume-client (build it with the cargo feature {}, or \
-             CMake -D{cmake}=ON)",
+             CMake -D{cmake}=ON{remark})",
             self.name()
         )
     }
