@@ -730,8 +730,8 @@ struct flume_config *flume_config_new(void);
  *
  * Threads: one thread at a time per config (it is not locked); different
  * configs on different threads at once.
- * Blocks: never on the network; the TLS file keys ("truststore",
- * "ssl-client-cert", "ssl-client-key") read their file.
+ * Blocks: never on the network; a key naming a file (truststore, TLS client
+ * certificate or key, Kerberos keytab) reads it.
  * Ownership: `key` and `value` are only read during the call; the config
  * keeps its own copy of what it needs.
  */
@@ -748,7 +748,7 @@ flume_result flume_config_set(struct flume_config *conf, const char *key, const 
  * flume_last_error(). On failure the config is unchanged.
  *
  * Threads: as flume_config_set().
- * Blocks: reads the file (and the TLS files it names); no network.
+ * Blocks: reads the file (and the files its keys name); no network.
  * Ownership: `path` is only read during the call.
  */
 flume_result flume_config_load_properties(struct flume_config *conf, const char *path);
@@ -758,7 +758,7 @@ flume_result flume_config_load_properties(struct flume_config *conf, const char 
  * (NUL-terminated UTF-8) instead of a file name.
  *
  * Threads: as flume_config_set().
- * Blocks: never on the network; reads only the TLS files the text names.
+ * Blocks: never on the network; reads only the files its keys name.
  * Ownership: `text` is only read during the call.
  */
 flume_result flume_config_load_properties_str(struct flume_config *conf, const char *text);

@@ -190,8 +190,8 @@ pub extern "C" fn flume_config_new() -> *mut flume_config {
 ///
 /// Threads: one thread at a time per config (it is not locked); different
 /// configs on different threads at once.
-/// Blocks: never on the network; the TLS file keys ("truststore",
-/// "ssl-client-cert", "ssl-client-key") read their file.
+/// Blocks: never on the network; a key naming a file (truststore, TLS client
+/// certificate or key, Kerberos keytab) reads it.
 /// Ownership: `key` and `value` are only read during the call; the config
 /// keeps its own copy of what it needs.
 #[no_mangle]
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn flume_config_set(
 /// flume_last_error(). On failure the config is unchanged.
 ///
 /// Threads: as flume_config_set().
-/// Blocks: reads the file (and the TLS files it names); no network.
+/// Blocks: reads the file (and the files its keys name); no network.
 /// Ownership: `path` is only read during the call.
 #[no_mangle]
 pub unsafe extern "C" fn flume_config_load_properties(conf: *mut flume_config, path: *const c_char) -> flume_result {
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn flume_config_load_properties(conf: *mut flume_config, p
 /// (NUL-terminated UTF-8) instead of a file name.
 ///
 /// Threads: as flume_config_set().
-/// Blocks: never on the network; reads only the TLS files the text names.
+/// Blocks: never on the network; reads only the files its keys name.
 /// Ownership: `text` is only read during the call.
 #[no_mangle]
 pub unsafe extern "C" fn flume_config_load_properties_str(

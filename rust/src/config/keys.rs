@@ -9,7 +9,7 @@
 //! key tables and the C header's key list (src/config.rs) equal to it.
 //!
 //! To add a key: add a field to `Config` (with its doc, naming the key), give it
-//! its empty value in `Config::empty`, add one `Key` here (most keys need only
+//! its empty value in `Config::empty`, add one `ConfigKey` to `KEYS` (most keys need only
 //! a `Value` kind and `field!(name)`; a key with rules of its own gets a
 //! `Custom` function below the table), a row in the README's key table, and a
 //! test; then regenerate the C key list with
