@@ -64,7 +64,7 @@ echo "== cargo test --features kerberos,tls --test kerberos --test real_flume_ke
 cargo test --features kerberos,tls --test kerberos --test real_flume_kerberos
 # GSSAPI is loaded at run time: the Kerberos build's shared library links nothing new.
 cargo build --features kerberos --lib
-needed=$(readelf -d "${CARGO_TARGET_DIR:-target}/debug/libflume_client.so" | awk '/NEEDED/ {print $NF}' | tr -d '[]' | sort | tr '\n' ' ')
+needed=$(readelf -d "${CARGO_TARGET_DIR:-target}/debug/libflume_client_ffi.so" | awk '/NEEDED/ {print $NF}' | tr -d '[]' | sort | tr '\n' ' ')
 case "$needed" in
   *gssapi*|*krb5*) echo "the kerberos build links $needed(GSSAPI must be loaded with dlopen)" >&2; exit 1 ;;
 esac
