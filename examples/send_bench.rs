@@ -104,9 +104,8 @@ fn main() {
     // append_batch of 1000 from one thread, the synchronous path.
     let batch = vec![event; 1000];
     let start = Instant::now();
-    let mut delivered = 0;
     for _ in 0..events / 1000 {
-        client.append_batch(&batch, &mut delivered).unwrap();
+        client.append_batch(&batch).unwrap();
     }
     let sync_time = start.elapsed();
 

@@ -153,7 +153,12 @@ pub unsafe extern "C" fn flume_client_append_batch(
     let mut acknowledged = 0;
     let result = guard_result(|| {
         let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        with_events(events, count, |events| client.inner.append_batch(events, &mut acknowledged))
+        with_events(events, count, |events| {
+            client.inner.append_batch(events).map_err(|e| {
+                acknowledged = e.delivered();
+                e.into_error()
+            })
+        })
     });
     if let Some(delivered) = delivered.as_mut() {
         *delivered = acknowledged;

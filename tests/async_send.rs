@@ -583,8 +583,7 @@ fn duration_max_means_no_limit_for_every_timeout() {
     config.close_timeout = Duration::MAX;
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     client.append(&EventView::body(&body(0))).unwrap();
-    let mut delivered = 0;
-    client.append_batch(&[EventView::body(&body(1)), EventView::body(&body(2))], &mut delivered).unwrap();
+    client.append_batch(&[EventView::body(&body(1)), EventView::body(&body(2))]).unwrap();
     for id in 3..50 {
         client.send(&EventView::body(&body(id)), id).unwrap();
     }

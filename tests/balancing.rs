@@ -286,9 +286,10 @@ fn bodies(prefix: &str, ids: Range<usize>) -> Vec<Vec<u8>> {
 /// Sends `bodies` with one `append_batch`: its result and `delivered`.
 fn send(client: &Client, bodies: &[Vec<u8>]) -> (Result<(), Error>, usize) {
     let events: Vec<EventView> = bodies.iter().map(|b| EventView::body(b)).collect();
-    let mut delivered = usize::MAX;
-    let result = client.append_batch(&events, &mut delivered);
-    (result, delivered)
+    match client.append_batch(&events) {
+        Ok(()) => (Ok(()), events.len()),
+        Err(e) => (Err(e.error().clone()), e.delivered()),
+    }
 }
 
 fn send_ok(client: &Client, bodies: &[Vec<u8>]) {

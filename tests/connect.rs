@@ -79,11 +79,9 @@ fn a_name_whose_first_address_never_answers_connects_to_the_next_within_connect_
     let bodies: Vec<Vec<u8>> = (0..20).map(|i| format!("event {i}").into_bytes()).collect();
     let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&[], b)).collect();
     let start = Instant::now();
-    let mut delivered = 0;
-    let result = client.append_batch(&events, &mut delivered);
+    let result = client.append_batch(&events);
     let elapsed = start.elapsed();
     assert_eq!(result, Ok(()), "{name}:{port} ({addrs:?}, first blackholed) after {elapsed:?}");
-    assert_eq!(delivered, events.len());
     // Without Happy Eyeballs the whole connect-timeout goes to the first address, then the call fails.
     assert!(elapsed < connect_timeout, "took {elapsed:?}, connect-timeout is {connect_timeout:?}");
     let received: Vec<Vec<u8>> =

@@ -86,9 +86,7 @@ fn sixteen_threads_send_a_million_events_exactly_once_within_max_connections() {
                         })
                         .collect();
                     let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&headers, b)).collect();
-                    let mut delivered = 0;
-                    client.append_batch(&events, &mut delivered).unwrap();
-                    assert_eq!(delivered, chunk.len());
+                    client.append_batch(&events).unwrap();
                 }
             })
         })

@@ -207,11 +207,7 @@ fn exact_delivery(protocol: Protocol) {
         if n == 1 {
             client.append(&sent[i]).unwrap_or_else(|e| panic!("{test}: append {i}: {e}"));
         } else {
-            let mut delivered = 0;
-            client
-                .append_batch(&sent[i..i + n], &mut delivered)
-                .unwrap_or_else(|e| panic!("{test}: batch at {i}: {e}"));
-            assert_eq!(delivered, n);
+            client.append_batch(&sent[i..i + n]).unwrap_or_else(|e| panic!("{test}: batch at {i}: {e}"));
         }
         i += n;
     }
@@ -248,11 +244,9 @@ fn batch_over_transaction_capacity(protocol: Protocol) {
     let client = Client::new(&shared.agent.address(), &config(protocol, &[("batch-size", "5000")])).unwrap();
     let big: Vec<Sent> = (0..1500).map(|i| Sent::tagged(&test, i, format!("over {i}").into_bytes())).collect();
     for attempt in 0..2 {
-        let mut delivered = usize::MAX;
-        let e =
-            client.append_batch(&big, &mut delivered).expect_err("a call of 1500 events > transactionCapacity 1000");
+        let e = client.append_batch(&big).expect_err("a call of 1500 events > transactionCapacity 1000");
         assert_eq!(e.kind(), flume_client::ErrorKind::Failed, "attempt {attempt}: {e}");
-        assert_eq!(delivered, 0, "attempt {attempt}");
+        assert_eq!(e.delivered(), 0, "attempt {attempt}");
         let message = e.to_string();
         for words in ["1500 events", "transactionCapacity", "channel is full"] {
             assert!(message.contains(words), "attempt {attempt}: {words:?} not in {message:?}");
@@ -260,9 +254,7 @@ fn batch_over_transaction_capacity(protocol: Protocol) {
     }
     // The same connection then carries a call within the limit.
     let small: Vec<Sent> = (0..1000).map(|i| Sent::tagged(&test, i, format!("ok {i}").into_bytes())).collect();
-    let mut delivered = 0;
-    client.append_batch(&small, &mut delivered).unwrap();
-    assert_eq!(delivered, 1000);
+    client.append_batch(&small).unwrap();
     let received = tagged(&shared.downstream, &test, 1000);
     assert_same(&test, &small, &received);
     let stats = client.stats_json().unwrap();
@@ -291,10 +283,9 @@ fn full_channel(protocol: Protocol) {
     let agent = FlumeAgent::start(&test, options);
     let client = Client::new(&agent.address(), &config(protocol, &[("batch-size", "40")])).unwrap();
     let events: Vec<Sent> = (0..200).map(|i| Sent::tagged(&test, i, vec![b'x'; 100])).collect();
-    let mut delivered = usize::MAX;
-    let e = client.append_batch(&events, &mut delivered).expect_err("the third call of 40 overflows capacity 100");
+    let e = client.append_batch(&events).expect_err("the third call of 40 overflows capacity 100");
     assert_eq!(e.kind(), flume_client::ErrorKind::Failed, "{e}");
-    assert_eq!(delivered, 80, "two calls of 40 acknowledged, the third FAILED: {e}");
+    assert_eq!(e.delivered(), 80, "two calls of 40 acknowledged, the third FAILED: {e}");
     let message = e.to_string();
     for words in ["40 events", "transactionCapacity", "channel is full"] {
         assert!(message.contains(words), "{words:?} not in {message:?}");
@@ -333,9 +324,8 @@ fn send_until_acknowledged(client: &Client, events: &[Sent], pause: Duration) ->
     let mut failures = 0;
     let mut from = 0;
     while from < events.len() {
-        let mut delivered = 0;
-        let result = client.append_batch(&events[from..], &mut delivered);
-        from += delivered;
+        let result = client.append_batch(&events[from..]);
+        from += result.as_ref().map_or_else(|e| e.delivered(), |()| events.len() - from);
         if result.is_err() {
             failures += 1;
             assert!(failures < 10_000, "no progress: {result:?}");

@@ -445,13 +445,15 @@ fn sync_worker(
             tracker.state[id].store(SYNC_PENDING, Ordering::SeqCst);
         }
         let start = Instant::now();
-        let mut delivered = 0;
-        let result = if n == 1 {
+        let (result, delivered) = if n == 1 {
             let r = client.append(&events[0]);
-            delivered = r.is_ok() as usize;
-            r
+            let delivered = r.is_ok() as usize;
+            (r, delivered)
         } else {
-            client.append_batch(&events, &mut delivered)
+            match client.append_batch(&events) {
+                Ok(()) => (Ok(()), events.len()),
+                Err(e) => (Err(e.error().clone()), e.delivered()),
+            }
         };
         let took = start.elapsed();
         f.sync_calls += 1;

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::batch_error::BatchError;
 use crate::cancel::CallCancel;
 use crate::config::Config;
 use crate::conn::{Connection, Transport};
@@ -96,13 +97,14 @@ impl Client {
 
     /// Sends `events` with `appendBatch`, in calls of at most `batch-size`
     /// events and `max-frame-size` bytes, in order, stopping at the first
-    /// failure. Every event is validated before anything is sent. `delivered`
-    /// receives the number of leading events the server acknowledged, also on
-    /// failure.
-    pub fn append_batch<E: AsEvent>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
-        *delivered = 0;
-        self.check_process()?;
-        self.core.append_batch(events, delivered)
+    /// failure. Every event is validated before anything is sent (a bad event
+    /// fails the whole batch with nothing sent). On failure the
+    /// [`BatchError`] says how many leading events the source acknowledged
+    /// ([`BatchError::delivered`]), so the caller can resume after them.
+    pub fn append_batch<E: AsEvent>(&self, events: &[E]) -> std::result::Result<(), BatchError> {
+        self.check_process().map_err(|e| BatchError::new(0, e))?;
+        let mut delivered = 0;
+        self.core.append_batch(events, &mut delivered).map_err(|e| BatchError::new(delivered, e))
     }
 
     /// Validates `event`, copies it into the send queue and returns; the

@@ -7,6 +7,7 @@
 //! under a deadline; `wire` decodes the reply and the client maps it to a
 //! result (`Error`, whose kind is the C result code).
 
+mod batch_error;
 mod cancel;
 mod client;
 mod config;
@@ -30,6 +31,7 @@ mod sync;
 mod tls;
 pub mod wire;
 
+pub use batch_error::BatchError;
 pub use client::Client;
 pub use config::{
     ClientType, Config, ConfigKey, Feature, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE,

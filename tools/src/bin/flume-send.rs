@@ -633,8 +633,8 @@ impl Run {
                 EventView::new(headers, &pending.data[slot.body.clone()])
             })
             .collect();
-        let mut delivered = 0;
-        let result = self.client.append_batch(&events, &mut delivered);
+        let result = self.client.append_batch(&events);
+        let delivered = result.as_ref().map_or_else(|e| e.delivered(), |()| events.len());
         self.acked += delivered as u64;
         self.bytes += events[..delivered].iter().map(|e| e.body.len() as u64).sum::<u64>();
         drop(events);
@@ -646,7 +646,7 @@ impl Run {
             Err(e) => {
                 let first = pending.events[delivered].loc;
                 self.done = first.line - 1;
-                Err(self.delivery_failure(&e, first, pending))
+                Err(self.delivery_failure(e.error(), first, pending))
             }
         };
         pending.clear();
