@@ -223,8 +223,7 @@ pub unsafe extern "C" fn flume_config_load_properties(conf: *mut flume_config, p
     guard_result(|| {
         let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
         let path = c_str(path, "path")?;
-        let text = std::fs::read_to_string(path).map_err(|e| err!(InvalidArg, "cannot read {path}: {e}"))?;
-        conf.inner.load_properties(&text).map_err(|e| err!(Config, "{path}: {}", e.message()))
+        conf.inner.load_properties_file(path)
     })
 }
 
@@ -241,7 +240,7 @@ pub unsafe extern "C" fn flume_config_load_properties_str(
 ) -> flume_result {
     guard_result(|| {
         let conf = conf.as_mut().ok_or_else(|| err!(InvalidArg, "conf is NULL"))?;
-        conf.inner.load_properties(c_str(text, "text")?)
+        conf.inner.load_properties_str(c_str(text, "text")?)
     })
 }
 

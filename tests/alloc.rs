@@ -101,7 +101,8 @@ const EVENTS_PER_CALL: usize = 100;
 
 fn steady_state_allocations(protocol: Protocol, batch_size: &str) -> (usize, usize) {
     let addr = ok_server(protocol);
-    let mut config = Config { protocol, ..Config::default() };
+    let mut config = Config::default();
+    config.protocol = protocol;
     config.set("batch-size", batch_size).unwrap();
     config.set("request-timeout", "5000").unwrap();
     config.set("connect-timeout", "5000").unwrap();

@@ -499,13 +499,11 @@ fn flush_counts_exactly_the_events_still_without_a_report() {
     let server = Server::start(50, false);
     let done = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&done);
-    let config = Config {
-        delivery_callback: Some(DeliveryCallback(Arc::new(move |_r: &DeliveryReport| {
-            thread::sleep(Duration::from_millis(20));
-            counter.fetch_add(1, Ordering::SeqCst);
-        }))),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.delivery_callback = Some(DeliveryCallback(Arc::new(move |_r: &DeliveryReport| {
+        thread::sleep(Duration::from_millis(20));
+        counter.fetch_add(1, Ordering::SeqCst);
+    })));
     let client = Client::new(&server.addr.to_string(), &config).unwrap();
     for id in 0..50 {
         client.send(&EventView::body(&body(id)), id).unwrap();

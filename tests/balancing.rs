@@ -940,7 +940,7 @@ protocol = binary
 fn a_failover_properties_file_is_honoured_batch_size_binary_protocol_and_host_order() {
     let mut servers = [0, 1, 2].map(|_| Server::start(Protocol::Binary));
     let mut config = Config::default();
-    config.load_properties(&failover_properties(servers.each_ref().map(|s| s.port))).unwrap();
+    config.load_properties_str(&failover_properties(servers.each_ref().map(|s| s.port))).unwrap();
     assert_eq!(config.client_type, ClientType::Failover);
     assert_eq!(config.protocol, Protocol::Binary);
     assert_eq!((config.batch_size, config.max_attempts), (7, Some(3)));
@@ -970,7 +970,7 @@ fn a_failover_properties_file_is_honoured_batch_size_binary_protocol_and_host_or
 fn a_loadbalance_properties_file_is_honoured_round_robin_batch_size_and_binary_protocol() {
     let servers = [0, 1, 2].map(|_| Server::start(Protocol::Binary));
     let mut config = Config::default();
-    config.load_properties(&loadbalance_properties(servers.each_ref().map(|s| s.port))).unwrap();
+    config.load_properties_str(&loadbalance_properties(servers.each_ref().map(|s| s.port))).unwrap();
     assert_eq!(config.client_type, ClientType::LoadBalance);
     assert_eq!(config.host_selector, HostSelector::RoundRobin);
     assert!(!config.backoff);
@@ -997,19 +997,19 @@ hosts.h1 = 127.0.0.1:4141
 batchSize = 10
 ";
     let mut config = Config::default();
-    let e = config.load_properties(unknown).unwrap_err();
+    let e = config.load_properties_str(unknown).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     assert!(e.message().contains("line 5"), "{e}");
     assert!(e.message().contains("batchSize"), "{e}");
     assert_eq!(config, Config::default(), "a failed load changed the config");
 
     for (text, reason) in [("kerberos = true\n", "Kerberos"), ("hosts = h1\ntruststore-type = JKS\n", "PEM")] {
-        let e = config.load_properties(text).unwrap_err();
+        let e = config.load_properties_str(text).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Config, "{text:?}: {e}");
         assert!(e.message().contains(reason), "{text:?}: {e}");
         assert_eq!(config, Config::default(), "{text:?} changed the config");
     }
-    let e = config.load_properties("hosts = h1\ntruststore-type = JKS\n").unwrap_err();
+    let e = config.load_properties_str("hosts = h1\ntruststore-type = JKS\n").unwrap_err();
     assert!(e.message().contains("line 2"), "{e}");
 }
 

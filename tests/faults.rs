@@ -337,7 +337,8 @@ static EVENTS: [EventView<'static>; 3] = [
 ];
 
 fn client_for(addr: SocketAddr, protocol: Protocol, settings: &[(&str, &str)]) -> Client {
-    let mut config = Config { protocol, ..Config::default() };
+    let mut config = Config::default();
+    config.protocol = protocol;
     config.set("request-timeout", TIMEOUT_SETTING).unwrap();
     config.set("connect-timeout", TIMEOUT_SETTING).unwrap();
     for (key, value) in settings {

@@ -104,7 +104,8 @@ fn serve(mut stream: TcpStream, protocol: Protocol, hostile: &Hostile, calls: &A
 }
 
 fn client_for(addr: SocketAddr, protocol: Protocol, settings: &[(&str, &str)]) -> Client {
-    let mut config = Config { protocol, ..Config::default() };
+    let mut config = Config::default();
+    config.protocol = protocol;
     config.set("request-timeout", &REQUEST_TIMEOUT.as_millis().to_string()).unwrap();
     config.set("connect-timeout", "500").unwrap();
     for (k, v) in settings {
@@ -438,7 +439,8 @@ fn send_against_a_trickling_receiver_reports_every_event_once_within_its_bound()
         type Reports = Mutex<Vec<(usize, Option<ErrorKind>)>>;
         let reports: Arc<Reports> = Arc::default();
         let sink = Arc::clone(&reports);
-        let mut config = Config { protocol, ..Config::default() };
+        let mut config = Config::default();
+        config.protocol = protocol;
         for (k, v) in [("request-timeout", "300"), ("retries", "1"), ("retry-backoff", "0"), ("linger-ms", "20")] {
             config.set(k, v).unwrap();
         }

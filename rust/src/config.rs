@@ -1,9 +1,9 @@
 //! Client settings under Flume's own key names, with Flume's defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{err, Result};
+use crate::error::{err, Error, ErrorKind, Result};
 use crate::hosts::{parse_host_port, HostPort};
 use crate::properties::parse_properties;
 use crate::sender::DeliveryCallback;
@@ -48,13 +48,36 @@ pub enum HostSelector {
     Random,
 }
 
-/// Settings of a client. `Config::default()` gives Flume's defaults.
+/// Settings of a client, under Flume's key names. `Config::default()` gives
+/// Flume's defaults; set fields on it, or keys with [`Config::set`] and
+/// properties files with [`Config::load_properties_file`]. [`Client::new`]
+/// checks every field against its key's rules ([`Config::validate`]).
+/// [`Client::builder`] sets the same fields with typed methods.
 ///
 /// Each field holds the key its doc names (`Config::set` parses the key's text
 /// into it); the key's default, range, feature and doc are in the one table of
-/// keys, `Config::keys()`, which README "Configuration" shows. `Config::validate`
-/// holds a `Config` built field by field to the same ranges.
+/// keys, [`Config::keys()`], which README "Configuration" shows.
+///
+/// New settings may be added in any release (the struct is
+/// `#[non_exhaustive]`): start from `Config::default()`.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut config = flume_client::Config::default();
+/// config.batch_size = 500;
+/// config.request_timeout = Duration::from_secs(5);
+/// config.set("client.type", "default_loadbalance")?;
+/// config.validate()?;
+/// # Ok::<(), flume_client::Error>(())
+/// ```
+///
+/// Its `Debug` shows every setting: a config holds file paths (truststore,
+/// keys, keytab), never a key's or a password's contents.
+///
+/// [`Client::new`]: crate::Client::new
+/// [`Client::builder`]: crate::Client::builder
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// `protocol`: the Thrift protocol, which must match the source's.
     pub protocol: Protocol,
@@ -232,10 +255,36 @@ impl Config {
         }
     }
 
-    /// Applies a Java properties file's text (a Flume client properties file,
-    /// as `flume-ng avro-client -P` reads) key by key, in order. On failure the
-    /// config is unchanged and the error names the line.
-    pub fn load_properties(&mut self, text: &str) -> Result<()> {
+    /// Applies a Flume client properties file (a Java properties file, as
+    /// `flume-ng avro-client -P` reads) key by key, in order, as the C
+    /// `flume_config_load_properties` does. Fails with `InvalidArg` when the
+    /// file cannot be read, and with `Config` naming the file and the line
+    /// of a bad key or value; on failure the config is unchanged.
+    ///
+    /// ```no_run
+    /// let mut config = flume_client::Config::default();
+    /// config.load_properties_file("/etc/myapp/flume-client.properties")?;
+    /// # Ok::<(), flume_client::Error>(())
+    /// ```
+    pub fn load_properties_file(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(ErrorKind::InvalidArg, format!("cannot read {}: {e}", path.display())))?;
+        self.load_properties_str(&text).map_err(|e| err!(Config, "{}: {}", path.display(), e.message()))
+    }
+
+    /// Applies the text of a Flume client properties file key by key, in
+    /// order (as [`load_properties_file`](Config::load_properties_file) does
+    /// with a file's). On failure the config is unchanged and the error
+    /// (`Config`) names the line.
+    ///
+    /// ```
+    /// let mut config = flume_client::Config::default();
+    /// config.load_properties_str("batch-size = 500\nrequest-timeout = 5000\n")?;
+    /// assert_eq!(config.batch_size, 500);
+    /// # Ok::<(), flume_client::Error>(())
+    /// ```
+    pub fn load_properties_str(&mut self, text: &str) -> Result<()> {
         let properties = parse_properties(text).map_err(|e| err!(Config, "line {}: {}", e.line, e.message))?;
         let mut updated = self.clone();
         for p in properties {

@@ -8,6 +8,7 @@
 //! result (`Error`, whose kind is the C result code).
 
 mod batch_error;
+mod builder;
 mod cancel;
 mod client;
 mod config;
@@ -32,6 +33,7 @@ mod tls;
 pub mod wire;
 
 pub use batch_error::BatchError;
+pub use builder::ClientBuilder;
 pub use client::Client;
 pub use config::{
     ClientType, Config, ConfigKey, Feature, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE,

@@ -213,7 +213,7 @@ mod tests {
         // Only at the very start: elsewhere it is an ordinary character.
         assert_eq!(parse("k=\u{feff}v\n"), [prop(1, "k", "\u{feff}v")]);
         let mut config = crate::Config::default();
-        config.load_properties("\u{feff}batch-size = 7\n").unwrap();
+        config.load_properties_str("\u{feff}batch-size = 7\n").unwrap();
         assert_eq!(config.batch_size, 7);
     }
 

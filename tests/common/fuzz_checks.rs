@@ -99,10 +99,10 @@ pub fn parse_host_list_input(data: &[u8]) {
 pub fn load_properties_input(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut config = Config::default();
-    match config.load_properties(text) {
+    match config.load_properties_str(text) {
         Ok(()) => {
             let mut twice = config.clone();
-            twice.load_properties(text).expect("the same text loads again");
+            twice.load_properties_str(text).expect("the same text loads again");
             assert_eq!(twice, config);
         }
         Err(e) => {

@@ -253,8 +253,7 @@ fn run(args: Vec<std::ffi::OsString>) -> Result<(), Failure> {
     // The client: -P first, then the settings of the command line.
     let mut config = Config::default();
     if let Some(path) = &o.properties {
-        let text = std::fs::read_to_string(path).map_err(|e| fail(EXIT_USAGE, format!("cannot read {path}: {e}")))?;
-        config.load_properties(&text).map_err(|e| fail(EXIT_USAGE, format!("{path}: {}", e.message())))?;
+        config.load_properties_file(path).map_err(|e| fail(EXIT_USAGE, e.message()))?;
     }
     for (key, value) in &o.settings {
         config.set(key, value).map_err(|e| fail(EXIT_USAGE, e.message()))?;
