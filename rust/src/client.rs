@@ -10,6 +10,7 @@
 //! uncertain failure that is at-least-once, and the call's result then says
 //! "maybe delivered" even if a later attempt only failed to connect.
 
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
@@ -24,7 +25,8 @@ use crate::hosts::{parse_host_list, Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
 use crate::spool::Spool;
-use crate::stats::Stats;
+use crate::statistics::Stats;
+use crate::stats::Stats as Counters;
 use crate::sync::{deadline_in, Mutex};
 use crate::wire::{
     batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method,
@@ -47,7 +49,7 @@ pub struct Client {
 pub(crate) struct Core {
     config: Config,
     hosts: HostSet,
-    stats: Stats,
+    stats: Counters,
     /// Plain TCP or TLS, from the config's TLS keys (files read once, here).
     transport: Transport,
 }
@@ -68,8 +70,12 @@ impl Client {
             parse_host_list(hosts)?
         };
         let transport = Transport::new(config)?;
-        let core =
-            Core { hosts: HostSet::new(addresses, config), config: config.clone(), stats: Stats::default(), transport };
+        let core = Core {
+            hosts: HostSet::new(addresses, config),
+            config: config.clone(),
+            stats: Counters::default(),
+            transport,
+        };
         let client = Client {
             core: Arc::new(core),
             sender: OnceLock::new(),
@@ -132,23 +138,29 @@ impl Client {
         self.sender.get().map_or(Ok(()), |sender| sender.flush(timeout))
     }
 
-    /// The client's statistics as JSON: events and calls acknowledged, failed
+    /// The client's statistics: events and calls acknowledged, failed
     /// attempts by result code, connections made, bytes sent, call latency
-    /// (count, mean, max, and a histogram of power-of-two microsecond buckets),
-    /// the send queue (events and bytes queued, reports by result code),
-    /// each host's state, backoff and counters, and with a spool its figures.
+    /// (count, total, max, and a histogram of power-of-two microsecond
+    /// buckets), the send queue (events and bytes queued, reports by result
+    /// code), each host's state, backoff and counters, and with a spool its
+    /// figures. Takes the queue's lock for a moment; never blocks on the network.
     ///
     /// Fails with `InvalidArg` in a child process forked after the client was
     /// made: the statistics sit behind locks that a thread of the parent may
     /// have held at the fork, and would then never be released in the child.
-    pub fn stats_json(&self) -> Result<String> {
+    pub fn stats(&self) -> Result<Stats> {
         self.check_process()?;
-        let json = self.core.stats.to_json(&self.core.hosts, self.sender.get().map(Sender::figures));
-        Ok(match self.sender.get().and_then(Sender::spool_json) {
-            // The spool's object goes last: `"spool":{...}` before the closing brace.
-            Some(spool) => format!("{},\"spool\":{spool}}}", &json[..json.len() - 1]),
-            None => json,
-        })
+        let sender = self.sender.get();
+        let mut stats = self.core.stats.snapshot(&self.core.hosts, sender.map(Sender::figures));
+        stats.spool = sender.and_then(Sender::spool_figures);
+        Ok(stats)
+    }
+
+    /// The statistics of [`Client::stats`] as one JSON object
+    /// ([`Stats::to_json`]), the form the C `flume_client_stats_json` returns.
+    /// Fails as `stats` does.
+    pub fn stats_json(&self) -> Result<String> {
+        self.stats().map(|stats| stats.to_json())
     }
 
     /// The same statistics in the Prometheus text exposition format, ready to
@@ -213,6 +225,19 @@ impl Client {
             ));
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for Client {
+    /// The hosts, the settings (no secrets: a config holds file paths only)
+    /// and whether the sender thread runs; the counters are in [`Client::stats`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hosts: Vec<String> = self.core.hosts.hosts().iter().map(|host| host.address.to_string()).collect();
+        f.debug_struct("Client")
+            .field("hosts", &hosts)
+            .field("config", &self.core.config)
+            .field("sender_started", &self.sender.get().is_some())
+            .finish_non_exhaustive()
     }
 }
 

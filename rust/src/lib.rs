@@ -26,6 +26,7 @@ mod properties;
 mod sasl;
 mod sender;
 mod spool;
+mod statistics;
 mod stats;
 mod sync;
 #[cfg(feature = "tls")]
@@ -43,3 +44,4 @@ pub use event::{AsEvent, Event, EventView};
 pub use hosts::{parse_host_list, HostPort};
 pub use properties::{parse_properties, PropertiesError, Property};
 pub use sender::{DeliveryCallback, DeliveryReport};
+pub use statistics::{HostStats, LatencyStats, QueueStats, SpoolStats, Stats};

@@ -379,9 +379,9 @@ impl Sender {
         (queue.events.len(), queue.bytes, reports)
     }
 
-    /// The spool's statistics as JSON, if the client has one.
-    pub(crate) fn spool_json(&self) -> Option<String> {
-        self.shared.queue.lock().spool.as_ref().map(Spool::json)
+    /// The spool's statistics, if the client has one.
+    pub(crate) fn spool_figures(&self) -> Option<crate::statistics::SpoolStats> {
+        self.shared.queue.lock().spool.as_ref().map(Spool::figures)
     }
 
     /// Delivery callbacks that panicked so far.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::ErrorKind;
 use crate::hosts::HostSet;
+use crate::statistics;
 
 /// Latency buckets: bucket `i` counts calls that took less than 2^i µs (the
 /// last one, everything slower).
@@ -75,63 +76,48 @@ impl Stats {
         add(&host.failures, 1);
     }
 
-    /// The statistics as a JSON object (see `flume_client_stats_json`).
+    /// The statistics as values (`Client::stats`; `Stats::to_json` writes
+    /// them as `flume_client_stats_json` returns them).
     /// `queue`: the sender's (events queued, bytes queued, reports by code), once started.
-    pub(crate) fn to_json(&self, hosts: &HostSet, queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>) -> String {
-        let mut j = String::with_capacity(1024);
-        let count = get(&self.latency_count);
-        let mean = get(&self.latency_total_us).checked_div(count).unwrap_or(0);
-        let _ = write!(
-            j,
-            "{{\"events_acked\":{},\"calls_acked\":{},\"bytes_sent\":{},\"connects\":{},\"failures\":{{",
-            get(&self.events_acked),
-            get(&self.calls_acked),
-            get(&self.bytes_sent),
-            get(&self.connects)
-        );
-        for (i, kind) in ErrorKind::ALL.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            let _ = write!(j, "{sep}\"{}\":{}", kind.name(), get(&self.failures[kind.code() as usize]));
-        }
-        let _ = write!(
-            j,
-            "}},\"latency_us\":{{\"count\":{count},\"mean\":{mean},\"max\":{},\"buckets\":[",
-            get(&self.latency_max_us)
-        );
-        for (i, bucket) in self.latency_buckets.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            let _ = write!(j, "{sep}{}", get(bucket));
-        }
+    pub(crate) fn snapshot(
+        &self,
+        hosts: &HostSet,
+        queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>,
+    ) -> statistics::Stats {
+        let by_kind = |counts: &dyn Fn(usize) -> u64| -> Vec<(ErrorKind, u64)> {
+            ErrorKind::ALL.iter().map(|kind| (*kind, counts(kind.code() as usize))).collect()
+        };
         let (events, bytes, reports) = queue.unwrap_or_default();
-        let _ = write!(
-            j,
-            "]}},\"queue\":{{\"events\":{events},\"bytes\":{bytes},\"reports\":{{\"FLUME_OK\":{}",
-            reports[0]
-        );
-        for kind in ErrorKind::ALL {
-            let _ = write!(j, ",\"{}\":{}", kind.name(), reports[kind.code() as usize]);
-        }
-        j.push_str("}},\"hosts\":[");
         let now = Instant::now();
-        for (i, host) in hosts.hosts().iter().enumerate() {
-            let backoff_ms = host.backoff_until(now).map_or(0, |until| (until - now).as_millis());
-            let _ = write!(
-                j,
-                "{}{{\"address\":\"{}\",\"state\":\"{}\",\"backoff_ms\":{backoff_ms},\"consecutive_failures\":{},\
-                 \"events_acked\":{},\"calls_acked\":{},\"failures\":{},\"connects\":{},\"idle_connections\":{}}}",
-                if i == 0 { "" } else { "," },
-                host.address,
-                if backoff_ms > 0 { "backoff" } else { "up" },
-                host.consecutive_failures(),
-                get(&host.stats.events_acked),
-                get(&host.stats.calls_acked),
-                get(&host.stats.failures),
-                get(&host.stats.connects),
-                host.pool.idle_connections()
-            );
-        }
-        j.push_str("]}");
-        j
+        let mut snapshot = statistics::Stats::default();
+        snapshot.events_acked = get(&self.events_acked);
+        snapshot.calls_acked = get(&self.calls_acked);
+        snapshot.bytes_sent = get(&self.bytes_sent);
+        snapshot.connects = get(&self.connects);
+        snapshot.failures = by_kind(&|code| get(&self.failures[code]));
+        snapshot.latency.count = get(&self.latency_count);
+        snapshot.latency.total_us = get(&self.latency_total_us);
+        snapshot.latency.max_us = get(&self.latency_max_us);
+        snapshot.latency.buckets = self.latency_buckets.iter().map(get).collect();
+        snapshot.queue.events = events;
+        snapshot.queue.bytes = bytes;
+        snapshot.queue.reports_ok = reports[0];
+        snapshot.queue.reports_failed = by_kind(&|code| reports[code]);
+        snapshot.hosts = hosts
+            .hosts()
+            .iter()
+            .map(|host| statistics::HostStats {
+                address: host.address.clone(),
+                backoff: host.backoff_until(now).map_or(Duration::ZERO, |until| until - now),
+                consecutive_failures: host.consecutive_failures(),
+                events_acked: get(&host.stats.events_acked),
+                calls_acked: get(&host.stats.calls_acked),
+                failures: get(&host.stats.failures),
+                connects: get(&host.stats.connects),
+                idle_connections: host.pool.idle_connections(),
+            })
+            .collect();
+        snapshot
     }
 }
 
@@ -163,7 +149,7 @@ fn seconds(us: u64) -> f64 {
 
 impl Stats {
     /// The statistics in the Prometheus text exposition format 0.0.4 (see
-    /// `flume_client_stats_prometheus`): the figures of [`Stats::to_json`],
+    /// `flume_client_stats_prometheus`): the figures of [`Stats::snapshot`],
     /// with metric names prefixed `flume_client_`, counters ending `_total`,
     /// times in seconds and the latency as a cumulative histogram.
     pub(crate) fn to_prometheus(

@@ -17,7 +17,6 @@ mod segment;
 mod state;
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -28,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, SpoolFsync};
 use crate::error::{err, Result};
+use crate::statistics::SpoolStats;
 use crate::sync::{Condvar, Mutex};
 use segment::{Found, SegmentReader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use state::{Position, StateFile};
@@ -572,44 +572,28 @@ impl Spool {
         let _ = self.state.write(self.head);
     }
 
-    /// The spool's statistics as a JSON object (see flume_client_stats_json).
-    pub(crate) fn json(&self) -> String {
+    /// The spool's statistics (`Stats::spool`, the `spool` object of flume_client_stats_json).
+    pub(crate) fn figures(&self) -> SpoolStats {
         let c = &self.counters;
-        let mut j = String::with_capacity(512);
-        let _ = write!(
-            j,
-            "{{\"dir\":\"{}\",\"fsync\":\"{}\",\"events\":{},\"bytes\":{},\"segments\":{},\"spooled_events\":{},\
-             \"spooled_bytes\":{},\"replayed\":{},\"replay_pending\":{},\"torn_records\":{},\"corrupt_records\":{},\
-             \"write_errors\":{},\"fsyncs\":{},\"sync_errors\":{},\"segments_created\":{},\"segments_deleted\":{},\
-             \"last_problem\":",
-            json_escape(&self.dir.display().to_string()),
-            match self.fsync {
-                SpoolFsync::Never => "never",
-                SpoolFsync::Interval(_) => "interval",
-                SpoolFsync::Always => "always",
-            },
-            self.live_events,
-            self.live_bytes,
-            self.segments.len(),
-            c.spooled_events,
-            c.spooled_bytes,
-            c.replayed,
-            self.replay_left,
-            c.torn,
-            c.corrupt,
-            c.write_errors,
-            self.sync.fsyncs.load(Ordering::Relaxed),
-            self.sync.sync_errors.load(Ordering::Relaxed),
-            c.segments_created,
-            c.segments_deleted,
-        );
-        match &c.last_problem {
-            Some(p) => {
-                let _ = write!(j, "\"{}\"}}", json_escape(p));
-            }
-            None => j.push_str("null}"),
+        SpoolStats {
+            dir: self.dir.clone(),
+            fsync: self.fsync,
+            events: self.live_events,
+            bytes: self.live_bytes,
+            segments: self.segments.len(),
+            spooled_events: c.spooled_events,
+            spooled_bytes: c.spooled_bytes,
+            replayed: c.replayed,
+            replay_pending: self.replay_left,
+            torn_records: c.torn,
+            corrupt_records: c.corrupt,
+            write_errors: c.write_errors,
+            fsyncs: self.sync.fsyncs.load(Ordering::Relaxed),
+            sync_errors: self.sync.sync_errors.load(Ordering::Relaxed),
+            segments_created: c.segments_created,
+            segments_deleted: c.segments_deleted,
+            last_problem: c.last_problem.clone(),
         }
-        j
     }
 }
 
@@ -678,19 +662,4 @@ fn event_layout_ok(payload: &[u8]) -> bool {
         last = end;
     }
     true
-}
-
-fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
