@@ -1,8 +1,8 @@
 //! An example Rust program using the `flume-client` crate, as README "From
-//! Rust" shows it: a client made with the builder, shared by four threads
-//! that queue owned events with `send`; a delivery callback counting the
-//! reports into an `Arc<Mutex<_>>`; a synchronous `append_batch`; errors
-//! carried by `?` into `Box<dyn Error>`.
+//! Rust" shows it: a client made with the builder; a synchronous
+//! `append_batch` of owned events; four threads sharing the client, queueing
+//! events with `send`; a delivery callback counting the reports into an
+//! `Arc<Mutex<_>>`; errors carried by `?` into `Box<dyn Error>`.
 //!
 //! Usage: `rust-app HOST:PORT [EVENTS_PER_THREAD]` (default 250). Prints one
 //! line per outcome and exits non-zero if any event was not delivered.
@@ -43,6 +43,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         })
         .build()?;
 
+    // First the synchronous path: one call, acknowledged when it returns.
+    let batch: Vec<Event> = (0..10)
+        .map(|i| Event::new(format!("batch event {i}")).with_headers([("app", "rust-app"), ("batch", "yes")]))
+        .collect();
+    client.append_batch(&batch)?;
+
     // One client shared by every thread: `Client` is Send + Sync.
     std::thread::scope(|scope| -> flume_client::Result<()> {
         let workers: Vec<_> = (0..THREADS)
@@ -65,12 +71,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         Ok(())
     })?;
     client.flush(Duration::from_secs(30))?;
-
-    // The synchronous path: one call, acknowledged when it returns.
-    let batch: Vec<Event> = (0..10)
-        .map(|i| Event::new(format!("batch event {i}")).with_headers([("app", "rust-app"), ("batch", "yes")]))
-        .collect();
-    client.append_batch(&batch)?;
 
     let stats = client.stats()?;
     let reports = reports.lock().unwrap();
