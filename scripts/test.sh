@@ -35,6 +35,19 @@ cargo clippy --workspace --all-targets --features flume-client/tls,flume-client/
 echo "== cargo test"
 cargo test --workspace --all-targets
 
+# The Rust API's documentation: its examples compile and run (doctests, which
+# --all-targets leaves out), and rustdoc warns about nothing, with and without
+# the features.
+echo "== cargo test --doc, cargo doc"
+cargo test -p flume-client --doc
+RUSTDOCFLAGS="-D warnings" cargo doc -p flume-client --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc -p flume-client --no-deps --features tls,kerberos
+
+# rust-version (Cargo.toml [workspace.package]) is true for Cargo.lock: no
+# dependency needs a newer Rust.
+echo "== rust-version"
+scripts/check-rust-version.py
+
 # Reliability (README "Reliability"): the soak, a minute of faults and receiver
 # restarts (FLUME_SOAK_SECONDS for longer), and each fuzz target for 20 s
 # (scripts/fuzz.sh SECONDS for longer), printing their figures.

@@ -11,8 +11,11 @@ use std::fmt;
 /// One key/value pair and the 1-based line number where its logical line starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Property {
+    /// The 1-based line where the property's logical line starts.
     pub line: usize,
+    /// The key, escapes decoded.
     pub key: String,
+    /// The value, escapes decoded, leading white space dropped.
     pub value: String,
 }
 
@@ -21,7 +24,9 @@ pub struct Property {
 /// cannot hold. `line` is where the logical line starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PropertiesError {
+    /// The 1-based line where the bad logical line starts.
     pub line: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 
