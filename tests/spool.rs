@@ -503,14 +503,14 @@ fn a_locked_directory_names_the_process_holding_it() {
     BufReader::new(holder.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "READY");
     let config = spool_config(&dir, "never", &[]);
-    let e = Client::new("127.0.0.1:1", &config).err().expect("the directory is locked");
+    let e = Client::new("127.0.0.1:1", &config).expect_err("the directory is locked");
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     assert!(e.message().contains(&format!("process {}", holder.id())), "{e}");
     println!("locked: {e}");
     drop(holder.stdin.take());
     holder.wait().unwrap();
     let first = Client::new("127.0.0.1:1", &config).expect("free again once the holder exited");
-    let e = Client::new("127.0.0.1:1", &config).err().expect("one client per directory, in one process too");
+    let e = Client::new("127.0.0.1:1", &config).expect_err("one client per directory, in one process too");
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.message().contains(&format!("process {} (this process", std::process::id())), "{e}");
     drop(first);
@@ -655,7 +655,7 @@ fn a_full_tmpfs_fails_send_with_the_spool_code_and_loses_nothing() {
     };
     assert_eq!(error.kind(), ErrorKind::Spool, "{error}");
     assert!(error.message().contains("No space left on device"), "{error}");
-    let e = Client::new(&address, &config).err().expect("no room for a new segment");
+    let e = Client::new(&address, &config).expect_err("no room for a new segment");
     assert_eq!(e.kind(), ErrorKind::Spool, "{e}");
     let grown = Command::new("mount").args(["-o", "remount,size=4m"]).arg(&dir).status().unwrap();
     assert!(grown.success());
@@ -697,7 +697,7 @@ fn a_read_only_directory_is_refused_and_keeps_its_events() {
             fs::set_permissions(e.unwrap().path(), std::os::unix::fs::PermissionsExt::from_mode(0o444)).unwrap();
         }
     }
-    let e = Client::new(&address, &config).err().expect("a read-only directory");
+    let e = Client::new(&address, &config).expect_err("a read-only directory");
     if root {
         assert!(Command::new("umount").arg(dir_str).status().unwrap().success());
     } else {

@@ -673,17 +673,17 @@ fn inconsistent_tls_settings_fail_when_the_client_is_made() {
         tls_config(Protocol::Compact),
         &[("ssl-client-cert", &c.path("client.pem")), ("ssl-client-key", &c.path("server.key"))],
     );
-    let e = Client::new("127.0.0.1:1", &config).err().expect("mismatched key");
+    let e = Client::new("127.0.0.1:1", &config).expect_err("mismatched key");
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.message().contains("not the certificate's key"), "{e}");
 
     let config = with(tls_config(Protocol::Compact), &[("ssl-client-cert", &c.path("client.pem"))]);
-    let e = Client::new("127.0.0.1:1", &config).err().expect("cert without key");
+    let e = Client::new("127.0.0.1:1", &config).expect_err("cert without key");
     assert!(e.message().contains("without ssl-client-key"), "{e}");
 
     let mut config = tls_config(Protocol::Compact);
     config.set("ssl", "false").unwrap();
-    let e = Client::new("127.0.0.1:1", &config).err().expect("truststore without ssl");
+    let e = Client::new("127.0.0.1:1", &config).expect_err("truststore without ssl");
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.message().contains("truststore is set but ssl is not true"), "{e}");
 }

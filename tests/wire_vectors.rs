@@ -214,7 +214,7 @@ fn hostile_lengths_and_nesting_are_protocol_errors() {
     // Structs nested 10,000 deep.
     let mut deep = Vec::new();
     header(&mut deep);
-    deep.extend(std::iter::repeat(0x1c).take(10_000));
+    deep.extend(std::iter::repeat_n(0x1c, 10_000));
     let e = decode_reply(Protocol::Compact, &deep, 1, Method::Append).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Protocol);
     assert!(e.message().contains("nesting"), "{e}");

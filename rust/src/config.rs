@@ -30,6 +30,7 @@ pub(crate) const MIN_FRAME_SIZE: usize = 64;
 
 /// How a client with several hosts spreads its calls (`client.type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientType {
     /// `thrift` (default): Flume's Thrift client. With several hosts, behaves as `default_failover`.
     Thrift,
@@ -41,6 +42,7 @@ pub enum ClientType {
 
 /// How `default_loadbalance` picks the host of each call (`host-selector`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HostSelector {
     /// `round_robin` (default): each call starts at the next host.
     RoundRobin,
@@ -167,6 +169,7 @@ pub struct Config {
 
 /// When the spool's appended records are synced to the device (`queue.spool.fsync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpoolFsync {
     /// Never: an accepted event survives the process crashing, not the machine losing power.
     Never,
@@ -179,6 +182,7 @@ pub enum SpoolFsync {
 
 /// What `Client::send` does when the queue is full (`queue.full`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum QueueFull {
     /// Fail at once with `QueueFull`.
     Fail,

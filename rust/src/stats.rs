@@ -89,35 +89,40 @@ impl Stats {
         };
         let (events, bytes, reports) = queue.unwrap_or_default();
         let now = Instant::now();
-        let mut snapshot = statistics::Stats::default();
-        snapshot.events_acked = get(&self.events_acked);
-        snapshot.calls_acked = get(&self.calls_acked);
-        snapshot.bytes_sent = get(&self.bytes_sent);
-        snapshot.connects = get(&self.connects);
-        snapshot.failures = by_kind(&|code| get(&self.failures[code]));
-        snapshot.latency.count = get(&self.latency_count);
-        snapshot.latency.total_us = get(&self.latency_total_us);
-        snapshot.latency.max_us = get(&self.latency_max_us);
-        snapshot.latency.buckets = self.latency_buckets.iter().map(get).collect();
-        snapshot.queue.events = events;
-        snapshot.queue.bytes = bytes;
-        snapshot.queue.reports_ok = reports[0];
-        snapshot.queue.reports_failed = by_kind(&|code| reports[code]);
-        snapshot.hosts = hosts
-            .hosts()
-            .iter()
-            .map(|host| statistics::HostStats {
-                address: host.address.clone(),
-                backoff: host.backoff_until(now).map_or(Duration::ZERO, |until| until - now),
-                consecutive_failures: host.consecutive_failures(),
-                events_acked: get(&host.stats.events_acked),
-                calls_acked: get(&host.stats.calls_acked),
-                failures: get(&host.stats.failures),
-                connects: get(&host.stats.connects),
-                idle_connections: host.pool.idle_connections(),
-            })
-            .collect();
-        snapshot
+        statistics::Stats {
+            events_acked: get(&self.events_acked),
+            calls_acked: get(&self.calls_acked),
+            bytes_sent: get(&self.bytes_sent),
+            connects: get(&self.connects),
+            failures: by_kind(&|code| get(&self.failures[code])),
+            latency: statistics::LatencyStats {
+                count: get(&self.latency_count),
+                total_us: get(&self.latency_total_us),
+                max_us: get(&self.latency_max_us),
+                buckets: self.latency_buckets.iter().map(get).collect(),
+            },
+            queue: statistics::QueueStats {
+                events,
+                bytes,
+                reports_ok: reports[0],
+                reports_failed: by_kind(&|code| reports[code]),
+            },
+            hosts: hosts
+                .hosts()
+                .iter()
+                .map(|host| statistics::HostStats {
+                    address: host.address.clone(),
+                    backoff: host.backoff_until(now).map_or(Duration::ZERO, |until| until - now),
+                    consecutive_failures: host.consecutive_failures(),
+                    events_acked: get(&host.stats.events_acked),
+                    calls_acked: get(&host.stats.calls_acked),
+                    failures: get(&host.stats.failures),
+                    connects: get(&host.stats.connects),
+                    idle_connections: host.pool.idle_connections(),
+                })
+                .collect(),
+            spool: None, // the sender's (Client::stats)
+        }
     }
 }
 
