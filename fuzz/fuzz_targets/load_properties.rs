@@ -1,4 +1,4 @@
-//! The properties parser (`Config::load_properties_str`: flume_config_load_properties).
+//! The properties parser (`Config::load_properties_str`: flume_config_load_properties_str).
 //!
 //! The input format and the checks are in tests/common/fuzz_checks.rs, shared
 //! with tests/fuzz_regressions.rs (which replays the seeds and every input
