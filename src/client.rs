@@ -153,11 +153,15 @@ pub unsafe extern "C" fn flume_client_append_batch(
     let mut acknowledged = 0;
     let result = guard_result(|| {
         let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        with_events(events, count, |events| {
-            client.inner.append_batch(events).map_err(|e| {
+        with_events(events, count, |events| match client.inner.append_batch(events) {
+            Ok(()) => {
+                acknowledged = events.len();
+                Ok(())
+            }
+            Err(e) => {
                 acknowledged = e.delivered();
-                e.into_error()
-            })
+                Err(e.into_error())
+            }
         })
     });
     if let Some(delivered) = delivered.as_mut() {
