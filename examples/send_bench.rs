@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN};
 use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, EventView, Protocol, FLUME_MAX_FRAME_SIZE};
 
 /// A null sink: reads each compact call's header only (seqid and method), skips the events, answers OK.

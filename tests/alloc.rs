@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, Status};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, Status};
 use flume_client::{Client, Config, EventView, Protocol};
 
 struct CountingAllocator;

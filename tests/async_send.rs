@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
 use flume_client::{
     Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol, FLUME_MAX_FRAME_SIZE,
 };

@@ -24,7 +24,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
 use flume_client::{Client, ClientType, Config, Error, ErrorKind, EventView, HostSelector, Protocol};
 
 /// Slack on top of any time limit, for a loaded machine.

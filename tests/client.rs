@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, Status};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, Status};
 use flume_client::{Client, Config, ErrorKind, EventView, Protocol};
 
 /// Frames seen by the server: (payload length, events in the call).

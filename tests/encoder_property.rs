@@ -2,7 +2,7 @@
 //! bytes that Apache Thrift's own Rust library (the `thrift` crate) writes, and
 //! our size computation matches the bytes written.
 
-use flume_client::wire::{batch_call_size, encode_call, encode_call_spliced, event_size, segments, Method};
+use flume_client::unstable::{batch_call_size, encode_call, encode_call_spliced, event_size, segments, Method};
 use flume_client::{EventView, Protocol};
 use thrift::protocol::{
     TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier, TMapIdentifier,

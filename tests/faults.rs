@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, Call, Method, Status};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, Call, Method, Status};
 use flume_client::{Client, Config, Error, ErrorKind, EventView, Protocol};
 use largest_alloc::largest_allocation_of;
 

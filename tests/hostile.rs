@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, Call, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, Call, Status, FRAME_HEADER_LEN};
 use flume_client::{
     Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol, FLUME_MAX_FRAME_SIZE,
 };
@@ -551,7 +551,7 @@ fn each_scheduled_proxy_fault_fails_one_call_with_its_error_and_the_next_call_su
 
 // ---------------------------------------------------------------------------
 // A hostile client against the receiver's call decoder (flume-receive and the
-// test servers use `wire::decode_call`).
+// test servers use `flume_client::unstable::decode_call`).
 
 /// A call whose appendBatch list (or whose first event's header map) declares
 /// as many elements as the payload has bytes left (the most the decoder's

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
 use flume_client::{Client, Config, EventView, Protocol, FLUME_MAX_FRAME_SIZE};
 
 const THREADS: usize = 16;

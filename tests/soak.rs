@@ -43,7 +43,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use flume_client::wire::{decode_call, encode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{decode_call, encode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
 use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol};
 use proxy::{random_plan, FaultCounts, FaultRates, Proxy, Rng};
 
@@ -328,7 +328,7 @@ fn intact_call(
     header: &[u8; FRAME_HEADER_LEN],
     payload: &[u8],
     check: &mut Vec<u8>,
-) -> Option<(flume_client::wire::Call, Vec<(u32, u32)>)> {
+) -> Option<(flume_client::unstable::Call, Vec<(u32, u32)>)> {
     let call = decode_call(protocol, payload).ok()?;
     let ids = call.events.iter().map(|e| parse_event(&e.headers, &e.body)).collect::<Option<Vec<_>>>()?;
     let headers: Vec<Vec<(&[u8], &[u8])>> =

@@ -1,7 +1,7 @@
 //! Byte-exact checks against frames written by Apache Thrift's own library
 //! (tests/data/wire-vectors.txt, copied from the project's reference).
 
-use flume_client::wire::{
+use flume_client::unstable::{
     decode_call, decode_reply, decode_reply_to_call, encode_call, encode_reply, Method, ReceivedEvent, Status,
 };
 use flume_client::{ErrorKind, EventView, Protocol};

@@ -18,10 +18,10 @@ pub fn protocol(name: &str) -> flume_client::Protocol {
 }
 
 /// `append` for a batch of 1 (what flume_client_append sends), else `appendBatch`.
-pub fn method(batch: usize) -> flume_client::wire::Method {
+pub fn method(batch: usize) -> flume_client::unstable::Method {
     if batch == 1 {
-        flume_client::wire::Method::Append
+        flume_client::unstable::Method::Append
     } else {
-        flume_client::wire::Method::AppendBatch
+        flume_client::unstable::Method::AppendBatch
     }
 }

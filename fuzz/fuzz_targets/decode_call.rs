@@ -1,4 +1,4 @@
-//! The receiver's call decoder (`wire::decode_call`: flume-receive and the tests use it), in both protocols.
+//! The receiver's call decoder (`flume_client::unstable::decode_call`: flume-receive and the tests use it), in both protocols.
 //!
 //! The input format and the checks are in tests/common/fuzz_checks.rs, shared
 //! with tests/fuzz_regressions.rs (which replays the seeds and every input

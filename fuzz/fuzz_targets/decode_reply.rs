@@ -1,4 +1,4 @@
-//! The client's reply decoder (`wire::decode_reply`), in both protocols, for both methods.
+//! The client's reply decoder (`flume_client::unstable::decode_reply`), in both protocols, for both methods.
 //!
 //! The input format and the checks are in tests/common/fuzz_checks.rs, shared
 //! with tests/fuzz_regressions.rs (which replays the seeds and every input

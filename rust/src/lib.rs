@@ -181,10 +181,7 @@ mod stats;
 mod sync;
 #[cfg(feature = "tls")]
 mod tls;
-// The Thrift encoding, public for the project's tests and tools only: not
-// part of the API, it may change in any release.
-#[doc(hidden)]
-pub mod wire;
+mod wire;
 
 pub use batch_error::BatchError;
 pub use builder::ClientBuilder;
@@ -198,3 +195,24 @@ pub use hosts::{parse_host_list, HostPort};
 pub use properties::{parse_properties, PropertiesError, Property};
 pub use sender::{DeliveryCallback, DeliveryReport};
 pub use statistics::{HostStats, LatencyStats, QueueStats, SpoolStats, Stats};
+
+/// Internals for the crate's own tools and tests: **not part of the API**.
+///
+/// `flume-tools` (`flume-send`, `flume-receive`), the integration tests, the
+/// fuzz targets and the benchmarks need the Thrift wire format of Flume's
+/// source: the receiver's side (`decode_call`, `encode_reply`, `frame_len`),
+/// and the sizes and encoders the client uses (`batch_call_size`,
+/// `event_size`, `encode_call`, ...). They are re-exported here, and only
+/// here, so that the crate's public surface stays the client API.
+///
+/// Hidden from the documentation and not covered by semantic versioning: any
+/// item may change or go in any release. Programs should use `Client` and
+/// the types beside it.
+#[doc(hidden)]
+pub mod unstable {
+    pub use crate::wire::{
+        batch_call_size, decode_call, decode_reply, decode_reply_to_call, encode_call, encode_call_spliced,
+        encode_reply, event_size, frame_len, segments, Call, Method, ReceivedEvent, Splice, Status, FRAME_HEADER_LEN,
+        SPLICED_BODY_MIN,
+    };
+}

@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use flume_client::wire::{
+use flume_client::unstable::{
     decode_call, decode_reply, encode_call, encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN,
 };
 use flume_client::{parse_host_list, Config, ErrorKind, EventView, Protocol};

@@ -1,6 +1,6 @@
 //! encode_bench: the encoder alone, beside memcpy. For each protocol, batch
 //! size and body size, encodes the call into a reused buffer for a while
-//! (flume_client::wire::encode_call: every byte copied), then copies the same
+//! (flume_client::unstable::encode_call: every byte copied), then copies the same
 //! bytes (an already-encoded frame) into a reused buffer with copy_from_slice
 //! for the same while, then encodes as the client does (encode_call_spliced:
 //! bodies of SPLICED_BODY_MIN bytes or more left for the vectored write).
@@ -11,7 +11,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{encode_call, encode_call_spliced, SPLICED_BODY_MIN};
+use flume_client::unstable::{encode_call, encode_call_spliced, SPLICED_BODY_MIN};
 use flume_client::EventView;
 use flume_client_bench::{body, method, protocol, HEADERS};
 

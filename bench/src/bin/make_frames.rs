@@ -5,7 +5,7 @@
 //!
 //! Usage: make_frames PROTOCOL BATCH BODY OUTPUT
 
-use flume_client::wire::encode_call;
+use flume_client::unstable::encode_call;
 use flume_client::EventView;
 use flume_client_bench::{body, method, protocol, HEADERS};
 

@@ -11,7 +11,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use flume_client::wire::{encode_reply, Method, Status};
+use flume_client::unstable::{encode_reply, Method, Status};
 use flume_client::Protocol;
 
 /// (protocol, method, seqid) of a call's message header.

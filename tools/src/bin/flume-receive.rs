@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use flume_client::wire::{decode_call, encode_reply, frame_len, ReceivedEvent, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{decode_call, encode_reply, frame_len, ReceivedEvent, Status, FRAME_HEADER_LEN};
 use flume_client::{Protocol, FLUME_MAX_FRAME_SIZE};
 use flume_tools::{base64, count, escape_bytes, json, print_and_exit, signals, version};
 

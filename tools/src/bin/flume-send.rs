@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use flume_client::wire::{batch_call_size, event_size, Method};
+use flume_client::unstable::{batch_call_size, event_size, Method};
 use flume_client::{Client, Config, Error, ErrorKind, EventView, Protocol};
 use flume_tools::{base64, count, human_bytes, is_terminal, json, parse_properties, print_and_exit, signals, version};
 
