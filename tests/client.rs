@@ -1,41 +1,19 @@
-//! The synchronous client against a small in-test server that answers OK:
+//! The synchronous client against the fake source (tests/common/fake_source.rs) answering OK:
 //! batch splitting by count and by bytes, address forms, name lookup failures.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+#[path = "common/fake_source.rs"]
+mod fake_source;
+
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use flume_client::unstable::{decode_call, encode_reply, frame_len, Status};
+use fake_source::FakeSource;
 use flume_client::{Client, Config, ErrorKind, EventView, Protocol};
 
-/// Frames seen by the server: (payload length, events in the call).
-type Seen = Arc<Mutex<Vec<(usize, usize)>>>;
-
-/// Serves OK replies on `listener` in a background thread, recording each call.
-fn serve_ok(listener: TcpListener, protocol: Protocol) -> Seen {
-    let seen: Seen = Arc::default();
-    let record = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let (mut stream, record) = (stream.unwrap(), Arc::clone(&record));
-            std::thread::spawn(move || answer_ok(&mut stream, protocol, &record));
-        }
-    });
-    seen
-}
-
-fn answer_ok(stream: &mut TcpStream, protocol: Protocol, seen: &Seen) {
-    let mut header = [0u8; 4];
-    while stream.read_exact(&mut header).is_ok() {
-        let mut payload = vec![0; frame_len(header, i32::MAX as usize).unwrap()];
-        stream.read_exact(&mut payload).unwrap();
-        let call = decode_call(protocol, &payload).unwrap();
-        seen.lock().unwrap().push((payload.len(), call.events.len()));
-        let mut reply = Vec::new();
-        encode_reply(protocol, &mut reply, call.seqid, call.method, Status::Ok);
-        stream.write_all(&reply).unwrap();
-    }
+/// An OK-answering source on `listener`; its summaries give each call's
+/// payload length and events.
+fn serve_ok(listener: TcpListener, protocol: Protocol) -> FakeSource {
+    FakeSource::builder(protocol).listener(listener).max_frame(i32::MAX as usize).start()
 }
 
 fn config(settings: &[(&str, &str)]) -> Config {
@@ -57,7 +35,7 @@ fn batches_split_by_batch_size_in_order() {
         let events: Vec<EventView> = bodies.iter().map(|b| EventView::body(b)).collect();
         let client = Client::new(&addr, &config).unwrap();
         client.append_batch(&events).unwrap();
-        let counts: Vec<usize> = seen.lock().unwrap().iter().map(|s| s.1).collect();
+        let counts = seen.events_per_call();
         assert_eq!(counts, [7, 7, 6], "{protocol}");
     }
 }
@@ -74,7 +52,7 @@ fn batches_split_by_max_frame_size_and_every_frame_fits() {
         let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&headers, b)).collect();
         let client = Client::new(&addr, &config).unwrap();
         client.append_batch(&events).unwrap();
-        let seen = seen.lock().unwrap();
+        let seen: Vec<(usize, usize)> = seen.summaries().iter().map(|s| (s.payload_len, s.events)).collect();
         assert!(seen.len() > 10, "{protocol}: {} calls", seen.len());
         assert_eq!(seen.iter().map(|s| s.1).sum::<usize>(), 100);
         for &(len, count) in seen.iter() {
@@ -100,7 +78,7 @@ fn an_event_that_fits_exactly_is_sent_and_one_byte_more_is_too_large() {
     let e = client.append_batch(&[EventView::body(&too_big)]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
     assert_eq!(e.delivered(), 0);
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(seen.calls_decoded(), 1);
 }
 
 #[test]
@@ -116,7 +94,7 @@ fn ipv6_literals_and_host_names_connect() {
         let client = Client::new(&hosts, &Config::default()).unwrap();
         client.append(&EventView::body(b"x")).unwrap_or_else(|e| panic!("{hosts}: {e}"));
     }
-    assert_eq!((v6_seen.lock().unwrap().len(), v4_seen.lock().unwrap().len()), (2, 1));
+    assert_eq!((v6_seen.calls_decoded(), v4_seen.calls_decoded()), (2, 1));
 }
 
 #[test]
