@@ -4,13 +4,13 @@
 //! A counting global allocator counts the allocations of the test's own thread
 //! while it makes calls (the server runs on other threads and is not counted).
 
+#[path = "common/fake_source.rs"]
+mod fake_source;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread;
 
-use flume_client::unstable::{decode_call, encode_reply, frame_len, Status};
+use fake_source::{FakeSource, Record};
 use flume_client::{Client, Config, EventView, Protocol};
 
 struct CountingAllocator;
@@ -58,39 +58,9 @@ fn allocations_in(f: impl FnOnce()) -> usize {
     ALLOCATIONS.with(Cell::get)
 }
 
-/// A server that answers every call `OK`, on its own threads.
-fn ok_server(protocol: Protocol) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let stream = stream.unwrap();
-            thread::spawn(move || serve(stream, protocol));
-        }
-    });
-    addr
-}
-
-fn serve(mut stream: TcpStream, protocol: Protocol) {
-    let mut payload = Vec::new();
-    let mut reply = Vec::new();
-    loop {
-        let mut header = [0u8; 4];
-        if stream.read_exact(&mut header).is_err() {
-            return;
-        }
-        let len = frame_len(header, 64 << 20).expect("the client sent a bad frame length");
-        payload.resize(len, 0);
-        if stream.read_exact(&mut payload).is_err() {
-            return;
-        }
-        let call = decode_call(protocol, &payload).expect("the client sent a call that does not decode");
-        reply.clear();
-        encode_reply(protocol, &mut reply, call.seqid, call.method, Status::Ok);
-        if stream.write_all(&reply).is_err() {
-            return;
-        }
-    }
+/// A source that answers every call `OK`, on its own threads (not counted).
+fn ok_server(protocol: Protocol) -> FakeSource {
+    FakeSource::builder(protocol).record(Record::Nothing).start()
 }
 
 const HEADERS: [(&[u8], &[u8]); 3] =
@@ -100,13 +70,13 @@ const CALLS: usize = 100;
 const EVENTS_PER_CALL: usize = 100;
 
 fn steady_state_allocations(protocol: Protocol, batch_size: &str) -> (usize, usize) {
-    let addr = ok_server(protocol);
+    let server = ok_server(protocol);
     let mut config = Config::default();
     config.protocol = protocol;
     config.set("batch-size", batch_size).unwrap();
     config.set("request-timeout", "5000").unwrap();
     config.set("connect-timeout", "5000").unwrap();
-    let client = Client::new(&addr.to_string(), &config).unwrap();
+    let client = Client::new(&server.addr(), &config).unwrap();
 
     let bodies: Vec<Vec<u8>> =
         (0..EVENTS_PER_CALL).map(|i| format!("{i:>4}: {}", "x".repeat(120)).into_bytes()).collect();
