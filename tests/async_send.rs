@@ -1,14 +1,16 @@
 //! Asynchronous sending: `Client::send`, delivery reports, `flush`, and the
 //! close on drop, against in-test servers that can stall or be restarted.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+#[path = "common/fake_source.rs"]
+mod fake_source;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flume_client::unstable::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
+use fake_source::{Action, FakeSource, Record, Status};
 use flume_client::{
     Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol, FLUME_MAX_FRAME_SIZE,
 };
@@ -16,88 +18,48 @@ use flume_client::{
 /// Slack for a loaded CI machine on top of each configured time: a bound, not a benchmark.
 const MARGIN: Duration = Duration::from_millis(1500);
 
-/// A running server: its stop flag, its open connections and its accept thread.
-type Running = (Arc<AtomicBool>, Arc<Mutex<Vec<TcpStream>>>, thread::JoinHandle<()>);
-
-/// A server answering OK (or never, when `stall`), recording event ids (the
-/// body's first 4 bytes), that can be stopped and started again on its port.
+/// The fake source answering OK (or never, when `stall`), counting arrivals
+/// per event id (the body's first 4 bytes); it can be stopped and started
+/// again on its port.
 struct Server {
     addr: SocketAddr,
     arrivals: Arc<Vec<AtomicU8>>,
-    stall: bool,
-    running: Option<Running>,
+    source: FakeSource,
 }
 
 impl Server {
     fn start(ids: usize, stall: bool) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut server =
-            Server { addr, arrivals: Arc::new((0..ids).map(|_| AtomicU8::new(0)).collect()), stall, running: None };
-        server.run(listener);
-        server
-    }
-
-    fn run(&mut self, listener: TcpListener) {
-        let stop = Arc::new(AtomicBool::new(false));
-        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (arrivals, stall) = (Arc::clone(&self.arrivals), self.stall);
-        let (thread_stop, thread_streams) = (Arc::clone(&stop), Arc::clone(&streams));
-        let accept = thread::spawn(move || {
-            for stream in listener.incoming() {
-                if thread_stop.load(Ordering::SeqCst) {
-                    return;
+        let arrivals: Arc<Vec<AtomicU8>> = Arc::new((0..ids).map(|_| AtomicU8::new(0)).collect());
+        let counted = Arc::clone(&arrivals);
+        let source = FakeSource::builder(Protocol::Compact)
+            .max_frame(FLUME_MAX_FRAME_SIZE)
+            .record(Record::Nothing)
+            .script(move |r| {
+                for event in &r.call.events {
+                    let id = u32::from_le_bytes(event.body[..4].try_into().unwrap()) as usize;
+                    counted[id].fetch_add(1, Ordering::SeqCst);
                 }
-                let stream = stream.unwrap();
-                thread_streams.lock().unwrap().push(stream.try_clone().unwrap());
-                let arrivals = Arc::clone(&arrivals);
-                thread::spawn(move || answer(stream, &arrivals, stall));
-            }
-        });
-        self.running = Some((stop, streams, accept));
+                if stall {
+                    Action::Silent // read calls, never answer
+                } else {
+                    Action::Reply(Status::Ok)
+                }
+            })
+            .start();
+        Server { addr: source.socket_addr(), arrivals, source }
     }
 
     /// Closes the listener and every connection.
     fn stop(&mut self) {
-        let (stop, streams, accept) = self.running.take().expect("running");
-        stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr); // wakes the accept loop, which then drops the listener
-        accept.join().unwrap();
-        for s in streams.lock().unwrap().iter() {
-            let _ = s.shutdown(Shutdown::Both);
-        }
+        self.source.stop();
     }
 
     fn restart(&mut self) {
-        self.run(TcpListener::bind(self.addr).unwrap());
+        self.source.restart();
     }
 
     fn received(&self, id: usize) -> u8 {
         self.arrivals[id].load(Ordering::SeqCst)
-    }
-}
-
-fn answer(mut stream: TcpStream, arrivals: &[AtomicU8], stall: bool) {
-    let (mut payload, mut reply) = (Vec::new(), Vec::new());
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    while stream.read_exact(&mut header).is_ok() {
-        payload.resize(frame_len(header, FLUME_MAX_FRAME_SIZE).unwrap(), 0);
-        if stream.read_exact(&mut payload).is_err() {
-            return;
-        }
-        let call = decode_call(Protocol::Compact, &payload).unwrap();
-        for event in &call.events {
-            let id = u32::from_le_bytes(event.body[..4].try_into().unwrap()) as usize;
-            arrivals[id].fetch_add(1, Ordering::SeqCst);
-        }
-        if stall {
-            continue; // read calls, never answer
-        }
-        reply.clear();
-        encode_reply(Protocol::Compact, &mut reply, call.seqid, call.method, Status::Ok);
-        if stream.write_all(&reply).is_err() {
-            return;
-        }
     }
 }
 
