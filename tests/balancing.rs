@@ -14,17 +14,17 @@
 //! between failed attempts are derived from timestamps taken around each
 //! stats sample, so a slow sampler can only loosen them, never break them.
 
+#[path = "common/fake_source.rs"]
+mod fake_source;
+
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::ops::Range;
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Barrier, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Barrier;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use flume_client::unstable::{decode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
+use fake_source::{closed_port, FakeSource as Server, Status};
 use flume_client::{Client, ClientType, Config, Error, ErrorKind, EventView, HostSelector, Protocol};
 
 /// Slack on top of any time limit, for a loaded machine.
@@ -34,234 +34,9 @@ const MARGIN: Duration = Duration::from_millis(2000);
 const MAX_BACKOFF_MS: u64 = 1000;
 const MAX_BACKOFF: Duration = Duration::from_millis(MAX_BACKOFF_MS);
 
-// ---------------------------------------------------------------------------
-// A Thrift source that can be stopped (listener and every connection closed)
-// and restarted on the same port, recording what it receives.
-
-/// What a server saw, over all its runs.
-#[derive(Default)]
-struct Record {
-    /// The body of every event received, in arrival order.
-    bodies: Mutex<Vec<Vec<u8>>>,
-    /// Events in each call received.
-    calls: Mutex<Vec<usize>>,
-    /// The first two payload bytes of each call (strict binary: 0x80 0x01).
-    heads: Mutex<Vec<[u8; 2]>>,
-    accepted: AtomicUsize,
-    open: AtomicUsize,
-    most_open: AtomicUsize,
-    /// Calls read and not yet answered.
-    in_flight: AtomicUsize,
-    most_in_flight: AtomicUsize,
-    decode_errors: AtomicUsize,
-}
-
-/// How the server answers: with `status`, after `delay`.
-#[derive(Clone, Copy)]
-struct Behaviour {
-    status: Status,
-    delay: Duration,
-}
-
-struct Running {
-    stop: Arc<AtomicBool>,
-    /// A clone of every accepted connection, to shut them all down.
-    streams: Arc<Mutex<Vec<TcpStream>>>,
-    handlers: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    acceptor: JoinHandle<()>,
-}
-
-struct Server {
-    port: u16,
-    protocol: Protocol,
-    record: Arc<Record>,
-    behaviour: Arc<Mutex<Behaviour>>,
-    running: Option<Running>,
-}
-
-impl Server {
-    fn start(protocol: Protocol) -> Server {
-        Server::start_on(0, protocol)
-    }
-
-    /// A server on `port` (0: any free port) answering OK at once.
-    fn start_on(port: u16, protocol: Protocol) -> Server {
-        let mut server = Server {
-            port,
-            protocol,
-            record: Arc::default(),
-            behaviour: Arc::new(Mutex::new(Behaviour { status: Status::Ok, delay: Duration::ZERO })),
-            running: None,
-        };
-        server.run();
-        server
-    }
-
-    fn with(protocol: Protocol, status: Status, delay: Duration) -> Server {
-        let server = Server::start(protocol);
-        server.set(status, delay);
-        server
-    }
-
-    fn run(&mut self) {
-        assert!(self.running.is_none(), "already running");
-        let listener = bind(self.port);
-        assert!(
-            reuse_addr(&listener),
-            "std's TcpListener::bind did not set SO_REUSEADDR: a restart on the same port would fail"
-        );
-        self.port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let streams: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let handlers: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let acceptor = {
-            let (stop, streams, handlers) = (Arc::clone(&stop), Arc::clone(&streams), Arc::clone(&handlers));
-            let (record, behaviour, protocol) = (Arc::clone(&self.record), Arc::clone(&self.behaviour), self.protocol);
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(SeqCst) {
-                        break; // woken by `stop`: the listener closes here
-                    }
-                    let Ok(stream) = stream else { continue };
-                    record.accepted.fetch_add(1, SeqCst);
-                    streams.lock().unwrap().push(stream.try_clone().expect("clone an accepted stream"));
-                    let (record, behaviour) = (Arc::clone(&record), Arc::clone(&behaviour));
-                    let handler = thread::spawn(move || serve(stream, protocol, &record, &behaviour));
-                    handlers.lock().unwrap().push(handler);
-                }
-            })
-        };
-        self.running = Some(Running { stop, streams, handlers, acceptor });
-    }
-
-    /// Closes the listener and every connection; returns once no handler runs.
-    /// Connecting to the port is then refused.
-    fn stop(&mut self) {
-        let Some(running) = self.running.take() else { return };
-        running.stop.store(true, SeqCst);
-        // Wake the accept loop, which then sees the flag and drops the listener.
-        let _ = TcpStream::connect_timeout(&self.socket_addr(), Duration::from_secs(2));
-        running.acceptor.join().expect("accept thread");
-        for stream in running.streams.lock().unwrap().drain(..) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-        let handlers: Vec<_> = running.handlers.lock().unwrap().drain(..).collect();
-        for handler in handlers {
-            handler.join().expect("connection thread");
-        }
-    }
-
-    /// Starts again on the same port, keeping the record.
-    fn restart(&mut self) {
-        self.run();
-    }
-
-    fn set(&self, status: Status, delay: Duration) {
-        *self.behaviour.lock().unwrap() = Behaviour { status, delay };
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn socket_addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn bodies(&self) -> Vec<Vec<u8>> {
-        self.record.bodies.lock().unwrap().clone()
-    }
-
-    fn events(&self) -> usize {
-        self.record.bodies.lock().unwrap().len()
-    }
-
-    fn calls(&self) -> Vec<usize> {
-        self.record.calls.lock().unwrap().clone()
-    }
-
-    fn count(&self, counter: impl Fn(&Record) -> &AtomicUsize) -> usize {
-        counter(&self.record).load(SeqCst)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Binds 127.0.0.1:`port`. A port just released is retried briefly, in case a
-/// connection of another test got it as its ephemeral port meanwhile.
-fn bind(port: u16) -> TcpListener {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match TcpListener::bind(("127.0.0.1", port)) {
-            Ok(listener) => return listener,
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse && port != 0 && Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => panic!("binding 127.0.0.1:{port}: {e}"),
-        }
-    }
-}
-
-fn reuse_addr(listener: &TcpListener) -> bool {
-    let mut value: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: one c_int out-parameter of the size given, on a live socket.
-    let rc = unsafe {
-        libc::getsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    rc == 0 && value != 0
-}
-
-/// A port nothing listens on: bound, then closed (connecting is refused).
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn serve(mut stream: TcpStream, protocol: Protocol, record: &Record, behaviour: &Mutex<Behaviour>) {
-    let open = record.open.fetch_add(1, SeqCst) + 1;
-    record.most_open.fetch_max(open, SeqCst);
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    let mut reply = Vec::new();
-    while stream.read_exact(&mut header).is_ok() {
-        let Ok(len) = frame_len(header, 64 << 20) else { break };
-        let mut payload = vec![0; len];
-        if stream.read_exact(&mut payload).is_err() {
-            break;
-        }
-        let in_flight = record.in_flight.fetch_add(1, SeqCst) + 1;
-        record.most_in_flight.fetch_max(in_flight, SeqCst);
-        let Ok(call) = decode_call(protocol, &payload) else {
-            record.decode_errors.fetch_add(1, SeqCst);
-            record.in_flight.fetch_sub(1, SeqCst);
-            break;
-        };
-        record.heads.lock().unwrap().push([payload[0], payload[1]]);
-        record.calls.lock().unwrap().push(call.events.len());
-        record.bodies.lock().unwrap().extend(call.events.into_iter().map(|e| e.body));
-        let Behaviour { status, delay } = *behaviour.lock().unwrap();
-        if !delay.is_zero() {
-            thread::sleep(delay);
-        }
-        reply.clear();
-        encode_reply(protocol, &mut reply, call.seqid, call.method, status);
-        let written = stream.write_all(&reply);
-        record.in_flight.fetch_sub(1, SeqCst);
-        if written.is_err() {
-            break;
-        }
-    }
-    record.open.fetch_sub(1, SeqCst);
-}
+// The servers are the fake source (tests/common/fake_source.rs): stopped
+// (listener and every connection closed) and restarted on the same port, it
+// keeps the record of all its runs.
 
 // ---------------------------------------------------------------------------
 // Clients, events, delivery checks.
@@ -395,7 +170,7 @@ fn round_robin_gives_each_of_three_hosts_a_third_from_one_thread_and_from_four()
         assert_exactly_once(&refs, &sent);
         assert_near_third(&servers.each_ref().map(|s| s.events()), EVENTS, &what);
         for server in &servers {
-            assert!(server.calls().iter().all(|&n| n == 10), "{what}: calls of other than batch-size");
+            assert!(server.events_per_call().iter().all(|&n| n == 10), "{what}: calls of other than batch-size");
         }
         let stats = client.stats_json().unwrap();
         assert_eq!(json_number(&stats, "events_acked"), EVENTS as u64, "{stats}");
@@ -416,7 +191,7 @@ fn random_selector_gives_each_of_three_hosts_a_third_within_ten_percent() {
     let sent = bodies("random", 0..CALLS);
     send_ok(&client, &sent); // batch-size 1: one call per event
     assert_exactly_once(&refs, &sent);
-    let calls = servers.each_ref().map(|s| s.calls().len());
+    let calls = servers.each_ref().map(|s| s.events_per_call().len());
     assert_eq!(calls.iter().sum::<usize>(), CALLS);
     // Binomial(3000, 1/3): 10% of 1000 is about 3.9 standard deviations.
     assert_near_third(&calls, CALLS, "random selector");
@@ -628,7 +403,7 @@ fn failover_sends_everything_to_the_first_host_while_it_is_up() {
             }
         });
         assert_eq!((first.events(), second.events()), (800, 0), "{client_type}");
-        assert_eq!(second.count(|r| &r.accepted), 0, "{client_type}: the second host was connected to");
+        assert_eq!(second.accepted(), 0, "{client_type}: the second host was connected to");
         assert_exactly_once(&[&first, &second], &sent);
     }
 }
@@ -738,7 +513,7 @@ fn with_every_host_down_a_call_makes_max_attempts_connection_attempts_and_fails_
 
 #[test]
 fn a_call_answered_failed_is_retried_on_the_next_host_and_succeeds_there() {
-    let failing = Server::with(Protocol::Compact, Status::Failed, Duration::ZERO);
+    let failing = Server::answering(Protocol::Compact, Status::Failed, Duration::ZERO);
     let ok = Server::start(Protocol::Compact);
     let client = Client::new(
         &host_list(&[&failing, &ok]),
@@ -757,7 +532,7 @@ fn a_call_answered_failed_is_retried_on_the_next_host_and_succeeds_there() {
 
 #[test]
 fn a_call_every_attempted_host_answers_failed_is_failed() {
-    let servers = [0, 1, 2].map(|_| Server::with(Protocol::Compact, Status::Failed, Duration::ZERO));
+    let servers = [0, 1, 2].map(|_| Server::answering(Protocol::Compact, Status::Failed, Duration::ZERO));
     let refs: Vec<&Server> = servers.iter().collect();
     let client =
         Client::new(&host_list(&refs), &config(&[("client.type", "default_loadbalance"), ("max-attempts", "2")]))
@@ -767,14 +542,14 @@ fn a_call_every_attempted_host_answers_failed_is_failed() {
         let e = result.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Failed, "{e}");
         assert_eq!(delivered, 0);
-        let calls: usize = servers.iter().map(|s| s.calls().len()).sum();
+        let calls: usize = servers.iter().map(|s| s.events_per_call().len()).sum();
         assert_eq!(calls, 2 * round, "max-attempts 2: each call should reach exactly two hosts");
     }
     let json = client.stats_json().unwrap();
     assert_eq!(json_number(&json, "FLUME_ERR_FAILED"), 6, "{json}");
     assert_eq!(json_number(&json, "calls_acked"), 0, "{json}");
     // FAILED keeps the connection: one per host, reused.
-    assert!(servers.iter().all(|s| s.count(|r| &r.accepted) == 1), "a connection was not kept after FAILED");
+    assert!(servers.iter().all(|s| s.accepted() == 1), "a connection was not kept after FAILED");
 }
 
 // ---------------------------------------------------------------------------
@@ -782,7 +557,7 @@ fn a_call_every_attempted_host_answers_failed_is_failed() {
 
 #[test]
 fn five_callers_share_max_connections_two_and_the_server_never_sees_a_third() {
-    let server = Server::with(Protocol::Compact, Status::Ok, Duration::from_millis(300));
+    let server = Server::answering(Protocol::Compact, Status::Ok, Duration::from_millis(300));
     let client = Client::new(&server.addr(), &config(&[("maxConnections", "2"), ("request-timeout", "1000")])).unwrap();
     let barrier = Barrier::new(5);
     let start = Instant::now();
@@ -799,14 +574,14 @@ fn five_callers_share_max_connections_two_and_the_server_never_sees_a_third() {
     // Two at a time, 300 ms each: three rounds.
     assert!(start.elapsed() >= Duration::from_millis(900), "five 300 ms calls took only {:?}", start.elapsed());
     assert_eq!(server.events(), 5);
-    assert_eq!(server.count(|r| &r.most_open), 2, "simultaneous connections");
-    assert_eq!(server.count(|r| &r.accepted), 2, "connections made");
-    assert!(server.count(|r| &r.most_in_flight) <= 2);
+    assert_eq!(server.most_open(), 2, "simultaneous connections");
+    assert_eq!(server.accepted(), 2, "connections made");
+    assert!(server.most_in_flight() <= 2);
 }
 
 #[test]
 fn a_caller_finding_every_connection_busy_gets_busy_at_request_timeout_having_sent_nothing() {
-    let server = Server::with(Protocol::Compact, Status::Ok, Duration::from_millis(1000));
+    let server = Server::answering(Protocol::Compact, Status::Ok, Duration::from_millis(1000));
     let request_timeout = Duration::from_millis(200);
     let client = Client::new(
         &server.addr(),
@@ -857,7 +632,7 @@ fn a_caller_finding_every_connection_busy_gets_busy_at_request_timeout_having_se
     }
     assert!(busy >= 1, "no caller found the connection busy");
     // A caller that found the connection busy sent nothing.
-    assert_eq!(server.calls().len(), 3 - busy);
+    assert_eq!(server.events_per_call().len(), 3 - busy);
 }
 
 // ---------------------------------------------------------------------------
@@ -940,7 +715,7 @@ protocol = binary
 fn a_failover_properties_file_is_honoured_batch_size_binary_protocol_and_host_order() {
     let mut servers = [0, 1, 2].map(|_| Server::start(Protocol::Binary));
     let mut config = Config::default();
-    config.load_properties_str(&failover_properties(servers.each_ref().map(|s| s.port))).unwrap();
+    config.load_properties_str(&failover_properties(servers.each_ref().map(|s| s.port()))).unwrap();
     assert_eq!(config.client_type, ClientType::Failover);
     assert_eq!(config.protocol, Protocol::Binary);
     assert_eq!((config.batch_size, config.max_attempts), (7, Some(3)));
@@ -950,27 +725,27 @@ fn a_failover_properties_file_is_honoured_batch_size_binary_protocol_and_host_or
 
     let sent = bodies("props-failover", 0..20);
     send_ok(&client, &sent);
-    assert_eq!(servers[0].calls(), [7, 7, 6], "batch-size 7 at the first host");
+    assert_eq!(servers[0].events_per_call(), [7, 7, 6], "batch-size 7 at the first host");
     assert_eq!((servers[1].events(), servers[2].events()), (0, 0), "failover: only the first host");
     // Strict binary: every payload starts with version 0x8001; compact would
     // fail to decode (and starts with 0x82).
-    assert!(servers[0].record.heads.lock().unwrap().iter().all(|h| h == &[0x80, 0x01]));
+    assert!(servers[0].heads().iter().all(|h| h == &[0x80, 0x01]));
 
     // The first host goes: the second one, not the third, takes over.
     servers[0].stop();
     let more = bodies("props-failover", 20..30);
     send_ok(&client, &more);
-    assert_eq!((servers[1].calls(), servers[2].events()), (vec![7, 3], 0));
+    assert_eq!((servers[1].events_per_call(), servers[2].events()), (vec![7, 3], 0));
     let refs: Vec<&Server> = servers.iter().collect();
     assert_exactly_once(&refs, &[sent, more].concat());
-    assert!(servers.iter().all(|s| s.count(|r| &r.decode_errors) == 0));
+    assert!(servers.iter().all(|s| s.undecodable() == 0));
 }
 
 #[test]
 fn a_loadbalance_properties_file_is_honoured_round_robin_batch_size_and_binary_protocol() {
     let servers = [0, 1, 2].map(|_| Server::start(Protocol::Binary));
     let mut config = Config::default();
-    config.load_properties_str(&loadbalance_properties(servers.each_ref().map(|s| s.port))).unwrap();
+    config.load_properties_str(&loadbalance_properties(servers.each_ref().map(|s| s.port()))).unwrap();
     assert_eq!(config.client_type, ClientType::LoadBalance);
     assert_eq!(config.host_selector, HostSelector::RoundRobin);
     assert!(!config.backoff);
@@ -981,9 +756,9 @@ fn a_loadbalance_properties_file_is_honoured_round_robin_batch_size_and_binary_p
     let sent = bodies("props-lb", 0..30);
     send_ok(&client, &sent);
     for server in &servers {
-        assert_eq!(server.calls(), [5, 5], "round robin of batch-size 5 calls");
-        assert!(server.record.heads.lock().unwrap().iter().all(|h| h == &[0x80, 0x01]));
-        assert_eq!(server.count(|r| &r.decode_errors), 0);
+        assert_eq!(server.events_per_call(), [5, 5], "round robin of batch-size 5 calls");
+        assert!(server.heads().iter().all(|h| h == &[0x80, 0x01]));
+        assert_eq!(server.undecodable(), 0);
     }
     assert_exactly_once(&servers.iter().collect::<Vec<_>>(), &sent);
 }
@@ -1025,7 +800,7 @@ fn stats_json_counts_acks_failures_by_code_connects_and_each_host() {
     //   failed (FAILED), ok     -> acked
     let ok = Server::start(Protocol::Compact);
     let down = format!("127.0.0.1:{}", closed_port());
-    let failing = Server::with(Protocol::Compact, Status::Failed, Duration::ZERO);
+    let failing = Server::answering(Protocol::Compact, Status::Failed, Duration::ZERO);
     let client = Client::new(
         &format!("{},{down},{}", ok.addr(), failing.addr()),
         &config(&[
@@ -1045,7 +820,7 @@ fn stats_json_counts_acks_failures_by_code_connects_and_each_host() {
         }
     }
     // Then every host refuses: OK host answers FAILED too.
-    ok.set(Status::Failed, Duration::ZERO);
+    ok.set_reply(Status::Failed);
     let (result, delivered) = send(&client, &bodies("stats-refused", 0..4));
     let e = result.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Failed, "{e}");
