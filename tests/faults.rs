@@ -10,18 +10,18 @@
 //!
 //! Bad input (too large, invalid UTF-8) must fail before a single byte is sent.
 
+#[path = "common/fake_source.rs"]
+mod fake_source;
 #[path = "common/largest_alloc.rs"]
 mod largest_alloc;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flume_client::unstable::{decode_call, encode_reply, frame_len, Call, Method, Status};
+use fake_source::{framed, reply_bytes, Action, FakeSource, Method, Request, Status};
 use flume_client::{Client, Config, Error, ErrorKind, EventView, Protocol};
 use largest_alloc::largest_allocation_of;
 
@@ -35,205 +35,25 @@ const TIMEOUT_SETTING: &str = "300";
 const MARGIN: Duration = Duration::from_millis(1500);
 
 // ---------------------------------------------------------------------------
-// A scripted server: accepts connections, reads framed calls, and answers
-// each call as its script says.
+// The server is the fake source (tests/common/fake_source.rs) with a script:
+// it reads framed calls and answers each as the script says.
 
-/// What the server does with a call it has read.
-enum Action {
-    /// Writes these bytes (in one write) and waits for the next call.
-    Send(Vec<u8>),
-    /// Writes these bytes, then closes the connection.
-    SendThenClose(Vec<u8>),
-    /// Writes `now`, waits `pause`, writes `later`, then waits for the next call.
-    SendThenLater { now: Vec<u8>, pause: Duration, later: Vec<u8> },
-    /// Closes the connection without a byte of answer.
-    Close,
-    /// Never answers; the connection stays open until the client drops it.
-    Silent,
+/// A source answering each call as `script` says.
+fn scripted(protocol: Protocol, script: impl Fn(&Request) -> Action + Send + Sync + 'static) -> FakeSource {
+    FakeSource::builder(protocol).script(script).start()
 }
 
-/// A call as the server read it.
-struct Request {
-    /// Calls before this one, over all connections.
-    index: usize,
-    /// The protocol the server decodes calls with (the client's).
+/// The same on a listener the test made (its queued connections are accepted first).
+fn scripted_on(
+    listener: TcpListener,
     protocol: Protocol,
-    call: Call,
-}
-
-impl Request {
-    fn seqid(&self) -> i32 {
-        self.call.seqid
-    }
-    fn method(&self) -> Method {
-        self.call.method
-    }
-    /// The framed reply a Flume source sends, carrying `status`.
-    fn reply(&self, status: Status) -> Vec<u8> {
-        reply_bytes(self.protocol, self.seqid(), self.method(), status)
-    }
-}
-
-type Script = dyn Fn(&Request) -> Action + Send + Sync;
-
-struct Shared {
-    protocol: Protocol,
-    script: Box<Script>,
-    accepts: AtomicUsize,
-    /// Every byte read from any connection.
-    bytes: AtomicUsize,
-    /// The bytes of complete call frames (length included).
-    framed_bytes: AtomicUsize,
-    calls_seen: AtomicUsize,
-    calls: Mutex<Vec<Call>>,
-    /// Actions carried out to their end (all bytes written).
-    actions_done: AtomicUsize,
-}
-
-struct ScriptedServer {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-}
-
-impl ScriptedServer {
-    fn start(protocol: Protocol, script: impl Fn(&Request) -> Action + Send + Sync + 'static) -> ScriptedServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a test server");
-        ScriptedServer::on(listener, protocol, script)
-    }
-
-    /// A server that answers every call `OK`.
-    fn ok(protocol: Protocol) -> ScriptedServer {
-        ScriptedServer::start(protocol, |r| Action::Send(r.reply(Status::Ok)))
-    }
-
-    /// Serves on an existing listener (its queued connections are accepted first).
-    fn on(
-        listener: TcpListener,
-        protocol: Protocol,
-        script: impl Fn(&Request) -> Action + Send + Sync + 'static,
-    ) -> ScriptedServer {
-        let addr = listener.local_addr().expect("listener address");
-        let shared = Arc::new(Shared {
-            protocol,
-            script: Box::new(script),
-            accepts: AtomicUsize::new(0),
-            bytes: AtomicUsize::new(0),
-            framed_bytes: AtomicUsize::new(0),
-            calls_seen: AtomicUsize::new(0),
-            calls: Mutex::new(Vec::new()),
-            actions_done: AtomicUsize::new(0),
-        });
-        let server = Arc::clone(&shared);
-        // The accept thread outlives the test; the process ends it.
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                server.accepts.fetch_add(1, Ordering::SeqCst);
-                let shared = Arc::clone(&server);
-                thread::spawn(move || serve(stream, &shared));
-            }
-        });
-        ScriptedServer { addr, shared }
-    }
-
-    fn accepts(&self) -> usize {
-        self.shared.accepts.load(Ordering::SeqCst)
-    }
-    fn bytes(&self) -> usize {
-        self.shared.bytes.load(Ordering::SeqCst)
-    }
-    fn framed_bytes(&self) -> usize {
-        self.shared.framed_bytes.load(Ordering::SeqCst)
-    }
-    fn calls(&self) -> Vec<Call> {
-        self.shared.calls.lock().unwrap().clone()
-    }
-    /// Waits until `n` actions have been carried out to their end.
-    fn wait_for_actions(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.shared.actions_done.load(Ordering::SeqCst) < n {
-            assert!(Instant::now() < deadline, "the test server did not finish its actions");
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-/// One connection: read a framed call, act, repeat until EOF or `Close`.
-fn serve(mut stream: TcpStream, shared: &Shared) {
-    loop {
-        let mut header = [0u8; 4];
-        if read_counted(&mut stream, &mut header, shared).is_err() {
-            return;
-        }
-        let Ok(len) = frame_len(header, 64 << 20) else {
-            panic!("test server: the client sent a frame header {header:02x?}");
-        };
-        let mut payload = vec![0u8; len];
-        if read_counted(&mut stream, &mut payload, shared).is_err() {
-            return;
-        }
-        shared.framed_bytes.fetch_add(4 + len, Ordering::SeqCst);
-        let call = decode_call(shared.protocol, &payload)
-            .unwrap_or_else(|e| panic!("test server: the client sent a call that does not decode: {e}"));
-        shared.calls.lock().unwrap().push(call.clone());
-        let index = shared.calls_seen.fetch_add(1, Ordering::SeqCst);
-        let request = Request { index, protocol: shared.protocol, call };
-        match (shared.script)(&request) {
-            Action::Send(bytes) => {
-                if stream.write_all(&bytes).is_err() {
-                    return;
-                }
-            }
-            Action::SendThenClose(bytes) => {
-                let _ = stream.write_all(&bytes);
-                return;
-            }
-            Action::SendThenLater { now, pause, later } => {
-                if stream.write_all(&now).is_err() {
-                    return;
-                }
-                thread::sleep(pause);
-                if stream.write_all(&later).is_err() {
-                    return;
-                }
-            }
-            Action::Close => return,
-            Action::Silent => {}
-        }
-        shared.actions_done.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// `read_exact` that counts every byte as it arrives.
-fn read_counted(stream: &mut TcpStream, mut buf: &mut [u8], shared: &Shared) -> io::Result<()> {
-    while !buf.is_empty() {
-        match stream.read(buf) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => {
-                shared.bytes.fetch_add(n, Ordering::SeqCst);
-                buf = &mut buf[n..];
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    script: impl Fn(&Request) -> Action + Send + Sync + 'static,
+) -> FakeSource {
+    FakeSource::builder(protocol).listener(listener).script(script).start()
 }
 
 // ---------------------------------------------------------------------------
 // Replies built by hand, for what the crate's `encode_reply` cannot express.
-
-fn reply_bytes(protocol: Protocol, seqid: i32, method: Method, status: Status) -> Vec<u8> {
-    let mut buf = Vec::new();
-    encode_reply(protocol, &mut buf, seqid, method, status);
-    buf
-}
-
-fn framed(payload: Vec<u8>) -> Vec<u8> {
-    let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
-    frame.extend(payload);
-    frame
-}
 
 fn varint(buf: &mut Vec<u8>, mut v: u32) {
     while v >= 0x80 {
@@ -281,7 +101,7 @@ fn status_reply(protocol: Protocol, seqid: i32, method: &str, status: i32) -> Ve
         }
     }
     p.push(0);
-    framed(p)
+    framed(&p)
 }
 
 /// A `TApplicationException` { 1: message, 2: type }.
@@ -304,7 +124,7 @@ fn exception_reply(protocol: Protocol, seqid: i32, method: &str, kind: i32, mess
         }
     }
     p.push(0);
-    framed(p)
+    framed(&p)
 }
 
 fn other(protocol: Protocol) -> Protocol {
@@ -394,14 +214,9 @@ where
         for method in METHODS {
             let what = context(protocol, method);
             let fault = fault.clone();
-            let server = ScriptedServer::start(protocol, move |r| {
-                if r.index == 0 {
-                    fault(r)
-                } else {
-                    Action::Send(r.reply(Status::Ok))
-                }
-            });
-            let client = client_for(server.addr, protocol, &[]);
+            let server =
+                scripted(protocol, move |r| if r.index == 0 { fault(r) } else { Action::Send(r.reply(Status::Ok)) });
+            let client = client_for(server.socket_addr(), protocol, &[]);
 
             let (result, delivered, elapsed) = send(&client, method, &EVENTS);
             let e = expect_error(result, kind, elapsed, TIMEOUT + MARGIN, &what);
@@ -417,10 +232,10 @@ where
             let calls = server.calls();
             assert_eq!(calls.len(), 2, "{what}: calls the server saw");
             if reconnects {
-                assert_eq!(server.accepts(), 2, "{what}: no new connection after {e}");
+                assert_eq!(server.accepted(), 2, "{what}: no new connection after {e}");
                 assert_eq!(calls[1].seqid, 1, "{what}: seqid on the new connection");
             } else {
-                assert_eq!(server.accepts(), 1, "{what}: the connection was not kept after {e}");
+                assert_eq!(server.accepted(), 1, "{what}: the connection was not kept after {e}");
                 assert_eq!(calls[1].seqid, 2, "{what}: seqid on the kept connection");
             }
             errors.push(e);
@@ -498,9 +313,7 @@ fn garbage_reply_is_protocol_error() {
         assert!(e.message().contains("frame length"), "{e}");
     }
     // Framed, but the payload is no Thrift message.
-    check_fault(ErrorKind::Protocol, |_| {
-        Action::Send(framed(vec![0xde, 0xad, 0xbe, 0xef, 0x00, 0x11, 0x22, 0x33, 0x44]))
-    });
+    check_fault(ErrorKind::Protocol, |_| Action::Send(framed(&[0xde, 0xad, 0xbe, 0xef, 0x00, 0x11, 0x22, 0x33, 0x44])));
 }
 
 #[test]
@@ -519,14 +332,14 @@ fn frame_length_of_2_gb_is_protocol_error_and_is_never_allocated() {
 #[test]
 fn frame_length_of_2_gb_is_protocol_error_even_with_the_largest_max_frame_size() {
     for protocol in PROTOCOLS {
-        let server = ScriptedServer::start(protocol, |r| {
+        let server = scripted(protocol, |r| {
             if r.index == 0 {
                 Action::Send(vec![0x7f, 0xff, 0xff, 0xff, 0x82, 0x41, 0x01])
             } else {
                 Action::Send(r.reply(Status::Ok))
             }
         });
-        let client = client_for(server.addr, protocol, &[("max-frame-size", "2147483647")]);
+        let client = client_for(server.socket_addr(), protocol, &[("max-frame-size", "2147483647")]);
         let ((result, _, elapsed), largest) = largest_allocation_of(|| send(&client, Method::Append, &EVENTS));
         assert!(
             matches!(&result, Err(e) if e.kind() == ErrorKind::Protocol) && largest < 1 << 30,
@@ -594,7 +407,7 @@ fn reply_followed_by_extra_bytes_is_protocol_error() {
 #[test]
 fn late_bytes_after_a_reply_make_the_next_call_reconnect_before_sending() {
     for protocol in PROTOCOLS {
-        let server = ScriptedServer::start(protocol, |r| {
+        let server = scripted(protocol, |r| {
             if r.index == 0 {
                 let reply = r.reply(Status::Ok);
                 Action::SendThenLater { now: reply.clone(), pause: Duration::from_millis(50), later: reply }
@@ -602,14 +415,14 @@ fn late_bytes_after_a_reply_make_the_next_call_reconnect_before_sending() {
                 Action::Send(r.reply(Status::Ok))
             }
         });
-        let client = client_for(server.addr, protocol, &[]);
+        let client = client_for(server.socket_addr(), protocol, &[]);
         client.append(&EVENTS[0]).unwrap();
         server.wait_for_actions(1); // the stray reply is written...
                                     // ...and has arrived, and the connection has been idle longer than the
                                     // 500 ms within which the client uses it without looking (README, Performance).
         thread::sleep(Duration::from_millis(600));
         client.append(&EVENTS[0]).unwrap();
-        assert_eq!(server.accepts(), 2, "{protocol:?}");
+        assert_eq!(server.accepted(), 2, "{protocol:?}");
         assert_eq!(server.calls().len(), 2, "{protocol:?}: the stale connection carried no call");
     }
 }
@@ -664,11 +477,11 @@ fn failed_second_call_of_a_batch_delivers_exactly_the_first_call() {
     let bodies: Vec<String> = (0..8).map(|i| format!("event {i}")).collect();
     let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&HEADERS, b.as_bytes())).collect();
     for protocol in PROTOCOLS {
-        let server = ScriptedServer::start(protocol, |r| match r.index {
+        let server = scripted(protocol, |r| match r.index {
             1 => Action::Send(r.reply(Status::Failed)),
             _ => Action::Send(r.reply(Status::Ok)),
         });
-        let client = client_for(server.addr, protocol, &[("batch-size", "3")]);
+        let client = client_for(server.socket_addr(), protocol, &[("batch-size", "3")]);
 
         let start = Instant::now();
         let result = client.append_batch(&events);
@@ -696,7 +509,7 @@ fn failed_second_call_of_a_batch_delivers_exactly_the_first_call() {
 
         // Retrying the rest succeeds, on the kept connection.
         client.append_batch(&events[delivered..]).unwrap();
-        assert_eq!(server.accepts(), 1, "{protocol:?}");
+        assert_eq!(server.accepted(), 1, "{protocol:?}");
     }
 }
 
@@ -717,13 +530,12 @@ fn nothing_listening_is_connect_error() {
         }
 
         // A server comes up on the port: the same client connects.
-        let server =
-            ScriptedServer::on(TcpListener::bind(addr).unwrap(), protocol, |r| Action::Send(r.reply(Status::Ok)));
+        let server = scripted_on(TcpListener::bind(addr).unwrap(), protocol, |r| Action::Send(r.reply(Status::Ok)));
         for method in METHODS {
             let (result, _, _) = send(&client, method, &EVENTS);
             result.unwrap();
         }
-        assert_eq!(server.accepts(), 1);
+        assert_eq!(server.accepted(), 1);
     }
 }
 
@@ -763,9 +575,9 @@ fn connect_to_a_listener_that_never_accepts_is_connect_error_within_connect_time
 
     // The listener starts accepting: once the queue is drained, the same client connects.
     assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 128) }, 0);
-    let server = ScriptedServer::on(listener, Protocol::Compact, |r| Action::Send(r.reply(Status::Ok)));
+    let server = scripted_on(listener, Protocol::Compact, |r| Action::Send(r.reply(Status::Ok)));
     let deadline = Instant::now() + Duration::from_secs(5);
-    while server.accepts() < queued.len() {
+    while server.accepted() < queued.len() {
         assert!(Instant::now() < deadline, "the queued connections were never accepted");
         thread::sleep(Duration::from_millis(10));
     }
@@ -803,8 +615,8 @@ fn settle() {
 #[test]
 fn bad_event_fails_without_connecting() {
     for protocol in PROTOCOLS {
-        let server = ScriptedServer::ok(protocol);
-        let client = client_for(server.addr, protocol, &SMALL_FRAMES);
+        let server = FakeSource::start(protocol);
+        let client = client_for(server.socket_addr(), protocol, &SMALL_FRAMES);
         for (bad, kind) in bad_events() {
             for method in METHODS {
                 let (result, delivered, elapsed) = send(&client, method, &[bad]);
@@ -813,7 +625,7 @@ fn bad_event_fails_without_connecting() {
             }
         }
         settle();
-        assert_eq!(server.accepts(), 0, "{protocol:?}: bad input opened a connection");
+        assert_eq!(server.accepted(), 0, "{protocol:?}: bad input opened a connection");
         assert_eq!(server.bytes(), 0, "{protocol:?}: bad input sent bytes");
         client.append(&EVENTS[0]).unwrap();
     }
@@ -822,8 +634,8 @@ fn bad_event_fails_without_connecting() {
 #[test]
 fn bad_event_sends_no_byte_on_an_open_connection() {
     for protocol in PROTOCOLS {
-        let server = ScriptedServer::ok(protocol);
-        let client = client_for(server.addr, protocol, &SMALL_FRAMES);
+        let server = FakeSource::start(protocol);
+        let client = client_for(server.socket_addr(), protocol, &SMALL_FRAMES);
         client.append(&EVENTS[0]).unwrap();
         for (bad, kind) in bad_events() {
             for method in METHODS {
@@ -843,7 +655,7 @@ fn bad_event_sends_no_byte_on_an_open_connection() {
         assert_eq!(calls[1].seqid, 2, "{protocol:?}: a seqid was spent on bad input");
         assert_eq!(server.bytes(), server.framed_bytes(), "{protocol:?}");
         assert!(server.bytes() > sent_before);
-        assert_eq!(server.accepts(), 1, "{protocol:?}");
+        assert_eq!(server.accepted(), 1, "{protocol:?}");
     }
 }
 
@@ -851,8 +663,8 @@ fn bad_event_sends_no_byte_on_an_open_connection() {
 fn bad_fifth_event_of_a_batch_sends_nothing_of_the_batch() {
     let bodies: Vec<String> = (0..10).map(|i| format!("event {i}")).collect();
     for protocol in PROTOCOLS {
-        let server = ScriptedServer::ok(protocol);
-        let client = client_for(server.addr, protocol, &SMALL_FRAMES);
+        let server = FakeSource::start(protocol);
+        let client = client_for(server.socket_addr(), protocol, &SMALL_FRAMES);
         for connected in [false, true] {
             for (bad, kind) in bad_events() {
                 let mut events: Vec<EventView> =
@@ -868,7 +680,7 @@ fn bad_fifth_event_of_a_batch_sends_nothing_of_the_batch() {
                 assert_eq!(server.calls().len(), 1, "{protocol:?}: part of a bad batch was sent");
                 assert_eq!(server.bytes(), server.framed_bytes(), "{protocol:?}");
             } else {
-                assert_eq!(server.accepts(), 0, "{protocol:?}: a bad batch opened a connection");
+                assert_eq!(server.accepted(), 0, "{protocol:?}: a bad batch opened a connection");
                 assert_eq!(server.bytes(), 0, "{protocol:?}: part of a bad batch was sent");
                 client.append(&EVENTS[0]).unwrap();
             }
