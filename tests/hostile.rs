@@ -24,19 +24,21 @@
 //! Every case runs in both protocols and ends with a good call on the same
 //! client (the broken connection is replaced).
 
+#[path = "common/fake_source.rs"]
+mod fake_source;
 #[path = "common/largest_alloc.rs"]
 mod largest_alloc;
 #[path = "common/proxy.rs"]
 mod proxy;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flume_client::unstable::{decode_call, encode_reply, frame_len, Call, Status, FRAME_HEADER_LEN};
+use fake_source::{framed, Acceptor, Action, Call, Connection, FakeSource, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::{decode_call, encode_reply};
 use flume_client::{
     Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol, FLUME_MAX_FRAME_SIZE,
 };
@@ -52,55 +54,24 @@ const MAX_REPLY: usize = 64 * 1024;
 const ALLOCATION_LIMIT: usize = 2 * (MAX_REPLY + FRAME_HEADER_LEN);
 
 // ---------------------------------------------------------------------------
-// A receiver that reads calls and answers the first with `hostile`, every
-// later one with OK.
+// A receiver (the fake source, tests/common/fake_source.rs) that reads calls
+// and answers the first with `hostile`, which gets the raw connection (closed
+// after it), every later one with OK.
 
-type Hostile = dyn Fn(&mut TcpStream, &Call) + Send + Sync;
+type Hostile = dyn Fn(&mut Connection, &Call) + Send + Sync;
 
-struct HostileServer {
-    addr: SocketAddr,
-    calls: Arc<AtomicUsize>,
-}
-
-impl HostileServer {
-    fn start(protocol: Protocol, hostile: impl Fn(&mut TcpStream, &Call) + Send + Sync + 'static) -> HostileServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let calls = Arc::new(AtomicUsize::new(0));
-        let hostile: Arc<Hostile> = Arc::new(hostile);
-        let counter = Arc::clone(&calls);
-        // The accept thread outlives the test; the process ends it.
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (hostile, counter) = (Arc::clone(&hostile), Arc::clone(&counter));
-                thread::spawn(move || serve(stream, protocol, &*hostile, &counter));
+fn hostile_source(protocol: Protocol, hostile: impl Fn(&mut Connection, &Call) + Send + Sync + 'static) -> FakeSource {
+    let hostile: Arc<Hostile> = Arc::new(hostile);
+    FakeSource::builder(protocol)
+        .max_frame(FLUME_MAX_FRAME_SIZE)
+        .script(move |r| {
+            if r.index > 0 {
+                return Action::Reply(Status::Ok);
             }
-        });
-        HostileServer { addr, calls }
-    }
-}
-
-fn serve(mut stream: TcpStream, protocol: Protocol, hostile: &Hostile, calls: &AtomicUsize) {
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    let mut payload = Vec::new();
-    while stream.read_exact(&mut header).is_ok() {
-        let Ok(len) = frame_len(header, FLUME_MAX_FRAME_SIZE) else { return };
-        payload.resize(len, 0);
-        if stream.read_exact(&mut payload).is_err() {
-            return;
-        }
-        let call = decode_call(protocol, &payload).expect("the client's call decodes");
-        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            hostile(&mut stream, &call);
-            return; // the hostile connection ends here
-        }
-        let mut reply = Vec::new();
-        encode_reply(protocol, &mut reply, call.seqid, call.method, Status::Ok);
-        if stream.write_all(&reply).is_err() {
-            return;
-        }
-    }
+            let (hostile, call) = (Arc::clone(&hostile), r.call.clone());
+            Action::Take(Box::new(move |connection| hostile(connection, &call)))
+        })
+        .start()
 }
 
 fn client_for(addr: SocketAddr, protocol: Protocol, settings: &[(&str, &str)]) -> Client {
@@ -124,10 +95,10 @@ fn check(
     protocol: Protocol,
     kind: ErrorKind,
     limit: Duration,
-    hostile: impl Fn(&mut TcpStream, &Call) + Send + Sync + 'static,
+    hostile: impl Fn(&mut Connection, &Call) + Send + Sync + 'static,
 ) -> String {
-    let server = HostileServer::start(protocol, hostile);
-    let client = client_for(server.addr, protocol, &[]);
+    let server = hostile_source(protocol, hostile);
+    let client = client_for(server.socket_addr(), protocol, &[]);
     let event = EventView::new(&HEADERS, b"body");
     let start = Instant::now();
     let (result, largest) = largest_allocation_of(|| client.append(&event));
@@ -137,7 +108,7 @@ fn check(
     assert!(took <= limit, "{protocol:?}: took {took:?}, more than {limit:?}: {e}");
     assert!(largest <= ALLOCATION_LIMIT, "{protocol:?}: the client allocated {largest} bytes at once: {e}");
     client.append(&event).unwrap_or_else(|next| panic!("{protocol:?}: the call after '{e}' failed: {next}"));
-    assert_eq!(server.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(server.calls_decoded(), 2);
     e.message().to_string()
 }
 
@@ -170,12 +141,6 @@ fn message_begin(protocol: Protocol, kind: u8, call: &Call) -> Vec<u8> {
             b.extend_from_slice(&call.seqid.to_be_bytes());
         }
     }
-    b
-}
-
-fn framed(payload: &[u8]) -> Vec<u8> {
-    let mut b = (payload.len() as u32).to_be_bytes().to_vec();
-    b.extend_from_slice(payload);
     b
 }
 
@@ -237,7 +202,7 @@ fn a_stalled_trickle_is_timed_out_even_though_the_first_bytes_came_at_once() {
         check(protocol, ErrorKind::Timeout, REQUEST_TIMEOUT + MARGIN, move |s, call| {
             let reply = reply_with(protocol, call, &[]);
             write(s, &reply[..6]);
-            thread::sleep(Duration::from_secs(3));
+            s.stopping.wait(Some(Duration::from_secs(3)));
         });
         assert!(start.elapsed() >= REQUEST_TIMEOUT);
     }
@@ -269,16 +234,11 @@ fn an_endless_stream_of_bytes_is_a_protocol_error_within_the_reply_cap() {
 #[test]
 fn a_receiver_that_never_reads_cannot_block_a_large_call_past_request_timeout() {
     for protocol in PROTOCOLS {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let held = Arc::new(Mutex::new(Vec::new()));
-        let keep = Arc::clone(&held);
-        thread::spawn(move || {
-            for s in listener.incoming().flatten() {
-                keep.lock().unwrap().push(s); // accepted, never read
-            }
+        // Accepted, never read, held open until the receiver stops.
+        let receiver = Acceptor::start(0, |connection| {
+            connection.stopping.wait(None);
         });
-        let client = client_for(addr, protocol, &[]);
+        let client = client_for(receiver.socket_addr(), protocol, &[]);
         // 15 events of 1 MB: one call of ~15 MB, more than loopback's socket buffers hold.
         let body = vec![b'x'; 1_000_000];
         let events: Vec<EventView> = (0..15).map(|_| EventView::body(&body)).collect();
@@ -400,8 +360,8 @@ fn the_largest_legal_reply_full_of_one_byte_elements_is_decoded_at_once() {
             }
         }
         field.resize(field.len() + count, 0x01);
-        let server = HostileServer::start(protocol, move |s, call| write(s, &reply_with(protocol, call, &field)));
-        let client = client_for(server.addr, protocol, &[]);
+        let server = hostile_source(protocol, move |s, call| write(s, &reply_with(protocol, call, &field)));
+        let client = client_for(server.socket_addr(), protocol, &[]);
         let start = Instant::now();
         // A well-formed reply with an unknown field: the call succeeds.
         client.append(&EventView::body(b"x")).unwrap();
@@ -415,27 +375,21 @@ fn the_largest_legal_reply_full_of_one_byte_elements_is_decoded_at_once() {
 #[test]
 fn send_against_a_trickling_receiver_reports_every_event_once_within_its_bound() {
     for protocol in PROTOCOLS {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        thread::spawn(move || {
-            for s in listener.incoming().flatten() {
-                thread::spawn(move || {
-                    let mut s = s;
-                    let mut buf = [0u8; 4096];
-                    // Reads whatever comes, and trickles a reply that never ends.
-                    let _ = s.set_read_timeout(Some(Duration::from_millis(1)));
-                    let _ = s.read(&mut buf);
-                    let _ = s.write_all(&(MAX_REPLY as u32).to_be_bytes());
-                    loop {
-                        let _ = s.read(&mut buf);
-                        if s.write_all(&[0x55]).is_err() {
-                            return;
-                        }
-                        thread::sleep(Duration::from_millis(100));
-                    }
-                });
+        let receiver = Acceptor::start(0, |s| {
+            let mut buf = [0u8; 4096];
+            // Reads whatever comes, and trickles a reply that never ends.
+            let _ = s.set_read_timeout(Some(Duration::from_millis(1)));
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(&(MAX_REPLY as u32).to_be_bytes());
+            loop {
+                let _ = s.read(&mut buf);
+                if s.write_all(&[0x55]).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(100));
             }
         });
+        let addr = receiver.socket_addr();
         type Reports = Mutex<Vec<(usize, Option<ErrorKind>)>>;
         let reports: Arc<Reports> = Arc::default();
         let sink = Arc::clone(&reports);
@@ -469,36 +423,8 @@ fn send_against_a_trickling_receiver_reports_every_event_once_within_its_bound()
 // The fault-injecting proxy, one scheduled fault at a time.
 
 /// A receiver answering OK to every call that decodes; it closes the connection on one that does not.
-fn ok_receiver(protocol: Protocol) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&calls);
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let counter = Arc::clone(&counter);
-            thread::spawn(move || {
-                let mut stream = stream;
-                let mut header = [0u8; FRAME_HEADER_LEN];
-                let mut payload = Vec::new();
-                while stream.read_exact(&mut header).is_ok() {
-                    let Ok(len) = frame_len(header, FLUME_MAX_FRAME_SIZE) else { return };
-                    payload.resize(len, 0);
-                    if stream.read_exact(&mut payload).is_err() {
-                        return;
-                    }
-                    let Ok(call) = decode_call(protocol, &payload) else { return };
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let mut reply = Vec::new();
-                    encode_reply(protocol, &mut reply, call.seqid, call.method, Status::Ok);
-                    if stream.write_all(&reply).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (addr, calls)
+fn ok_receiver(protocol: Protocol) -> FakeSource {
+    FakeSource::builder(protocol).max_frame(FLUME_MAX_FRAME_SIZE).start()
 }
 
 #[test]
@@ -519,9 +445,9 @@ fn each_scheduled_proxy_fault_fails_one_call_with_its_error_and_the_next_call_su
     for protocol in PROTOCOLS {
         for (direction, fault, expected) in cases {
             let what = format!("{protocol:?} {fault:?} {direction:?}");
-            let (receiver, calls) = ok_receiver(protocol);
+            let receiver = ok_receiver(protocol);
             let schedule = vec![Scheduled { connection: 0, direction, at: 0, fault }];
-            let proxy = Proxy::start(receiver, scripted_plan(schedule));
+            let proxy = Proxy::start(receiver.socket_addr(), scripted_plan(schedule));
             let client = client_for(proxy.addr(), protocol, &[]);
             let start = Instant::now();
             let result = client.append(&EventView::body(b"through the proxy"));
@@ -540,7 +466,7 @@ fn each_scheduled_proxy_fault_fails_one_call_with_its_error_and_the_next_call_su
             client.append(&EventView::body(b"after")).unwrap_or_else(|e| panic!("{what}: the next call failed: {e}"));
             let counts = proxy.counts();
             assert_eq!(counts.total(), 1, "{what}: {counts}");
-            let arrived = calls.load(Ordering::SeqCst);
+            let arrived = receiver.calls_decoded();
             let first_arrived = matches!(direction, ToClient);
             assert_eq!(arrived, 1 + first_arrived as usize, "{what}: calls the receiver decoded");
             drop(client);
