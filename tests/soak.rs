@@ -32,18 +32,20 @@
 //! This target has `test = false` (Cargo.toml): `cargo test --test soak` runs
 //! it, `cargo test --all-targets` does not; scripts/test.sh runs it on its own.
 
+#[path = "common/fake_source.rs"]
+mod fake_source;
 #[path = "common/proxy.rs"]
 mod proxy;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use flume_client::unstable::{decode_call, encode_call, encode_reply, frame_len, Status, FRAME_HEADER_LEN};
+use fake_source::{Action, FakeSource, Record, Request, Status, FRAME_HEADER_LEN};
+use flume_client::unstable::encode_call;
 use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, ErrorKind, EventView, Protocol};
 use proxy::{random_plan, FaultCounts, FaultRates, Proxy, Rng};
 
@@ -184,159 +186,82 @@ impl Tracker {
 }
 
 // ---------------------------------------------------------------------------
-// The receiver: answers OK to every intact call, records its events, can be
-// stopped and restarted on its port.
-
-struct ReceiverShared {
-    tracker: Arc<Tracker>,
-    /// The round whose events count; calls of other rounds are answered but not counted.
-    round: AtomicU32,
-    /// 0: compact, 1: binary.
-    protocol: AtomicU8,
-    stop: AtomicBool,
-    open: AtomicUsize,
-    next_connection: AtomicU64,
-    streams: Mutex<HashMap<u64, TcpStream>>,
-    calls: AtomicU64,
-    rejected_calls: AtomicU64,
-}
+// The receiver: the fake source (tests/common/fake_source.rs) answering OK to
+// every intact call, whose events the tracker counts; it records nothing else
+// (the memory is measured), and is stopped and restarted on its port.
 
 struct Receiver {
     addr: SocketAddr,
-    shared: Arc<ReceiverShared>,
-    accept: Option<thread::JoinHandle<()>>,
+    source: FakeSource,
+    /// The round whose events count; calls of other rounds are answered but not counted.
+    round: Arc<AtomicU32>,
+    /// Calls that decode but are not intact (the source counts those that do not decode).
+    corrupted_calls: Arc<AtomicU64>,
     restarts: u64,
 }
 
 impl Receiver {
     fn start(tracker: Arc<Tracker>) -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the receiver");
-        let addr = listener.local_addr().unwrap();
-        let shared = Arc::new(ReceiverShared {
-            tracker,
-            round: AtomicU32::new(0),
-            protocol: AtomicU8::new(0),
-            stop: AtomicBool::new(false),
-            open: AtomicUsize::new(0),
-            next_connection: AtomicU64::new(0),
-            streams: Mutex::new(HashMap::new()),
-            calls: AtomicU64::new(0),
-            rejected_calls: AtomicU64::new(0),
-        });
-        let mut receiver = Receiver { addr, shared, accept: None, restarts: 0 };
-        receiver.listen(listener);
-        receiver
-    }
-
-    fn listen(&mut self, listener: TcpListener) {
-        listener.set_nonblocking(true).unwrap();
-        self.shared.stop.store(false, Ordering::SeqCst);
-        let shared = Arc::clone(&self.shared);
-        self.accept = Some(thread::spawn(move || {
-            while !shared.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let _ = stream.set_nonblocking(false);
-                        let id = shared.next_connection.fetch_add(1, Ordering::SeqCst);
-                        let Ok(clone) = stream.try_clone() else { continue };
-                        shared.streams.lock().unwrap().insert(id, clone);
-                        shared.open.fetch_add(1, Ordering::SeqCst);
-                        let conn_shared = Arc::clone(&shared);
-                        thread::spawn(move || {
-                            serve(stream, &conn_shared);
-                            conn_shared.streams.lock().unwrap().remove(&id);
-                            conn_shared.open.fetch_sub(1, Ordering::SeqCst);
-                        });
+        let round = Arc::new(AtomicU32::new(0));
+        let corrupted_calls = Arc::new(AtomicU64::new(0));
+        let (counted_round, corrupted) = (Arc::clone(&round), Arc::clone(&corrupted_calls));
+        let source = FakeSource::builder(Protocol::Compact)
+            .max_frame(MAX_FRAME)
+            .record(Record::Nothing)
+            .script(move |r| {
+                let Some(ids) = intact_ids(r) else {
+                    // A corrupted call: drop the connection without an answer, as a source would on a bad frame.
+                    corrupted.fetch_add(1, Ordering::SeqCst);
+                    return Action::Close;
+                };
+                let round = counted_round.load(Ordering::SeqCst);
+                for (event_round, id) in ids {
+                    if event_round == round {
+                        tracker.arrive(id);
                     }
-                    Err(_) => thread::sleep(Duration::from_millis(2)),
                 }
-            }
-        }));
+                Action::Reply(Status::Ok)
+            })
+            .start();
+        Receiver { addr: source.socket_addr(), source, round, corrupted_calls, restarts: 0 }
     }
 
     /// Closes the listener and every connection.
     fn stop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(accept) = self.accept.take() {
-            accept.join().unwrap();
-        }
-        for stream in self.shared.streams.lock().unwrap().values() {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
+        self.source.stop();
     }
 
     fn restart(&mut self) {
-        let listener = TcpListener::bind(self.addr).expect("rebind the receiver's port");
-        self.listen(listener);
+        self.source.restart();
         self.restarts += 1;
     }
 
     fn set_round(&self, round: u32, protocol: Protocol) {
-        self.shared.round.store(round, Ordering::SeqCst);
-        self.shared.protocol.store(matches!(protocol, Protocol::Binary) as u8, Ordering::SeqCst);
+        self.round.store(round, Ordering::SeqCst);
+        self.source.set_protocol(protocol);
     }
 
     fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while self.shared.open.load(Ordering::SeqCst) > 0 {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        true
+        self.source.wait_idle(timeout)
+    }
+
+    /// Calls dropped without an answer: they did not decode, or not to intact events.
+    fn rejected_calls(&self) -> u64 {
+        self.source.undecodable() as u64 + self.corrupted_calls.load(Ordering::SeqCst)
     }
 }
 
-fn serve(mut stream: TcpStream, shared: &ReceiverShared) {
-    let (mut payload, mut check, mut reply) = (Vec::new(), Vec::new(), Vec::new());
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    loop {
-        if stream.read_exact(&mut header).is_err() {
-            return;
-        }
-        let Ok(len) = frame_len(header, MAX_FRAME) else { return };
-        payload.resize(len, 0);
-        if stream.read_exact(&mut payload).is_err() {
-            return;
-        }
-        let protocol = if shared.protocol.load(Ordering::SeqCst) == 1 { Protocol::Binary } else { Protocol::Compact };
-        let Some(call) = intact_call(protocol, &header, &payload, &mut check) else {
-            // A corrupted call: drop the connection without an answer, as a source would on a bad frame.
-            shared.rejected_calls.fetch_add(1, Ordering::SeqCst);
-            return;
-        };
-        shared.calls.fetch_add(1, Ordering::SeqCst);
-        let round = shared.round.load(Ordering::SeqCst);
-        for (event_round, id) in call.1 {
-            if event_round == round {
-                shared.tracker.arrive(id);
-            }
-        }
-        reply.clear();
-        encode_reply(protocol, &mut reply, call.0.seqid, call.0.method, Status::Ok);
-        if stream.write_all(&reply).is_err() {
-            return;
-        }
-    }
-}
-
-/// The call and its events' (round, id), if the frame decodes, re-encodes to
-/// the same bytes, and every event is intact.
-fn intact_call(
-    protocol: Protocol,
-    header: &[u8; FRAME_HEADER_LEN],
-    payload: &[u8],
-    check: &mut Vec<u8>,
-) -> Option<(flume_client::unstable::Call, Vec<(u32, u32)>)> {
-    let call = decode_call(protocol, payload).ok()?;
+/// The events' (round, id) if the call re-encodes to the bytes received and
+/// every event is intact.
+fn intact_ids(r: &Request) -> Option<Vec<(u32, u32)>> {
+    let call = &r.call;
     let ids = call.events.iter().map(|e| parse_event(&e.headers, &e.body)).collect::<Option<Vec<_>>>()?;
     let headers: Vec<Vec<(&[u8], &[u8])>> =
         call.events.iter().map(|e| e.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
     let events: Vec<EventView> = call.events.iter().zip(&headers).map(|(e, h)| EventView::new(h, &e.body)).collect();
-    check.clear();
-    encode_call(protocol, check, call.seqid, call.method, &events);
-    (check[..FRAME_HEADER_LEN] == header[..] && check[FRAME_HEADER_LEN..] == *payload).then_some((call, ids))
+    let mut check = Vec::new();
+    encode_call(r.protocol, &mut check, call.seqid, call.method, &events);
+    (check[..FRAME_HEADER_LEN] == r.header[..] && check[FRAME_HEADER_LEN..] == *r.payload).then_some(ids)
 }
 
 // ---------------------------------------------------------------------------
@@ -747,7 +672,7 @@ fn soak_with_faults_and_receiver_restarts() {
         total.async_refused,
         total.duplicates,
         receiver.restarts,
-        receiver.shared.rejected_calls.load(Ordering::SeqCst),
+        receiver.rejected_calls(),
         mib(base_rss),
         mib(end_rss),
         total.max_call,
