@@ -8,30 +8,19 @@
 //!
 //!     cargo run --release --example send_bench [events]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+#[path = "../tests/common/fake_source.rs"]
+mod fake_source;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flume_client::unstable::{encode_reply, frame_len, Method, Status, FRAME_HEADER_LEN};
+use fake_source::{FakeSource, Record};
 use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, EventView, Protocol, FLUME_MAX_FRAME_SIZE};
 
-/// A null sink: reads each compact call's header only (seqid and method), skips the events, answers OK.
-fn sink(mut stream: TcpStream) {
-    let (mut payload, mut reply) = (Vec::new(), Vec::new());
-    let mut header = [0u8; FRAME_HEADER_LEN];
-    while stream.read_exact(&mut header).is_ok() {
-        payload.resize(frame_len(header, FLUME_MAX_FRAME_SIZE).unwrap(), 0);
-        stream.read_exact(&mut payload).unwrap();
-        let (seqid, at) = varint(&payload, 2);
-        let (name_len, at) = varint(&payload, at);
-        let method =
-            if &payload[at..at + name_len as usize] == b"append" { Method::Append } else { Method::AppendBatch };
-        reply.clear();
-        encode_reply(Protocol::Compact, &mut reply, seqid as i32, method, Status::Ok);
-        stream.write_all(&reply).unwrap();
-    }
+/// A null sink: reads each compact call's message header only (seqid and method), skips the events, answers OK.
+fn sink() -> FakeSource {
+    FakeSource::builder(Protocol::Compact).max_frame(FLUME_MAX_FRAME_SIZE).record(Record::Nothing).skip_events().start()
 }
 
 /// CPU time of the calling thread.
@@ -42,28 +31,10 @@ fn thread_cpu() -> Duration {
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
-fn varint(bytes: &[u8], mut at: usize) -> (u32, usize) {
-    let mut value = 0u32;
-    for shift in (0..35).step_by(7) {
-        let b = bytes[at];
-        at += 1;
-        value |= ((b & 0x7f) as u32) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-    }
-    (value, at)
-}
-
 fn main() {
     let events: usize = std::env::args().nth(1).map_or(1_000_000, |n| n.parse().expect("events"));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for s in listener.incoming() {
-            std::thread::spawn(move || sink(s.unwrap()));
-        }
-    });
+    let sink = sink();
+    let addr = sink.addr();
 
     let headers: [(&[u8], &[u8]); 3] =
         [(b"host", b"web-1.example.org"), (b"topic", b"clicks"), (b"timestamp", b"1700000000000")];

@@ -15,7 +15,9 @@
 //! * what it records (`record`): every decoded call (the default), only a
 //!   summary per call, or nothing (for long runs that watch their memory);
 //! * where it listens (`port`, or `listener` for one the test made), and the
-//!   largest frame it reads (`max_frame`).
+//!   largest frame it reads (`max_frame`);
+//! * for a benchmark's sink, reading only each call's message header
+//!   (`skip_events`).
 //!
 //! Always counted: connections accepted, open and most open at once; calls in
 //! flight and most in flight; calls decoded; bytes read and the bytes of whole
@@ -467,6 +469,7 @@ pub struct Options {
     delay: Duration,
     record: Record,
     max_frame: usize,
+    skip_events: bool,
 }
 
 impl Options {
@@ -512,6 +515,14 @@ impl Options {
         self
     }
 
+    /// Reads only each call's message header (method and seqid) and skips
+    /// its events, which a script then does not see: a sink for benchmarks,
+    /// whose decoding would cost more than the client's encoding.
+    pub fn skip_events(mut self) -> Options {
+        self.skip_events = true;
+        self
+    }
+
     pub fn start(self) -> FakeSource {
         let shared = Arc::new(Shared {
             protocol: AtomicU8::new(protocol_number(self.protocol)),
@@ -519,6 +530,7 @@ impl Options {
             delay: Mutex::new(self.delay),
             record: self.record,
             max_frame: self.max_frame,
+            skip_events: self.skip_events,
             summaries: Mutex::default(),
             calls: Mutex::default(),
             decoded: AtomicUsize::new(0),
@@ -547,6 +559,7 @@ struct Shared {
     delay: Mutex<Duration>,
     record: Record,
     max_frame: usize,
+    skip_events: bool,
     summaries: Mutex<Vec<Summary>>,
     calls: Mutex<Vec<Call>>,
     decoded: AtomicUsize,
@@ -598,7 +611,12 @@ fn serve(connection: &mut Connection, shared: &Shared) {
         let in_flight = shared.in_flight.fetch_add(1, SeqCst) + 1;
         shared.most_in_flight.fetch_max(in_flight, SeqCst);
         let protocol = shared.protocol();
-        let Ok(call) = decode_call(protocol, &payload) else {
+        let call = if shared.skip_events {
+            message_header(protocol, &payload).map(|(method, seqid)| Call { method, seqid, events: Vec::new() })
+        } else {
+            decode_call(protocol, &payload).ok()
+        };
+        let Some(call) = call else {
             shared.undecodable.fetch_add(1, SeqCst);
             shared.in_flight.fetch_sub(1, SeqCst);
             return;
@@ -639,6 +657,43 @@ fn serve(connection: &mut Connection, shared: &Shared) {
         }
         shared.actions_done.fetch_add(1, SeqCst);
     }
+}
+
+/// The method and seqid of a call's message header, read without the crate's
+/// decoder (compact: protocol id, version and type, seqid varint, name; strict
+/// binary: version and type, name, seqid).
+fn message_header(protocol: Protocol, payload: &[u8]) -> Option<(Method, i32)> {
+    let (name, seqid) = match protocol {
+        Protocol::Compact => {
+            let (seqid, at) = varint(payload, 2)?;
+            let (len, at) = varint(payload, at)?;
+            (payload.get(at..at.checked_add(len as usize)?)?, seqid as i32)
+        }
+        Protocol::Binary => {
+            let len = i32::from_be_bytes(payload.get(4..8)?.try_into().ok()?);
+            let end = 8usize.checked_add(usize::try_from(len).ok()?)?;
+            (payload.get(8..end)?, i32::from_be_bytes(payload.get(end..end + 4)?.try_into().ok()?))
+        }
+    };
+    match name {
+        b"append" => Some((Method::Append, seqid)),
+        b"appendBatch" => Some((Method::AppendBatch, seqid)),
+        _ => None,
+    }
+}
+
+/// A compact varint (at most 5 bytes) at `at`: its value and the offset after it.
+fn varint(bytes: &[u8], mut at: usize) -> Option<(u32, usize)> {
+    let mut value = 0u32;
+    for shift in (0..35).step_by(7) {
+        let b = *bytes.get(at)?;
+        at += 1;
+        value |= ((b & 0x7f) as u32) << shift;
+        if b & 0x80 == 0 {
+            return Some((value, at));
+        }
+    }
+    None
 }
 
 /// Carries out `action`; false if the connection ends.
@@ -683,6 +738,7 @@ impl FakeSource {
             delay: Duration::ZERO,
             record: Record::Calls,
             max_frame: DEFAULT_MAX_FRAME,
+            skip_events: false,
         }
     }
 
