@@ -721,10 +721,25 @@ fn act(connection: &mut Connection, request: &Request, action: Action) -> bool {
     }
 }
 
-/// A fake Flume Thrift source (see the module's doc).
+/// A fake Flume Thrift source (see the module's doc). Its listener and
+/// connections are an `Acceptor`, which it derefs to (`addr`, `stop`,
+/// `restart`, `accepted`, `most_open`, `wait_idle`, ...).
 pub struct FakeSource {
     acceptor: Acceptor,
     shared: Arc<Shared>,
+}
+
+impl Deref for FakeSource {
+    type Target = Acceptor;
+    fn deref(&self) -> &Acceptor {
+        &self.acceptor
+    }
+}
+
+impl DerefMut for FakeSource {
+    fn deref_mut(&mut self) -> &mut Acceptor {
+        &mut self.acceptor
+    }
 }
 
 impl FakeSource {
@@ -757,17 +772,6 @@ impl FakeSource {
         FakeSource::builder(protocol).reply(status).delay(delay).start()
     }
 
-    /// Closes the listener and every connection; returns once no connection
-    /// thread runs. Connecting to the port is then refused.
-    pub fn stop(&mut self) {
-        self.acceptor.stop();
-    }
-
-    /// Listens again on the same port, keeping what was recorded.
-    pub fn restart(&mut self) {
-        self.acceptor.restart();
-    }
-
     /// From the next call on, answers with `status`.
     pub fn set_reply(&self, status: Status) {
         *self.shared.answer.lock().unwrap() = Answer::Fixed(status);
@@ -781,19 +785,6 @@ impl FakeSource {
     /// From the next call on, decodes calls with `protocol`.
     pub fn set_protocol(&self, protocol: Protocol) {
         self.shared.protocol.store(protocol_number(protocol), SeqCst);
-    }
-
-    /// The address as a host list entry (`127.0.0.1:port`).
-    pub fn addr(&self) -> String {
-        self.acceptor.addr()
-    }
-
-    pub fn socket_addr(&self) -> SocketAddr {
-        self.acceptor.socket_addr()
-    }
-
-    pub fn port(&self) -> u16 {
-        self.acceptor.port()
     }
 
     /// Every call decoded, in arrival order (with `Record::Calls`).
@@ -832,18 +823,6 @@ impl FakeSource {
         self.shared.decoded.load(SeqCst)
     }
 
-    pub fn accepted(&self) -> usize {
-        self.acceptor.accepted()
-    }
-
-    pub fn open(&self) -> usize {
-        self.acceptor.open()
-    }
-
-    pub fn most_open(&self) -> usize {
-        self.acceptor.most_open()
-    }
-
     pub fn most_in_flight(&self) -> usize {
         self.shared.most_in_flight.load(SeqCst)
     }
@@ -875,10 +854,5 @@ impl FakeSource {
             assert!(Instant::now() < deadline, "the fake source did not finish its actions");
             thread::sleep(Duration::from_millis(5));
         }
-    }
-
-    /// Waits until no connection is open; false if some still are after `timeout`.
-    pub fn wait_idle(&self, timeout: Duration) -> bool {
-        self.acceptor.wait_idle(timeout)
     }
 }
