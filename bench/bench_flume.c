@@ -11,6 +11,8 @@
  *     with plain blocking send/recv: nothing encoded, nothing checked.
  *
  * SERVER is a label for the output. Prints one JSON line (bench_common.h).
+ * With BENCH_TLS_CA set (a PEM CA file), the library's client connects with TLS
+ * (ssl=true, truststore=$BENCH_TLS_CA): the TLS column, against nullsink --tls.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -57,6 +59,12 @@ static int run_flume(const char *port, struct bench_run *run) {
       flume_config_set(conf, "batch-size", batch) != FLUME_OK ||
       flume_config_set(conf, "request-timeout", "60000") != FLUME_OK) {
     fprintf(stderr, "bench_flume: config: %s\n", flume_last_error());
+    return 1;
+  }
+  const char *tls_ca = getenv("BENCH_TLS_CA");
+  if (tls_ca && *tls_ca &&
+      (flume_config_set(conf, "ssl", "true") != FLUME_OK || flume_config_set(conf, "truststore", tls_ca) != FLUME_OK)) {
+    fprintf(stderr, "bench_flume: TLS config (is the library built with TLS?): %s\n", flume_last_error());
     return 1;
   }
   flume_client *client = flume_client_new(hosts, conf);

@@ -5,6 +5,9 @@
 //
 //   bench_thrift PORT SERVER PROTOCOL BATCH BODY WARMUP SECONDS
 //
+// With BENCH_TLS_CA set (a PEM CA file), TSSLSocket (OpenSSL) instead of
+// TSocket, trusting that CA and checking the server's name: the TLS column.
+//
 // append() for BATCH 1, appendBatch() of BATCH events otherwise. The events
 // are built once, before timing (the library's C benchmark gets its
 // flume_event array built once too). Prints one JSON line (bench_common.h).
@@ -17,6 +20,7 @@
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 
 #include "ThriftSourceProtocol.h"
@@ -27,6 +31,7 @@ using apache::thrift::protocol::TCompactProtocol;
 using apache::thrift::protocol::TProtocol;
 using apache::thrift::transport::TFramedTransport;
 using apache::thrift::transport::TSocket;
+using apache::thrift::transport::TSSLSocketFactory;
 
 namespace {
 
@@ -60,7 +65,17 @@ int main(int argc, char **argv) {
   bench_run run;
   bench_parse(&run, "thrift-cpp", argv + 2);
   try {
-    auto socket = std::make_shared<TSocket>("127.0.0.1", std::atoi(argv[1]));
+    const char *tls_ca = std::getenv("BENCH_TLS_CA");
+    std::shared_ptr<TSSLSocketFactory> tls;  // outlives the socket: it owns the SSL_CTX
+    std::shared_ptr<TSocket> socket;
+    if (tls_ca && *tls_ca) {
+      tls = std::make_shared<TSSLSocketFactory>();
+      tls->loadTrustedCertificates(tls_ca);
+      tls->authenticate(true);
+      socket = tls->createSocket("127.0.0.1", std::atoi(argv[1]));
+    } else {
+      socket = std::make_shared<TSocket>("127.0.0.1", std::atoi(argv[1]));
+    }
     socket->setNoDelay(true);
     auto transport = std::make_shared<TFramedTransport>(socket);
     std::shared_ptr<TProtocol> protocol;

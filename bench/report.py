@@ -176,6 +176,41 @@ if jv_lines:
     w("|" + " --- |" * 4)
     for line in jv_lines:
         w(line)
+tls_lines = []
+tls_misses = []
+for p in PROTOCOLS:
+    for b in BODIES:
+        for n in BATCHES:
+            fc, cpp, plain = get("null-tls", p, n, b, "flume"), get("null-tls", p, n, b, "thrift-cpp"), \
+                get("null", p, n, b, "flume")
+            if not (fc and cpp):
+                continue
+            r_cpp = fc["events_per_s"] / cpp["events_per_s"]
+            if r_cpp < 1:
+                tls_misses.append(f"{p}/{body_name(b)}/×{n} {r_cpp:.2f}×")
+            vs_plain = f"{fc['events_per_s'] / plain['events_per_s']:.2f}×" if plain else "–"
+            tls_lines.append(
+                f"| {p} | {body_name(b)} | {n} | {fmt_rate(fc['events_per_s'])} | {fmt_rate(cpp['events_per_s'])} | "
+                f"{r_cpp:.2f}× | {vs_plain} | {fc['cpu_us_per_event']:.3g} / {cpp['cpu_us_per_event']:.3g} | "
+                f"{fc['p50_us']:.0f} / {cpp['p50_us']:.0f} |")
+if tls_lines:
+    w("")
+    w("### TLS")
+    w("")
+    w("The null sink serving TLS (`nullsink --tls`, rustls, TLS 1.3), a certificate made for the run: this "
+      "library built with TLS (rustls, through its C API) beside Apache Thrift's C++ client over `TSSLSocket` "
+      "(OpenSSL), both verifying the certificate and its name. \"TLS ÷ plain\" is this library's events/s with "
+      "TLS over its events/s against the plain null sink in the same cell.")
+    w("")
+    w("| protocol | body | batch | flume-client ev/s | C++ TSSLSocket ev/s | flume ÷ C++ | flume TLS ÷ plain "
+      "| CPU µs/ev flume / C++ | p50 µs flume / C++ |")
+    w("|" + " --- |" * 9)
+    for line in tls_lines:
+        w(line)
+    w("")
+    w("- ≥ the C++ client's events/s with TLS: " + (
+        "met in every cell." if not tls_misses else
+        f"missed in {len(tls_misses)} of {len(tls_lines)} cells: " + ", ".join(tls_misses) + "."))
 w("")
 w("### Encoder alone")
 w("")

@@ -7,7 +7,10 @@
 # a real Apache Flume 1.11.0 agent (scripts/flume-agent.sh: Thrift source,
 # memory channel, null sink); both protocols, batches of 1, 100 and 1,000,
 # bodies of 256 B and 4 KiB with three headers; plus the encoder alone beside
-# memcpy and the size of the stripped shared library.
+# memcpy and the size of the stripped shared library. The TLS column: this
+# library built with TLS (rustls) beside Apache Thrift's C++ TSSLSocket
+# (OpenSSL) against the null sink serving TLS (nullsink --tls, rustls), with
+# a certificate made for the run (openssl req).
 #
 # Usage: bench/run.sh [--quick] [--rev REV] [--seconds S] [--warmup S] [--repeat N] [--pin]
 #   --quick      a smoke run of the suite itself (0.1 s cells): numbers are noise
@@ -24,8 +27,8 @@
 # Prints a markdown table and writes bench/results/latest.md, latest.jsonl and
 # chart.png (a --quick run writes bench/build/quick/ instead). Installs what it
 # needs and is missing (apt: thrift-compiler, libthrift-dev, libboost-dev,
-# libthrift-java, libslf4j-java, default-jdk-headless, g++, maven,
-# python3-matplotlib; Apache Flume 1.11.0 from Maven Central, cached in ~/.m2).
+# libssl-dev, openssl, libthrift-java, libslf4j-java, default-jdk-headless, g++,
+# maven, python3-matplotlib; Apache Flume 1.11.0 from Maven Central, cached in ~/.m2).
 # Everything runs on 127.0.0.1.
 # About 11 minutes on 2 cores after the builds.
 set -euo pipefail
@@ -60,8 +63,8 @@ log() { echo "bench: $*" >&2; }
 
 # ---- dependencies --------------------------------------------------------------
 # matplotlib from Debian (python3-matplotlib): pip into Debian's Python is refused (PEP 668).
-"$root/scripts/apt-install.sh" --jdk gcc g++ make thrift-compiler libthrift-dev libboost-dev libthrift-java \
-  libslf4j-java python3-matplotlib maven
+"$root/scripts/apt-install.sh" --jdk gcc g++ make thrift-compiler libthrift-dev libboost-dev libssl-dev openssl \
+  libthrift-java libslf4j-java python3-matplotlib maven
 PYTHON="${PYTHON:-python3}"
 if ! "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
   echo "bench: $PYTHON cannot import matplotlib (Debian: apt-get install python3-matplotlib; else scripts/pip-install.sh matplotlib and PYTHON=\$(scripts/pip-install.sh --python))" >&2
@@ -87,7 +90,14 @@ fi
 log "building the library (cargo build --release)"
 (cd "$src" && CARGO_TARGET_DIR="$src/target" cargo build --release --lib -q)
 # libflume_client_ffi.so since the C library is a crate of its own (older revisions: libflume_client.so).
-lib=$(ls "$src/target/release/libflume_client_ffi.so" "$src/target/release/libflume_client.so" 2>/dev/null | head -1)
+# (ls fails for the name that does not exist: with pipefail, `|| true` keeps the one that does.)
+lib=$(ls "$src/target/release/libflume_client_ffi.so" "$src/target/release/libflume_client.so" 2>/dev/null | head -1) || true
+[ -n "$lib" ] || { log "no libflume_client_ffi.so in $src/target/release"; exit 1; }
+log "building the library with TLS (cargo build --release --features tls), for the TLS column"
+(cd "$src" && CARGO_TARGET_DIR="$build/target-tls" cargo build --release --lib -q --features tls)
+lib_tls=$(ls "$build/target-tls/release/libflume_client_ffi.so" "$build/target-tls/release/libflume_client.so" \
+  2>/dev/null | head -1) || true
+[ -n "$lib_tls" ] || { log "no TLS build of the library in $build/target-tls/release"; exit 1; }
 log "building the null sink, the frame encoder and the encoder benchmark"
 CARGO_TARGET_DIR="$here/target" cargo build --release -q --manifest-path "$bench_manifest"
 tools="$here/target/release"
@@ -100,6 +110,12 @@ soname="$(readelf -d "$lib" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
 [ -n "$soname" ] && [ "$soname" != libflume_client.so ] && ln -s libflume_client.so "$build/lib/$soname"
 cc -O2 -g -Wall -Wextra -o "$build/bench_flume" "$here/bench_flume.c" "$here/alloc_count.c" \
   -I "$src/include" -L "$build/lib" -lflume_client -Wl,-rpath,"$build/lib" -rdynamic
+# The same C client on the TLS build of the library (its own directory, its own rpath).
+rm -rf "$build/lib-tls" && mkdir -p "$build/lib-tls"
+cp "$lib_tls" "$build/lib-tls/libflume_client.so"
+[ -n "$soname" ] && [ "$soname" != libflume_client.so ] && ln -s libflume_client.so "$build/lib-tls/$soname"
+cc -O2 -g -Wall -Wextra -o "$build/bench_flume_tls" "$here/bench_flume.c" "$here/alloc_count.c" \
+  -I "$src/include" -L "$build/lib-tls" -lflume_client -Wl,-rpath,"$build/lib-tls" -rdynamic
 
 # The IDL and the Java server are the interop tests': Flume's IDL, and a server
 # set up as Flume's Thrift source that records nothing when its output is "-".
@@ -114,7 +130,20 @@ for f in "$build"/gen-cpp/*.cpp; do
 done
 cc -O2 -g -c -o "$build/alloc_count.o" "$here/alloc_count.c"
 c++ -O2 -g -std=c++17 -Wall -o "$build/bench_thrift" "$here/bench_thrift.cpp" "${gen_sources[@]}" \
-  "$build/alloc_count.o" -I "$build/gen-cpp" -lthrift -rdynamic
+  "$build/alloc_count.o" -I "$build/gen-cpp" -lthrift -lssl -lcrypto -rdynamic
+
+log "making the TLS column's certificates (a CA and the null sink's, for 127.0.0.1)"
+tls_dir="$build/tls"
+rm -rf "$tls_dir" && mkdir -p "$tls_dir"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=flume-client bench CA" \
+  -keyout "$tls_dir/ca.key" -out "$tls_dir/ca.pem" -addext "basicConstraints=critical,CA:TRUE" \
+  -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls_dir/server.key" \
+  -out "$tls_dir/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+  >"$tls_dir/server.ext"
+openssl x509 -req -in "$tls_dir/server.csr" -CA "$tls_dir/ca.pem" -CAkey "$tls_dir/ca.key" -CAcreateserial \
+  -days 2 -extfile "$tls_dir/server.ext" -out "$tls_dir/server.pem" 2>/dev/null
 
 log "generating and building the Java server"
 rm -rf "$build/gen-java" "$build/java-classes" && mkdir -p "$build/gen-java" "$build/java-classes"
@@ -182,6 +211,8 @@ start() {
 }
 
 start nullsink "${server_cpu[@]}" "$tools/nullsink" 0; null_port="$port"
+start nullsink-tls "${server_cpu[@]}" "$tools/nullsink" 0 --tls "$tls_dir/server.pem" "$tls_dir/server.key"
+null_tls_port="$port"
 start java-compact "${server_cpu[@]}" java -cp "$java_cp" FlumeTestServer 0 compact - <"$build/servers-stdin"
 java_compact_port="$port"
 start java-binary "${server_cpu[@]}" java -cp "$java_cp" FlumeTestServer 0 binary - <"$build/servers-stdin"
@@ -196,7 +227,7 @@ flume_compact_port="$port"
 start flume-binary "${server_cpu[@]}" "$root/scripts/flume-agent.sh" run --dir "$build/agent-binary" \
   --protocol binary "${agent_args[@]}" <"$build/servers-stdin"
 flume_binary_port="$port"
-log "null sink on $null_port, Java servers on $java_compact_port (compact), $java_binary_port (binary)," \
+log "null sink on $null_port (TLS: $null_tls_port), Java servers on $java_compact_port (compact), $java_binary_port (binary)," \
   "Flume agents on $flume_compact_port (compact), $flume_binary_port (binary)"
 
 # ---- measurements ----------------------------------------------------------------
@@ -235,6 +266,19 @@ cell() {
   done
 }
 
+# tls_cell PROTOCOL BATCH BODY: this library (TLS build) and the C++ client
+# (TSSLSocket) against the TLS null sink, $repeat times; no floor (its frames
+# are plain TCP).
+tls_cell() {
+  local p="$1" n="$2" b="$3" r
+  for r in $(seq 1 "$repeat"); do
+    BENCH_TLS_CA="$tls_dir/ca.pem" "${client_cpu[@]}" "$build/bench_flume_tls" flume "$null_tls_port" null-tls "$p" \
+      "$n" "$b" "$warmup" "$seconds" >>"$raw"
+    BENCH_TLS_CA="$tls_dir/ca.pem" "${client_cpu[@]}" "$build/bench_thrift" "$null_tls_port" null-tls "$p" "$n" "$b" \
+      "$warmup" "$seconds" >>"$raw"
+  done
+}
+
 # sdk_cells SERVER PORT PROTOCOL: Flume's Java client, every cell of the server
 # and protocol in one JVM, $repeat rounds each.
 sdk_cells() {
@@ -270,6 +314,15 @@ for server in null java flume; do
       done
     done
     sdk_cells "$server" "$port" "$p"
+  done
+done
+
+for p in "${protocols[@]}"; do
+  for b in "${bodies[@]}"; do
+    for n in "${batches[@]}"; do
+      log "TLS null sink, $p, batch $n, body $b"
+      tls_cell "$p" "$n" "$b"
+    done
   done
 done
 

@@ -6,7 +6,14 @@
 //! Then the same `send` through the durable queue (`queue.spool.dir`) with
 //! each `queue.spool.fsync` policy beside the in-memory queue.
 //!
-//!     cargo run --release --example send_bench [events]
+//!     cargo run --release --example send_bench [events] [--no-spool]
+//!
+//! The caller's instructions per `send` (deterministic, unlike its CPU time on
+//! a loaded machine): run it under callgrind, counting inside `Client::send`
+//! only, and divide by the events sent (twice `events`, with `--no-spool`):
+//!
+//!     valgrind --tool=callgrind --toggle-collect='*Client*4send*' \
+//!         target/release/examples/send_bench 100000 --no-spool
 
 #[path = "../tests/common/fake_source.rs"]
 mod fake_source;
@@ -32,7 +39,9 @@ fn thread_cpu() -> Duration {
 }
 
 fn main() {
-    let events: usize = std::env::args().nth(1).map_or(1_000_000, |n| n.parse().expect("events"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let no_spool = args.iter().any(|a| a == "--no-spool");
+    let events: usize = args.iter().find(|a| !a.starts_with("--")).map_or(1_000_000, |n| n.parse().expect("events"));
     let sink = sink();
     let addr = sink.addr();
 
@@ -90,7 +99,9 @@ fn main() {
     println!("send until all reported:   {:10.0} events/s", per_second(async_time));
     println!("append_batch (1000/call):  {:10.0} events/s", per_second(sync_time));
     drop(client);
-    spool_rounds(&addr, &event, events);
+    if !no_spool {
+        spool_rounds(&addr, &event, events);
+    }
 }
 
 /// `send` through the in-memory queue and the spool with each fsync policy:

@@ -125,8 +125,8 @@ impl Client {
     /// `queue.full = block` a full queue fails at once.
     pub fn send<E: AsEvent>(&self, event: &E, opaque: usize) -> Result<()> {
         self.check_process()?;
-        self.core.validate(Method::AppendBatch, std::slice::from_ref(event))?;
-        self.sender()?.send(&self.core.config, event, opaque)
+        let wire_size = self.core.validate(Method::AppendBatch, std::slice::from_ref(event))?;
+        self.sender()?.send(&self.core.config, event, wire_size, opaque)
     }
 
     /// Waits until every event sent before the call has its report, at most

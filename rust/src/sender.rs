@@ -33,9 +33,14 @@ use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::AsEvent;
 use crate::spool::Spool;
 use crate::sync::{deadline_after, deadline_in, Condvar, Mutex};
+use crate::wire::{batch_call_size, Method};
 
+/// The memory queue's storage: records packed into large chunks.
+mod event_queue;
 /// The seam to the durable queue (`queue.spool.dir`): what the sender does differently with a spool.
 mod spooled;
+
+use event_queue::{EventQueue, LargeRecord, Payload, QueueClock, Record};
 
 /// The outcome of one event queued with [`Client::send`](crate::Client::send),
 /// given to the delivery callback: exactly one per event `send` accepted.
@@ -92,7 +97,9 @@ impl Eq for DeliveryCallback {}
 
 /// An event copied out of the caller's memory in one allocation: the number
 /// of headers, each header string's end offset (u32), then the header keys
-/// and values and the body back to back.
+/// and values and the body back to back (`event_queue::Payload`). The form in
+/// which events go to and come from the spool; the memory queue itself keeps
+/// the same bytes in its records (`EventQueue`).
 struct QueuedEvent {
     bytes: Vec<u8>,
     /// Header and body bytes, counted against `queue.max-bytes`.
@@ -108,62 +115,33 @@ const RECYCLED_SIZE: usize = 64 * 1024;
 impl QueuedEvent {
     /// Copies `event` into `bytes` (emptied first), which holds `size` bytes of headers and body.
     fn copy<E: AsEvent>(mut bytes: Vec<u8>, event: &E, size: usize, opaque: usize) -> QueuedEvent {
-        let count = event.header_count();
         bytes.clear();
-        bytes.reserve(4 + 8 * count + size);
-        bytes.extend_from_slice(&(count as u32).to_le_bytes());
-        let mut end = 0;
-        for i in 0..count {
-            let (key, value) = event.header(i);
-            for string in [key, value] {
-                end += string.len();
-                bytes.extend_from_slice(&(end as u32).to_le_bytes());
-            }
-        }
-        for i in 0..count {
-            let (key, value) = event.header(i);
-            bytes.extend_from_slice(key);
-            bytes.extend_from_slice(value);
-        }
-        bytes.extend_from_slice(event.body());
+        bytes.resize(event_queue::payload_len(event, size), 0);
+        event_queue::write_payload(&mut bytes, event);
         QueuedEvent { bytes, size, opaque, queued_at: Instant::now() }
     }
 
-    fn u32_at(&self, at: usize) -> usize {
-        u32::from_le_bytes(self.bytes[at..at + 4].try_into().expect("4 bytes")) as usize
-    }
-
-    /// Where the header strings start, and where string `n` ends (relative to that start).
+    /// Where the header strings start.
     fn data_start(&self) -> usize {
-        4 + 8 * self.header_count()
-    }
-
-    fn end_of(&self, string: usize) -> usize {
-        self.u32_at(4 + 4 * string)
+        Payload(&self.bytes).data_start()
     }
 }
 
 impl AsEvent for QueuedEvent {
     fn header_count(&self) -> usize {
-        self.u32_at(0)
+        Payload(&self.bytes).header_count()
     }
     fn header(&self, index: usize) -> (&[u8], &[u8]) {
-        let data = &self.bytes[self.data_start()..];
-        let key_start = if index == 0 { 0 } else { self.end_of(2 * index - 1) };
-        let (key_end, value_end) = (self.end_of(2 * index), self.end_of(2 * index + 1));
-        (&data[key_start..key_end], &data[key_end..value_end])
+        Payload(&self.bytes).header_of(index)
     }
     fn body(&self) -> &[u8] {
-        let count = self.header_count();
-        let headers_len = if count == 0 { 0 } else { self.end_of(2 * count - 1) };
-        &self.bytes[self.data_start() + headers_len..]
+        Payload(&self.bytes).body_of()
     }
 }
 
 /// Queue state, under `Shared::queue`.
-#[derive(Default)]
 struct Queue {
-    events: VecDeque<QueuedEvent>,
+    events: EventQueue,
     bytes: usize,
     /// Events accepted by `send` so far.
     accepted: u64,
@@ -175,7 +153,7 @@ struct Queue {
     /// `close` gave up (close-timeout passed): the thread stops sending,
     /// reports what is left and ends.
     abort: bool,
-    /// Buffers of reported events, for `send` to reuse.
+    /// Buffers for `send` to reuse on its way to the spool.
     spare: Vec<Vec<u8>>,
     /// The durable queue, if `queue.spool.dir` is set: every accepted event is
     /// also there until reported (see `spooled`).
@@ -214,6 +192,10 @@ impl Shared {
 /// The asynchronous side of a client.
 pub(crate) struct Sender {
     shared: Arc<Shared>,
+    /// The client has a spool (then events go to the queue through it).
+    spooled: bool,
+    /// The queue's clock (for `LargeRecord`s, made outside the lock).
+    clock: QueueClock,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -222,8 +204,19 @@ impl Sender {
     /// so that the program's signals go to its own threads; with the spool
     /// opened for it, if any.
     pub(crate) fn start(core: Arc<Core>, spool: Option<Spool>) -> Result<Sender> {
+        let (spooled, clock) = (spool.is_some(), QueueClock::new());
+        let events = EventQueue::new(clock, core.config().protocol);
         let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue { accepted: spooled::replayed(&spool), spool, ..Queue::default() }),
+            queue: Mutex::new(Queue {
+                events,
+                bytes: 0,
+                accepted: spooled::replayed(&spool),
+                flushing: 0,
+                closing: false,
+                abort: false,
+                spare: Vec::new(),
+                spool,
+            }),
             reported: AtomicU64::new(0),
             reports_by_code: Default::default(),
             callback_panics: AtomicU64::new(0),
@@ -237,16 +230,21 @@ impl Sender {
             std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared))
         })
         .map_err(|e| err!(Internal, "cannot start the sender thread: {e}"))?;
-        Ok(Sender { shared, thread: Mutex::new(Some(thread)) })
+        Ok(Sender { shared, spooled, clock, thread: Mutex::new(Some(thread)) })
     }
 
     /// Copies `event` into the queue (the caller validated it). Fails with
     /// `QueueFull` when there is no room, at once or after
     /// `queue.block-timeout` (at once from a delivery callback, which would
     /// wait for its own thread), and with `Closed` once `close` began.
-    pub(crate) fn send<E: AsEvent>(&self, config: &Config, event: &E, opaque: usize) -> Result<()> {
+    pub(crate) fn send<E: AsEvent>(&self, config: &Config, event: &E, wire_size: usize, opaque: usize) -> Result<()> {
         let size = event_bytes(event);
-        let mut large = (size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
+        let payload_len = event_queue::payload_len(event, size);
+        // Large events are copied before the lock is taken, so that no copy holds it long.
+        let mut large = (!self.spooled && event_queue::record_len(payload_len) > event_queue::LARGE_RECORD)
+            .then(|| LargeRecord::new(&self.clock, event, payload_len, wire_size, opaque));
+        let mut large_spooled =
+            (self.spooled && size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
         let may_block = config.queue_full == QueueFull::Block && !self.shared.on_sender_thread();
         let mut queue = self.shared.queue.lock();
         let mut deadline = None;
@@ -286,20 +284,30 @@ impl Sender {
             }
             self.shared.room.wait_until(&mut queue, deadline);
         }
-        let queued = match large.take() {
-            Some(queued) => queued,
-            None => {
-                let buffer = queue.spare.pop().unwrap_or_default();
-                QueuedEvent::copy(buffer, event, size, opaque)
+        if queue.spool.is_none() {
+            match large.take() {
+                Some(large) => queue.events.push_large(large),
+                None => queue.events.push_event(event, payload_len, wire_size, opaque),
             }
-        };
-        let Some(queued) = spooled::append(&mut queue, config, queued)? else {
-            self.shared.wake.notify_one();
-            return Ok(()); // on disk only, behind events not yet in memory
-        };
+        } else {
+            let queued = match large_spooled.take() {
+                Some(queued) => queued,
+                None => {
+                    let buffer = queue.spare.pop().unwrap_or_default();
+                    QueuedEvent::copy(buffer, event, size, opaque)
+                }
+            };
+            let Some(queued) = spooled::append(&mut queue, config, queued)? else {
+                self.shared.wake.notify_one();
+                return Ok(()); // on disk only, behind events not yet in memory
+            };
+            queue.events.push_payload(&queued.bytes, opaque, queued.queued_at);
+            if queue.spare.len() < 2 * config.batch_size && queued.bytes.capacity() <= RECYCLED_SIZE {
+                queue.spare.push(queued.bytes);
+            }
+        }
         queue.bytes += size;
         queue.accepted += 1;
-        queue.events.push_back(queued);
         // The sender waits without a deadline only on an empty queue, and
         // otherwise until the first event's linger ends or a batch is full.
         if queue.events.len() == 1 || queue.events.len() == config.batch_size {
@@ -434,7 +442,8 @@ fn event_bytes<E: AsEvent>(event: &E) -> usize {
 
 /// An event the thread took from the queue, with what its attempts left.
 struct Pending {
-    event: QueuedEvent,
+    /// Its record in the queue's storage, released once reported.
+    event: Record,
     /// `queued_at` + event-timeout.
     deadline: Instant,
     attempts: usize,
@@ -468,8 +477,8 @@ struct Worker<'a> {
     batch: VecDeque<Pending>,
     /// The latest failed call's error, until a call succeeds.
     last_failure: Option<Rc<Error>>,
-    /// Buffers of events reported since the last `reported_some`.
-    spare: Vec<Vec<u8>>,
+    /// Events reported since the last `reported_some`, whose records it releases.
+    unreleased: usize,
 }
 
 thread_local! {
@@ -488,7 +497,7 @@ fn run(core: &Core, shared: &Shared) {
         config,
         batch: VecDeque::with_capacity(config.batch_size.min(4096)),
         last_failure: None,
-        spare: Vec::new(),
+        unreleased: 0,
     };
     loop {
         match catch_unwind(AssertUnwindSafe(|| worker.step())) {
@@ -531,9 +540,9 @@ impl Worker<'_> {
                 return false;
             }
             spooled::refill(&mut queue, config, self.shared);
-            match queue.events.front() {
-                Some(first) => {
-                    let send_by = deadline_after(first.queued_at, linger);
+            match queue.events.front_queued_at() {
+                Some(first_queued_at) => {
+                    let send_by = deadline_after(first_queued_at, linger);
                     if queue.events.len() >= config.batch_size
                         || queue.flushing > 0
                         || queue.closing
@@ -549,9 +558,10 @@ impl Worker<'_> {
         }
         let count = queue.events.len().min(config.batch_size);
         let queue = &mut *queue;
-        for event in queue.events.drain(..count) {
-            queue.bytes -= event.size;
-            let deadline = deadline_after(event.queued_at, config.event_timeout);
+        for _ in 0..count {
+            let (event, queued_at) = queue.events.take().expect("counted above");
+            queue.bytes -= event.payload().size();
+            let deadline = deadline_after(queued_at, config.event_timeout);
             // Expired only if the deadline passed while the thread was busy with other events.
             let protected = returned_at < deadline;
             self.batch.push_back(Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected });
@@ -580,11 +590,11 @@ impl Worker<'_> {
             return false;
         }
         #[cfg(test)]
-        if self.batch.front().is_some_and(|p| p.event.opaque == tests::PANIC_OPAQUE) {
+        if self.batch.front().is_some_and(|p| p.event.opaque() == tests::PANIC_OPAQUE) {
             panic!("a bug injected by a test");
         }
+        let count = self.next_call_len();
         let events = self.batch.make_contiguous();
-        let count = self.core.next_call_len(events);
         let result = self.core.send_call(&events[..count], &self.shared.cancel);
         let error = match result {
             Ok(()) => {
@@ -637,6 +647,22 @@ impl Worker<'_> {
         true
     }
 
+    /// How many of the batch's leading events fit in one `appendBatch` call
+    /// (at least one): `Core::next_call_len`, from the sizes `send` recorded.
+    fn next_call_len(&self) -> usize {
+        let config = self.config;
+        let mut events_size = 0usize;
+        for (i, pending) in self.batch.iter().enumerate().take(config.batch_size) {
+            events_size = events_size.saturating_add(pending.event.wire_size());
+            if i > 0
+                && batch_call_size(config.protocol, Method::AppendBatch, i + 1, events_size) > config.max_frame_size
+            {
+                return i;
+            }
+        }
+        self.batch.len().min(config.batch_size)
+    }
+
     /// The report of an event whose event-timeout passed: what its attempts
     /// said about delivery, or, never sent, the reason it was not.
     fn expired_error(&self, pending: &Pending) -> Error {
@@ -680,8 +706,9 @@ impl Worker<'_> {
     /// Reports one event (already out of the batch and the queue), calling
     /// the callback with no lock held and catching its panic.
     fn report_one(&mut self, pending: Pending, result: std::result::Result<(), &Error>) {
+        self.unreleased += 1;
         if let Some(cb) = &self.config.delivery_callback {
-            let report = DeliveryReport { opaque: pending.event.opaque, result };
+            let report = DeliveryReport { opaque: pending.event.opaque(), result };
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (cb.0)(&report))) {
                 self.shared.callback_panics.fetch_add(1, Ordering::Relaxed);
                 // A payload whose drop panics too must not unwind out of here.
@@ -693,18 +720,12 @@ impl Worker<'_> {
         let code = result.err().map_or(0, |e| e.kind().code() as usize);
         self.shared.reports_by_code[code].fetch_add(1, Ordering::Relaxed);
         self.shared.reported.fetch_add(1, Ordering::Release);
-        if pending.event.bytes.capacity() <= RECYCLED_SIZE && self.spare.len() < 2 * self.config.batch_size {
-            self.spare.push(pending.event.bytes);
-        }
     }
 
-    /// After reports: hands the buffers back for reuse and wakes `flush` and `close`.
+    /// After reports: releases their records for reuse and wakes `flush` and `close`.
     fn reported_some(&mut self) {
         let mut queue = self.shared.queue.lock();
-        let room = (2 * self.config.batch_size).saturating_sub(queue.spare.len());
-        let keep = self.spare.len().min(room);
-        queue.spare.extend(self.spare.drain(..keep));
-        self.spare.clear();
+        queue.events.release(std::mem::take(&mut self.unreleased));
         spooled::release(&mut queue, self.shared);
         self.shared.progress.notify_all();
     }
@@ -742,19 +763,17 @@ impl Worker<'_> {
             self.report_one(pending, Err(error));
         }
         loop {
-            let taken: Vec<QueuedEvent> = {
+            let taken: Vec<(Record, Instant)> = {
                 let mut queue = self.shared.queue.lock();
                 let count = queue.events.len().min(1024);
-                let queue = &mut *queue;
-                let taken: Vec<QueuedEvent> = queue.events.drain(..count).collect();
-                queue.bytes -= taken.iter().map(|e| e.size).sum::<usize>();
+                let taken: Vec<(Record, Instant)> = (0..count).map_while(|_| queue.events.take()).collect();
+                queue.bytes -= taken.iter().map(|(e, _)| e.payload().size()).sum::<usize>();
                 taken
             };
             if taken.is_empty() {
                 break;
             }
-            for event in taken {
-                let deadline = event.queued_at;
+            for (event, deadline) in taken {
                 self.report_one(
                     Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected: false },
                     Err(&unsent),

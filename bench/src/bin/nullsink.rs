@@ -5,11 +5,17 @@
 //! method name, seqid; compact or strict binary, detected per frame) and writes
 //! back an `OK` reply carrying the call's seqid and method name.
 //!
-//! Usage: nullsink [PORT]   (default 0: a free port)
-//! Prints "PORT <n>" once listening; runs until killed.
+//! Usage: nullsink [PORT] [--tls CERT KEY]   (default port 0: a free port)
+//! Prints "PORT <n>" once listening; runs until killed. With --tls it serves
+//! TLS (rustls, as a source with ssl=true) with the PEM certificate chain CERT
+//! and its unencrypted PEM key KEY: the benchmark's TLS column.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use flume_client::unstable::{encode_reply, Method, Status};
 use flume_client::Protocol;
@@ -54,8 +60,7 @@ fn parse_header(p: &[u8]) -> Option<(Protocol, Method, i32)> {
     }
 }
 
-fn serve(mut stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
+fn serve(mut stream: impl Read + Write) {
     let mut payload = Vec::new();
     let mut reply = Vec::with_capacity(64);
     loop {
@@ -86,11 +91,35 @@ fn serve(mut stream: TcpStream) {
     }
 }
 
+/// The TLS server configuration of `--tls CERT KEY`.
+fn tls_config(cert: &str, key: &str) -> Arc<rustls::ServerConfig> {
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(cert).expect("--tls CERT").collect::<Result<_, _>>().expect("--tls CERT");
+    let key = PrivateKeyDer::from_pem_file(key).expect("--tls KEY: an unencrypted PEM key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("--tls CERT KEY");
+    Arc::new(config)
+}
+
 fn main() {
-    let port: u16 = std::env::args().nth(1).map_or(0, |p| p.parse().expect("PORT"));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let tls = args.iter().position(|a| a == "--tls").map(|at| tls_config(&args[at + 1], &args[at + 2]));
+    let port: u16 = args.first().filter(|a| *a != "--tls").map_or(0, |p| p.parse().expect("PORT"));
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind");
     println!("PORT {}", listener.local_addr().expect("local_addr").port());
     for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || serve(stream));
+        let _ = stream.set_nodelay(true);
+        let tls = tls.clone();
+        std::thread::spawn(move || match tls {
+            None => serve(stream),
+            Some(config) => match rustls::ServerConnection::new(config) {
+                Ok(connection) => serve(rustls::StreamOwned::new(connection, stream)),
+                Err(e) => eprintln!("nullsink: TLS: {e}"),
+            },
+        });
     }
 }

@@ -1,0 +1,524 @@
+//! The memory queue's storage: queued events packed back to back, as records,
+//! into large chunks, in queue order, rather than one heap allocation each.
+//!
+//! A queued event then costs its bytes plus a 24-byte record header, 8 bytes
+//! per header for its offsets, 4 for their count and at most 7 of padding (57
+//! bytes for three headers), with no allocator header, size-class rounding or
+//! separate queue entry; and `send` only copies into the tail chunk, with no
+//! allocation while the queue reuses its chunks.
+//!
+//! A record (8-byte aligned): the caller's opaque (u64), when it was sent (u64,
+//! see `QueueClock`), the payload's length (u32), the
+//! event's encoded size (u32, `wire::event_size`, so that the sender sizes its
+//! calls without walking the events again), and the payload: the same bytes
+//! as a `QueuedEvent`'s (the spool's record payload).
+//!
+//! The sender thread takes records from the head ([`EventQueue::take`], under
+//! the queue lock) and reads them without the lock while `send` appends
+//! behind them: a taken record's bytes are never written again, and its chunk
+//! is freed or reused only once every record in it was released
+//! ([`EventQueue::release`]), which the thread does after reporting them, in
+//! queue order (reports are in queue order).
+
+use std::collections::VecDeque;
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use crate::config::Protocol;
+use crate::event::AsEvent;
+use crate::wire::event_size;
+
+/// The size of a chunk shared by many records.
+const CHUNK: usize = 64 * 1024;
+/// Records larger than this get a chunk of their own, filled before the queue
+/// lock is taken (so that a large copy never holds it): at most this much of a
+/// shared chunk is ever left unused at its end (1/8).
+pub(super) const LARGE_RECORD: usize = CHUNK / 8;
+/// Emptied standard chunks kept for reuse (256 KiB).
+const FREE_CHUNKS: usize = 4;
+/// opaque u64, queue time u64 (`QueueClock`), payload length u32, encoded size u32.
+const RECORD_HEADER: usize = 24;
+
+/// The length of the record holding a payload of `payload_len` bytes.
+pub(super) fn record_len(payload_len: usize) -> usize {
+    (RECORD_HEADER + payload_len + 7) & !7
+}
+
+/// The payload of `event` (whose header strings and body are `size` bytes):
+/// the header count, each header string's end offset (u32, from the start of
+/// the strings), the header keys and values, then the body.
+pub(super) fn payload_len<E: AsEvent>(event: &E, size: usize) -> usize {
+    4 + 8 * event.header_count() + size
+}
+
+/// Writes `event`'s payload into `out`, which is exactly `payload_len` long.
+pub(super) fn write_payload<E: AsEvent>(out: &mut [u8], event: &E) {
+    let count = event.header_count();
+    out[..4].copy_from_slice(&(count as u32).to_le_bytes());
+    let (offsets, strings) = out[4..].split_at_mut(8 * count);
+    let mut end = 0;
+    for i in 0..count {
+        let (key, value) = event.header(i);
+        for (slot, string) in [(2 * i, key), (2 * i + 1, value)] {
+            strings[end..end + string.len()].copy_from_slice(string);
+            end += string.len();
+            offsets[4 * slot..4 * slot + 4].copy_from_slice(&(end as u32).to_le_bytes());
+        }
+    }
+    strings[end..].copy_from_slice(event.body());
+}
+
+/// A payload's bytes read as an event (see `write_payload`).
+#[derive(Clone, Copy)]
+pub(super) struct Payload<'a>(pub(super) &'a [u8]);
+
+impl Payload<'_> {
+    fn u32_at(&self, at: usize) -> usize {
+        u32::from_le_bytes(self.0[at..at + 4].try_into().expect("4 bytes")) as usize
+    }
+
+    /// Where the header strings start.
+    pub(super) fn data_start(&self) -> usize {
+        4 + 8 * self.header_count()
+    }
+
+    /// Where string `n` ends, from the start of the strings.
+    fn end_of(&self, string: usize) -> usize {
+        self.u32_at(4 + 4 * string)
+    }
+
+    /// The bytes of the header strings and the body (counted against queue.max-bytes).
+    pub(super) fn size(&self) -> usize {
+        self.0.len() - self.data_start()
+    }
+}
+
+impl<'a> Payload<'a> {
+    pub(super) fn header_of(self, index: usize) -> (&'a [u8], &'a [u8]) {
+        let data = &self.0[self.data_start()..];
+        let key_start = if index == 0 { 0 } else { self.end_of(2 * index - 1) };
+        let (key_end, value_end) = (self.end_of(2 * index), self.end_of(2 * index + 1));
+        (&data[key_start..key_end], &data[key_end..value_end])
+    }
+
+    pub(super) fn body_of(self) -> &'a [u8] {
+        let count = self.header_count();
+        let headers_len = if count == 0 { 0 } else { self.end_of(2 * count - 1) };
+        &self.0[self.data_start() + headers_len..]
+    }
+}
+
+impl AsEvent for Payload<'_> {
+    fn header_count(&self) -> usize {
+        self.u32_at(0)
+    }
+    fn header(&self, index: usize) -> (&[u8], &[u8]) {
+        self.header_of(index)
+    }
+    fn body(&self) -> &[u8] {
+        self.body_of()
+    }
+}
+
+/// The clock of queue times. `send` stamps each event with the monotonic
+/// clock's coarse reading (`CLOCK_MONOTONIC_COARSE`, a few nanoseconds where
+/// `Instant::now` costs some 30 on a virtual machine): it lags the true time by
+/// less than its resolution (one kernel tick, 1 to 10 ms). So the sender
+/// lingers from the stamp, which never makes it wait longer than linger-ms,
+/// and counts event-timeout from the stamp plus twice the resolution, which
+/// never expires an event early (at most two ticks late).
+#[derive(Clone, Copy)]
+pub(super) struct QueueClock {
+    /// The same moment as an `Instant` and in nanoseconds of CLOCK_MONOTONIC.
+    epoch: Instant,
+    epoch_ns: u64,
+    /// Twice the coarse clock's resolution.
+    margin_ns: u64,
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given; both clocks exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut now) };
+    (now.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(now.tv_nsec as u64)
+}
+
+impl QueueClock {
+    pub(super) fn new() -> QueueClock {
+        let mut resolution = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_getres writes the timespec it is given.
+        let known = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut resolution) } == 0;
+        let resolution_ns = (resolution.tv_sec as u64).saturating_mul(1_000_000_000) + resolution.tv_nsec as u64;
+        // Unknown or implausible: a second is more than any kernel's tick.
+        let margin_ns = if known && resolution_ns < 1_000_000_000 { 2 * resolution_ns } else { 2_000_000_000 };
+        let epoch_ns = clock_ns(libc::CLOCK_MONOTONIC);
+        QueueClock { epoch: Instant::now(), epoch_ns, margin_ns }
+    }
+
+    /// Now, at most the resolution early.
+    fn now_ns(&self) -> u64 {
+        clock_ns(libc::CLOCK_MONOTONIC_COARSE)
+    }
+
+    fn ns_of(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128) as u64;
+        self.epoch_ns.saturating_add(since)
+    }
+
+    fn instant_of(&self, ns: u64) -> Instant {
+        match ns.checked_sub(self.epoch_ns) {
+            Some(after) => self.epoch + Duration::from_nanos(after),
+            None => self.epoch.checked_sub(Duration::from_nanos(self.epoch_ns - ns)).unwrap_or(self.epoch),
+        }
+    }
+}
+
+/// One allocation of records.
+struct Chunk {
+    ptr: NonNull<u8>,
+    cap: usize,
+    /// Bytes written (records end to end).
+    used: usize,
+    /// Records written, and released (taken and reported) so far.
+    records: usize,
+    released: usize,
+}
+
+impl Chunk {
+    fn layout(cap: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(cap, 8).expect("a chunk's layout")
+    }
+
+    fn new(cap: usize) -> Chunk {
+        let layout = Chunk::layout(cap);
+        // SAFETY: `cap` is never zero (a record has a header).
+        let ptr = NonNull::new(unsafe { std::alloc::alloc(layout) })
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        Chunk { ptr, cap, used: 0, records: 0, released: 0 }
+    }
+
+    /// Writes one record at the end of the chunk, which has room for it.
+    fn write(&mut self, head: RecordHead, fill: impl FnOnce(&mut [u8])) {
+        let RecordHead { payload_len, wire_size, opaque, queued_ns } = head;
+        let len = record_len(payload_len);
+        debug_assert!(self.used + len <= self.cap);
+        // SAFETY: the bytes from `used` to `used + len` are inside the
+        // allocation and belong to no record yet, so nothing else (no taken
+        // record) refers to them.
+        let record = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(self.used), len) };
+        record[..8].copy_from_slice(&(opaque as u64).to_le_bytes());
+        record[8..16].copy_from_slice(&queued_ns.to_le_bytes());
+        record[16..20].copy_from_slice(&(payload_len as u32).to_le_bytes());
+        record[20..24].copy_from_slice(&(wire_size as u32).to_le_bytes());
+        fill(&mut record[RECORD_HEADER..RECORD_HEADER + payload_len]);
+        self.used += len;
+        self.records += 1;
+    }
+
+    /// The record at `offset` and its queue time (`QueueClock`).
+    fn record_at(&self, offset: usize) -> (Record, u64) {
+        debug_assert!(offset < self.used);
+        // SAFETY: `offset` is the start of a record written in this (live) chunk.
+        unsafe { Record::read(NonNull::new_unchecked(self.ptr.as_ptr().add(offset))) }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `Chunk::new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Chunk::layout(self.cap)) };
+    }
+}
+
+/// What a record's header holds.
+struct RecordHead {
+    payload_len: usize,
+    wire_size: usize,
+    opaque: usize,
+    queued_ns: u64,
+}
+
+/// A record taken from the queue: valid until it is released (see the module
+/// doc). Its header is read once, when it is taken.
+pub(super) struct Record {
+    /// The payload's first byte.
+    payload: NonNull<u8>,
+    payload_len: u32,
+    wire_size: u32,
+    opaque: usize,
+}
+
+impl Record {
+    /// Reads the header of the record at `ptr`, and its queue time (`QueueClock`).
+    ///
+    /// # Safety
+    /// `ptr` is the start of a record written by `Chunk::write`, in a live chunk.
+    unsafe fn read(ptr: NonNull<u8>) -> (Record, u64) {
+        let header = std::slice::from_raw_parts(ptr.as_ptr(), RECORD_HEADER);
+        let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+        let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
+        let record = Record {
+            payload: NonNull::new_unchecked(ptr.as_ptr().add(RECORD_HEADER)),
+            payload_len: u32_at(16),
+            wire_size: u32_at(20),
+            opaque: u64_at(0) as usize,
+        };
+        (record, u64_at(8))
+    }
+
+    pub(super) fn opaque(&self) -> usize {
+        self.opaque
+    }
+
+    /// The event's encoded size (`wire::event_size`).
+    pub(super) fn wire_size(&self) -> usize {
+        self.wire_size as usize
+    }
+
+    pub(super) fn payload(&self) -> Payload<'_> {
+        // SAFETY: the payload follows the header, inside the record, which lives until released.
+        Payload(unsafe { std::slice::from_raw_parts(self.payload.as_ptr(), self.payload_len as usize) })
+    }
+}
+
+impl AsEvent for Record {
+    fn header_count(&self) -> usize {
+        self.payload().header_count()
+    }
+    fn header(&self, index: usize) -> (&[u8], &[u8]) {
+        self.payload().header_of(index)
+    }
+    fn body(&self) -> &[u8] {
+        self.payload().body_of()
+    }
+}
+
+/// The queued events, oldest first, and the records taken but not yet released.
+pub(super) struct EventQueue {
+    /// Oldest first; only the last one is written to.
+    chunks: VecDeque<Chunk>,
+    free: Vec<Chunk>,
+    /// Where the oldest record not taken yet is: chunk index, byte offset.
+    head: (usize, usize),
+    /// Records queued (not taken).
+    len: usize,
+    /// The clock of the records' queue times.
+    clock: QueueClock,
+    /// The client's protocol, for the encoded size of events handed over as payloads.
+    protocol: Protocol,
+}
+
+// SAFETY: the chunks are owned allocations; the queue is only used under the
+// queue lock, and taken records are read by one thread (see the module doc).
+unsafe impl Send for EventQueue {}
+
+impl EventQueue {
+    /// An empty queue whose records' queue times are read on `clock`.
+    pub(super) fn new(clock: QueueClock, protocol: Protocol) -> EventQueue {
+        EventQueue { chunks: VecDeque::new(), free: Vec::new(), head: (0, 0), len: 0, clock, protocol }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Queues `event` (with a payload of `payload_len` bytes and an encoded
+    /// size of `wire_size`), copied now.
+    pub(super) fn push_event<E: AsEvent>(&mut self, event: &E, payload_len: usize, wire_size: usize, opaque: usize) {
+        let head = RecordHead { payload_len, wire_size, opaque, queued_ns: self.clock.now_ns() };
+        self.tail_for(record_len(payload_len)).write(head, |out| write_payload(out, event));
+        self.len += 1;
+    }
+
+    /// Queues a record filled beforehand in a chunk of its own (`LargeRecord`).
+    pub(super) fn push_large(&mut self, large: LargeRecord) {
+        self.chunks.push_back(large.chunk);
+        self.len += 1;
+    }
+
+    /// Queues an event given as its payload bytes (the spool's events).
+    pub(super) fn push_payload(&mut self, payload: &[u8], opaque: usize, queued_at: Instant) {
+        let wire_size = event_size(self.protocol, &Payload(payload));
+        let head = RecordHead { payload_len: payload.len(), wire_size, opaque, queued_ns: self.clock.ns_of(queued_at) };
+        self.tail_for(record_len(payload.len())).write(head, |out| out.copy_from_slice(payload));
+        self.len += 1;
+    }
+
+    /// Queues a `QueuedEvent` (what the spool's side of the sender hands over).
+    pub(super) fn push_back(&mut self, event: super::QueuedEvent) {
+        self.push_payload(&event.bytes, event.opaque, event.queued_at);
+    }
+
+    /// The chunk to write a record of `len` bytes into: the last one, or a new one.
+    fn tail_for(&mut self, len: usize) -> &mut Chunk {
+        let fits = self.chunks.back().is_some_and(|c| c.used + len <= c.cap);
+        if !fits {
+            let reused = if len <= CHUNK { self.free.pop() } else { None };
+            let chunk = reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK)));
+            self.chunks.push_back(chunk);
+        }
+        self.chunks.back_mut().expect("pushed above")
+    }
+
+    /// When the oldest queued event was sent, or a little earlier: where its
+    /// linger starts (`QueueClock`).
+    pub(super) fn front_queued_at(&mut self) -> Option<Instant> {
+        if self.len == 0 {
+            return None;
+        }
+        let (_, queued_ns) = self.head_record();
+        Some(self.clock.instant_of(queued_ns))
+    }
+
+    /// The record at the head (there is one: `len > 0`), the head moved onto it.
+    fn head_record(&mut self) -> (Record, u64) {
+        while self.head.1 >= self.chunks[self.head.0].used {
+            self.head = (self.head.0 + 1, 0);
+        }
+        self.chunks[self.head.0].record_at(self.head.1)
+    }
+
+    /// Takes the oldest queued event, with when it was sent or a little later:
+    /// where its event-timeout starts (`QueueClock`). The record stays valid
+    /// until `release` has been called for it.
+    pub(super) fn take(&mut self) -> Option<(Record, Instant)> {
+        if self.len == 0 {
+            return None;
+        }
+        let (record, queued_ns) = self.head_record();
+        self.head.1 += record_len(record.payload_len as usize);
+        self.len -= 1;
+        Some((record, self.clock.instant_of(queued_ns.saturating_add(self.clock.margin_ns))))
+    }
+
+    /// The oldest `count` taken records are done with (reported): chunks
+    /// whose records are all released are freed or kept for reuse.
+    pub(super) fn release(&mut self, mut count: usize) {
+        while count > 0 {
+            let only_one = self.chunks.len() == 1;
+            let Some(front) = self.chunks.front_mut() else { break };
+            let here = count.min(front.records - front.released);
+            front.released += here;
+            count -= here;
+            if front.released < front.records {
+                break; // count is 0
+            }
+            if only_one {
+                // Every record written was reported: start the chunk over.
+                debug_assert_eq!(self.len, 0);
+                (front.used, front.records, front.released) = (0, 0, 0);
+                self.head = (0, 0);
+                break;
+            }
+            let chunk = self.chunks.pop_front().expect("front above");
+            self.head = if self.head.0 == 0 { (0, 0) } else { (self.head.0 - 1, self.head.1) };
+            if chunk.cap == CHUNK && self.free.len() < FREE_CHUNKS {
+                let mut chunk = chunk;
+                (chunk.used, chunk.records, chunk.released) = (0, 0, 0);
+                self.free.push(chunk);
+            }
+        }
+    }
+
+    /// Forgets every event, queued or taken (the spool keeps them): taken
+    /// records must not be used afterwards.
+    pub(super) fn clear(&mut self) {
+        self.chunks.clear();
+        self.head = (0, 0);
+        self.len = 0;
+    }
+}
+
+/// A record filled before the queue lock is taken, in a chunk of its own.
+pub(super) struct LargeRecord {
+    chunk: Chunk,
+}
+
+impl LargeRecord {
+    /// `event` copied, as `EventQueue::push_event` would, for a queue on `clock`.
+    pub(super) fn new<E: AsEvent>(
+        clock: &QueueClock,
+        event: &E,
+        payload_len: usize,
+        wire_size: usize,
+        opaque: usize,
+    ) -> LargeRecord {
+        let mut chunk = Chunk::new(record_len(payload_len));
+        let queued_ns = clock.now_ns();
+        chunk.write(RecordHead { payload_len, wire_size, opaque, queued_ns }, |out| write_payload(out, event));
+        LargeRecord { chunk }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventView;
+
+    fn event_of(n: usize) -> (Vec<u8>, String) {
+        (vec![b'a' + (n % 26) as u8; n % 3000], format!("v{n}"))
+    }
+
+    #[test]
+    fn queue_times_start_linger_no_later_and_event_timeout_no_earlier_than_the_send() {
+        let clock = QueueClock::new();
+        let mut queue = EventQueue::new(clock, Protocol::Compact);
+        for _ in 0..1000 {
+            let before = Instant::now();
+            queue.push_event(&EventView::body(b"x"), payload_len(&EventView::body(b"x"), 1), 3, 0);
+            let after = Instant::now();
+            assert!(queue.front_queued_at().unwrap() <= after, "linger starts no later than the send");
+            let (_, timeout_from) = queue.take().unwrap();
+            assert!(timeout_from >= before, "event-timeout starts no earlier than the send");
+            queue.release(1);
+        }
+    }
+
+    #[test]
+    fn records_come_back_in_order_across_chunks_and_chunks_are_reused() {
+        let clock = QueueClock::new();
+        let mut queue = EventQueue::new(clock, Protocol::Compact);
+        let mut taken = VecDeque::new();
+        let (mut next_in, mut next_out) = (0usize, 0usize);
+        for round in 0..50 {
+            for _ in 0..(round * 37) % 200 + 1 {
+                let (body, value) = event_of(next_in);
+                let headers: [(&[u8], &[u8]); 2] = [(b"k", value.as_bytes()), (b"", b"x")];
+                let event = EventView::new(&headers, &body);
+                let size = body.len() + 1 + value.len() + 1;
+                let wire_size = event_size(Protocol::Compact, &event);
+                if next_in % 97 == 0 {
+                    queue.push_large(LargeRecord::new(&clock, &event, payload_len(&event, size), wire_size, next_in));
+                } else {
+                    queue.push_event(&event, payload_len(&event, size), wire_size, next_in);
+                }
+                next_in += 1;
+            }
+            while let Some((record, _)) = queue.take() {
+                let (body, value) = event_of(record.opaque());
+                assert_eq!(record.body(), &body[..]);
+                assert_eq!(record.header_count(), 2);
+                assert_eq!(record.header(0), (&b"k"[..], value.as_bytes()));
+                assert_eq!(record.header(1), (&b""[..], &b"x"[..]));
+                assert_eq!(record.payload().size(), body.len() + value.len() + 2);
+                let headers: [(&[u8], &[u8]); 2] = [(b"k", value.as_bytes()), (b"", b"x")];
+                assert_eq!(record.wire_size(), event_size(Protocol::Compact, &EventView::new(&headers, &body)));
+                taken.push_back(record);
+                if taken.len() > 150 {
+                    let record = taken.pop_front().unwrap();
+                    assert_eq!(record.opaque(), next_out);
+                    next_out += 1;
+                    queue.release(1);
+                }
+            }
+        }
+        assert_eq!(queue.len(), 0);
+        queue.release(taken.len());
+        assert_eq!(queue.chunks.len(), 1, "every chunk but the last was freed");
+        assert!(queue.free.len() <= FREE_CHUNKS);
+    }
+}
