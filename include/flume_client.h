@@ -555,6 +555,13 @@ flume_result flume_client_append_batch(struct flume_client *client,
  *   delivery callback sending while free flushes): sends made during free are
  *   refused, never delivered after it.
  *
+ * Order: events are sent and reported in the order flume_client_send()
+ * accepted them (from several threads, the order their calls took the
+ * client's queue); one call is in flight at a time, so the source receives
+ * the batches in that order too. A retried batch goes before any later event:
+ * a retry after a failure that left delivery unknown may duplicate events,
+ * never reorder them.
+ *
  * With a spool, FLUME_OK means the event is in the spool's file (and synced,
  * with queue.spool.fsync = always): it survives this process's death.
  * With queue.spool.fsync = always it also waits for one msync (and for
