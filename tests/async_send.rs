@@ -131,11 +131,19 @@ fn a_million_events_from_eight_threads_through_two_receiver_restarts_are_all_rep
     );
     let client = Arc::new(Client::new(&server.addr.to_string(), &config).unwrap());
     let headers: [(&[u8], &[u8]); 3] = [(b"host", b"web-1"), (b"topic", b"clicks"), (b"dc", b"eu")];
+    // Each sender waits, a third and two thirds into its events, until the
+    // receiver has been stopped once and twice: events are sent while it is
+    // down and when it comes back, however fast the client is.
+    let stops = Arc::new(AtomicUsize::new(0));
     let senders: Vec<_> = (0..THREADS)
         .map(|t| {
-            let client = Arc::clone(&client);
+            let (client, stops) = (Arc::clone(&client), Arc::clone(&stops));
             thread::spawn(move || {
-                for id in (t..EVENTS).step_by(THREADS) {
+                for (n, id) in (t..EVENTS).step_by(THREADS).enumerate() {
+                    let due = [EVENTS / THREADS / 3, 2 * EVENTS / THREADS / 3].iter().filter(|&&at| n >= at).count();
+                    while stops.load(Ordering::SeqCst) < due {
+                        thread::sleep(Duration::from_millis(1));
+                    }
                     client.send(&EventView::new(&headers, &body(id)), id).unwrap();
                 }
             })
@@ -144,6 +152,7 @@ fn a_million_events_from_eight_threads_through_two_receiver_restarts_are_all_rep
     for _ in 0..2 {
         thread::sleep(Duration::from_millis(300));
         server.stop();
+        stops.fetch_add(1, Ordering::SeqCst);
         thread::sleep(Duration::from_millis(300));
         server.restart();
     }
