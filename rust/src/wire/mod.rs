@@ -10,12 +10,16 @@ mod binary;
 mod call;
 mod compact;
 mod reply;
+mod request;
+mod sink;
 
 pub use call::{
     batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Call,
     ReceivedEvent, Splice,
 };
 pub use reply::{decode_reply, decode_reply_to_call, encode_reply, Status};
+pub use request::{CallLimits, Request};
+pub use sink::HeaderSink;
 
 use crate::error::{err, Result};
 
@@ -99,7 +103,24 @@ trait Encoder {
         buf.extend_from_slice(bytes);
     }
     fn i32(buf: &mut Cursor<'_>, value: i32);
+
+    /// The start of a `ThriftFlumeEvent`, as `field_begin` and `map_begin`
+    /// write it: its headers field and the map header of `header_count`
+    /// string pairs. Returns the bytes written (at most `EVENT_PART_MAX`).
+    ///
+    /// # Safety
+    /// `dst` must be writable for `EVENT_PART_MAX` bytes.
+    unsafe fn event_begin(dst: *mut u8, header_count: usize) -> usize;
+    /// The body field's header and the body's length prefix. Returns the
+    /// bytes written (at most `EVENT_PART_MAX`).
+    ///
+    /// # Safety
+    /// `dst` must be writable for `EVENT_PART_MAX` bytes.
+    unsafe fn body_begin(dst: *mut u8, len: usize) -> usize;
 }
+
+/// The most bytes `Encoder::event_begin` and `Encoder::body_begin` write.
+const EVENT_PART_MAX: usize = 16;
 
 /// A message header as read.
 struct MessageHeader<'a> {
@@ -313,6 +334,49 @@ impl<'a> Cursor<'a> {
             }
         }
         self.pos += len;
+    }
+
+    /// `extend_from_slice`, returning the OR of the bytes copied (in some of
+    /// its 8 byte lanes; see `call::high_bits`), taken from the loads of the copy.
+    #[inline(always)]
+    fn extend_from_slice_high(&mut self, bytes: &[u8]) -> u64 {
+        let len = bytes.len();
+        self.room(len);
+        let src = bytes.as_ptr();
+        // SAFETY: as in `extend_from_slice`.
+        let high = unsafe {
+            let dst = self.ptr.add(self.pos);
+            if (17..=32).contains(&len) {
+                let (a, b) = (src.cast::<u128>().read_unaligned(), src.add(len - 16).cast::<u128>().read_unaligned());
+                dst.cast::<u128>().write_unaligned(a);
+                dst.add(len - 16).cast::<u128>().write_unaligned(b);
+                let ab = a | b;
+                ab as u64 | (ab >> 64) as u64
+            } else if (8..=16).contains(&len) {
+                let (a, b) = (src.cast::<u64>().read_unaligned(), src.add(len - 8).cast::<u64>().read_unaligned());
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(len - 8).cast::<u64>().write_unaligned(b);
+                a | b
+            } else if (4..8).contains(&len) {
+                let (a, b) = (src.cast::<u32>().read_unaligned(), src.add(len - 4).cast::<u32>().read_unaligned());
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(len - 4).cast::<u32>().write_unaligned(b);
+                u64::from(a | b)
+            } else {
+                std::ptr::copy_nonoverlapping(src, dst, len);
+                call::high_bits(bytes)
+            }
+        };
+        self.pos += len;
+        high
+    }
+
+    /// Writes at most `EVENT_PART_MAX` bytes with `write`, which returns how many.
+    #[inline(always)]
+    fn write_part(&mut self, write: impl FnOnce(*mut u8) -> usize) {
+        self.room(EVENT_PART_MAX);
+        // SAFETY: `room` made `EVENT_PART_MAX` bytes from `pos` writable.
+        self.pos += write(unsafe { self.ptr.add(self.pos) });
     }
 
     /// Overwrites 4 bytes already written at `at`.
