@@ -145,7 +145,7 @@ impl AsEvent for CEvent {
 
     /// One walk over each string: the encoder's, which measures, checks and
     /// copies it at once.
-    #[inline]
+    #[inline(always)]
     fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
         const { assert!(std::mem::size_of::<flume_header>() == std::mem::size_of::<[*const c_char; 2]>()) };
         const { assert!(std::mem::align_of::<flume_header>() == std::mem::align_of::<[*const c_char; 2]>()) };

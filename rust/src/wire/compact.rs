@@ -173,6 +173,12 @@ impl Encoder for CompactEncoder {
     unsafe fn body_begin(dst: *mut u8, len: usize) -> usize {
         // Field 2 after field 1 (delta 1), a string.
         dst.write((1 << 4) | type_code(TType::String));
+        // Bodies of up to 16 KiB: a two-byte varint, without the loop.
+        if (0x80..0x4000).contains(&len) {
+            dst.add(1).write((len as u8) | 0x80);
+            dst.add(2).write((len >> 7) as u8);
+            return 3;
+        }
         1 + raw_varint(dst.add(1), len as u64)
     }
 }

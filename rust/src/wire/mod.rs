@@ -336,6 +336,19 @@ impl<'a> Cursor<'a> {
         self.pos += len;
     }
 
+    /// Appends an event's body: as `extend_from_slice`, but a body longer than
+    /// a header string goes straight to `memcpy`.
+    #[inline(always)]
+    fn extend_body(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 32 {
+            return self.extend_from_slice(bytes);
+        }
+        self.room(bytes.len());
+        // SAFETY: `room` made `len` bytes from `pos` writable.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(self.pos), bytes.len()) };
+        self.pos += bytes.len();
+    }
+
     /// `extend_from_slice`, returning the OR of the bytes copied (in some of
     /// its 8 byte lanes; see `call::high_bits`), taken from the loads of the copy.
     #[inline(always)]

@@ -254,7 +254,7 @@ impl Request {
                 splices.push(Splice { at: cur.len(), event: index });
                 *spliced += body.len();
             } else {
-                cur.extend_from_slice(body);
+                cur.extend_body(body);
             }
             P::field_stop(&mut cur);
             events_size = total;

@@ -69,7 +69,11 @@ impl<'a> HeaderSink<'a> {
     #[inline]
     pub unsafe fn c_string(&mut self, s: *const c_char) {
         let mut state = self.state();
-        self.c_string_with(&mut state, s);
+        if self.compact {
+            self.c_string_with::<true>(&mut state, s);
+        } else {
+            self.c_string_with::<false>(&mut state, s);
+        }
         self.set_state(state);
         self.strings += 1;
     }
@@ -81,8 +85,20 @@ impl<'a> HeaderSink<'a> {
     /// # Safety
     /// Each non-NULL pointer must point to a NUL-terminated string that stays
     /// unchanged during the call.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn c_headers(&mut self, headers: &[[*const c_char; 2]]) -> std::result::Result<(), usize> {
+        if self.compact {
+            self.c_headers_with::<true>(headers)
+        } else {
+            self.c_headers_with::<false>(headers)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn c_headers_with<const COMPACT: bool>(
+        &mut self,
+        headers: &[[*const c_char; 2]],
+    ) -> std::result::Result<(), usize> {
         // The state in locals for the whole loop: the stores through raw
         // pointers could otherwise alias it and force reloads.
         let mut state = self.state();
@@ -91,8 +107,8 @@ impl<'a> HeaderSink<'a> {
                 self.set_state(state);
                 return Err(index);
             }
-            self.c_string_with(&mut state, *key);
-            self.c_string_with(&mut state, *value);
+            self.c_string_with::<COMPACT>(&mut state, *key);
+            self.c_string_with::<COMPACT>(&mut state, *value);
         }
         self.set_state(state);
         self.strings += 2 * headers.len();
@@ -100,8 +116,7 @@ impl<'a> HeaderSink<'a> {
     }
 
     fn state(&self) -> State {
-        let (word_shift, prefix_len) = if self.compact { (0, 1) } else { (24, 4) };
-        State { ptr: self.buf.ptr, pos: self.buf.pos, cap: self.buf.cap, high: self.high, word_shift, prefix_len }
+        State { ptr: self.buf.ptr, pos: self.buf.pos, cap: self.buf.cap, high: self.high }
     }
 
     fn set_state(&mut self, state: State) {
@@ -110,7 +125,7 @@ impl<'a> HeaderSink<'a> {
     }
 
     #[inline(always)]
-    unsafe fn c_string_with(&mut self, state: &mut State, s: *const c_char) {
+    unsafe fn c_string_with<const COMPACT: bool>(&mut self, state: &mut State, s: *const c_char) {
         let s = s.cast::<u8>();
         let len = c_len(s);
         if len >= SHORT || state.cap - state.pos < SHORT + 4 {
@@ -123,9 +138,10 @@ impl<'a> HeaderSink<'a> {
         // compact one-byte varint (the string overwrites the other 3), or a
         // binary big-endian length.
         let at = state.ptr.add(state.pos);
-        at.cast::<u32>().write_unaligned((len as u32) << state.word_shift);
-        state.high |= copy_short(at.add(state.prefix_len), s, len);
-        state.pos += state.prefix_len + len;
+        let (word, prefix_len) = if COMPACT { (len as u32, 1) } else { ((len as u32).to_be(), 4) };
+        at.cast::<u32>().write_unaligned(word);
+        state.high |= copy_short(at.add(prefix_len), s, len);
+        state.pos += prefix_len + len;
     }
 
     #[cold]
@@ -143,9 +159,6 @@ struct State {
     pos: usize,
     cap: usize,
     high: u64,
-    /// 0 for compact prefixes, 24 for binary ones (see `c_string_with`).
-    word_shift: u32,
-    prefix_len: usize,
 }
 
 /// Strings shorter than this take `c_string`'s fast path.
@@ -277,7 +290,7 @@ mod tests {
             for len in 0..70usize {
                 for off in 0..16usize {
                     for high_at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
-                        let mut pool = vec![0u8; 128];
+                        let mut pool = [0u8; 128];
                         let base = pool.as_ptr() as usize;
                         let start = (16 - base % 16) % 16 + off;
                         let mut s: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
