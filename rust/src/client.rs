@@ -267,16 +267,20 @@ thread_local! {
 }
 
 /// Runs `f` with the calling thread's `Request` (a new one in a call nested
-/// in another on the same thread). A request grown past two frames (by the
-/// headers of an event too large to send) is not kept.
-fn with_request<R>(config: &Config, f: impl FnOnce(&mut Request) -> Result<R>) -> Result<R> {
+/// in another on the same thread).
+fn with_request<R>(f: impl FnOnce(&mut Request) -> Result<R>) -> Result<R> {
     let mut request = REQUEST.try_with(Cell::take).unwrap_or_default();
     let result = f(&mut request);
-    if request.capacity() <= config.max_frame_size.saturating_mul(2) {
+    if request.capacity() <= REQUEST_KEPT {
         let _ = REQUEST.try_with(|cell| cell.set(request));
     }
     result
 }
+
+/// The largest request a thread keeps between calls: every thread that calls
+/// keeps one, so a call larger than this (megabytes copied, beside which an
+/// allocation is cheap) has its own.
+const REQUEST_KEPT: usize = 8 << 20;
 
 /// Counts `fork()`s in this process's history: a child sees a larger number
 /// than its parent had.
@@ -300,7 +304,7 @@ impl Core {
 
     fn append<E: AsEvent>(&self, event: &E) -> Result<()> {
         let events = std::slice::from_ref(event);
-        with_request(&self.config, |request| {
+        with_request(|request| {
             // Encoding checks the event: nothing is sent if it fails.
             request.encode(self.config.protocol, Method::Append, events, &self.limits(1))?;
             self.call(request, events, None)
@@ -313,7 +317,7 @@ impl Core {
             return Ok(());
         }
         let (protocol, limits) = (self.config.protocol, self.limits(self.config.batch_size));
-        with_request(&self.config, |request| {
+        with_request(|request| {
             // The first call is checked as it is encoded; when it cannot take
             // every event, the others are checked before it is sent.
             let mut count = request.encode(protocol, Method::AppendBatch, events, &limits)?;
@@ -342,15 +346,13 @@ impl Core {
     /// Checks that every header is UTF-8 (Flume would silently corrupt it) and
     /// that every event fits alone in a frame.
     fn validate<E: AsEvent>(&self, method: Method, events: &[E]) -> Result<()> {
-        with_request(&self.config, |request| {
-            request.check(self.config.protocol, method, events, 0, self.config.max_frame_size)
-        })
+        with_request(|request| request.check(self.config.protocol, method, events, 0, self.config.max_frame_size))
     }
 
     /// One `appendBatch` call of `events` (which fit in one: see
     /// `next_call_len`) for the sender thread, which `cancel` can cut.
     pub(crate) fn send_call<E: AsEvent>(&self, events: &[E], cancel: &CallCancel) -> Result<()> {
-        with_request(&self.config, |request| {
+        with_request(|request| {
             let count =
                 request.encode(self.config.protocol, Method::AppendBatch, events, &self.limits(events.len()))?;
             if count != events.len() {

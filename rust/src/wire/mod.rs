@@ -4,7 +4,10 @@
 //!
 //! Each protocol supplies its primitives behind two small traits (`Encoder`,
 //! `Decoder`); the message layouts are written once, in `call.rs` (the call a
-//! client sends) and `reply.rs` (the reply a server sends).
+//! client sends) and `reply.rs` (the reply a server sends). The client's own
+//! encoder is `request.rs` (`Request`: a call encoded and checked in one
+//! pass, before it is sent), which events write their headers into through
+//! `sink.rs` (`HeaderSink`, which measures C strings as it copies them).
 
 mod binary;
 mod call;
