@@ -153,7 +153,9 @@ fn check(rng: &mut Rng, protocol: Protocol, method: Method, count: usize, buf: &
     request.set_seqid(seqid.wrapping_add(1));
     let len = request.set_seqid(seqid);
     assert!(request.segments(&events).flatten().copied().eq(expected.iter().copied()) && len == expected.len());
-    if owned.iter().all(|e| e.headers.iter().all(|(k, v)| !k.contains('\0') && !v.contains('\0'))) {
+    // From C strings too (for calls of up to 100 events: the test runs unoptimised in CI).
+    let no_nul = owned.iter().all(|e| e.headers.iter().all(|(k, v)| !k.contains('\0') && !v.contains('\0')));
+    if count <= 100 && no_nul {
         let c_events: Vec<CEvent> = owned.iter().map(CEvent::new).collect();
         assert_eq!(request.encode(protocol, method, &c_events, &limits), Ok(count));
         request.set_seqid(seqid);
