@@ -8,6 +8,7 @@
 # against the null sink.
 #
 # Usage: bench/counts.sh [BODY]   (default 256)
+# bench/run.sh runs it too and adds its table to bench/results/latest.md.
 # Builds what it needs (the library, the null sink, bench_flume). Needs valgrind
 # and strace (apt). About a minute on 2 cores after the builds.
 set -euo pipefail
@@ -18,13 +19,19 @@ body="${1:-256}"
 mkdir -p "$build/lib"
 command -v valgrind >/dev/null && command -v strace >/dev/null || "$root/scripts/apt-install.sh" valgrind strace
 
-(cd "$root" && cargo build --release --lib -q)
-cp "$root/target/release/libflume_client_ffi.so" "$build/lib/libflume_client.so"
+# bench/run.sh passes the library it measures (COUNTS_LIB, COUNTS_INCLUDE: a --rev snapshot's).
+if [ -n "${COUNTS_LIB:-}" ]; then
+  cp "$COUNTS_LIB" "$build/lib/libflume_client.so"
+else
+  (cd "$root" && cargo build --release --lib -q)
+  cp "$root/target/release/libflume_client_ffi.so" "$build/lib/libflume_client.so"
+fi
+include="${COUNTS_INCLUDE:-$root/include}"
 soname="$(readelf -d "$build/lib/libflume_client.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
 [ -n "$soname" ] && [ "$soname" != libflume_client.so ] && ln -sf libflume_client.so "$build/lib/$soname"
 CARGO_TARGET_DIR="$here/target" cargo build --release -q --manifest-path "$here/Cargo.toml" --bin nullsink
 cc -O2 -g -Wall -Wextra -o "$build/bench_flume" "$here/bench_flume.c" "$here/alloc_count.c" \
-  -I "$root/include" -L "$build/lib" -lflume_client -Wl,-rpath,"$build/lib" -rdynamic
+  -I "$include" -L "$build/lib" -lflume_client -Wl,-rpath,"$build/lib" -rdynamic
 
 "$here/target/release/nullsink" 0 >"$build/sink.out" &
 sink=$!

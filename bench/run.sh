@@ -10,7 +10,8 @@
 # memcpy and the size of the stripped shared library. The TLS column: this
 # library built with TLS (rustls) beside Apache Thrift's C++ TSSLSocket
 # (OpenSSL) against the null sink serving TLS (nullsink --tls, rustls), with
-# a certificate made for the run (openssl req).
+# a certificate made for the run (openssl req). Then bench/counts.sh's
+# deterministic counts (instructions per event, syscalls per call; not with --quick).
 #
 # Usage: bench/run.sh [--quick] [--rev REV] [--seconds S] [--warmup S] [--repeat N] [--pin]
 #   --quick      a smoke run of the suite itself (0.1 s cells): numbers are noise
@@ -30,7 +31,7 @@
 # libssl-dev, openssl, libthrift-java, libslf4j-java, default-jdk-headless, g++,
 # maven, python3-matplotlib; Apache Flume 1.11.0 from Maven Central, cached in ~/.m2).
 # Everything runs on 127.0.0.1.
-# About 11 minutes on 2 cores after the builds.
+# About 12 minutes on 2 cores after the builds.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -49,7 +50,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup="$2"; shift ;;
     --repeat) repeat="$2"; shift ;;
     --pin) pin=1 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -327,4 +328,21 @@ for p in "${protocols[@]}"; do
 done
 
 "$PYTHON" "$here/report.py" "$raw" "$out/latest.md" "$out/chart.png"
+
+# The deterministic counts (bench/counts.sh: callgrind and strace), for the same
+# library; skipped by --quick (they take about a minute).
+if [ "$quick" = 0 ]; then
+  log "instructions per event and syscalls per call (bench/counts.sh)"
+  counts="$(COUNTS_LIB="$lib" COUNTS_INCLUDE="$src/include" "$here/counts.sh")"
+  {
+    echo
+    echo "## The client's own cost, in counts (bench/counts.sh, 256-byte bodies, three headers, null sink)"
+    echo
+    echo "Instructions per event: user space, inside flume_client_append and flume_client_append_batch,"
+    echo "connecting excluded (callgrind). Target: at most 300 at batch 1,000, both protocols."
+    echo
+    echo "$counts"
+  } >>"$out/latest.md"
+  echo "$counts"
+fi
 log "wrote $out/latest.md, $out/latest.jsonl and $out/chart.png"

@@ -213,6 +213,31 @@ static void case_null_key_or_value(void) {
   CHECK_CODE(flume_client_append_batch(client, batch, COUNT(batch), NULL), FLUME_ERR_INVALID_ARG, "event 2");
 }
 
+/* A batch split into calls (batch-size 2) is checked whole before its first
+ * call is sent: a bad event in a later call spoils them all. */
+static void case_bad_event_in_a_later_call(void) {
+  flume_config *conf = flume_config_new();
+  CHECK_CODE(flume_config_set(conf, "batch-size", "2"), FLUME_OK, NULL);
+  flume_client *client = flume_client_new(hosts, conf);
+  flume_config_free(conf);
+  CHECK(client != NULL);
+  flume_header null_value[] = {{"k", NULL}};
+  flume_header not_utf8[] = {{"k", "ok"}, {"k2", "\xc3\x28"}};
+  size_t delivered = 99;
+  flume_event batch[5] = {ok_event, ok_event, ok_event, {null_value, 1, NULL, 0}, ok_event};
+  CHECK_CODE(flume_client_append_batch(client, batch, COUNT(batch), &delivered), FLUME_ERR_INVALID_ARG, "event 3");
+  CHECK(delivered == 0);
+  batch[3] = ok_event;
+  batch[4] = (flume_event){not_utf8, 2, "b", 1};
+  delivered = 99;
+  CHECK_CODE(flume_client_append_batch(client, batch, COUNT(batch), &delivered), FLUME_ERR_INVALID_ARG, "event 4");
+  CHECK(delivered == 0);
+  batch[4] = (flume_event){NULL, 1, "b", 1};
+  CHECK_CODE(flume_client_append_batch(client, batch, COUNT(batch), &delivered), FLUME_ERR_INVALID_ARG, "event 4");
+  CHECK(delivered == 0);
+  flume_client_free(client);
+}
+
 static void case_invalid_utf8(void) {
   flume_client *client = the_client();
   static const char *const invalid[] = {
@@ -515,6 +540,7 @@ static const struct test_case cases[] = {
     {"null_events_with_count", case_null_events_with_count, 0},
     {"null_headers_with_count", case_null_headers_with_count, 0},
     {"null_key_or_value", case_null_key_or_value, 0},
+    {"bad_event_in_a_later_call", case_bad_event_in_a_later_call, 0},
     {"invalid_utf8", case_invalid_utf8, 0},
     {"null_body_with_length", case_null_body_with_length, 0},
     {"huge_counts", case_huge_counts, 0},

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::config::flume_config;
 use super::error::{flume_result, guard, guard_result};
-use super::event::{c_str, flume_event, with_events};
+use super::event::{c_str, flume_event, with_c_events, with_events};
 use crate::err;
 use ::flume_client::Client;
 use ::flume_client::Config;
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn flume_client_append(client: *mut flume_client, event: *
         if event.is_null() {
             return Err(err!(InvalidArg, "event is NULL"));
         }
-        with_events(event, 1, |events| client.inner.append(&events[0]))
+        with_c_events(event, 1, |events| client.inner.append(&events[0]))
     })
 }
 
@@ -153,7 +153,7 @@ pub unsafe extern "C" fn flume_client_append_batch(
     let mut acknowledged = 0;
     let result = guard_result(|| {
         let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        with_events(events, count, |events| match client.inner.append_batch(events) {
+        with_c_events(events, count, |events| match client.inner.append_batch(events) {
             Ok(()) => {
                 acknowledged = events.len();
                 Ok(())

@@ -1,12 +1,15 @@
 //! `flume_event` and `flume_header`, and the pointer checks that make them
-//! readable as Rust `EventView`s without copying their bytes.
+//! readable by the Rust API without copying their bytes: as `CEvent`s, whose
+//! header strings the encoder measures while it copies them (the
+//! synchronous calls), or as `EventView`s of strings measured here (`send`,
+//! which copies the event).
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 
 use crate::err;
-use ::flume_client::EventView;
-use ::flume_client::Result;
+use ::flume_client::unstable::HeaderSink;
+use ::flume_client::{AsEvent, EventView, Result};
 
 /// One header of an event: a key and a value, each a NUL-terminated UTF-8
 /// string. Neither may be NULL. The library only reads them during the call.
@@ -98,6 +101,93 @@ pub(crate) unsafe fn with_events<R>(
     result
 }
 
+/// A `flume_event` whose pointers `with_c_events` checked (all but the header
+/// strings', which `write_headers` checks as it reaches them).
+#[repr(transparent)]
+pub(crate) struct CEvent(flume_event);
+
+impl CEvent {
+    fn headers(&self) -> &[flume_header] {
+        if self.0.header_count == 0 {
+            return &[];
+        }
+        // SAFETY: checked by `checked_headers` when the `CEvent` was made.
+        unsafe { std::slice::from_raw_parts(self.0.headers, self.0.header_count) }
+    }
+}
+
+/// The bytes of a C string, or none for NULL (which `write_headers` rejects
+/// before anything else reads the headers).
+unsafe fn c_bytes<'a>(s: *const c_char) -> &'a [u8] {
+    if s.is_null() {
+        return &[];
+    }
+    std::slice::from_raw_parts(s.cast(), libc::strlen(s))
+}
+
+impl AsEvent for CEvent {
+    fn header_count(&self) -> usize {
+        self.0.header_count
+    }
+
+    /// Measures the strings (`strlen`): for the checks that only a header
+    /// above ASCII needs, after `write_headers`.
+    fn header(&self, index: usize) -> (&[u8], &[u8]) {
+        let header = &self.headers()[index];
+        // SAFETY: the header requires NUL-terminated strings.
+        unsafe { (c_bytes(header.key), c_bytes(header.value)) }
+    }
+
+    fn body(&self) -> &[u8] {
+        // SAFETY: checked by `checked_headers` when the `CEvent` was made.
+        unsafe { body(&self.0) }
+    }
+
+    /// One walk over each string: the encoder's, which measures, checks and
+    /// copies it at once.
+    #[inline(always)]
+    fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
+        const { assert!(std::mem::size_of::<flume_header>() == std::mem::size_of::<[*const c_char; 2]>()) };
+        const { assert!(std::mem::align_of::<flume_header>() == std::mem::align_of::<[*const c_char; 2]>()) };
+        let headers = self.headers();
+        // SAFETY: a `flume_header` is two string pointers, laid out as an
+        // array of two (repr(C), checked above); the header requires
+        // NUL-terminated strings, unchanged during the call.
+        unsafe {
+            let pairs = std::slice::from_raw_parts(headers.as_ptr().cast::<[*const c_char; 2]>(), headers.len());
+            sink.c_headers(pairs).map_err(|h| err!(InvalidArg, "header {h} has a NULL key or value"))
+        }
+    }
+}
+
+/// Checks the pointers of `count` events at `events` (but their header
+/// strings': see `CEvent`) and calls `f` with them as `CEvent`s. Nothing is
+/// copied, nothing is measured.
+///
+/// # Safety
+/// Non-NULL pointers must point to what their counts say, as the header requires.
+pub(crate) unsafe fn with_c_events<R>(
+    events: *const flume_event,
+    count: usize,
+    f: impl FnOnce(&[CEvent]) -> Result<R>,
+) -> Result<R> {
+    if count == 0 {
+        return f(&[]);
+    }
+    if events.is_null() {
+        return Err(err!(InvalidArg, "events is NULL but count is {count}"));
+    }
+    if count > max_len::<flume_event>() {
+        return Err(err!(InvalidArg, "count {count} is larger than any array in memory"));
+    }
+    let events = std::slice::from_raw_parts(events, count);
+    for (i, event) in events.iter().enumerate() {
+        checked_headers(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
+    }
+    // SAFETY: `CEvent` is a transparent `flume_event`.
+    f(std::slice::from_raw_parts(events.as_ptr().cast::<CEvent>(), count))
+}
+
 /// Checks every event's pointers and appends its headers, measured, to `headers`.
 unsafe fn measure_headers<'a>(events: &'a [flume_event], headers: &mut Vec<Header<'a>>) -> Result<()> {
     for (i, event) in events.iter().enumerate() {
@@ -116,7 +206,25 @@ unsafe fn measure_headers<'a>(events: &'a [flume_event], headers: &mut Vec<Heade
 }
 
 /// Checks one event's pointers but its header strings', and returns its headers.
+#[inline(always)]
 unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
+    // One test for the common case, where all is well.
+    let body_bad = (event.body.is_null() && event.body_len > 0) | (event.body_len > max_len::<u8>());
+    let headers_bad =
+        event.header_count > 0 && (event.headers.is_null() | (event.header_count > max_len::<flume_header>()));
+    if !(body_bad | headers_bad) {
+        if event.header_count == 0 {
+            return Ok(&[]);
+        }
+        return Ok(std::slice::from_raw_parts(event.headers, event.header_count));
+    }
+    bad_pointers(event).map(|()| &[][..])
+}
+
+/// The error for an event whose pointers `checked_headers` rejects.
+#[cold]
+#[inline(never)]
+unsafe fn bad_pointers(event: &flume_event) -> Result<()> {
     if event.body.is_null() && event.body_len > 0 {
         return Err(err!(InvalidArg, "body is NULL but body_len is {}", event.body_len));
     }
@@ -124,7 +232,7 @@ unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
         return Err(err!(InvalidArg, "body_len {} is larger than any buffer in memory", event.body_len));
     }
     if event.header_count == 0 {
-        return Ok(&[]);
+        return Err(err!(Internal, "the event's pointers were rejected, for no reason found"));
     }
     if event.headers.is_null() {
         return Err(err!(InvalidArg, "headers is NULL but header_count is {}", event.header_count));
@@ -133,7 +241,7 @@ unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
         return Err(err!(InvalidArg, "header_count {} is larger than any array in memory", event.header_count));
     }
     // Each header's key and value are checked for NULL where they are measured.
-    Ok(std::slice::from_raw_parts(event.headers, event.header_count))
+    Err(err!(Internal, "the event's pointers were rejected, for no reason found"))
 }
 
 /// The body of an event whose pointers `checked_headers` accepted.

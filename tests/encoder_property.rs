@@ -2,8 +2,12 @@
 //! bytes that Apache Thrift's own Rust library (the `thrift` crate) writes, and
 //! our size computation matches the bytes written.
 
-use flume_client::unstable::{batch_call_size, encode_call, encode_call_spliced, event_size, segments, Method};
-use flume_client::{EventView, Protocol};
+use std::ffi::{c_char, CString};
+
+use flume_client::unstable::{
+    batch_call_size, encode_call, encode_call_spliced, event_size, segments, CallLimits, HeaderSink, Method, Request,
+};
+use flume_client::{AsEvent, EventView, Protocol, Result};
 use thrift::protocol::{
     TBinaryOutputProtocol, TCompactOutputProtocol, TFieldIdentifier, TListIdentifier, TMapIdentifier,
     TMessageIdentifier, TMessageType, TOutputProtocol, TStructIdentifier, TType,
@@ -136,7 +140,145 @@ fn check(rng: &mut Rng, protocol: Protocol, method: Method, count: usize, buf: &
     let written = buf.len() - 4;
     // The size bound counts the seqid varint at its 5-byte maximum; all else is exact.
     assert!(written <= bound && bound <= written + 4, "{protocol:?}: size {bound} for {written} bytes");
+
+    // The client's encoder, `Request`: the same bytes, from slices and from C strings.
+    let limits = CallLimits { max_events: usize::MAX, max_frame_size: usize::MAX, splice_from };
+    let mut request = Request::default();
+    assert_eq!(request.encode(protocol, method, &events, &limits), Ok(count));
+    let len = request.set_seqid(seqid);
+    let joined: Vec<u8> = request.segments(&events).flatten().copied().collect();
+    assert!(joined == expected, "{protocol:?} {method:?}: Request's bytes differ");
+    assert_eq!(len, expected.len());
+    // A retry with another seqid rewrites the prefix only.
+    request.set_seqid(seqid.wrapping_add(1));
+    let len = request.set_seqid(seqid);
+    assert!(request.segments(&events).flatten().copied().eq(expected.iter().copied()) && len == expected.len());
+    // From C strings too (for calls of up to 100 events: the test runs unoptimised in CI).
+    let no_nul = owned.iter().all(|e| e.headers.iter().all(|(k, v)| !k.contains('\0') && !v.contains('\0')));
+    if count <= 100 && no_nul {
+        let c_events: Vec<CEvent> = owned.iter().map(CEvent::new).collect();
+        assert_eq!(request.encode(protocol, method, &c_events, &limits), Ok(count));
+        request.set_seqid(seqid);
+        let joined: Vec<u8> = request.segments(&c_events).flatten().copied().collect();
+        assert!(joined == expected, "{protocol:?} {method:?}: Request's bytes from C strings differ");
+    }
     count
+}
+
+/// An event of NUL-terminated strings, written as the C boundary writes them.
+struct CEvent {
+    strings: Vec<CString>,
+    pairs: Vec<[*const c_char; 2]>,
+    views: Vec<(Vec<u8>, Vec<u8>)>,
+    body: Vec<u8>,
+}
+
+impl CEvent {
+    fn new(e: &OwnedEvent) -> CEvent {
+        let strings: Vec<CString> =
+            e.headers.iter().flat_map(|(k, v)| [k, v]).map(|s| CString::new(s.as_str()).unwrap()).collect();
+        let pairs = strings.chunks(2).map(|p| [p[0].as_ptr(), p[1].as_ptr()]).collect();
+        let views = e.headers.iter().map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec())).collect();
+        CEvent { strings, pairs, views, body: e.body.clone() }
+    }
+}
+
+impl AsEvent for CEvent {
+    fn header_count(&self) -> usize {
+        self.strings.len() / 2
+    }
+    fn header(&self, index: usize) -> (&[u8], &[u8]) {
+        (&self.views[index].0, &self.views[index].1)
+    }
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+    fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
+        // Half of the events a pair at a time, half a string at a time.
+        if self.body.len() % 2 == 0 {
+            unsafe { sink.c_headers(&self.pairs) }.unwrap();
+        } else {
+            for [key, value] in &self.pairs {
+                unsafe {
+                    sink.c_string(*key);
+                    sink.c_string(*value);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn request_splits_at_the_frame_limit_and_each_call_is_exact() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut calls = 0;
+    for round in 0..60 {
+        for protocol in [Protocol::Compact, Protocol::Binary] {
+            let count = 1 + rng.below(60) as usize;
+            let owned = random_events(&mut rng, count);
+            let header_slices: Vec<Vec<(&[u8], &[u8])>> =
+                owned.iter().map(|e| e.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect()).collect();
+            let events: Vec<EventView> =
+                owned.iter().zip(&header_slices).map(|(e, h)| EventView::new(h, &e.body)).collect();
+            let largest = events
+                .iter()
+                .map(|e| batch_call_size(protocol, Method::AppendBatch, 1, event_size(protocol, e)))
+                .max()
+                .unwrap();
+            let limits = CallLimits {
+                max_events: 1 + rng.below(20) as usize,
+                max_frame_size: largest + rng.below(20_000) as usize,
+                splice_from: if round % 2 == 0 { 1024 } else { usize::MAX },
+            };
+            let mut request = Request::default();
+            let mut rest = &events[..];
+            let mut owned_rest = &owned[..];
+            while !rest.is_empty() {
+                let count = request.encode(protocol, Method::AppendBatch, rest, &limits).unwrap();
+                assert!(count >= 1 && count <= limits.max_events);
+                let len = request.set_seqid(round);
+                let joined: Vec<u8> = request.segments(&rest[..count]).flatten().copied().collect();
+                let expected = thrift_encode(protocol, round, Method::AppendBatch, &owned_rest[..count]);
+                assert!(joined == expected, "{protocol:?}: call {calls} differs");
+                assert!(len - 4 <= limits.max_frame_size);
+                if count < rest.len() && count < limits.max_events {
+                    let with_next: usize = rest[..=count].iter().map(|e| event_size(protocol, e)).sum();
+                    let next = batch_call_size(protocol, Method::AppendBatch, count + 1, with_next);
+                    assert!(next > limits.max_frame_size, "{protocol:?}: the next event fitted ({next} bytes)");
+                }
+                rest = &rest[count..];
+                owned_rest = &owned_rest[count..];
+                calls += 1;
+            }
+        }
+    }
+    assert!(calls >= 200, "only {calls} calls");
+}
+
+#[test]
+fn request_checks_events_and_names_the_first_bad_one() {
+    let bad: [(&[u8], &[u8]); 2] = [(b"k", b"v"), (b"k2", b"\xc3\x28")];
+    let good: [(&[u8], &[u8]); 1] = [(b"k", b"v\xc3\xa9")];
+    let events = [EventView::new(&good, b"a"), EventView::new(&good, b"b"), EventView::new(&bad, b"c")];
+    let limits = CallLimits { max_events: 10, max_frame_size: 1 << 20, splice_from: usize::MAX };
+    for protocol in [Protocol::Compact, Protocol::Binary] {
+        let mut request = Request::default();
+        let e = request.encode(protocol, Method::AppendBatch, &events, &limits).unwrap_err();
+        assert_eq!(e.kind(), flume_client::ErrorKind::InvalidArg);
+        assert!(e.message().starts_with("event 2: header 1 value is not UTF-8"), "{}", e.message());
+        assert_eq!(request.method(), None, "no call is left encoded");
+        // `check` names events by their index in the whole slice.
+        let e = request.check(protocol, Method::AppendBatch, &events, 1, 1 << 20).unwrap_err();
+        assert!(e.message().starts_with("event 2:"), "{}", e.message());
+        // On success, `check` gives the events' encoded size (`send` queues it).
+        let size: usize = events[..2].iter().map(|e| event_size(protocol, e)).sum();
+        assert_eq!(request.check(protocol, Method::AppendBatch, &events[..2], 0, 1 << 20), Ok(size));
+        let small = CallLimits { max_frame_size: 20, ..limits };
+        let e = request.encode(protocol, Method::AppendBatch, &events[..2], &small).unwrap_err();
+        assert_eq!(e.kind(), flume_client::ErrorKind::TooLarge);
+        assert!(e.message().starts_with("event 0 needs a frame of"), "{}", e.message());
+    }
 }
 
 #[test]

@@ -10,6 +10,7 @@
 //! uncertain failure that is at-least-once, and the call's result then says
 //! "maybe delivered" even if a later attempt only failed to connect.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
@@ -28,10 +29,7 @@ use crate::spool::Spool;
 use crate::statistics::Stats;
 use crate::stats::Stats as Counters;
 use crate::sync::{deadline_in, Mutex};
-use crate::wire::{
-    batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method,
-    SPLICED_BODY_MIN,
-};
+use crate::wire::{decode_reply_to_call, CallLimits, Method, Request, SPLICED_BODY_MIN};
 
 /// A client of one or more Flume Thrift sources. Safe to share between
 /// threads: each call takes a connection from its host's pool.
@@ -263,6 +261,27 @@ impl Drop for Client {
     }
 }
 
+thread_local! {
+    /// The calling thread's request buffer, reused from call to call.
+    static REQUEST: Cell<Request> = Cell::new(Request::default());
+}
+
+/// Runs `f` with the calling thread's `Request` (a new one in a call nested
+/// in another on the same thread).
+fn with_request<R>(f: impl FnOnce(&mut Request) -> Result<R>) -> Result<R> {
+    let mut request = REQUEST.try_with(Cell::take).unwrap_or_default();
+    let result = f(&mut request);
+    if request.capacity() <= REQUEST_KEPT {
+        let _ = REQUEST.try_with(|cell| cell.set(request));
+    }
+    result
+}
+
+/// The largest request a thread keeps between calls: every thread that calls
+/// keeps one, so a call larger than this (megabytes copied, beside which an
+/// allocation is cheap) has its own.
+const REQUEST_KEPT: usize = 8 << 20;
+
 /// Counts `fork()`s in this process's history: a child sees a larger number
 /// than its parent had.
 fn fork_generation() -> u64 {
@@ -285,84 +304,68 @@ impl Core {
 
     fn append<E: AsEvent>(&self, event: &E) -> Result<()> {
         let events = std::slice::from_ref(event);
-        self.validate(Method::Append, events)?;
-        self.call(Method::Append, events, None)
+        with_request(|request| {
+            // Encoding checks the event: nothing is sent if it fails.
+            request.encode(self.config.protocol, Method::Append, events, &self.limits(1))?;
+            self.call(request, events, None)
+        })
     }
 
     fn append_batch<E: AsEvent>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
         *delivered = 0;
-        let events_size = self.validate(Method::AppendBatch, events)?;
-        // The common case, all events in one call, needs no sizing of each event to split them.
-        let (protocol, count) = (self.config.protocol, events.len());
-        if (1..=self.config.batch_size).contains(&count)
-            && batch_call_size(protocol, Method::AppendBatch, count, events_size) <= self.config.max_frame_size
-        {
-            self.call(Method::AppendBatch, events, None)?;
-            *delivered = count;
+        if events.is_empty() {
             return Ok(());
         }
-        self.append_validated(events, delivered)
+        let (protocol, limits) = (self.config.protocol, self.limits(self.config.batch_size));
+        with_request(|request| {
+            // The first call is checked as it is encoded; when it cannot take
+            // every event, the others are checked before it is sent.
+            let mut count = request.encode(protocol, Method::AppendBatch, events, &limits)?;
+            if count < events.len() {
+                request.check(protocol, Method::AppendBatch, events, count, limits.max_frame_size)?;
+            }
+            loop {
+                let sent = *delivered;
+                self.call(request, &events[sent..sent + count], None)?;
+                *delivered += count;
+                if *delivered == events.len() {
+                    return Ok(());
+                }
+                count = request.encode(protocol, Method::AppendBatch, &events[*delivered..], &limits)?;
+            }
+        })
     }
 
-    /// `append_batch` of events already validated (by `Client::send`).
-    pub(crate) fn append_validated<E: AsEvent>(&self, events: &[E], delivered: &mut usize) -> Result<()> {
-        *delivered = 0;
-        let mut rest = events;
-        while !rest.is_empty() {
-            let count = self.next_call_len(rest);
-            self.call(Method::AppendBatch, &rest[..count], None)?;
-            *delivered += count;
-            rest = &rest[count..];
-        }
-        Ok(())
+    /// What one call may hold. Bodies are spliced into plain connections'
+    /// writes only: TLS copies every byte into its records anyway.
+    fn limits(&self, max_events: usize) -> CallLimits {
+        let splice_from = if self.transport.is_tls() { usize::MAX } else { SPLICED_BODY_MIN };
+        CallLimits { max_events, max_frame_size: self.config.max_frame_size, splice_from }
     }
 
     /// Checks that every header is UTF-8 (Flume would silently corrupt it) and
     /// that every event fits alone in a frame. Returns the events' encoded size.
     fn validate<E: AsEvent>(&self, method: Method, events: &[E]) -> Result<usize> {
-        let protocol = self.config.protocol;
-        let mut events_size = 0usize;
-        for (index, event) in events.iter().enumerate() {
-            let (size, ascii) = event_size_and_ascii(protocol, event);
-            if !ascii {
-                check_utf8(event).map_err(|e| err!(InvalidArg, "event {index}: {}", e.message()))?;
-            }
-            let call_size = batch_call_size(protocol, method, 1, size);
-            if call_size > self.config.max_frame_size {
-                return Err(err!(
-                    TooLarge,
-                    "event {index} needs a frame of {call_size} bytes, more than max-frame-size ({})",
-                    self.config.max_frame_size
-                ));
-            }
-            events_size = events_size.saturating_add(size);
-        }
-        Ok(events_size)
+        with_request(|request| request.check(self.config.protocol, method, events, 0, self.config.max_frame_size))
     }
 
-    /// One `appendBatch` call of `events` (which fit in one) for the sender
-    /// thread, which `cancel` can cut.
+    /// One `appendBatch` call of `events` (which fit in one: see
+    /// `Sender::next_call_len`) for the sender thread, which `cancel` can cut.
     pub(crate) fn send_call<E: AsEvent>(&self, events: &[E], cancel: &CallCancel) -> Result<()> {
-        self.call(Method::AppendBatch, events, Some(cancel))
-    }
-
-    /// How many of the leading `events` fit in one `appendBatch` call (at least one).
-    pub(crate) fn next_call_len<E: AsEvent>(&self, events: &[E]) -> usize {
-        let protocol = self.config.protocol;
-        let mut events_size = 0usize;
-        for (i, event) in events.iter().enumerate().take(self.config.batch_size) {
-            events_size = events_size.saturating_add(event_size(protocol, event));
-            if i > 0 && batch_call_size(protocol, Method::AppendBatch, i + 1, events_size) > self.config.max_frame_size
-            {
-                return i;
+        with_request(|request| {
+            let count =
+                request.encode(self.config.protocol, Method::AppendBatch, events, &self.limits(events.len()))?;
+            if count != events.len() {
+                return Err(err!(Internal, "a call of {} events held only {count}", events.len()));
             }
-        }
-        events.len().min(self.config.batch_size)
+            self.call(request, events, Some(cancel))
+        })
     }
 
-    /// One call, tried on each candidate host in turn until one answers OK.
-    /// Once `cancel` is cancelled, no further attempt is made.
-    fn call<E: AsEvent>(&self, method: Method, events: &[E], cancel: Option<&CallCancel>) -> Result<()> {
+    /// One call, encoded in `request` (of `events`), tried on each candidate
+    /// host in turn until one answers OK. Once `cancel` is cancelled, no
+    /// further attempt is made.
+    fn call<E: AsEvent>(&self, request: &mut Request, events: &[E], cancel: Option<&CallCancel>) -> Result<()> {
         let mut failure = Failure::default();
         for host in self.hosts.candidates() {
             if let Some(Err(e)) = cancel.map(CallCancel::check) {
@@ -377,7 +380,7 @@ impl Core {
                     continue;
                 }
             };
-            match self.call_on(host, &mut slot, method, events, cancel) {
+            match self.call_on(host, &mut slot, request, events, cancel) {
                 Ok(()) => {
                     self.hosts.succeeded(host);
                     self.stats.acked(&host.stats, events.len());
@@ -404,11 +407,12 @@ impl Core {
         &self,
         host: &Host,
         slot: &mut Slot,
-        method: Method,
+        request: &mut Request,
         events: &[E],
         cancel: Option<&CallCancel>,
     ) -> Result<()> {
         let config = &self.config;
+        let method = request.method().expect("the call is encoded");
         if slot.connection.as_mut().is_some_and(|c| c.is_stale(Instant::now())) {
             // The server closed it while idle (or sent stray bytes): replace it before sending anything.
             slot.connection = None;
@@ -420,18 +424,8 @@ impl Core {
         }
         let connection = slot.connection.as_mut().expect("connected above");
         slot.seqid = slot.seqid.wrapping_add(1);
-        slot.request.clear();
-        let splice_from = if connection.is_tls() { usize::MAX } else { SPLICED_BODY_MIN };
-        let request_len = encode_call_spliced(
-            config.protocol,
-            &mut slot.request,
-            slot.seqid,
-            method,
-            events,
-            splice_from,
-            &mut slot.splices,
-        );
-        let request = segments(&slot.request, &slot.splices, events);
+        let request_len = request.set_seqid(slot.seqid);
+        let request = request.segments(events);
         let in_flight = cancel.map(|cancel| cancel.enter(connection.fd())).transpose()?;
         let start = Instant::now();
         let result = connection
@@ -448,19 +442,6 @@ impl Core {
         }
         result
     }
-}
-
-/// Checks that every header string of `event` is UTF-8, naming the first that is not.
-fn check_utf8<E: AsEvent>(event: &E) -> Result<()> {
-    for h in 0..event.header_count() {
-        let (key, value) = event.header(h);
-        for (what, string) in [("key", key), ("value", value)] {
-            if let Err(e) = std::str::from_utf8(string) {
-                return Err(err!(InvalidArg, "header {h} {what} is not UTF-8: {e}"));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The attempts of a call that failed on every host tried.

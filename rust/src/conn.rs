@@ -60,6 +60,14 @@ impl Transport {
         Ok(transport)
     }
 
+    /// Whether connections are made with TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// The TLS part. Fails with `Config` when the TLS settings are unusable:
     /// a file unreadable or not PEM, a client key not matching its
     /// certificate, TLS keys set without `ssl=true`, or `ssl=true` in a build

@@ -5,6 +5,9 @@
 //! the encoder reads the caller's memory (an `Event`, an `EventView`'s slices,
 //! or the C structs behind `flume_event`) directly.
 
+use crate::error::Result;
+use crate::wire::HeaderSink;
+
 /// Read access to one event: its headers (key, value) and its body, as bytes.
 /// Implemented by [`Event`], [`EventView`] and references to either, so
 /// `append_batch` takes `&[Event]`, `&[EventView]` and `&[&Event]` alike.
@@ -18,6 +21,21 @@ pub trait AsEvent {
     fn header(&self, index: usize) -> (&[u8], &[u8]);
     /// The body bytes.
     fn body(&self) -> &[u8];
+    /// Writes the headers, in order, through `sink`: key then value of each
+    /// of the `header_count()` headers. The encoder calls it once per event
+    /// it encodes; the default writes `header(i)`. An event whose strings
+    /// must be measured (the C API's NUL-terminated strings) overrides it
+    /// to measure them while they are copied. An error fails the call
+    /// before anything of it is sent.
+    #[inline]
+    fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
+        for index in 0..self.header_count() {
+            let (key, value) = self.header(index);
+            sink.string(key);
+            sink.string(value);
+        }
+        Ok(())
+    }
 }
 
 impl<T: AsEvent + ?Sized> AsEvent for &T {
@@ -29,6 +47,10 @@ impl<T: AsEvent + ?Sized> AsEvent for &T {
     }
     fn body(&self) -> &[u8] {
         (**self).body()
+    }
+    #[inline]
+    fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
+        (**self).write_headers(sink)
     }
 }
 

@@ -212,7 +212,7 @@ pub use statistics::{HostStats, LatencyStats, QueueStats, SpoolStats, Stats};
 pub mod unstable {
     pub use crate::wire::{
         batch_call_size, decode_call, decode_reply, decode_reply_to_call, encode_call, encode_call_spliced,
-        encode_reply, event_size, frame_len, segments, Call, Method, ReceivedEvent, Splice, Status, FRAME_HEADER_LEN,
-        SPLICED_BODY_MIN,
+        encode_reply, event_size, frame_len, segments, Call, CallLimits, HeaderSink, Method, ReceivedEvent, Request,
+        Splice, Status, FRAME_HEADER_LEN, SPLICED_BODY_MIN,
     };
 }

@@ -7,18 +7,15 @@ use std::time::Instant;
 use crate::conn::Connection;
 use crate::error::{err, Result};
 use crate::sync::{Condvar, Mutex, MutexGuard};
-use crate::wire::Splice;
 
-/// One connection and the buffers its calls reuse. The connection is `None`
-/// until first used and after an error dropped it; the buffers stay, so
-/// reconnecting does not reallocate.
+/// One connection and the reply buffer its calls reuse (requests are encoded
+/// before a slot is taken, into the calling thread's `wire::Request`). The
+/// connection is `None` until first used and after an error dropped it; the
+/// buffer stays, so reconnecting does not reallocate.
 #[derive(Default)]
 pub(crate) struct Slot {
     pub(crate) connection: Option<Connection>,
     pub(crate) seqid: i32,
-    pub(crate) request: Vec<u8>,
-    /// Where the request's spliced bodies go (see `wire::encode_call_spliced`).
-    pub(crate) splices: Vec<Splice>,
     pub(crate) reply: Vec<u8>,
 }
 

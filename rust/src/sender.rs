@@ -648,7 +648,7 @@ impl Worker<'_> {
     }
 
     /// How many of the batch's leading events fit in one `appendBatch` call
-    /// (at least one): `Core::next_call_len`, from the sizes `send` recorded.
+    /// (at least one), from the sizes `send` recorded.
     fn next_call_len(&self) -> usize {
         let config = self.config;
         let mut events_size = 0usize;

@@ -102,6 +102,24 @@ impl Encoder for BinaryEncoder {
     fn i32(buf: &mut Cursor<'_>, value: i32) {
         buf.extend_from_slice(&value.to_be_bytes());
     }
+
+    #[inline(always)]
+    unsafe fn event_begin(dst: *mut u8, header_count: usize) -> usize {
+        // Field 1, a map; its key and value types and its count.
+        let (t, s) = (type_code(TType::Map), type_code(TType::String));
+        let head = [t, 0, 1, s, s];
+        dst.cast::<[u8; 5]>().write_unaligned(head);
+        dst.add(5).cast::<[u8; 4]>().write_unaligned((header_count as i32).to_be_bytes());
+        9
+    }
+
+    #[inline(always)]
+    unsafe fn body_begin(dst: *mut u8, len: usize) -> usize {
+        // Field 2, a string; its length.
+        dst.cast::<[u8; 3]>().write_unaligned([type_code(TType::String), 0, 2]);
+        dst.add(3).cast::<[u8; 4]>().write_unaligned((len as i32).to_be_bytes());
+        7
+    }
 }
 
 pub(super) struct BinaryDecoder<'a> {

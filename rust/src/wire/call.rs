@@ -12,9 +12,9 @@ use crate::error::{err, Result};
 use crate::event::AsEvent;
 
 // Field ids of the IDL: ThriftFlumeEvent { 1: headers, 2: body }, args { 1: event(s) }.
-const HEADERS_FIELD: i16 = 1;
-const BODY_FIELD: i16 = 2;
-const ARGS_FIELD: i16 = 1;
+pub(super) const HEADERS_FIELD: i16 = 1;
+pub(super) const BODY_FIELD: i16 = 2;
+pub(super) const ARGS_FIELD: i16 = 1;
 
 /// Encoded size of one `ThriftFlumeEvent` struct.
 pub fn event_size<E: AsEvent>(protocol: Protocol, event: &E) -> usize {
@@ -93,15 +93,6 @@ fn event_size_with<P: Encoder, E: AsEvent>(event: &E) -> usize {
     event_size_and_ascii_with::<P, E>(event).0
 }
 
-/// `event_size` and whether every header byte is ASCII, in one pass over the
-/// headers (the validation before sending needs both).
-pub fn event_size_and_ascii<E: AsEvent>(protocol: Protocol, event: &E) -> (usize, bool) {
-    match protocol {
-        Protocol::Compact => event_size_and_ascii_with::<CompactEncoder, E>(event),
-        Protocol::Binary => event_size_and_ascii_with::<BinaryEncoder, E>(event),
-    }
-}
-
 #[inline(always)]
 fn event_size_and_ascii_with<P: Encoder, E: AsEvent>(event: &E) -> (usize, bool) {
     let count = event.header_count();
@@ -122,7 +113,7 @@ fn event_size_and_ascii_with<P: Encoder, E: AsEvent>(event: &E) -> (usize, bool)
 /// from 8 bytes on, a word at a time and a last word overlapping the one
 /// before; under 8 bytes, two overlapping half words or single bytes.
 #[inline(always)]
-fn high_bits(s: &[u8]) -> u64 {
+pub(super) fn high_bits(s: &[u8]) -> u64 {
     let len = s.len();
     let p = s.as_ptr();
     // SAFETY: every load below reads inside `s`: at offsets i < len - 8 and
@@ -144,7 +135,7 @@ fn high_bits(s: &[u8]) -> u64 {
     s.iter().fold(0, |bits, &byte| bits | u64::from(byte))
 }
 
-fn call_size_with<P: Encoder>(method: Method, count: usize, events_size: usize) -> usize {
+pub(super) fn call_size_with<P: Encoder>(method: Method, count: usize, events_size: usize) -> usize {
     let list_header = match method {
         Method::Append => 0,
         Method::AppendBatch => P::list_begin_size(count),
@@ -205,6 +196,19 @@ fn encode_headers<P: Encoder, E: AsEvent>(buf: &mut Cursor<'_>, event: &E) {
         P::binary(buf, key);
         P::binary(buf, value);
     }
+}
+
+/// Checks that every header string of `event` is UTF-8, naming the first that is not.
+pub(crate) fn check_utf8<E: AsEvent>(event: &E) -> Result<()> {
+    for h in 0..event.header_count() {
+        let (key, value) = event.header(h);
+        for (what, string) in [("key", key), ("value", value)] {
+            if let Err(e) = std::str::from_utf8(string) {
+                return Err(err!(InvalidArg, "header {h} {what} is not UTF-8: {e}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An event as a server decoded it. Header strings are decoded as Flume does:

@@ -155,6 +155,45 @@ impl Encoder for CompactEncoder {
     fn i32(buf: &mut Cursor<'_>, value: i32) {
         write_varint(buf, zigzag32(value));
     }
+
+    #[inline(always)]
+    unsafe fn event_begin(dst: *mut u8, header_count: usize) -> usize {
+        // Field 1 (delta 1), a map; then the count and the key and value types.
+        dst.write((1 << 4) | type_code(TType::Map));
+        if header_count == 0 {
+            dst.add(1).write(0);
+            return 2;
+        }
+        let n = 1 + raw_varint(dst.add(1), header_count as u64);
+        dst.add(n).write((type_code(TType::String) << 4) | type_code(TType::String));
+        n + 1
+    }
+
+    #[inline(always)]
+    unsafe fn body_begin(dst: *mut u8, len: usize) -> usize {
+        // Field 2 after field 1 (delta 1), a string.
+        dst.write((1 << 4) | type_code(TType::String));
+        // Bodies of up to 16 KiB: a two-byte varint, without the loop.
+        if (0x80..0x4000).contains(&len) {
+            dst.add(1).write((len as u8) | 0x80);
+            dst.add(2).write((len >> 7) as u8);
+            return 3;
+        }
+        1 + raw_varint(dst.add(1), len as u64)
+    }
+}
+
+/// Writes a varint at `dst` (at most 10 bytes) and returns its length.
+#[inline(always)]
+unsafe fn raw_varint(dst: *mut u8, mut v: u64) -> usize {
+    let mut n = 0;
+    while v >= 0x80 {
+        dst.add(n).write((v as u8) | 0x80);
+        v >>= 7;
+        n += 1;
+    }
+    dst.add(n).write(v as u8);
+    n + 1
 }
 
 pub(super) struct CompactDecoder<'a> {

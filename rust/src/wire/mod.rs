@@ -4,18 +4,24 @@
 //!
 //! Each protocol supplies its primitives behind two small traits (`Encoder`,
 //! `Decoder`); the message layouts are written once, in `call.rs` (the call a
-//! client sends) and `reply.rs` (the reply a server sends).
+//! client sends) and `reply.rs` (the reply a server sends). The client's own
+//! encoder is `request.rs` (`Request`: a call encoded and checked in one
+//! pass, before it is sent), which events write their headers into through
+//! `sink.rs` (`HeaderSink`, which measures C strings as it copies them).
 
 mod binary;
 mod call;
 mod compact;
 mod reply;
+mod request;
+mod sink;
 
 pub use call::{
-    batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Call,
-    ReceivedEvent, Splice,
+    batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, segments, Call, ReceivedEvent, Splice,
 };
 pub use reply::{decode_reply, decode_reply_to_call, encode_reply, Status};
+pub use request::{CallLimits, Request};
+pub use sink::HeaderSink;
 
 use crate::error::{err, Result};
 
@@ -99,7 +105,24 @@ trait Encoder {
         buf.extend_from_slice(bytes);
     }
     fn i32(buf: &mut Cursor<'_>, value: i32);
+
+    /// The start of a `ThriftFlumeEvent`, as `field_begin` and `map_begin`
+    /// write it: its headers field and the map header of `header_count`
+    /// string pairs. Returns the bytes written (at most `EVENT_PART_MAX`).
+    ///
+    /// # Safety
+    /// `dst` must be writable for `EVENT_PART_MAX` bytes.
+    unsafe fn event_begin(dst: *mut u8, header_count: usize) -> usize;
+    /// The body field's header and the body's length prefix. Returns the
+    /// bytes written (at most `EVENT_PART_MAX`).
+    ///
+    /// # Safety
+    /// `dst` must be writable for `EVENT_PART_MAX` bytes.
+    unsafe fn body_begin(dst: *mut u8, len: usize) -> usize;
 }
+
+/// The most bytes `Encoder::event_begin` and `Encoder::body_begin` write.
+const EVENT_PART_MAX: usize = 16;
 
 /// A message header as read.
 struct MessageHeader<'a> {
@@ -313,6 +336,62 @@ impl<'a> Cursor<'a> {
             }
         }
         self.pos += len;
+    }
+
+    /// Appends an event's body: as `extend_from_slice`, but a body longer than
+    /// a header string goes straight to `memcpy`.
+    #[inline(always)]
+    fn extend_body(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 32 {
+            return self.extend_from_slice(bytes);
+        }
+        self.room(bytes.len());
+        // SAFETY: `room` made `len` bytes from `pos` writable.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(self.pos), bytes.len()) };
+        self.pos += bytes.len();
+    }
+
+    /// `extend_from_slice`, returning the OR of the bytes copied (in some of
+    /// its 8 byte lanes; see `call::high_bits`), taken from the loads of the copy.
+    #[inline(always)]
+    fn extend_from_slice_high(&mut self, bytes: &[u8]) -> u64 {
+        let len = bytes.len();
+        self.room(len);
+        let src = bytes.as_ptr();
+        // SAFETY: as in `extend_from_slice`.
+        let high = unsafe {
+            let dst = self.ptr.add(self.pos);
+            if (17..=32).contains(&len) {
+                let (a, b) = (src.cast::<u128>().read_unaligned(), src.add(len - 16).cast::<u128>().read_unaligned());
+                dst.cast::<u128>().write_unaligned(a);
+                dst.add(len - 16).cast::<u128>().write_unaligned(b);
+                let ab = a | b;
+                ab as u64 | (ab >> 64) as u64
+            } else if (8..=16).contains(&len) {
+                let (a, b) = (src.cast::<u64>().read_unaligned(), src.add(len - 8).cast::<u64>().read_unaligned());
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(len - 8).cast::<u64>().write_unaligned(b);
+                a | b
+            } else if (4..8).contains(&len) {
+                let (a, b) = (src.cast::<u32>().read_unaligned(), src.add(len - 4).cast::<u32>().read_unaligned());
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(len - 4).cast::<u32>().write_unaligned(b);
+                u64::from(a | b)
+            } else {
+                std::ptr::copy_nonoverlapping(src, dst, len);
+                call::high_bits(bytes)
+            }
+        };
+        self.pos += len;
+        high
+    }
+
+    /// Writes at most `EVENT_PART_MAX` bytes with `write`, which returns how many.
+    #[inline(always)]
+    fn write_part(&mut self, write: impl FnOnce(*mut u8) -> usize) {
+        self.room(EVENT_PART_MAX);
+        // SAFETY: `room` made `EVENT_PART_MAX` bytes from `pos` writable.
+        self.pos += write(unsafe { self.ptr.add(self.pos) });
     }
 
     /// Overwrites 4 bytes already written at `at`.

@@ -1,0 +1,354 @@
+//! `HeaderSink`: where an event writes its header strings on the way into a
+//! request (`AsEvent::write_headers`). Each string is measured, checked for
+//! bytes above ASCII and copied in one pass over it; the length prefix is
+//! written by the same call.
+
+use std::ffi::c_char;
+
+use super::Cursor;
+
+/// The top bit of each byte of a word: a string is ASCII if none is set in
+/// the OR of its bytes.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Writes an event's header strings, each with its length prefix, into the
+/// request being encoded, and notes whether every byte was ASCII (the
+/// client checks the UTF-8 of an event only when one was not).
+///
+/// An implementation of `AsEvent::write_headers` calls `string` or
+/// `c_string` exactly twice per header (key, then value), `header_count()`
+/// headers in order; the encoder checks the count.
+pub struct HeaderSink<'a> {
+    pub(super) buf: Cursor<'a>,
+    /// The OR of the strings' bytes (in some of its 8 lanes).
+    pub(super) high: u64,
+    /// Strings written for the current event.
+    pub(super) strings: usize,
+    /// Compact protocol (varint prefixes); else binary (4-byte big-endian prefixes).
+    compact: bool,
+}
+
+impl<'a> HeaderSink<'a> {
+    pub(super) fn new(buf: Cursor<'a>, compact: bool) -> HeaderSink<'a> {
+        HeaderSink { buf, high: 0, strings: 0, compact }
+    }
+
+    /// Whether every string written since `high` was last cleared is ASCII.
+    pub(super) fn ascii(&self) -> bool {
+        self.high & HIGH_BITS == 0
+    }
+
+    /// Writes `len` as a length prefix (the protocol's).
+    #[inline(always)]
+    fn prefix(&mut self, len: usize) {
+        if self.compact {
+            let mut v = len as u64;
+            while v >= 0x80 {
+                self.buf.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            self.buf.push(v as u8);
+        } else {
+            self.buf.extend_from_slice(&(len as i32).to_be_bytes());
+        }
+    }
+
+    /// Writes a string given as bytes.
+    #[inline]
+    pub fn string(&mut self, s: &[u8]) {
+        self.strings += 1;
+        self.prefix(s.len());
+        self.high |= self.buf.extend_from_slice_high(s);
+    }
+
+    /// Writes a NUL-terminated string (without its NUL), measuring it as it
+    /// goes: no `strlen` beforehand.
+    ///
+    /// # Safety
+    /// `s` must point to a NUL-terminated string that stays unchanged during the call.
+    #[inline]
+    pub unsafe fn c_string(&mut self, s: *const c_char) {
+        let mut state = self.state();
+        if self.compact {
+            self.c_string_with::<true>(&mut state, s);
+        } else {
+            self.c_string_with::<false>(&mut state, s);
+        }
+        self.set_state(state);
+        self.strings += 1;
+    }
+
+    /// Writes headers given as (key, value) pairs of NUL-terminated strings,
+    /// as `c_string` does. Fails with the index of the first header with a
+    /// NULL key or value (after writing the headers before it).
+    ///
+    /// # Safety
+    /// Each non-NULL pointer must point to a NUL-terminated string that stays
+    /// unchanged during the call.
+    #[inline(always)]
+    pub unsafe fn c_headers(&mut self, headers: &[[*const c_char; 2]]) -> std::result::Result<(), usize> {
+        if self.compact {
+            self.c_headers_with::<true>(headers)
+        } else {
+            self.c_headers_with::<false>(headers)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn c_headers_with<const COMPACT: bool>(
+        &mut self,
+        headers: &[[*const c_char; 2]],
+    ) -> std::result::Result<(), usize> {
+        // The state in locals for the whole loop: the stores through raw
+        // pointers could otherwise alias it and force reloads.
+        let mut state = self.state();
+        for (index, [key, value]) in headers.iter().enumerate() {
+            if key.is_null() | value.is_null() {
+                self.set_state(state);
+                return Err(index);
+            }
+            self.c_string_with::<COMPACT>(&mut state, *key);
+            self.c_string_with::<COMPACT>(&mut state, *value);
+        }
+        self.set_state(state);
+        self.strings += 2 * headers.len();
+        Ok(())
+    }
+
+    fn state(&self) -> State {
+        State { ptr: self.buf.ptr, pos: self.buf.pos, cap: self.buf.cap, high: self.high }
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.buf.pos = state.pos;
+        self.high = state.high;
+    }
+
+    #[inline(always)]
+    unsafe fn c_string_with<const COMPACT: bool>(&mut self, state: &mut State, s: *const c_char) {
+        let s = s.cast::<u8>();
+        let len = c_len(s);
+        if len >= SHORT || state.cap - state.pos < SHORT + 4 {
+            self.set_state(*state);
+            self.long_string(std::slice::from_raw_parts(s, len));
+            *state = self.state();
+            return;
+        }
+        // The prefix of a string shorter than 128 bytes, as 4 bytes: a
+        // compact one-byte varint (the string overwrites the other 3), or a
+        // binary big-endian length.
+        let at = state.ptr.add(state.pos);
+        let (word, prefix_len) = if COMPACT { (len as u32, 1) } else { ((len as u32).to_be(), 4) };
+        at.cast::<u32>().write_unaligned(word);
+        state.high |= copy_short(at.add(prefix_len), s, len);
+        state.pos += prefix_len + len;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn long_string(&mut self, s: &[u8]) {
+        self.prefix(s.len());
+        self.high |= self.buf.extend_from_slice_high(s);
+    }
+}
+
+/// `HeaderSink`'s state while it writes C strings.
+#[derive(Clone, Copy)]
+struct State {
+    ptr: *mut u8,
+    pos: usize,
+    cap: usize,
+    high: u64,
+}
+
+/// Strings shorter than this take `c_string`'s fast path.
+const SHORT: usize = 128;
+
+/// Copies `len` (< `SHORT`) bytes from `src` to `dst` and returns their OR
+/// (in some of its 8 byte lanes), taken from the copy's own loads: short
+/// strings in two overlapping moves, without a call to `memcpy`.
+///
+/// # Safety
+/// `src` readable and `dst` writable for `len` bytes.
+#[inline(always)]
+unsafe fn copy_short(dst: *mut u8, src: *const u8, len: usize) -> u64 {
+    if len <= 16 {
+        if len >= 8 {
+            let (a, b) = (src.cast::<u64>().read_unaligned(), src.add(len - 8).cast::<u64>().read_unaligned());
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(len - 8).cast::<u64>().write_unaligned(b);
+            return a | b;
+        }
+        if len >= 4 {
+            let (a, b) = (src.cast::<u32>().read_unaligned(), src.add(len - 4).cast::<u32>().read_unaligned());
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(len - 4).cast::<u32>().write_unaligned(b);
+            return u64::from(a | b);
+        }
+        let mut high = 0;
+        for i in 0..len {
+            let byte = *src.add(i);
+            *dst.add(i) = byte;
+            high |= u64::from(byte);
+        }
+        return high;
+    }
+    if len <= 32 {
+        let (a, b) = (src.cast::<u128>().read_unaligned(), src.add(len - 16).cast::<u128>().read_unaligned());
+        dst.cast::<u128>().write_unaligned(a);
+        dst.add(len - 16).cast::<u128>().write_unaligned(b);
+        let ab = a | b;
+        return ab as u64 | (ab >> 64) as u64;
+    }
+    std::ptr::copy_nonoverlapping(src, dst, len);
+    super::call::high_bits(std::slice::from_raw_parts(src, len))
+}
+
+/// The length of a NUL-terminated string, by aligned 16-byte blocks (SSE2):
+/// most header strings end within one or two.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+unsafe fn c_len(s: *const u8) -> usize {
+    let off = s as usize & 15;
+    let block = s.wrapping_sub(off);
+    // Lanes before the string's start shifted out.
+    let zeros = zero_lanes(block) >> off;
+    if zeros != 0 {
+        return zeros.trailing_zeros() as usize;
+    }
+    let zeros = zero_lanes(block.wrapping_add(16));
+    if zeros != 0 {
+        return 16 - off + zeros.trailing_zeros() as usize;
+    }
+    c_len_rest(s, block.wrapping_add(16))
+}
+
+/// `c_len` of a string whose first block holds no NUL.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(never)]
+unsafe fn c_len_rest(s: *const u8, mut block: *const u8) -> usize {
+    loop {
+        block = block.wrapping_add(16);
+        let zeros = zero_lanes(block);
+        if zeros != 0 {
+            // The NUL is at `block + zeros.trailing_zeros()`, after `s`.
+            return (block as usize + zeros.trailing_zeros() as usize) - s as usize;
+        }
+    }
+}
+
+/// Other targets: `strlen`, then the copy.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+unsafe fn c_len(s: *const u8) -> usize {
+    libc::strlen(s.cast())
+}
+
+/// Bit i set for each zero byte i of the aligned 16 bytes at `block`.
+///
+/// Aligned, they never straddle a page: readable when any byte of them is
+/// (the string's first byte or its NUL). They may extend past the string's
+/// allocation, which a Rust load may not do; an `asm` load makes no such
+/// claim to the compiler. (Memory checkers accept aligned loads partly
+/// outside a block, as glibc's `strlen` makes them.)
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+unsafe fn zero_lanes(block: *const u8) -> u32 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_setzero_si128};
+    let v: __m128i;
+    std::arch::asm!(
+        "movdqa {v}, xmmword ptr [{p}]",
+        p = in(reg) block,
+        v = out(xmm_reg) v,
+        options(pure, readonly, nostack, preserves_flags)
+    );
+    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeaderSink;
+    use crate::wire::Cursor;
+
+    fn written(strings: &[&[u8]], compact: bool) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        let mut sink = HeaderSink::new(Cursor::new(&mut out, 0), compact);
+        for s in strings {
+            let mut c = s.to_vec();
+            c.push(0);
+            unsafe { sink.c_string(c.as_ptr().cast()) };
+        }
+        let ascii = sink.ascii();
+        drop(sink);
+        (out, ascii)
+    }
+
+    #[test]
+    fn c_strings_of_every_length_and_alignment_are_measured_copied_and_checked() {
+        // A pool with strings at every offset of an aligned block.
+        for compact in [true, false] {
+            for len in 0..70usize {
+                for off in 0..16usize {
+                    for high_at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                        let mut pool = [0u8; 128];
+                        let base = pool.as_ptr() as usize;
+                        let start = (16 - base % 16) % 16 + off;
+                        let mut s: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                        if let (Some(at), true) = (high_at, len > 0) {
+                            s[at] = 0xc3;
+                        }
+                        pool[start..start + len].copy_from_slice(&s);
+                        pool[start + len] = 0;
+                        // Bytes above ASCII after the NUL must not count.
+                        pool[start + len + 1..].fill(0xff);
+                        let mut out = Vec::new();
+                        let mut sink = HeaderSink::new(Cursor::new(&mut out, 0), compact);
+                        unsafe { sink.c_string(pool[start..].as_ptr().cast()) };
+                        let ascii = sink.ascii();
+                        drop(sink);
+                        let mut expected = Vec::new();
+                        if compact {
+                            expected.push(len as u8);
+                        } else {
+                            expected.extend_from_slice(&(len as u32).to_be_bytes());
+                        }
+                        expected.extend_from_slice(&s);
+                        assert_eq!(out, expected, "len {len}, offset {off}");
+                        assert_eq!(ascii, high_at.is_none() || len == 0, "len {len}, offset {off}, {high_at:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn consecutive_c_strings_follow_each_other_and_long_ones_get_a_long_prefix() {
+        let long = vec![b'x'; 300];
+        let (out, ascii) = written(&[b"host", b"web-17.example.com", &long, b""], true);
+        assert!(ascii);
+        let mut expected = vec![4];
+        expected.extend_from_slice(b"host");
+        expected.push(18);
+        expected.extend_from_slice(b"web-17.example.com");
+        expected.extend_from_slice(&[0xac, 0x02]); // 300 as a varint
+        expected.extend_from_slice(&long);
+        expected.push(0);
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn byte_strings_are_prefixed_copied_and_checked() {
+        let mut out = Vec::new();
+        let mut sink = HeaderSink::new(Cursor::new(&mut out, 0), false);
+        sink.string(b"key");
+        assert!(sink.ascii());
+        sink.string("välue".as_bytes());
+        assert!(!sink.ascii());
+        drop(sink);
+        let mut expected = vec![0, 0, 0, 3];
+        expected.extend_from_slice(b"key");
+        expected.extend_from_slice(&[0, 0, 0, 6]);
+        expected.extend_from_slice("välue".as_bytes());
+        assert_eq!(out, expected);
+    }
+}
