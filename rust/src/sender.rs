@@ -681,11 +681,14 @@ impl Worker<'_> {
                     ErrorKind::Connect,
                     format!("event-timeout ({ms} ms) passed before the event was sent (nothing was sent): {}", f.message()),
                 ),
+                // The earlier failure with its code's name, as it always read.
                 Some(f) => err!(
                     Expired,
-                    "event-timeout ({ms} ms) passed before the event was sent (nothing was sent); the calls ahead of it failed: {}",
-                    f
-                ),
+                    "event-timeout ({ms} ms) passed before the event was sent (nothing was sent); the calls ahead of it failed: {}: {}",
+                    f.kind().name(),
+                    f.message()
+                )
+                .with_source_of(f),
                 None => err!(
                     Expired,
                     "event-timeout ({ms} ms) passed before the event was sent (nothing was sent): the events ahead of it took that long"
