@@ -657,6 +657,23 @@ fn set_error(key: &str, value: &str, words: &[&str]) {
     }
 }
 
+/// A file that cannot be read: `Config`, with the operating system's error as its source.
+#[test]
+fn an_unreadable_tls_file_has_the_os_error_as_its_source() {
+    let missing = std::env::temp_dir().join(format!("flume-client-no-such-file-{}.pem", std::process::id()));
+    for key in ["truststore", "ssl-client-cert", "ssl-client-key"] {
+        let mut config = Config::default();
+        let e = config.set(key, missing.to_str().unwrap()).expect_err(key);
+        assert_eq!(e.kind(), ErrorKind::Config, "{key}: {e}");
+        assert!(e.message().starts_with(&format!("{key}: cannot read {}", missing.display())), "{e}");
+        let os = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(os.map(|os| os.kind()), Some(std::io::ErrorKind::NotFound), "{key}: {e:?}");
+    }
+    // A file that was read but is not what the key wants has no OS error behind it.
+    let e = Config::default().set("truststore", &certs().path("ca-truststore.jks")).expect_err("JKS");
+    assert!(std::error::Error::source(&e).is_none(), "{e:?}");
+}
+
 #[test]
 fn java_keystores_are_refused_with_the_keytool_command() {
     let c = certs();
