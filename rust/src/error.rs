@@ -89,14 +89,17 @@ struct Row {
 //    `Delivery`, the description flume_result_str() gives after the name, and the C doc;
 // 2. in src/error.rs, add `pub const FLUME_ERR_NAME: flume_result = N;` with the row's C doc
 //    as its `///` comment (cbindgen reads only literal items; line breaks are free), then
-//    regenerate the header: `FLUME_CLIENT_UPDATE_HEADER=1 cargo build`;
+//    regenerate the header: `FLUME_CLIENT_UPDATE_HEADER=1 cargo build`; if delivery reports
+//    can carry it, name it in flume_delivery_cb's doc (src/config.rs) too;
 // 3. add its row to README.md's "Result codes" table (name, number, meaning, and the third
 //    column saying "nothing", "maybe" or "yes, and rejected" as its `Delivery`);
 // 4. if it is `MaybeDelivered`, add it to `delivery_unknown` in include/flume_client.hpp;
 // 5. test what makes the library return it. `cargo test --test result_codes` checks
 //    steps 2 to 4 against this table (names, numbers, C docs, README, C++ header).
-// Statistics (per-code counters, JSON and Prometheus), flume_result_str() and the C++
-// names follow by themselves.
+// Statistics (per-code counters, JSON and Prometheus), flume_result_str(), the C++ names and
+// `maybe_delivered` (failover, retries) follow by themselves; flume-send's exit status
+// (tools/src/bin/flume-send.rs, `delivery_failure`) is chosen per kind: give the new one its own
+// if "delivery unknown" (the default) is wrong for it.
 result_codes! {
     /// A NULL pointer where one is not allowed, invalid UTF-8 in a header, a bad host. Nothing sent.
     InvalidArg = 1, "FLUME_ERR_INVALID_ARG", NotSent,
