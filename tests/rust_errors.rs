@@ -23,7 +23,9 @@ fn refused_address() -> String {
 }
 
 fn config() -> Config {
-    Config { connect_timeout: Duration::from_secs(5), ..Config::default() }
+    let mut config = Config::default();
+    config.connect_timeout = Duration::from_secs(5);
+    config
 }
 
 #[test]
@@ -145,4 +147,13 @@ fn each_kind_says_what_it_means_for_delivery() {
         assert_eq!(kind.delivery(), delivery, "{kind:?}");
         assert_eq!(kind.maybe_delivered(), delivery == MaybeDelivered, "{kind:?}");
     }
+}
+
+#[test]
+fn an_unreadable_properties_file_has_the_os_error_as_its_source() {
+    let missing = std::env::temp_dir().join(format!("flume-client-no-such-{}.properties", std::process::id()));
+    let e = Config::default().load_properties_file(&missing).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArg, "{e:?}");
+    let os = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).unwrap_or_else(|| panic!("{e:?}"));
+    assert_eq!(os.kind(), std::io::ErrorKind::NotFound);
 }
