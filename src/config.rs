@@ -298,7 +298,7 @@ impl CCallback {
     fn report(&self, report: &DeliveryReport) {
         let (code, message) = match report.result {
             Ok(()) => (FLUME_OK, CString::default()),
-            Err(e) => (e.kind().code(), CString::new(e.to_string().replace('\0', "\\0")).unwrap_or_default()),
+            Err(e) => (e.kind().code(), crate::error::c_message(e)),
         };
         // SAFETY: the caller gave a function of this signature.
         unsafe { (self.cb)(report.opaque as *mut c_void, code, message.as_ptr(), self.user) }

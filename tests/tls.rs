@@ -475,12 +475,15 @@ fn server_certificate_from_an_untrusted_ca() {
     let mut server = start_tls(PeerKind::Java, Protocol::Compact, ServerCert::OtherCa, &[]);
     let events = sample(3, 6);
     let client = Client::new(&server.address(), &tls_config(Protocol::Compact)).unwrap();
-    expect_failure(
+    let e = expect_failure(
         "other CA",
         send(&client, &events),
         ErrorKind::Connect,
         &["not signed by a CA in the truststore", "ca.pem"],
     );
+    // Rust users get rustls' own error as the cause (this crate has no rustls to downcast to: its Debug).
+    let source = std::error::Error::source(&e).expect("the TLS error as the source");
+    assert_eq!(format!("{source:?}"), "InvalidCertificate(UnknownIssuer)");
     // Not verifying the name still verifies the chain.
     let config = with(tls_config(Protocol::Compact), &[("ssl-verify-hostname", "false")]);
     let client = Client::new(&server.address(), &config).unwrap();
@@ -652,6 +655,23 @@ fn set_error(key: &str, value: &str, words: &[&str]) {
     for word in words {
         assert!(e.message().contains(word), "{key}={value}: message lacks {word:?}: {e}");
     }
+}
+
+/// A file that cannot be read: `Config`, with the operating system's error as its source.
+#[test]
+fn an_unreadable_tls_file_has_the_os_error_as_its_source() {
+    let missing = std::env::temp_dir().join(format!("flume-client-no-such-file-{}.pem", std::process::id()));
+    for key in ["truststore", "ssl-client-cert", "ssl-client-key"] {
+        let mut config = Config::default();
+        let e = config.set(key, missing.to_str().unwrap()).expect_err(key);
+        assert_eq!(e.kind(), ErrorKind::Config, "{key}: {e}");
+        assert!(e.message().starts_with(&format!("{key}: cannot read {}", missing.display())), "{e}");
+        let os = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(os.map(|os| os.kind()), Some(std::io::ErrorKind::NotFound), "{key}: {e:?}");
+    }
+    // A file that was read but is not what the key wants has no OS error behind it.
+    let e = Config::default().set("truststore", &certs().path("ca-truststore.jks")).expect_err("JKS");
+    assert!(std::error::Error::source(&e).is_none(), "{e:?}");
 }
 
 #[test]

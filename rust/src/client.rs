@@ -459,7 +459,10 @@ impl Failure {
         }
         self.last = Some(match self.last.take() {
             None => e,
-            Some(earlier) => Error::new(e.kind(), format!("{}; then {}", earlier.message(), e.message())),
+            Some(earlier) => {
+                let message = format!("{}; then {}", earlier.message(), e.message());
+                e.with_message(message)
+            }
         });
     }
 
@@ -469,7 +472,7 @@ impl Failure {
     fn into_error(self) -> Error {
         let last = self.last.unwrap_or_else(|| err!(Internal, "no host to try"));
         match self.uncertain {
-            Some(kind) if !last.kind().maybe_delivered() => Error::new(kind, last.message()),
+            Some(kind) if !last.kind().maybe_delivered() => last.with_kind(kind),
             _ => last,
         }
     }

@@ -272,8 +272,9 @@ impl Config {
     /// ```
     pub fn load_properties_file(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::new(ErrorKind::InvalidArg, format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(ErrorKind::InvalidArg, format!("cannot read {}: {e}", path.display())).with_source(e)
+        })?;
         self.load_properties_str(&text).map_err(|e| err!(Config, "{}: {}", path.display(), e.message()))
     }
 

@@ -266,7 +266,7 @@ impl Connection {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if !poll_until(self.fd(), libc::POLLOUT, deadline)
-                        .map_err(|e| err!(Io, "{}: poll: {e}", self.peer))?
+                        .map_err(|e| err!(Io, "{}: poll: {e}", self.peer).with_source(e))?
                     {
                         return Err(err!(
                             Timeout,
@@ -299,7 +299,8 @@ impl Connection {
                         "{}: connection broken while sending ({sent} of {total} bytes sent){}: {e}",
                         self.peer,
                         self.plain_to_tls_hint()
-                    ));
+                    )
+                    .with_source(e));
                 }
             }
         }
@@ -393,7 +394,9 @@ impl Connection {
             return Ok(());
         }
         loop {
-            if !poll_until(self.fd(), libc::POLLIN, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+            if !poll_until(self.fd(), libc::POLLIN, deadline)
+                .map_err(|e| err!(Io, "{}: poll: {e}", self.peer).with_source(e))?
+            {
                 return Err(self.reply_timeout(buf.len()));
             }
             if self.recv_once(buf, libc::MSG_DONTWAIT)? {
@@ -421,7 +424,7 @@ impl Connection {
                     return Ok(false);
                 }
                 let hint = if buf.is_empty() { self.plain_to_tls_hint() } else { "" };
-                Err(err!(Io, "{}: connection broken while receiving{hint}: {e}", self.peer))
+                Err(err!(Io, "{}: connection broken while receiving{hint}: {e}", self.peer).with_source(e))
             }
         }
     }
@@ -525,12 +528,18 @@ impl Connection {
                 match tls.write_tls(&mut SocketIo(fd)) {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if !poll_until(fd, libc::POLLOUT, deadline).map_err(|e| err!(Connect, "{peer}: poll: {e}"))? {
+                        if !poll_until(fd, libc::POLLOUT, deadline)
+                            .map_err(|e| err!(Connect, "{peer}: poll: {e}").with_source(e))?
+                        {
                             return Err(timed_out("sending"));
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(err!(Connect, "{peer}: TLS handshake: connection broken while sending: {e}")),
+                    Err(e) => {
+                        return Err(
+                            err!(Connect, "{peer}: TLS handshake: connection broken while sending: {e}").with_source(e)
+                        )
+                    }
                 }
             }
             if !tls.is_handshaking() {
@@ -548,11 +557,15 @@ impl Connection {
                     if let Err(e) = tls.process_new_packets() {
                         // Tell the server why (rustls queued an alert), best effort.
                         let _ = tls.write_tls(&mut SocketIo(fd));
-                        return Err(err!(Connect, "{peer}: TLS handshake failed: {}", settings.describe(&e)));
+                        return Err(
+                            err!(Connect, "{peer}: TLS handshake failed: {}", settings.describe(&e)).with_source(e)
+                        );
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !poll_until(fd, libc::POLLIN, deadline).map_err(|e| err!(Connect, "{peer}: poll: {e}"))? {
+                    if !poll_until(fd, libc::POLLIN, deadline)
+                        .map_err(|e| err!(Connect, "{peer}: poll: {e}").with_source(e))?
+                    {
                         return Err(timed_out("waiting for the server's answer"));
                     }
                 }
@@ -563,9 +576,14 @@ impl Connection {
                         Connect,
                         "{peer}: TLS handshake failed: {} ({e})",
                         crate::tls::too_large_handshake()
-                    ))
+                    )
+                    .with_source(e))
                 }
-                Err(e) => return Err(err!(Connect, "{peer}: TLS handshake: connection broken while receiving: {e}")),
+                Err(e) => {
+                    return Err(
+                        err!(Connect, "{peer}: TLS handshake: connection broken while receiving: {e}").with_source(e)
+                    )
+                }
             }
         }
     }
@@ -580,7 +598,7 @@ impl Connection {
                 let tls = self.tls();
                 match tls.writer().write(&bytes[accepted..]) {
                     Ok(n) => accepted += n,
-                    Err(e) => return Err(err!(Io, "{}: TLS: {e}", self.peer)),
+                    Err(e) => return Err(err!(Io, "{}: TLS: {e}", self.peer).with_source(e)),
                 }
             }
             let fd = self.fd();
@@ -594,7 +612,9 @@ impl Connection {
             match tls.write_tls(&mut SocketIo(fd)) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !poll_until(fd, libc::POLLOUT, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+                    if !poll_until(fd, libc::POLLOUT, deadline)
+                        .map_err(|e| err!(Io, "{}: poll: {e}", self.peer).with_source(e))?
+                    {
                         return Err(err!(
                             Timeout,
                             "{}: request-timeout passed while sending (TLS, {accepted} of {total} bytes encrypted)",
@@ -611,6 +631,7 @@ impl Connection {
                             "{}: connection broken while sending (TLS, {accepted} of {total} bytes encrypted): {e}",
                             self.peer
                         )
+                        .with_source(e)
                     }));
                 }
             }
@@ -637,7 +658,7 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     return Err(self.closed_during_reply(received, " (without TLS close_notify)"));
                 }
-                Err(e) => return Err(err!(Io, "{}: TLS: {e}", self.peer)),
+                Err(e) => return Err(err!(Io, "{}: TLS: {e}", self.peer).with_source(e)),
             }
             // No plaintext yet: read records.
             match tls.read_tls(&mut SocketIo(fd)) {
@@ -649,15 +670,17 @@ impl Connection {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if !poll_until(fd, libc::POLLIN, deadline).map_err(|e| err!(Io, "{}: poll: {e}", self.peer))? {
+                    if !poll_until(fd, libc::POLLIN, deadline)
+                        .map_err(|e| err!(Io, "{}: poll: {e}", self.peer).with_source(e))?
+                    {
                         return Err(self.reply_timeout(received));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    return Err(self
-                        .tls_refusal()
-                        .unwrap_or_else(|| err!(Io, "{}: connection broken while receiving: {e}", self.peer)))
+                    return Err(self.tls_refusal().unwrap_or_else(|| {
+                        err!(Io, "{}: connection broken while receiving: {e}", self.peer).with_source(e)
+                    }))
                 }
             }
         }
@@ -702,8 +725,9 @@ impl Connection {
                 "{}: TLS: the server refused the connection after the handshake: {} (nothing was delivered)",
                 self.peer,
                 self.tls_settings.as_ref().map_or_else(|| e.to_string(), |s| s.describe(e))
-            ),
-            _ => err!(Io, "{}: TLS error while receiving: {e}", self.peer),
+            )
+            .with_source(e.clone()),
+            _ => err!(Io, "{}: TLS error while receiving: {e}", self.peer).with_source(e.clone()),
         }
     }
 
@@ -845,6 +869,8 @@ fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpS
     let addrs = interleave_families(resolve(host, timeout)?);
     let mut pending: Vec<(OwnedFd, SocketAddr)> = Vec::with_capacity(addrs.len());
     let mut errors: Vec<String> = Vec::new();
+    // The operating system's error for the first address that failed with one: the error's source.
+    let mut first_os_error: Option<io::Error> = None;
     let mut next = 0;
     let mut next_start = Instant::now();
     loop {
@@ -860,7 +886,8 @@ fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpS
                 Ok((fd, true)) => return connected(host, fd),
                 Ok((fd, false)) => pending.push((fd, addr)),
                 Err(e) => {
-                    errors.push(describe_connect_error(e, addr, timeout));
+                    errors.push(describe_connect_error(&e, addr, timeout));
+                    first_os_error = first_os_error.or(Some(e));
                     next_start = now; // failed at once (e.g. no route to that family): the next starts at once
                 }
             }
@@ -882,7 +909,7 @@ fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpS
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(err!(Connect, "{host}: poll while connecting: {e}"));
+            return Err(err!(Connect, "{host}: poll while connecting: {e}").with_source(e));
         }
         // Check the ready attempts from the last so that removing one keeps the others' indices.
         for i in (0..pfds.len()).rev() {
@@ -893,19 +920,20 @@ fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpS
             match socket_error(&fd) {
                 Ok(()) => return connected(host, fd),
                 Err(e) => {
-                    errors.push(describe_connect_error(e, addr, timeout));
+                    errors.push(describe_connect_error(&e, addr, timeout));
+                    first_os_error = first_os_error.or(Some(e));
                     next_start = Instant::now(); // a failed attempt lets the next one start at once
                 }
             }
         }
     }
     for (_, addr) in &pending {
-        errors.push(describe_connect_error(io::ErrorKind::TimedOut.into(), *addr, timeout));
+        errors.push(describe_connect_error(&io::ErrorKind::TimedOut.into(), *addr, timeout));
     }
     if next < addrs.len() {
         errors.push(format!("{} more address(es) not tried", addrs.len() - next));
     }
-    Err(err!(
+    let e = err!(
         Connect,
         "{host}: {}",
         if errors.is_empty() {
@@ -913,7 +941,11 @@ fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpS
         } else {
             errors.join("; ")
         }
-    ))
+    );
+    Err(match first_os_error {
+        Some(os) => e.with_source(os),
+        None => e,
+    })
 }
 
 /// The addresses in the resolver's order (its RFC 6724 preference), but
@@ -988,8 +1020,8 @@ fn socket_error(fd: &OwnedFd) -> io::Result<()> {
 /// `MSG_DONTWAIT` themselves).
 fn connected(host: &HostPort, fd: OwnedFd) -> Result<TcpStream> {
     let stream = TcpStream::from(fd);
-    stream.set_nonblocking(false).map_err(|e| err!(Connect, "{host}: clearing O_NONBLOCK: {e}"))?;
-    stream.set_nodelay(true).map_err(|e| err!(Connect, "{host}: setting TCP_NODELAY: {e}"))?;
+    stream.set_nonblocking(false).map_err(|e| err!(Connect, "{host}: clearing O_NONBLOCK: {e}").with_source(e))?;
+    stream.set_nodelay(true).map_err(|e| err!(Connect, "{host}: setting TCP_NODELAY: {e}").with_source(e))?;
     Ok(stream)
 }
 
@@ -1038,18 +1070,18 @@ fn resolve(host: &HostPort, timeout: Duration) -> Result<Vec<SocketAddr>> {
         .spawn(move || {
             let _ = tx.send(target.to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
         })
-        .map_err(|e| err!(Connect, "{host}: cannot start name lookup: {e}"))?;
+        .map_err(|e| err!(Connect, "{host}: cannot start name lookup: {e}").with_source(e))?;
     match rx.recv_timeout(timeout) {
         Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
         Ok(Ok(_)) => Err(err!(Connect, "{host}: name has no addresses")),
-        Ok(Err(e)) => Err(err!(Connect, "{host}: name not resolved: {e}")),
+        Ok(Err(e)) => Err(err!(Connect, "{host}: name not resolved: {e}").with_source(e)),
         Err(_) => {
             Err(err!(Connect, "{host}: name lookup took longer than connect-timeout ({} ms)", timeout.as_millis()))
         }
     }
 }
 
-fn describe_connect_error(e: io::Error, addr: SocketAddr, timeout: Duration) -> String {
+fn describe_connect_error(e: &io::Error, addr: SocketAddr, timeout: Duration) -> String {
     if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
         format!("connecting to {addr}: no answer within connect-timeout ({} ms)", timeout.as_millis())
     } else {

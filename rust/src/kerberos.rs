@@ -116,8 +116,9 @@ impl KerberosSettings {
         let principal = self.server_principal_for(host);
         let target = Arc::new(self.target_name(&principal)?);
         let first = self.first_step(&target, &principal, timeout, deadline);
-        let in_context =
-            |(_, e): (Option<GssError>, Error)| err!(Connect, "{host}: {} (nothing was delivered)", e.message());
+        let in_context = |(_, e): (Option<GssError>, Error)| {
+            err!(Connect, "{host}: {} (nothing was delivered)", e.message()).with_source_of(&e)
+        };
         let (context, token, credential) = match first {
             Err(e) if e.0.as_ref().is_some_and(credentials_stale) => {
                 // Expired or vanished credentials: acquire them again, once.
@@ -433,8 +434,9 @@ impl Negotiation<'_> {
         err!(Connect, "{}: Kerberos (SASL GSSAPI as {}): {what} (nothing was delivered)", self.host, self.principal)
     }
 
+    /// The connection's failure `e` as the negotiation's, keeping its cause.
     fn io_failure(&self, e: Error, doing: &str) -> Error {
-        match e.kind() {
+        let failure = match e.kind() {
             ErrorKind::Timeout => self.failure(format!(
                 "connect-timeout ({} ms) passed while {doing} (does the source have kerberos=true? Flume's plain \
                  source reads the SASL START as the start of a 16 MB frame and waits for the rest)",
@@ -447,7 +449,8 @@ impl Negotiation<'_> {
                 e.message()
             )),
             _ => self.failure(format!("{doing}: {}", e.message())),
-        }
+        };
+        failure.with_source_of(&e)
     }
 }
 

@@ -189,7 +189,7 @@ pub use client::Client;
 pub use config::{
     ClientType, Config, ConfigKey, Feature, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Delivery, Error, ErrorKind, Result};
 pub use event::{AsEvent, Event, EventView};
 pub use hosts::{parse_host_list, HostPort};
 pub use properties::{parse_properties, PropertiesError, Property};

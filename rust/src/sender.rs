@@ -229,7 +229,7 @@ impl Sender {
         let thread = with_async_signals_blocked(|| {
             std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared))
         })
-        .map_err(|e| err!(Internal, "cannot start the sender thread: {e}"))?;
+        .map_err(|e| err!(Internal, "cannot start the sender thread: {e}").with_source(e))?;
         Ok(Sender { shared, spooled, clock, thread: Mutex::new(Some(thread)) })
     }
 
@@ -630,7 +630,8 @@ impl Worker<'_> {
             let mixed;
             let report = match pending.uncertain {
                 Some(kind) if !error.kind().maybe_delivered() => {
-                    mixed = Error::new(kind, format!("{}; an earlier attempt left delivery unknown", error.message()));
+                    mixed = Error::new(kind, format!("{}; an earlier attempt left delivery unknown", error.message()))
+                        .with_source_of(&error);
                     &mixed
                 }
                 _ => &*error,
@@ -671,21 +672,27 @@ impl Worker<'_> {
             (Some(last), Some(kind)) => Error::new(
                 kind,
                 format!("event-timeout ({ms} ms) passed; an attempt left delivery unknown; the last one: {}", last.message()),
-            ),
+            )
+            .with_source_of(last),
             (Some(last), None) => Error::new(
                 last.kind(),
                 format!("event-timeout ({ms} ms) passed after {} attempts; the last one: {}", pending.attempts, last.message()),
-            ),
+            )
+            .with_source_of(last),
             (None, _) => match &self.last_failure {
                 Some(f) if f.kind() == ErrorKind::Connect => Error::new(
                     ErrorKind::Connect,
                     format!("event-timeout ({ms} ms) passed before the event was sent (nothing was sent): {}", f.message()),
-                ),
+                )
+                .with_source_of(f),
+                // The earlier failure with its code's name, as it always read.
                 Some(f) => err!(
                     Expired,
-                    "event-timeout ({ms} ms) passed before the event was sent (nothing was sent); the calls ahead of it failed: {}",
-                    f
-                ),
+                    "event-timeout ({ms} ms) passed before the event was sent (nothing was sent); the calls ahead of it failed: {}: {}",
+                    f.kind().name(),
+                    f.message()
+                )
+                .with_source_of(f),
                 None => err!(
                     Expired,
                     "event-timeout ({ms} ms) passed before the event was sent (nothing was sent): the events ahead of it took that long"

@@ -32,17 +32,17 @@ use crate::error::{err, Result};
 use crate::hosts::HostPort;
 
 /// Reads and checks a `truststore` file, for `Config::set`.
-pub(crate) fn check_truststore(path: &Path) -> std::result::Result<(), String> {
+pub(crate) fn check_truststore(path: &Path) -> FileResult<()> {
     load_roots(path).map(drop)
 }
 
 /// Reads and checks an `ssl-client-cert` file, for `Config::set`.
-pub(crate) fn check_client_cert(path: &Path) -> std::result::Result<(), String> {
+pub(crate) fn check_client_cert(path: &Path) -> FileResult<()> {
     load_certs(path).map(drop)
 }
 
 /// Reads and checks an `ssl-client-key` file, for `Config::set`.
-pub(crate) fn check_client_key(path: &Path) -> std::result::Result<(), String> {
+pub(crate) fn check_client_key(path: &Path) -> FileResult<()> {
     load_key(path).map(drop)
 }
 
@@ -94,7 +94,7 @@ impl TlsSettings {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let (roots, trust) = match &config.truststore {
             Some(path) => (
-                load_roots(path).map_err(|e| err!(Config, "truststore: {e}"))?,
+                load_roots(path).map_err(|e| e.config_error("truststore"))?,
                 format!("the truststore {}", path.display()),
             ),
             None => (
@@ -117,8 +117,8 @@ impl TlsSettings {
         let (tls, client_cert) = match identity {
             None => (builder.with_no_client_auth(), false),
             Some((cert, key)) => {
-                let chain = load_certs(cert).map_err(|e| err!(Config, "ssl-client-cert: {e}"))?;
-                let private = load_key(key).map_err(|e| err!(Config, "ssl-client-key: {e}"))?;
+                let chain = load_certs(cert).map_err(|e| e.config_error("ssl-client-cert"))?;
+                let private = load_key(key).map_err(|e| e.config_error("ssl-client-key"))?;
                 let tls = builder.with_client_auth_cert(chain, private).map_err(|e| {
                     err!(
                         Config,
@@ -294,8 +294,35 @@ enum FileKind {
     Binary,
 }
 
-fn read_file(path: &Path) -> std::result::Result<FileKind, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+/// Why a TLS file is unusable, and the operating system's error when it
+/// could not be read (the `Config` error's source).
+pub(crate) struct FileError {
+    text: String,
+    os: Option<std::io::Error>,
+}
+
+impl From<String> for FileError {
+    fn from(text: String) -> FileError {
+        FileError { text, os: None }
+    }
+}
+
+impl FileError {
+    /// The `Config` error for the key naming the file.
+    pub(crate) fn config_error(self, key: &str) -> crate::error::Error {
+        let e = err!(Config, "{key}: {}", self.text);
+        match self.os {
+            Some(os) => e.with_source(os),
+            None => e,
+        }
+    }
+}
+
+pub(crate) type FileResult<T> = std::result::Result<T, FileError>;
+
+fn read_file(path: &Path) -> FileResult<FileKind> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| FileError { text: format!("cannot read {}: {e}", path.display()), os: Some(e) })?;
     Ok(match bytes.get(..4) {
         Some([0xfe, 0xed, 0xfe, 0xed]) => FileKind::Jks,
         Some([0xce, 0xce, 0xce, 0xce]) => FileKind::Jceks,
@@ -305,7 +332,7 @@ fn read_file(path: &Path) -> std::result::Result<FileKind, String> {
 }
 
 /// The CA certificates of a PEM truststore.
-fn load_roots(path: &Path) -> std::result::Result<RootCertStore, String> {
+fn load_roots(path: &Path) -> FileResult<RootCertStore> {
     let p = path.display();
     let bytes = match read_file(path)? {
         FileKind::Pem(bytes) => bytes,
@@ -314,7 +341,8 @@ fn load_roots(path: &Path) -> std::result::Result<RootCertStore, String> {
                 "{p} is a Java KeyStore (JKS), which flume-client does not read: export its CA certificates to PEM \
                  with `keytool -exportcert -rfc -alias ALIAS -keystore {p} -file ca.pem` (`keytool -list -keystore {p}` \
                  shows the aliases) and set truststore to ca.pem"
-            ))
+            )
+            .into())
         }
         FileKind::Binary => {
             return Err(format!(
@@ -322,12 +350,13 @@ fn load_roots(path: &Path) -> std::result::Result<RootCertStore, String> {
                  `keytool -exportcert -rfc -alias ALIAS -keystore {p} -file ca.pem` or \
                  `openssl pkcs12 -in {p} -nokeys -out ca.pem` (a DER certificate: \
                  `openssl x509 -inform DER -in {p} -out ca.pem`)"
-            ))
+            )
+            .into())
         }
     };
     let certs = pem_certs(&bytes).map_err(|e| format!("{p}: {e}"))?;
     if certs.is_empty() {
-        return Err(format!("{p} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+        return Err(format!("{p} holds no PEM certificate (-----BEGIN CERTIFICATE-----)").into());
     }
     let mut roots = RootCertStore::empty();
     for (i, cert) in certs.into_iter().enumerate() {
@@ -337,22 +366,22 @@ fn load_roots(path: &Path) -> std::result::Result<RootCertStore, String> {
 }
 
 /// A PEM certificate chain, the client's own certificate first.
-fn load_certs(path: &Path) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+fn load_certs(path: &Path) -> FileResult<Vec<CertificateDer<'static>>> {
     let p = path.display();
     match read_file(path)? {
         FileKind::Pem(bytes) => {
             let certs = pem_certs(&bytes).map_err(|e| format!("{p}: {e}"))?;
             if certs.is_empty() {
-                return Err(format!("{p} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+                return Err(format!("{p} holds no PEM certificate (-----BEGIN CERTIFICATE-----)").into());
             }
             Ok(certs)
         }
-        _ => Err(format!("{p} is not PEM: {}", KEYSTORE_EXPORT)),
+        _ => Err(format!("{p} is not PEM: {}", KEYSTORE_EXPORT).into()),
     }
 }
 
 /// An unencrypted PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
-fn load_key(path: &Path) -> std::result::Result<PrivateKeyDer<'static>, String> {
+fn load_key(path: &Path) -> FileResult<PrivateKeyDer<'static>> {
     let p = path.display();
     match read_file(path)? {
         FileKind::Pem(bytes) => {
@@ -361,16 +390,19 @@ fn load_key(path: &Path) -> std::result::Result<PrivateKeyDer<'static>, String> 
                 return Err(format!(
                     "{p} is encrypted; flume-client needs an unencrypted key: `openssl pkey -in {p} -out client.key` \
                      (and let only the service read it)"
-                ));
+                )
+                .into());
             }
-            PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
-                rustls::pki_types::pem::Error::NoItemsFound => format!(
-                    "{p} holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)"
-                ),
-                e => format!("{p}: {e:?}"),
+            PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
+                FileError::from(match e {
+                    rustls::pki_types::pem::Error::NoItemsFound => format!(
+                        "{p} holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)"
+                    ),
+                    e => format!("{p}: {e:?}"),
+                })
             })
         }
-        _ => Err(format!("{p} is not PEM: {}", KEYSTORE_EXPORT)),
+        _ => Err(format!("{p} is not PEM: {}", KEYSTORE_EXPORT).into()),
     }
 }
 

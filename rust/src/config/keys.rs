@@ -727,21 +727,21 @@ fn check_file_name(key: &str, file: &Path) -> Result<()> {
 fn check_truststore(key: &str, file: &Path) -> Result<()> {
     check_file_name(key, file)?;
     #[cfg(feature = "tls")]
-    crate::tls::check_truststore(file).map_err(|e| err!(Config, "{key}: {e}"))?;
+    crate::tls::check_truststore(file).map_err(|e| e.config_error(key))?;
     Ok(())
 }
 
 fn check_client_cert(key: &str, file: &Path) -> Result<()> {
     check_file_name(key, file)?;
     #[cfg(feature = "tls")]
-    crate::tls::check_client_cert(file).map_err(|e| err!(Config, "{key}: {e}"))?;
+    crate::tls::check_client_cert(file).map_err(|e| e.config_error(key))?;
     Ok(())
 }
 
 fn check_client_key(key: &str, file: &Path) -> Result<()> {
     check_file_name(key, file)?;
     #[cfg(feature = "tls")]
-    crate::tls::check_client_key(file).map_err(|e| err!(Config, "{key}: {e}"))?;
+    crate::tls::check_client_key(file).map_err(|e| e.config_error(key))?;
     Ok(())
 }
 

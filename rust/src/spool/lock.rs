@@ -23,7 +23,7 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
         .truncate(false)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot open its lock file: {e}"))?;
+        .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot open its lock file: {e}").with_source(e))?;
     // SAFETY: flock on a descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let e = io::Error::last_os_error();
@@ -42,11 +42,11 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
                 "queue.spool.dir {shown}: in use by {holder}, which holds its lock; one client per spool directory"
             ));
         }
-        return Err(err!(Spool, "queue.spool.dir {shown}: cannot lock it: {e}"));
+        return Err(err!(Spool, "queue.spool.dir {shown}: cannot lock it: {e}").with_source(e));
     }
     let pid = format!("{}\n", std::process::id());
     file.set_len(0)
         .and_then(|()| file.write_all_at(pid.as_bytes(), 0))
-        .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot write its lock file: {e}"))?;
+        .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot write its lock file: {e}").with_source(e))?;
     Ok(file)
 }

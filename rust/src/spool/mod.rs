@@ -112,10 +112,10 @@ impl Spool {
         };
         let shown = dir.display();
         std::fs::create_dir_all(dir)
-            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create the directory: {e}"))?;
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create the directory: {e}").with_source(e))?;
         let lock = lock::lock_dir(dir)?;
         let (state, recorded_head) = StateFile::open(&dir.join("state"))
-            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot open the state file: {e}"))?;
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot open the state file: {e}").with_source(e))?;
         let mut spool = Spool {
             dir: dir.clone(),
             _lock: lock,
@@ -149,7 +149,9 @@ impl Spool {
             sync_thread: None,
         };
         spool.recover(recorded_head)?;
-        spool.rotate(0).map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create a segment: {e}"))?;
+        spool
+            .rotate(0)
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create a segment: {e}").with_source(e))?;
         if spool.live_events == 0 {
             spool.head = Position { segment: spool.writer.as_ref().expect("rotated").id, offset: SEGMENT_HEADER_LEN };
             spool.read = spool.head;
@@ -157,14 +159,14 @@ impl Spool {
         spool
             .state
             .write(spool.head)
-            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot write the state file: {e}"))?;
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot write the state file: {e}").with_source(e))?;
         if let SpoolFsync::Interval(every) = spool.fsync {
             let shared = Arc::clone(&spool.sync);
             spool.sync_thread = Some(
                 std::thread::Builder::new()
                     .name("flume-spool-sync".into())
                     .spawn(move || sync_every(&shared, every))
-                    .map_err(|e| err!(Internal, "cannot start the spool's sync thread: {e}"))?,
+                    .map_err(|e| err!(Internal, "cannot start the spool's sync thread: {e}").with_source(e))?,
             );
         }
         Ok(Some(spool))
@@ -175,7 +177,7 @@ impl Spool {
     fn recover(&mut self, recorded_head: Option<Position>) -> Result<()> {
         let shown = self.dir.display().to_string();
         let mut ids: Vec<u64> = std::fs::read_dir(&self.dir)
-            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot list the directory: {e}"))?
+            .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot list the directory: {e}").with_source(e))?
             .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_segment_name))
             .collect();
         ids.sort_unstable();
@@ -212,7 +214,8 @@ impl Spool {
     fn scan(&mut self, id: u64, path: &Path, start: u64) -> Result<(u64, u64, u64)> {
         let name = segment::segment_name(id);
         let shown = self.dir.display().to_string();
-        let cannot = |e: io::Error| err!(Spool, "queue.spool.dir {shown}: cannot read segment {name}: {e}");
+        let cannot =
+            |e: io::Error| err!(Spool, "queue.spool.dir {shown}: cannot read segment {name}: {e}").with_source(e);
         let mut reader = SegmentReader::open(path).map_err(cannot)?;
         if let Err(why) = reader.check_header(id) {
             self.counters.corrupt += 1;
@@ -356,7 +359,7 @@ impl Spool {
         };
         if needs_new {
             if let Err(e) = self.rotate(record_len) {
-                return Err(self.write_failed(format!("cannot start a new segment: {e}")));
+                return Err(self.write_failed(format!("cannot start a new segment: {e}")).with_source(e));
             }
         }
         self.buffer.clear();
@@ -370,7 +373,8 @@ impl Spool {
                 // Not known to be on the device: not accepted. Zeroed again, so that
                 // no later client sends it; the next record goes after it.
                 writer.map.write_at(at, &vec![0; record_len as usize]);
-                return Err(self.write_failed(format!("cannot sync segment {}: {e}", segment::segment_name(id))));
+                let message = format!("cannot sync segment {}: {e}", segment::segment_name(id));
+                return Err(self.write_failed(message).with_source(e));
             }
         }
         let end = Position { segment: id, offset: at + record_len };

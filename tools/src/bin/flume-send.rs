@@ -111,6 +111,13 @@ struct Failure {
     message: String,
 }
 
+/// An error as the C library reports it, with its code's name first
+/// ("FLUME_ERR_FAILED: 127.0.0.1:4141: ..."): what scripts reading the
+/// output match on.
+fn coded(e: &Error) -> String {
+    format!("{}: {}", e.kind().name(), e.message())
+}
+
 fn fail(code: i32, message: impl Into<String>) -> Failure {
     Failure { code, message: message.into() }
 }
@@ -265,7 +272,7 @@ fn run(args: Vec<std::ffi::OsString>) -> Result<(), Failure> {
         _ if !config.host_aliases.is_empty() => String::new(), // the -P file's hosts
         _ => return Err(fail(EXIT_USAGE, "no host: give -H HOST -p PORT, --hosts LIST, or a -P file naming hosts")),
     };
-    let client = Client::new(&hosts, &config).map_err(|e| fail(EXIT_USAGE, e.to_string()))?;
+    let client = Client::new(&hosts, &config).map_err(|e| fail(EXIT_USAGE, coded(&e)))?;
 
     // The headers of every event: -R files, then --header.
     let mut headers: Vec<(String, String)> = Vec::new();
@@ -667,7 +674,7 @@ impl Run {
             EXIT_UNCERTAIN
         };
         let mut message =
-            format!("{e}\nflume-send: line {} ({}) was not acknowledged", first.line, self.describe(first));
+            format!("{}\nflume-send: line {} ({}) was not acknowledged", coded(e), first.line, self.describe(first));
         if kind.maybe_delivered() {
             let last = pending.events.last().map_or(first.line, |s| s.loc.line);
             message.push_str(&format!(
