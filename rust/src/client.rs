@@ -15,13 +15,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::address::parse_host_list;
 use crate::batch_error::BatchError;
 use crate::cancel::CallCancel;
 use crate::config::Config;
 use crate::conn::{Connection, Transport};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::AsEvent;
-use crate::hosts::{parse_host_list, Host, HostSet};
+use crate::hosts::{Host, HostSet};
 use crate::pool::Slot;
 use crate::sender::Sender;
 use crate::spool::Spool;
@@ -55,7 +56,7 @@ pub(crate) struct Core {
 }
 
 impl Client {
-    /// A client of the hosts in `hosts` (see `hosts::parse_host_list`), or,
+    /// A client of the hosts in `hosts` (see `address::parse_host_list`), or,
     /// when `hosts` is blank, of the hosts `config` names with `hosts` and
     /// `hosts.<alias>`. Does not connect: that happens on the first call.
     ///

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::address::{parse_host_port, HostPort};
 use crate::error::{err, Error, ErrorKind, Result};
-use crate::hosts::{parse_host_port, HostPort};
 use crate::properties::parse_properties;
 use crate::sender::DeliveryCallback;
 

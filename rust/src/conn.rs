@@ -23,9 +23,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::address::HostPort;
 use crate::config::Config;
 use crate::error::{err, Result};
-use crate::hosts::HostPort;
 use crate::wire::{frame_len, FRAME_HEADER_LEN};
 
 /// The largest reply frame accepted. A reply is a status, or an exception and

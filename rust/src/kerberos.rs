@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::address::HostPort;
 use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::gssapi::{self, Context, Credential, Gss, GssError, Name};
-use crate::hosts::HostPort;
 use crate::sasl::{self, Status};
 
 /// The connection as the negotiation sees it: bytes out and in, through TLS

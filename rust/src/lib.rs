@@ -157,6 +157,7 @@
 
 #![warn(missing_docs)]
 
+mod address;
 mod batch_error;
 mod builder;
 mod cancel;
@@ -186,6 +187,7 @@ mod tls;
 #[doc(hidden)]
 pub mod wire;
 
+pub use address::{parse_host_list, HostPort};
 pub use batch_error::BatchError;
 pub use builder::ClientBuilder;
 pub use client::Client;
@@ -194,7 +196,6 @@ pub use config::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use event::{AsEvent, Event, EventView};
-pub use hosts::{parse_host_list, HostPort};
 pub use properties::{parse_properties, PropertiesError, Property};
 pub use sender::{DeliveryCallback, DeliveryReport};
 pub use statistics::{HostStats, LatencyStats, QueueStats, SpoolStats, Stats};

@@ -27,9 +27,9 @@ use rustls::{
     SignatureScheme,
 };
 
+use crate::address::HostPort;
 use crate::config::Config;
 use crate::error::{err, Result};
-use crate::hosts::HostPort;
 
 /// Reads and checks a `truststore` file, for `Config::set`.
 pub(crate) fn check_truststore(path: &Path) -> std::result::Result<(), String> {

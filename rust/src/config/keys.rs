@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync, MIN_FRAME_SIZE};
+use crate::address::parse_host_port;
 use crate::error::{err, Error, Result};
-use crate::hosts::parse_host_port;
 
 /// The cargo feature a key needs. In a build without it the key is refused
 /// with "... is not available in this build of flume-client".
