@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::client::Client;
 use crate::config::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync};
 use crate::error::{Error, Result};
-use crate::sender::{DeliveryCallback, DeliveryReport};
+use crate::report::{DeliveryCallback, DeliveryReport};
 
 /// Builds a [`Client`]: hosts, typed settings, a delivery callback, Flume
 /// properties. Made by [`Client::builder`].

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::address::{parse_host_port, HostPort};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::properties::parse_properties;
-use crate::sender::DeliveryCallback;
+use crate::report::DeliveryCallback;
 
 mod keys;
 

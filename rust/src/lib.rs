@@ -173,6 +173,7 @@ mod hosts;
 mod kerberos;
 mod pool;
 mod properties;
+mod report;
 #[cfg_attr(not(feature = "kerberos"), allow(dead_code))]
 mod sasl;
 mod sender;
@@ -197,5 +198,5 @@ pub use config::{
 pub use error::{Error, ErrorKind, Result};
 pub use event::{AsEvent, Event, EventView};
 pub use properties::{parse_properties, PropertiesError, Property};
-pub use sender::{DeliveryCallback, DeliveryReport};
+pub use report::{DeliveryCallback, DeliveryReport};
 pub use statistics::{HostStats, LatencyStats, QueueStats, SpoolStats, Stats};
