@@ -7,20 +7,11 @@ use crate::address::{parse_host_port, HostPort};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::properties::parse_properties;
 use crate::report::DeliveryCallback;
+use crate::wire::Protocol;
 
 mod keys;
 
 pub use keys::{ConfigKey, Feature};
-
-/// The Thrift protocol spoken inside each frame. Flume's Thrift source has no
-/// negotiation: it must match the source's `protocol` setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    /// `TCompactProtocol`, Flume's default.
-    Compact,
-    /// Strict `TBinaryProtocol`.
-    Binary,
-}
 
 /// The largest frame payload Flume's Thrift source accepts.
 pub const FLUME_MAX_FRAME_SIZE: usize = 16_384_000;

@@ -192,11 +192,10 @@ pub use address::{parse_host_list, HostPort};
 pub use batch_error::BatchError;
 pub use builder::ClientBuilder;
 pub use client::Client;
-pub use config::{
-    ClientType, Config, ConfigKey, Feature, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE,
-};
+pub use config::{ClientType, Config, ConfigKey, Feature, HostSelector, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE};
 pub use error::{Error, ErrorKind, Result};
 pub use event::{AsEvent, Event, EventView};
 pub use properties::{parse_properties, PropertiesError, Property};
 pub use report::{DeliveryCallback, DeliveryReport};
 pub use statistics::{HostStats, LatencyStats, QueueStats, SpoolStats, Stats};
+pub use wire::Protocol;

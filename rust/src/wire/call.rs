@@ -3,11 +3,11 @@
 //! Encoding writes the caller's events straight into a reused buffer. Decoding
 //! (used by the bundled receiver and by tests) builds owned events.
 
+use super::Protocol;
 use super::{
     begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor, Decoder,
     Encoder, MessageType, Method, TType,
 };
-use crate::config::Protocol;
 use crate::error::{err, Result};
 use crate::event::AsEvent;
 
