@@ -152,7 +152,7 @@ impl Client {
     pub fn stats(&self) -> Result<Stats> {
         self.check_process()?;
         let sender = self.sender.get();
-        let mut stats = self.core.stats.snapshot(&self.core.hosts, sender.map(Sender::figures));
+        let mut stats = self.core.stats.snapshot(&self.core.hosts.snapshot(), sender.map(Sender::figures));
         stats.spool = sender.and_then(Sender::spool_figures);
         Ok(stats)
     }
@@ -169,7 +169,7 @@ impl Client {
     /// with `InvalidArg` in a forked child, as `stats_json` does.
     pub fn stats_prometheus(&self) -> Result<String> {
         self.check_process()?;
-        Ok(self.core.stats.to_prometheus(&self.core.hosts, self.sender.get().map(Sender::figures)))
+        Ok(self.core.stats.to_prometheus(&self.core.hosts.snapshot(), self.sender.get().map(Sender::figures)))
     }
 
     /// Delivery callbacks that panicked so far (each cost its own report only).
@@ -233,7 +233,7 @@ impl fmt::Debug for Client {
     /// The hosts, the settings (no secrets: a config holds file paths only)
     /// and whether the sender thread runs; the counters are in [`Client::stats`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hosts: Vec<String> = self.core.hosts.hosts().iter().map(|host| host.address.to_string()).collect();
+        let hosts: Vec<String> = self.core.hosts.addresses().map(|address| address.to_string()).collect();
         f.debug_struct("Client")
             .field("hosts", &hosts)
             .field("config", &self.core.config)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::address::HostPort;
 use crate::config::{ClientType, Config, HostSelector};
 use crate::pool::Pool;
-use crate::stats::HostStats;
+use crate::stats::{HostSnapshot, HostStats};
 use crate::sync::{Mutex, MutexGuard};
 
 /// Flume caps the exponent of its backoff at 16 consecutive failures.
@@ -34,10 +34,6 @@ impl Host {
     /// Until when the host is skipped, if it is.
     pub(crate) fn backoff_until(&self, now: Instant) -> Option<Instant> {
         self.health().backoff_until.filter(|&until| until > now)
-    }
-
-    pub(crate) fn consecutive_failures(&self) -> u32 {
-        self.health().consecutive_failures
     }
 
     fn health(&self) -> MutexGuard<'_, Health> {
@@ -93,8 +89,31 @@ impl HostSet {
         }
     }
 
-    pub(crate) fn hosts(&self) -> &[Host] {
-        &self.hosts
+    /// The hosts' addresses, in order.
+    pub(crate) fn addresses(&self) -> impl Iterator<Item = &HostPort> {
+        self.hosts.iter().map(|host| &host.address)
+    }
+
+    /// Each host's state and counters now, for the statistics.
+    pub(crate) fn snapshot(&self) -> Vec<HostSnapshot<'_>> {
+        let now = Instant::now();
+        self.hosts
+            .iter()
+            .map(|host| {
+                let health = host.health();
+                let backoff =
+                    health.backoff_until.filter(|&until| until > now).map_or(Duration::ZERO, |until| until - now);
+                let consecutive_failures = health.consecutive_failures;
+                drop(health);
+                HostSnapshot {
+                    address: &host.address,
+                    backoff,
+                    consecutive_failures,
+                    idle_connections: host.pool.idle_connections(),
+                    counters: &host.stats,
+                }
+            })
+            .collect()
     }
 
     /// The hosts to try for one call, in order, at most `max-attempts`: those
