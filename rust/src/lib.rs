@@ -164,6 +164,7 @@ mod cancel;
 mod client;
 mod config;
 mod conn;
+mod core;
 mod error;
 mod event;
 #[cfg(feature = "kerberos")]

@@ -26,8 +26,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::cancel::CallCancel;
-use crate::client::Core;
 use crate::config::{Config, QueueFull};
+use crate::core::Core;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::AsEvent;
 use crate::report::DeliveryReport;
