@@ -3,6 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[cfg(feature = "kerberos")]
+pub(crate) mod kerberos;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
+
 use crate::address::{parse_host_port, HostPort};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::properties::parse_properties;

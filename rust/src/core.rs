@@ -16,7 +16,6 @@ use std::time::Instant;
 use crate::address::HostPort;
 use crate::cancel::CallCancel;
 use crate::config::Config;
-use crate::conn::{Connection, Transport};
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::AsEvent;
 use crate::hosts::{Host, HostSet};
@@ -24,6 +23,7 @@ use crate::pool::Slot;
 use crate::statistics;
 use crate::stats::Stats as Counters;
 use crate::sync::deadline_in;
+use crate::transport::{Connection, Transport};
 use crate::wire::{
     batch_call_size, decode_reply_to_call, encode_call_spliced, event_size, event_size_and_ascii, segments, Method,
     SPLICED_BODY_MIN,

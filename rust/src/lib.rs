@@ -163,7 +163,6 @@ mod builder;
 mod cancel;
 mod client;
 mod config;
-mod conn;
 mod core;
 mod error;
 mod event;
@@ -182,8 +181,7 @@ mod spool;
 mod statistics;
 mod stats;
 mod sync;
-#[cfg(feature = "tls")]
-mod tls;
+mod transport;
 // The Thrift encoding, public for the project's tests and tools only: not
 // part of the API, it may change in any release.
 #[doc(hidden)]

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use crate::conn::Connection;
 use crate::error::{err, Result};
 use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::transport::Connection;
 use crate::wire::Splice;
 
 /// One connection and the buffers its calls reuse. The connection is `None`
