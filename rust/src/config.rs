@@ -1,4 +1,7 @@
-//! Client settings under Flume's own key names, with Flume's defaults.
+//! Client settings under Flume's own key names, with Flume's defaults: values
+//! and their checks, below everything that uses them (no transport, host or
+//! sender here). The files the TLS and Kerberos keys name are read and
+//! checked when the key is set, by the submodules `tls` and `kerberos`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -21,7 +21,7 @@ use crate::event::AsEvent;
 use crate::hosts::{Host, HostSet};
 use crate::pool::Slot;
 use crate::statistics;
-use crate::stats::Stats as Counters;
+use crate::stats::{QueueFigures, Stats as Counters};
 use crate::sync::deadline_in;
 use crate::transport::{Connection, Transport};
 use crate::wire::{
@@ -37,10 +37,6 @@ pub(crate) struct Core {
     /// Plain TCP or TLS, from the config's TLS keys (files read once, here).
     transport: Transport,
 }
-
-/// Figures of the sender's queue for the statistics: events queued, bytes
-/// queued, reports by result code.
-pub(crate) type QueueFigures = (usize, usize, [u64; ErrorKind::SLOTS]);
 
 impl Core {
     /// The core of a client of `addresses`. Reads the TLS and Kerberos

@@ -154,6 +154,37 @@
 //!
 //! The C API (`include/flume_client.h`) is the crate `flume-client-ffi`, a
 //! thin layer over this one at the root of the repository.
+//!
+//! # Layers
+//!
+//! Inside the crate, layers point down: a module uses only modules on lower lines, or to its
+//! right on its own line, and no two modules use each other.
+//!
+//! ```text
+//! C boundary  flume-client-ffi (src/ at the root)   pointers, panics, last error
+//! facade      builder  client                       Client: append, append_batch, send, flush, stats
+//! async       sender  spool                         queue and sender thread; durable queue on disk
+//! core        core                                  validate, split into calls, failover, retries of a call
+//! hosts       hosts  pool  stats  statistics        host order and backoff; connections per host; counters
+//! transport   transport  kerberos  sasl  gssapi     TCP, Stream (plain or TLS); SASL GSSAPI
+//! settings    config                                key values (config::tls, config::kerberos: their files)
+//! encoding    wire  properties                      Thrift frames (owns Protocol); properties files
+//! base        batch_error  cancel  address  report  event  sync  error
+//! ```
+//!
+//! A call travels one way, down and back up (the core maps the reply to an
+//! `Error`, whose kind is the C result code):
+//!
+//! ```text
+//! C call -> validate -> encode -> send -> read -> decode -> result
+//! ffi       core        wire      transport       wire      core
+//! ```
+//!
+//! The C boundary checks pointers and calls the `Client`; the core validates
+//! the events and splits them into calls, each encoded by `wire` into a reused
+//! buffer, sent and answered on a pooled connection of a host `hosts` chose,
+//! under a deadline; `wire` decodes the reply and the core maps it to a
+//! result. `send` takes the same path from the sender thread.
 
 #![warn(missing_docs)]
 

@@ -40,6 +40,10 @@ pub(crate) struct HostStats {
     connects: AtomicU64,
 }
 
+/// Figures of the sender's queue for the statistics: events queued, bytes
+/// queued, reports by result code (`FLUME_OK` first).
+pub(crate) type QueueFigures = (usize, usize, [u64; ErrorKind::SLOTS]);
+
 /// One host as the statistics show it, taken by `HostSet::snapshot`.
 pub(crate) struct HostSnapshot<'h> {
     pub(crate) address: &'h HostPort,
@@ -94,11 +98,7 @@ impl Stats {
     /// The statistics as values (`Client::stats`; `Stats::to_json` writes
     /// them as `flume_client_stats_json` returns them).
     /// `queue`: the sender's (events queued, bytes queued, reports by code), once started.
-    pub(crate) fn snapshot(
-        &self,
-        hosts: &[HostSnapshot],
-        queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>,
-    ) -> statistics::Stats {
+    pub(crate) fn snapshot(&self, hosts: &[HostSnapshot], queue: Option<QueueFigures>) -> statistics::Stats {
         let by_kind = |counts: &dyn Fn(usize) -> u64| -> Vec<(ErrorKind, u64)> {
             ErrorKind::ALL.iter().map(|kind| (*kind, counts(kind.code() as usize))).collect()
         };
@@ -170,11 +170,7 @@ impl Stats {
     /// `flume_client_stats_prometheus`): the figures of [`Stats::snapshot`],
     /// with metric names prefixed `flume_client_`, counters ending `_total`,
     /// times in seconds and the latency as a cumulative histogram.
-    pub(crate) fn to_prometheus(
-        &self,
-        hosts: &[HostSnapshot],
-        queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>,
-    ) -> String {
+    pub(crate) fn to_prometheus(&self, hosts: &[HostSnapshot], queue: Option<QueueFigures>) -> String {
         let mut p = String::with_capacity(8192);
         let counters = [
             ("flume_client_events_acked_total", "Events a source acknowledged with OK.", &self.events_acked),
