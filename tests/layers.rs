@@ -101,10 +101,11 @@ fn find_cycle(graph: &Graph) -> Option<Vec<String>> {
 /// second column that are modules of the crate), in order.
 fn drawn_layers(lib_rs: &str, graph: &Graph) -> Vec<Vec<String>> {
     let drawing = lib_rs
-        .split("//! ```text\n")
+        .split("//! # Layers\n")
         .nth(1)
+        .and_then(|section| section.split("//! ```text\n").nth(1))
         .and_then(|rest| rest.split("//! ```").next())
-        .expect("rust/src/lib.rs has a ```text drawing of the layers");
+        .expect("rust/src/lib.rs has a # Layers section with a ```text drawing");
     drawing
         .lines()
         .map(|line| {
@@ -170,6 +171,7 @@ fn the_checks_see_a_cycle_and_an_upward_use() {
         crate_paths(&code_of("use crate::a::X; // crate::d\nuse crate::{b, c::Y};\n$crate::d::z!()")),
         ["a", "b", "c", "d"]
     );
-    let lib = "//! ```text\n//! top    a  b   words\n//! bottom c  d\n//! ```\n";
+    let lib =
+        "//! ```text\n//! x a\n//! ```\n//! # Layers\n//! ```text\n//! top    a  b   words\n//! bottom c  d\n//! ```\n";
     assert_eq!(drawn_layers(lib, &graph), [vec!["a", "b"], vec!["c", "d"]]);
 }
