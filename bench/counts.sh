@@ -60,7 +60,7 @@ for p in compact binary; do
       "$build/bench_flume" flume "$port" null "$p" "$n" "$body" 0 "$secs" 2>"$build/valgrind.err")"
     calls="$(sed -n 's/.*"calls":\([0-9]*\).*/\1/p' <<<"$json")"
     total="$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out" | head -1 | awk '{print $1}')"
-    connect="$(inclusive "$out" 'conn::Connection::open')"
+    connect="$(inclusive "$out" 'transport::Connection::open')"
     per_call=$(( (total - connect) / calls ))
     per_event=$(( (total - connect) / (calls * n) ))
     # strace: every syscall of 2 s of calls, after 0.3 s of warm-up outside it, divided by the calls.

@@ -799,8 +799,9 @@ fn stats_json_counts_acks_failures_by_code_connects_and_each_host() {
     //   down (CONNECT), failed (FAILED), ok -> acked
     //   failed (FAILED), ok     -> acked
     let ok = Server::start(Protocol::Compact);
-    let down = format!("127.0.0.1:{}", closed_port());
     let failing = Server::answering(Protocol::Compact, Status::Failed, Duration::ZERO);
+    // Taken after the servers bind, so that neither can be given the closed port.
+    let down = format!("127.0.0.1:{}", closed_port());
     let client = Client::new(
         &format!("{},{down},{}", ok.addr(), failing.addr()),
         &config(&[

@@ -48,7 +48,7 @@ const PROTOCOLS: [Protocol; 2] = [Protocol::Compact, Protocol::Binary];
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// Slack on top of a timeout for a loaded CI machine (a bound, not a benchmark).
 const MARGIN: Duration = Duration::from_millis(1500);
-/// The client's cap on a reply frame (rust/src/conn.rs MAX_REPLY_SIZE).
+/// The client's cap on a reply frame (rust/src/transport/mod.rs MAX_REPLY_SIZE).
 const MAX_REPLY: usize = 64 * 1024;
 /// The most the client may allocate at once while reading any reply: the cap, doubled by a Vec's growth.
 const ALLOCATION_LIMIT: usize = 2 * (MAX_REPLY + FRAME_HEADER_LEN);

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::client::Client;
-use crate::config::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync};
+use crate::config::{ClientType, Config, HostSelector, QueueFull, SpoolFsync};
 use crate::error::{Error, Result};
-use crate::sender::{DeliveryCallback, DeliveryReport};
+use crate::report::{DeliveryCallback, DeliveryReport};
+use crate::wire::Protocol;
 
 /// Builds a [`Client`]: hosts, typed settings, a delivery callback, Flume
 /// properties. Made by [`Client::builder`].

@@ -1,26 +1,25 @@
-//! Client settings under Flume's own key names, with Flume's defaults.
+//! Client settings under Flume's own key names, with Flume's defaults: values
+//! and their checks, below everything that uses them (no transport, host or
+//! sender here). The files the TLS and Kerberos keys name are read and
+//! checked when the key is set, by the submodules `tls` and `kerberos`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[cfg(feature = "kerberos")]
+pub(crate) mod kerberos;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
+
+use crate::address::{parse_host_port, HostPort};
 use crate::error::{err, Error, ErrorKind, Result};
-use crate::hosts::{parse_host_port, HostPort};
 use crate::properties::parse_properties;
-use crate::sender::DeliveryCallback;
+use crate::report::DeliveryCallback;
+use crate::wire::Protocol;
 
 mod keys;
 
 pub use keys::{ConfigKey, Feature};
-
-/// The Thrift protocol spoken inside each frame. Flume's Thrift source has no
-/// negotiation: it must match the source's `protocol` setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Protocol {
-    /// `TCompactProtocol`, Flume's default.
-    Compact,
-    /// Strict `TBinaryProtocol`.
-    Binary,
-}
 
 /// The largest frame payload Flume's Thrift source accepts.
 pub const FLUME_MAX_FRAME_SIZE: usize = 16_384_000;

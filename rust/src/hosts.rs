@@ -1,81 +1,17 @@
-//! The hosts of a client: parsing host lists (`host:port` entries separated by
-//! commas and/or spaces, where a host is a name, an IPv4 address or a bracketed
-//! IPv6 address), and choosing the hosts to try for each call (failover or load
-//! balancing, with Flume's backoff rule).
+//! The hosts of a client (addresses parsed by `address`): choosing the hosts
+//! to try for each call (failover or load balancing, with Flume's backoff
+//! rule), each host's pool and counters.
 
 use std::collections::hash_map::RandomState;
-use std::fmt;
 use std::hash::BuildHasher;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::address::HostPort;
 use crate::config::{ClientType, Config, HostSelector};
-use crate::error::{err, Result};
 use crate::pool::Pool;
-use crate::stats::HostStats;
+use crate::stats::{HostSnapshot, HostStats};
 use crate::sync::{Mutex, MutexGuard};
-
-/// One `host:port` entry of a host list.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPort {
-    /// A name or an IP address, without brackets.
-    pub host: String,
-    /// 1 to 65535.
-    pub port: u16,
-}
-
-impl fmt::Display for HostPort {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
-    }
-}
-
-/// Parses a host list such as `"h1:4141, 10.0.0.2:4141 [::1]:4141"`.
-/// Fails with `InvalidArg` naming the first bad entry.
-pub fn parse_host_list(list: &str) -> Result<Vec<HostPort>> {
-    let hosts = list
-        .split(|c: char| c == ',' || c.is_ascii_whitespace())
-        .filter(|entry| !entry.is_empty())
-        .map(parse_host_port)
-        .collect::<Result<Vec<_>>>()?;
-    if hosts.is_empty() {
-        return Err(err!(InvalidArg, "host list '{list}' names no host (expected host:port)"));
-    }
-    Ok(hosts)
-}
-
-/// Parses one `host:port` or `[ipv6]:port`.
-pub fn parse_host_port(entry: &str) -> Result<HostPort> {
-    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
-        let (host, port) =
-            rest.split_once("]:").ok_or_else(|| err!(InvalidArg, "host '{entry}': expected [ipv6-address]:port"))?;
-        if !matches!(host.parse::<IpAddr>(), Ok(IpAddr::V6(_))) {
-            return Err(err!(InvalidArg, "host '{entry}': '{host}' is not an IPv6 address"));
-        }
-        (host, port)
-    } else {
-        let (host, port) =
-            entry.rsplit_once(':').ok_or_else(|| err!(InvalidArg, "host '{entry}': expected host:port"))?;
-        if host.contains(':') {
-            return Err(err!(InvalidArg, "host '{entry}': an IPv6 address must be bracketed, as in [::1]:4141"));
-        }
-        let valid_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_');
-        if host.is_empty() || !host.chars().all(valid_name) {
-            return Err(err!(InvalidArg, "host '{entry}': '{host}' is not a host name or IPv4 address"));
-        }
-        (host, port)
-    };
-    let port = match port.parse::<u16>() {
-        Ok(p) if p != 0 && port.bytes().all(|b| b.is_ascii_digit()) => p,
-        _ => return Err(err!(InvalidArg, "host '{entry}': port '{port}' is not a number from 1 to 65535")),
-    };
-    Ok(HostPort { host: host.to_string(), port })
-}
 
 /// Flume caps the exponent of its backoff at 16 consecutive failures.
 const MAX_COUNTED_FAILURES: u32 = 16;
@@ -98,10 +34,6 @@ impl Host {
     /// Until when the host is skipped, if it is.
     pub(crate) fn backoff_until(&self, now: Instant) -> Option<Instant> {
         self.health().backoff_until.filter(|&until| until > now)
-    }
-
-    pub(crate) fn consecutive_failures(&self) -> u32 {
-        self.health().consecutive_failures
     }
 
     fn health(&self) -> MutexGuard<'_, Health> {
@@ -157,8 +89,31 @@ impl HostSet {
         }
     }
 
-    pub(crate) fn hosts(&self) -> &[Host] {
-        &self.hosts
+    /// The hosts' addresses, in order.
+    pub(crate) fn addresses(&self) -> impl Iterator<Item = &HostPort> {
+        self.hosts.iter().map(|host| &host.address)
+    }
+
+    /// Each host's state and counters now, for the statistics.
+    pub(crate) fn snapshot(&self) -> Vec<HostSnapshot<'_>> {
+        let now = Instant::now();
+        self.hosts
+            .iter()
+            .map(|host| {
+                let health = host.health();
+                let backoff =
+                    health.backoff_until.filter(|&until| until > now).map_or(Duration::ZERO, |until| until - now);
+                let consecutive_failures = health.consecutive_failures;
+                drop(health);
+                HostSnapshot {
+                    address: &host.address,
+                    backoff,
+                    consecutive_failures,
+                    idle_connections: host.pool.idle_connections(),
+                    counters: &host.stats,
+                }
+            })
+            .collect()
     }
 
     /// The hosts to try for one call, in order, at most `max-attempts`: those
@@ -194,54 +149,6 @@ impl HostSet {
         if let Some(max_backoff) = self.max_backoff {
             let backoff = Duration::from_millis(1000u64 << health.consecutive_failures).min(max_backoff);
             health.backoff_until = Some(crate::sync::deadline_in(backoff));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ErrorKind;
-
-    fn hp(host: &str, port: u16) -> HostPort {
-        HostPort { host: host.into(), port }
-    }
-
-    #[test]
-    fn names_ipv4_and_bracketed_ipv6_separated_by_commas_and_spaces() {
-        assert_eq!(
-            parse_host_list(" agent-1.example:4141,10.0.0.2:41414  [::1]:4141 ,[fe80::1%2]:1").unwrap_err().kind(),
-            ErrorKind::InvalidArg
-        );
-        assert_eq!(
-            parse_host_list(" agent-1.example:4141,10.0.0.2:41414  [::1]:4141 ,").unwrap(),
-            vec![hp("agent-1.example", 4141), hp("10.0.0.2", 41414), hp("::1", 4141)]
-        );
-        assert_eq!(hp("::1", 1).to_string(), "[::1]:1");
-    }
-
-    #[test]
-    fn malformed_entries_are_invalid_arg_naming_the_entry() {
-        for bad in [
-            "",
-            " , ",
-            "host",
-            "host:",
-            ":4141",
-            "host:0",
-            "host:65536",
-            "host:+1",
-            "host:12x",
-            "::1:4141",
-            "[::1]4141",
-            "[10.0.0.1]:4141",
-            "[::1:4141",
-            "h/x:1",
-            "héllo:1",
-        ] {
-            let e = parse_host_list(bad).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::InvalidArg, "{bad:?}");
-            assert!(e.message().contains(bad.trim_matches([' ', ','])), "{bad:?}: {e}");
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Kerberos to a secured Flume Thrift source (`kerberos = true`): the SASL
 //! GSSAPI negotiation that replaces nothing but the start of a connection.
 //!
-//! `conn` opens the TCP (and TLS) connection, then hands it to
-//! `KerberosSettings::authenticate` through the `Stream` seam; the framing is
+//! `transport` opens the TCP (and TLS) connection, then hands it to
+//! `KerberosSettings::authenticate` through the `Channel` seam; the framing is
 //! `sasl`'s, the tokens come from MIT's GSSAPI (`gssapi`, loaded at run time).
 //! After the negotiation, with QOP `auth`, calls are the same frames as on a
 //! plain connection.
@@ -21,17 +21,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::address::HostPort;
+use crate::config::kerberos::check_keytab;
 use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::gssapi::{self, Context, Credential, Gss, GssError, Name};
-use crate::hosts::HostPort;
 use crate::sasl::{self, Status};
 
 /// The connection as the negotiation sees it: bytes out and in, through TLS
 /// when the connection has it, each wait bounded by `deadline`. Errors are
 /// the connection's own (`Io`, `Timeout`); the negotiation turns them into
 /// `Connect`.
-pub(crate) trait Stream {
+pub(crate) trait Channel {
     /// Sends all of `bytes`.
     fn send(&mut self, bytes: &[u8], deadline: Instant) -> Result<()>;
     /// Appends at least one received byte to `buf`.
@@ -108,7 +109,7 @@ impl KerberosSettings {
     /// server has read no call.
     pub(crate) fn authenticate(
         &self,
-        stream: &mut dyn Stream,
+        stream: &mut dyn Channel,
         host: &HostPort,
         timeout: Duration,
         deadline: Instant,
@@ -315,7 +316,7 @@ fn credentials_stale(e: &GssError) -> bool {
 
 /// One negotiation in progress.
 struct Negotiation<'a> {
-    stream: &'a mut dyn Stream,
+    stream: &'a mut dyn Channel,
     host: &'a HostPort,
     principal: &'a str,
     timeout: Duration,
@@ -467,23 +468,6 @@ fn memory_ccache(principal: &str, keytab: &Path) -> String {
     let name = format!("MEMORY:flume-client-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
     caches.push((principal.to_string(), keytab.to_path_buf(), name.clone()));
     name
-}
-
-/// Refuses an unreadable keytab at once, naming it.
-pub(crate) fn check_keytab(path: &Path) -> Result<()> {
-    match std::fs::File::open(path) {
-        Ok(mut file) => {
-            use std::io::Read;
-            let mut version = [0u8; 2];
-            match file.read_exact(&mut version) {
-                // MIT keytabs start 0x05 0x01 or 0x05 0x02.
-                Ok(()) if version[0] == 0x05 && matches!(version[1], 1 | 2) => Ok(()),
-                Ok(()) => Err(err!(Config, "client-keytab: {} is not a Kerberos keytab", path.display())),
-                Err(e) => Err(err!(Config, "client-keytab: cannot read {}: {e}", path.display())),
-            }
-        }
-        Err(e) => Err(err!(Config, "client-keytab: cannot read {}: {e}", path.display())),
-    }
 }
 
 /// This machine's name, as `_HOST` in client-principal becomes (Flume uses

@@ -154,15 +154,47 @@
 //!
 //! The C API (`include/flume_client.h`) is the crate `flume-client-ffi`, a
 //! thin layer over this one at the root of the repository.
+//!
+//! # Layers
+//!
+//! Inside the crate, layers point down: a module uses only modules on lower lines, or to its
+//! right on its own line, and no two modules use each other.
+//!
+//! ```text
+//! C boundary  flume-client-ffi (src/ at the root)   pointers, panics, last error
+//! facade      builder  client                       Client: append, append_batch, send, flush, stats
+//! async       sender  spool                         queue and sender thread; durable queue on disk
+//! core        core                                  validate, split into calls, failover, retries of a call
+//! hosts       hosts  pool  stats  statistics        host order and backoff; connections per host; counters
+//! transport   transport  kerberos  sasl  gssapi     TCP, Stream (plain or TLS); SASL GSSAPI
+//! settings    config                                key values (config::tls, config::kerberos: their files)
+//! encoding    event  wire  properties               Event, EventView; Thrift frames (owns Protocol, AsEvent)
+//! base        batch_error  cancel  address  report  sync  error
+//! ```
+//!
+//! A call travels one way, down and back up (the core maps the reply to an
+//! `Error`, whose kind is the C result code):
+//!
+//! ```text
+//! C call -> validate -> encode -> send -> read -> decode -> result
+//! ffi       core        wire      transport       wire      core
+//! ```
+//!
+//! The C boundary checks pointers and calls the `Client`; the core validates
+//! the events and splits them into calls, each encoded by `wire` into a reused
+//! buffer, sent and answered on a pooled connection of a host `hosts` chose,
+//! under a deadline; `wire` decodes the reply and the core maps it to a
+//! result. `send` takes the same path from the sender thread.
 
 #![warn(missing_docs)]
 
+mod address;
 mod batch_error;
 mod builder;
 mod cancel;
 mod client;
 mod config;
-mod conn;
+mod core;
 mod error;
 mod event;
 #[cfg(feature = "kerberos")]
@@ -172,6 +204,7 @@ mod hosts;
 mod kerberos;
 mod pool;
 mod properties;
+mod report;
 #[cfg_attr(not(feature = "kerberos"), allow(dead_code))]
 mod sasl;
 mod sender;
@@ -179,21 +212,18 @@ mod spool;
 mod statistics;
 mod stats;
 mod sync;
-#[cfg(feature = "tls")]
-mod tls;
+mod transport;
 mod wire;
 
+pub use address::{parse_host_list, HostPort};
 pub use batch_error::BatchError;
 pub use builder::ClientBuilder;
 pub use client::Client;
-pub use config::{
-    ClientType, Config, ConfigKey, Feature, HostSelector, Protocol, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE,
-};
+pub use config::{ClientType, Config, ConfigKey, Feature, HostSelector, QueueFull, SpoolFsync, FLUME_MAX_FRAME_SIZE};
 pub use error::{Delivery, Error, ErrorKind, Result};
 pub use event::{AsEvent, Event, EventView};
-pub use hosts::{parse_host_list, HostPort};
 pub use properties::{parse_properties, PropertiesError, Property};
-pub use sender::{DeliveryCallback, DeliveryReport};
+pub use report::{DeliveryCallback, DeliveryReport};
 pub use statistics::{HostStats, LatencyStats, QueueStats, SpoolStats, Stats};
 
 /// Internals for the crate's own tools and tests: **not part of the API**.
@@ -216,3 +246,4 @@ pub mod unstable {
         Splice, Status, FRAME_HEADER_LEN, SPLICED_BODY_MIN,
     };
 }
+pub use wire::Protocol;

@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use crate::conn::Connection;
 use crate::error::{err, Result};
 use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::transport::Connection;
 
 /// One connection and the reply buffer its calls reuse (requests are encoded
 /// before a slot is taken, into the calling thread's `wire::Request`). The

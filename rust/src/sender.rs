@@ -18,7 +18,6 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,10 +26,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::cancel::CallCancel;
-use crate::client::Core;
 use crate::config::{Config, QueueFull};
+use crate::core::Core;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::AsEvent;
+use crate::report::DeliveryReport;
 use crate::spool::Spool;
 use crate::sync::{deadline_after, deadline_in, Condvar, Mutex};
 use crate::wire::{batch_call_size, Method};
@@ -41,59 +41,6 @@ mod event_queue;
 mod spooled;
 
 use event_queue::{EventQueue, LargeRecord, Payload, QueueClock, Record};
-
-/// The outcome of one event queued with [`Client::send`](crate::Client::send),
-/// given to the delivery callback: exactly one per event `send` accepted.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct DeliveryReport<'a> {
-    /// The caller's value given to `send`.
-    pub opaque: usize,
-    /// `Ok` when the source acknowledged the event.
-    pub result: std::result::Result<(), &'a Error>,
-}
-
-/// A function called once per queued event with its report.
-#[derive(Clone)]
-pub struct DeliveryCallback(pub Arc<dyn Fn(&DeliveryReport) + Send + Sync>);
-
-impl DeliveryCallback {
-    /// The callback calling `callback` with each report.
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use flume_client::{Config, DeliveryCallback};
-    ///
-    /// let failed = Arc::new(Mutex::new(Vec::new()));
-    /// let sink = Arc::clone(&failed);
-    /// let mut config = Config::default();
-    /// config.delivery_callback = Some(DeliveryCallback::new(move |report| {
-    ///     if report.result.is_err() {
-    ///         sink.lock().unwrap().push(report.opaque);
-    ///     }
-    /// }));
-    /// ```
-    pub fn new<F>(callback: F) -> DeliveryCallback
-    where
-        F: Fn(&DeliveryReport) + Send + Sync + 'static,
-    {
-        DeliveryCallback(Arc::new(callback))
-    }
-}
-
-impl fmt::Debug for DeliveryCallback {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DeliveryCallback")
-    }
-}
-
-impl PartialEq for DeliveryCallback {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for DeliveryCallback {}
 
 /// An event copied out of the caller's memory in one allocation: the number
 /// of headers, each header string's end offset (u32), then the header keys
@@ -803,7 +750,8 @@ fn retriable(kind: ErrorKind) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::Client;
+    use crate::report::DeliveryCallback;
+    use crate::Client;
 
     /// An event with this opaque makes the sender thread panic (a stand-in for a bug).
     pub(super) const PANIC_OPAQUE: usize = usize::MAX - 7;

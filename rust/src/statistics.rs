@@ -6,9 +6,9 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::address::HostPort;
 use crate::config::SpoolFsync;
 use crate::error::ErrorKind;
-use crate::hosts::HostPort;
 
 /// A snapshot of a client's statistics, from [`Client::stats`](crate::Client::stats).
 ///

@@ -1,12 +1,16 @@
 //! Per-client statistics: counters updated with relaxed atomics on the call
-//! path (no locks, no allocation), read as JSON on demand.
+//! path (no locks, no allocation), read on demand as typed values
+//! (`statistics`) or Prometheus text. Each host's counters live here too
+//! (`HostStats`, which `hosts` holds and the core updates); a host's state
+//! comes as a `HostSnapshot` that `hosts` takes, so this module knows nothing
+//! of host internals.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::address::HostPort;
 use crate::error::ErrorKind;
-use crate::hosts::HostSet;
 use crate::statistics;
 
 /// Latency buckets: bucket `i` counts calls that took less than 2^i µs (the
@@ -34,6 +38,21 @@ pub(crate) struct HostStats {
     calls_acked: AtomicU64,
     failures: AtomicU64,
     connects: AtomicU64,
+}
+
+/// Figures of the sender's queue for the statistics: events queued, bytes
+/// queued, reports by result code (`FLUME_OK` first).
+pub(crate) type QueueFigures = (usize, usize, [u64; ErrorKind::SLOTS]);
+
+/// One host as the statistics show it, taken by `HostSet::snapshot`.
+pub(crate) struct HostSnapshot<'h> {
+    pub(crate) address: &'h HostPort,
+    /// Time left before a host in backoff is tried again; zero when it is up.
+    pub(crate) backoff: Duration,
+    pub(crate) consecutive_failures: u32,
+    /// Open connections waiting in the host's pool.
+    pub(crate) idle_connections: usize,
+    pub(crate) counters: &'h HostStats,
 }
 
 fn add(counter: &AtomicU64, n: u64) {
@@ -79,16 +98,11 @@ impl Stats {
     /// The statistics as values (`Client::stats`; `Stats::to_json` writes
     /// them as `flume_client_stats_json` returns them).
     /// `queue`: the sender's (events queued, bytes queued, reports by code), once started.
-    pub(crate) fn snapshot(
-        &self,
-        hosts: &HostSet,
-        queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>,
-    ) -> statistics::Stats {
+    pub(crate) fn snapshot(&self, hosts: &[HostSnapshot], queue: Option<QueueFigures>) -> statistics::Stats {
         let by_kind = |counts: &dyn Fn(usize) -> u64| -> Vec<(ErrorKind, u64)> {
             ErrorKind::ALL.iter().map(|kind| (*kind, counts(kind.code() as usize))).collect()
         };
         let (events, bytes, reports) = queue.unwrap_or_default();
-        let now = Instant::now();
         statistics::Stats {
             events_acked: get(&self.events_acked),
             calls_acked: get(&self.calls_acked),
@@ -108,17 +122,16 @@ impl Stats {
                 reports_failed: by_kind(&|code| reports[code]),
             },
             hosts: hosts
-                .hosts()
                 .iter()
                 .map(|host| statistics::HostStats {
                     address: host.address.clone(),
-                    backoff: host.backoff_until(now).map_or(Duration::ZERO, |until| until - now),
-                    consecutive_failures: host.consecutive_failures(),
-                    events_acked: get(&host.stats.events_acked),
-                    calls_acked: get(&host.stats.calls_acked),
-                    failures: get(&host.stats.failures),
-                    connects: get(&host.stats.connects),
-                    idle_connections: host.pool.idle_connections(),
+                    backoff: host.backoff,
+                    consecutive_failures: host.consecutive_failures,
+                    events_acked: get(&host.counters.events_acked),
+                    calls_acked: get(&host.counters.calls_acked),
+                    failures: get(&host.counters.failures),
+                    connects: get(&host.counters.connects),
+                    idle_connections: host.idle_connections,
                 })
                 .collect(),
             spool: None, // the sender's (Client::stats)
@@ -157,11 +170,7 @@ impl Stats {
     /// `flume_client_stats_prometheus`): the figures of [`Stats::snapshot`],
     /// with metric names prefixed `flume_client_`, counters ending `_total`,
     /// times in seconds and the latency as a cumulative histogram.
-    pub(crate) fn to_prometheus(
-        &self,
-        hosts: &HostSet,
-        queue: Option<(usize, usize, [u64; ErrorKind::SLOTS])>,
-    ) -> String {
+    pub(crate) fn to_prometheus(&self, hosts: &[HostSnapshot], queue: Option<QueueFigures>) -> String {
         let mut p = String::with_capacity(8192);
         let counters = [
             ("flume_client_events_acked_total", "Events a source acknowledged with OK.", &self.events_acked),
@@ -223,16 +232,14 @@ impl Stats {
             sample(&mut p, name, &format!("result=\"{}\"", kind.name()), reports[kind.code() as usize]);
         }
 
-        let now = Instant::now();
-        let per_host: Vec<(String, u64, &crate::hosts::Host)> = hosts
-            .hosts()
+        let per_host: Vec<(String, u64, &HostSnapshot)> = hosts
             .iter()
             .map(|host| {
-                let backoff_ms = host.backoff_until(now).map_or(0, |until| (until - now).as_millis() as u64);
+                let backoff_ms = host.backoff.as_millis() as u64;
                 (format!("host=\"{}\"", label_value(&host.address.to_string())), backoff_ms, host)
             })
             .collect();
-        type HostFigure = fn(u64, &crate::hosts::Host) -> String;
+        type HostFigure = fn(u64, &HostSnapshot) -> String;
         let host_families: [(&str, &str, &str, HostFigure); 8] = [
             (
                 "flume_client_host_up",
@@ -247,25 +254,25 @@ impl Stats {
                 |b, _| (b as f64 / 1e3).to_string(),
             ),
             ("flume_client_host_consecutive_failures", "gauge", "Calls to the host that failed in a row.", |_, h| {
-                h.consecutive_failures().to_string()
+                h.consecutive_failures.to_string()
             }),
             ("flume_client_host_events_acked_total", "counter", "Events the host acknowledged with OK.", |_, h| {
-                get(&h.stats.events_acked).to_string()
+                get(&h.counters.events_acked).to_string()
             }),
             ("flume_client_host_calls_acked_total", "counter", "Calls the host acknowledged with OK.", |_, h| {
-                get(&h.stats.calls_acked).to_string()
+                get(&h.counters.calls_acked).to_string()
             }),
             ("flume_client_host_call_failures_total", "counter", "Failed call attempts to the host.", |_, h| {
-                get(&h.stats.failures).to_string()
+                get(&h.counters.failures).to_string()
             }),
             ("flume_client_host_connections_opened_total", "counter", "Connections opened to the host.", |_, h| {
-                get(&h.stats.connects).to_string()
+                get(&h.counters.connects).to_string()
             }),
             (
                 "flume_client_host_idle_connections",
                 "gauge",
                 "Open connections to the host waiting in its pool.",
-                |_, h| h.pool.idle_connections().to_string(),
+                |_, h| h.idle_connections.to_string(),
             ),
         ];
         for (name, kind, help, figure) in host_families {

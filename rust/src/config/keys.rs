@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ClientType, Config, HostSelector, Protocol, QueueFull, SpoolFsync, MIN_FRAME_SIZE};
+use crate::address::parse_host_port;
 use crate::error::{err, Error, Result};
-use crate::hosts::parse_host_port;
 
 /// The cargo feature a key needs. In a build without it the key is refused
 /// with "... is not available in this build of flume-client".
@@ -727,21 +727,21 @@ fn check_file_name(key: &str, file: &Path) -> Result<()> {
 fn check_truststore(key: &str, file: &Path) -> Result<()> {
     check_file_name(key, file)?;
     #[cfg(feature = "tls")]
-    crate::tls::check_truststore(file).map_err(|e| e.config_error(key))?;
+    super::tls::check_truststore(file).map_err(|e| e.config_error(key))?;
     Ok(())
 }
 
 fn check_client_cert(key: &str, file: &Path) -> Result<()> {
     check_file_name(key, file)?;
     #[cfg(feature = "tls")]
-    crate::tls::check_client_cert(file).map_err(|e| e.config_error(key))?;
+    super::tls::check_client_cert(file).map_err(|e| e.config_error(key))?;
     Ok(())
 }
 
 fn check_client_key(key: &str, file: &Path) -> Result<()> {
     check_file_name(key, file)?;
     #[cfg(feature = "tls")]
-    crate::tls::check_client_key(file).map_err(|e| e.config_error(key))?;
+    super::tls::check_client_key(file).map_err(|e| e.config_error(key))?;
     Ok(())
 }
 
@@ -750,7 +750,7 @@ fn check_server_name(key: &str, value: &str) -> Result<()> {
         return Err(err!(Config, "{key}: empty (remove it to check each host's own name)"));
     }
     #[cfg(feature = "tls")]
-    if !crate::tls::is_server_name(value) {
+    if !super::tls::is_server_name(value) {
         return Err(err!(Config, "{key}: '{value}' is neither a DNS name nor an IP address"));
     }
     Ok(())
@@ -768,7 +768,7 @@ fn check_keytab(key: &str, file: &Path) -> Result<()> {
         return Err(err!(Config, "{key}: empty"));
     }
     #[cfg(feature = "kerberos")]
-    crate::kerberos::check_keytab(file)?;
+    super::kerberos::check_keytab(file)?;
     Ok(())
 }
 

@@ -24,9 +24,9 @@ use std::collections::VecDeque;
 use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
-use crate::config::Protocol;
 use crate::event::AsEvent;
 use crate::wire::event_size;
+use crate::wire::Protocol;
 
 /// The size of a chunk shared by many records.
 const CHUNK: usize = 64 * 1024;

@@ -3,13 +3,13 @@
 //! Encoding writes the caller's events straight into a reused buffer. Decoding
 //! (used by the bundled receiver and by tests) builds owned events.
 
+use super::AsEvent;
+use super::Protocol;
 use super::{
     begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor, Decoder,
     Encoder, MessageType, Method, TType,
 };
-use crate::config::Protocol;
 use crate::error::{err, Result};
-use crate::event::AsEvent;
 
 // Field ids of the IDL: ThriftFlumeEvent { 1: headers, 2: body }, args { 1: event(s) }.
 pub(super) const HEADERS_FIELD: i16 = 1;

@@ -9,6 +9,7 @@
 //! pass, before it is sent), which events write their headers into through
 //! `sink.rs` (`HeaderSink`, which measures C strings as it copies them).
 
+mod as_event;
 mod binary;
 mod call;
 mod compact;
@@ -16,6 +17,7 @@ mod reply;
 mod request;
 mod sink;
 
+pub use as_event::AsEvent;
 pub use call::{
     batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, segments, Call, ReceivedEvent, Splice,
 };
@@ -35,6 +37,16 @@ pub const FRAME_HEADER_LEN: usize = 4;
 
 /// Deepest nesting of structs and containers a decoder follows.
 const MAX_DEPTH: usize = 32;
+
+/// The Thrift protocol spoken inside each frame. Flume's Thrift source has no
+/// negotiation: it must match the source's `protocol` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// `TCompactProtocol`, Flume's default.
+    Compact,
+    /// Strict `TBinaryProtocol`.
+    Binary,
+}
 
 /// The two methods of `ThriftSourceProtocol`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,11 +254,11 @@ impl<'a> Reader<'a> {
 macro_rules! with_decoder {
     ($protocol:expr, $payload:expr, |$d:ident| $body:expr) => {
         match $protocol {
-            $crate::config::Protocol::Compact => {
+            $crate::wire::Protocol::Compact => {
                 let mut $d = <$crate::wire::compact::CompactDecoder as $crate::wire::Decoder>::new($payload);
                 $body
             }
-            $crate::config::Protocol::Binary => {
+            $crate::wire::Protocol::Binary => {
                 let mut $d = <$crate::wire::binary::BinaryDecoder as $crate::wire::Decoder>::new($payload);
                 $body
             }

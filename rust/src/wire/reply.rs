@@ -4,11 +4,11 @@
 //! version, seqid, method name, exception, message type, result field 0, enum
 //! range. The frame length was checked by the caller (`wire::frame_len`).
 
+use super::Protocol;
 use super::{
     begin_frame, binary::BinaryEncoder, compact::CompactEncoder, end_frame, skip, with_decoder, Cursor, Decoder,
     Encoder, MessageType, Method, TType,
 };
-use crate::config::Protocol;
 use crate::error::{err, Error, Result};
 
 /// Flume's `Status` enum.

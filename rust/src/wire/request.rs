@@ -13,11 +13,11 @@
 //! again without encoding the events again).
 
 use super::call::{call_size_with, check_utf8, ARGS_FIELD};
+use super::AsEvent;
+use super::Protocol;
 use super::{binary::BinaryEncoder, compact::CompactEncoder, Cursor, Encoder, HeaderSink, MessageType, Method};
 use super::{Splice, TType, FRAME_HEADER_LEN};
-use crate::config::Protocol;
 use crate::error::{err, Error, Result};
-use crate::event::AsEvent;
 
 /// Bytes before the events, for the frame length and everything the call
 /// puts before its first event (at most 35 bytes, binary `appendBatch`).

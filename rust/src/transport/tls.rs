@@ -1,6 +1,6 @@
-//! TLS (feature `tls`): the checks of the TLS config keys' files, the rustls
-//! client settings built from them, and messages that name the cause of a failed
-//! handshake.
+//! TLS (feature `tls`): the rustls client settings built from the TLS keys
+//! (their files read by `config::tls`), the handshake, framed bytes through
+//! rustls, and messages that name the cause of a failed handshake.
 //!
 //! rustls with the ring provider: no OpenSSL. TLS 1.2 and 1.3 only; the
 //! server's certificate chain is always verified, against the `truststore` PEM
@@ -15,41 +15,27 @@
 //! afterwards affects only clients made later.
 
 use std::fmt;
-use std::path::Path;
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore,
     SignatureScheme,
 };
 
+use crate::address::HostPort;
+use crate::config::tls::{load_certs, load_key, load_roots};
 use crate::config::Config;
-use crate::error::{err, Result};
-use crate::hosts::HostPort;
+use crate::error::{err, Error, ErrorKind, Result};
 
-/// Reads and checks a `truststore` file, for `Config::set`.
-pub(crate) fn check_truststore(path: &Path) -> FileResult<()> {
-    load_roots(path).map(drop)
-}
-
-/// Reads and checks an `ssl-client-cert` file, for `Config::set`.
-pub(crate) fn check_client_cert(path: &Path) -> FileResult<()> {
-    load_certs(path).map(drop)
-}
-
-/// Reads and checks an `ssl-client-key` file, for `Config::set`.
-pub(crate) fn check_client_key(path: &Path) -> FileResult<()> {
-    load_key(path).map(drop)
-}
-
-/// Whether `name` may be an `ssl-server-name`: a DNS name or an IP address.
-pub(crate) fn is_server_name(name: &str) -> bool {
-    ServerName::try_from(name.to_string()).is_ok()
-}
+use super::stream::{closed_during_reply, reply_timeout};
+use super::tcp::{poll_until, send_vectored};
 
 /// A client's TLS settings: the rustls config its connections share.
 pub(crate) struct TlsSettings {
@@ -145,7 +131,7 @@ impl TlsSettings {
     }
 
     /// A new TLS session to `host`, not yet started.
-    pub(crate) fn client_for(&self, host: &HostPort) -> Result<ClientConnection> {
+    fn client_for(&self, host: &HostPort) -> Result<ClientConnection> {
         let name = match &self.server_name {
             Some(name) => name.clone(),
             None => ServerName::try_from(host.host.clone()).map_err(|_| {
@@ -156,7 +142,7 @@ impl TlsSettings {
     }
 
     /// Why a handshake failed, in words that name the setting to look at.
-    pub(crate) fn describe(&self, e: &rustls::Error) -> String {
+    fn describe(&self, e: &rustls::Error) -> String {
         use CertificateError as C;
         match e {
             rustls::Error::InvalidCertificate(cert) => match cert {
@@ -225,13 +211,301 @@ impl TlsSettings {
     }
 }
 
+/// A TLS session on a connection's socket: rustls' state, and the client's
+/// settings for the messages that explain a failure.
+pub(crate) struct Session {
+    tls: Box<ClientConnection>,
+    settings: Arc<TlsSettings>,
+}
+
+impl Session {
+    /// A session to `host` on `socket`, its handshake completed by `deadline`
+    /// (the connect deadline). Every failure is `Connect`, naming the cause;
+    /// the session is then dropped without a `close_notify`.
+    pub(super) fn start(
+        settings: &Arc<TlsSettings>,
+        socket: &TcpStream,
+        host: &HostPort,
+        peer: &str,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> Result<Session> {
+        let mut session = Session { tls: Box::new(settings.client_for(host)?), settings: Arc::clone(settings) };
+        session.handshake(socket.as_raw_fd(), peer, timeout, deadline)?;
+        Ok(session)
+    }
+
+    fn handshake(&mut self, fd: RawFd, peer: &str, timeout: Duration, deadline: Instant) -> Result<()> {
+        let timed_out = |doing: &str| {
+            err!(
+                Connect,
+                "{peer}: TLS handshake: connect-timeout ({} ms) passed while {doing} (does the source have ssl=true?)",
+                timeout.as_millis()
+            )
+        };
+        let settings = &self.settings;
+        let tls = &mut self.tls;
+        loop {
+            // Send what rustls has queued: the ClientHello, later our Finished, or an alert.
+            while tls.wants_write() {
+                match tls.write_tls(&mut SocketIo(fd)) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !poll_until(fd, libc::POLLOUT, deadline)
+                            .map_err(|e| err!(Connect, "{peer}: poll: {e}").with_source(e))?
+                        {
+                            return Err(timed_out("sending"));
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(
+                            err!(Connect, "{peer}: TLS handshake: connection broken while sending: {e}").with_source(e)
+                        )
+                    }
+                }
+            }
+            if !tls.is_handshaking() {
+                return Ok(());
+            }
+            match tls.read_tls(&mut SocketIo(fd)) {
+                Ok(0) => {
+                    return Err(err!(
+                        Connect,
+                        "{peer}: TLS handshake: the server closed the connection (is it a plain-text source, \
+                         without ssl=true? nothing was sent)"
+                    ))
+                }
+                Ok(_) => {
+                    if let Err(e) = tls.process_new_packets() {
+                        // Tell the server why (rustls queued an alert), best effort.
+                        let _ = tls.write_tls(&mut SocketIo(fd));
+                        return Err(
+                            err!(Connect, "{peer}: TLS handshake failed: {}", settings.describe(&e)).with_source(e)
+                        );
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !poll_until(fd, libc::POLLIN, deadline)
+                        .map_err(|e| err!(Connect, "{peer}: poll: {e}").with_source(e))?
+                    {
+                        return Err(timed_out("waiting for the server's answer"));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // rustls' buffer for one handshake message is full: a certificate chain over its limit.
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    return Err(
+                        err!(Connect, "{peer}: TLS handshake failed: {} ({e})", too_large_handshake()).with_source(e)
+                    )
+                }
+                Err(e) => {
+                    return Err(
+                        err!(Connect, "{peer}: TLS handshake: connection broken while receiving: {e}").with_source(e)
+                    )
+                }
+            }
+        }
+    }
+
+    /// Sends all of `bytes` through the session by `deadline`.
+    pub(super) fn send_all(&mut self, fd: RawFd, peer: &str, bytes: &[u8], deadline: Instant) -> Result<()> {
+        use std::io::Write;
+        let total = bytes.len();
+        let mut accepted = 0;
+        loop {
+            // rustls encrypts into a bounded buffer: feed it, then drain it to the socket.
+            if accepted < total {
+                match self.tls.writer().write(&bytes[accepted..]) {
+                    Ok(n) => accepted += n,
+                    Err(e) => return Err(err!(Io, "{peer}: TLS: {e}").with_source(e)),
+                }
+            }
+            if !self.tls.wants_write() {
+                if accepted == total {
+                    return Ok(());
+                }
+                continue;
+            }
+            match self.tls.write_tls(&mut SocketIo(fd)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !poll_until(fd, libc::POLLOUT, deadline)
+                        .map_err(|e| err!(Io, "{peer}: poll: {e}").with_source(e))?
+                    {
+                        return Err(err!(
+                            Timeout,
+                            "{peer}: request-timeout passed while sending (TLS, {accepted} of {total} bytes encrypted)"
+                        ));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // A TLS 1.3 server refusing our certificate alerts and closes while we send.
+                    return Err(self.refusal(fd, peer).unwrap_or_else(|| {
+                        err!(
+                            Io,
+                            "{peer}: connection broken while sending (TLS, {accepted} of {total} bytes encrypted): {e}"
+                        )
+                        .with_source(e)
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Appends at least one byte of plaintext to `buf`, waiting until `deadline`.
+    pub(super) fn receive_some(&mut self, fd: RawFd, peer: &str, buf: &mut Vec<u8>, deadline: Instant) -> Result<()> {
+        use std::io::BufRead;
+        loop {
+            let received = buf.len();
+            match self.tls.reader().fill_buf() {
+                Ok([]) => {
+                    return Err(closed_during_reply(peer, received, " (TLS close_notify)", ""));
+                }
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    buf.extend_from_slice(chunk);
+                    self.tls.reader().consume(n);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(closed_during_reply(peer, received, " (without TLS close_notify)", ""));
+                }
+                Err(e) => return Err(err!(Io, "{peer}: TLS: {e}").with_source(e)),
+            }
+            // No plaintext yet: read records.
+            match self.tls.read_tls(&mut SocketIo(fd)) {
+                Ok(_) => {
+                    // Ok(0), the end of the stream, shows as UnexpectedEof above.
+                    if let Err(e) = self.tls.process_new_packets() {
+                        let _ = self.tls.write_tls(&mut SocketIo(fd));
+                        return Err(self.error_after_handshake(peer, &e));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !poll_until(fd, libc::POLLIN, deadline)
+                        .map_err(|e| err!(Io, "{peer}: poll: {e}").with_source(e))?
+                    {
+                        return Err(reply_timeout(peer, received));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(self
+                        .refusal(fd, peer)
+                        .unwrap_or_else(|| err!(Io, "{peer}: connection broken while receiving: {e}").with_source(e)))
+                }
+            }
+        }
+    }
+
+    /// After the connection broke: whether the server's last words, still
+    /// queued on the socket, were an alert refusing the connection (`Connect`).
+    fn refusal(&mut self, fd: RawFd, peer: &str) -> Option<Error> {
+        let failure = loop {
+            match self.tls.read_tls(&mut SocketIo(fd)) {
+                Ok(n) if n > 0 => {
+                    if let Err(e) = self.tls.process_new_packets() {
+                        break e;
+                    }
+                }
+                _ => return None,
+            }
+        };
+        Some(self.error_after_handshake(peer, &failure)).filter(|e| e.kind() == ErrorKind::Connect)
+    }
+
+    /// A TLS error while waiting for a reply. An alert refusing our client
+    /// certificate (TLS 1.3 servers check it after the client finished the
+    /// handshake) means the server never read the call: `Connect`.
+    fn error_after_handshake(&self, peer: &str, e: &rustls::Error) -> Error {
+        use rustls::AlertDescription as A;
+        match e {
+            rustls::Error::AlertReceived(
+                A::CertificateRequired
+                | A::BadCertificate
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::CertificateUnknown
+                | A::UnknownCA
+                | A::AccessDenied
+                | A::HandshakeFailure,
+            ) => err!(
+                Connect,
+                "{peer}: TLS: the server refused the connection after the handshake: {} (nothing was delivered)",
+                self.settings.describe(e)
+            )
+            .with_source(e.clone()),
+            _ => err!(Io, "{peer}: TLS error while receiving: {e}").with_source(e.clone()),
+        }
+    }
+
+    /// Reads whatever the server sent while the connection was idle, without
+    /// waiting: session tickets and key updates are fine; application data,
+    /// `close_notify`, end of stream or any error make the connection stale.
+    pub(super) fn is_stale(&mut self, fd: RawFd) -> bool {
+        let tls = &mut self.tls;
+        // Plaintext left over from the last reply is bytes no call asked for.
+        match tls.process_new_packets() {
+            Ok(state) if state.peer_has_closed() || state.plaintext_bytes_to_read() > 0 => return true,
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+        loop {
+            match tls.read_tls(&mut SocketIo(fd)) {
+                Ok(0) => return true,
+                Ok(_) => match tls.process_new_packets() {
+                    Ok(state) if state.peer_has_closed() || state.plaintext_bytes_to_read() > 0 => return true,
+                    Ok(_) => {}
+                    Err(_) => return true,
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Says goodbye with a `close_notify` if the socket takes it at once.
+    pub(super) fn close(&mut self, fd: RawFd) {
+        self.tls.send_close_notify();
+        let _ = self.tls.write_tls(&mut SocketIo(fd));
+    }
+}
+
+/// The socket as rustls sees it: nonblocking reads, and writes that never raise SIGPIPE.
+struct SocketIo(RawFd);
+
+impl io::Read for SocketIo {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+        let n = unsafe { libc::recv(self.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
+
+impl io::Write for SocketIo {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        send_vectored(self.0, &[buf])
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The most bytes rustls takes in one handshake message: a larger one (in
 /// practice the server's certificate chain) is refused, against denial of service.
 const MAX_HANDSHAKE_MESSAGE: usize = 0xffff;
 
 /// Why a handshake failed on a message over `MAX_HANDSHAKE_MESSAGE`: the server
 /// does speak TLS, so this is no "plain-text source".
-pub(crate) fn too_large_handshake() -> String {
+fn too_large_handshake() -> String {
     format!(
         "the server's handshake message, its certificate chain, is too large: more than the {MAX_HANDSHAKE_MESSAGE} bytes \
          (64 KiB) flume-client (rustls) accepts in one; serve a shorter chain (the server certificate and its intermediates, \
@@ -285,137 +559,6 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// What a key file holds, judged by its first bytes.
-enum FileKind {
-    Pem(Vec<u8>),
-    Jks,
-    Jceks,
-    /// DER: a PKCS#12 keystore or a DER certificate or key.
-    Binary,
-}
-
-/// Why a TLS file is unusable, and the operating system's error when it
-/// could not be read (the `Config` error's source).
-pub(crate) struct FileError {
-    text: String,
-    os: Option<std::io::Error>,
-}
-
-impl From<String> for FileError {
-    fn from(text: String) -> FileError {
-        FileError { text, os: None }
-    }
-}
-
-impl FileError {
-    /// The `Config` error for the key naming the file.
-    pub(crate) fn config_error(self, key: &str) -> crate::error::Error {
-        let e = err!(Config, "{key}: {}", self.text);
-        match self.os {
-            Some(os) => e.with_source(os),
-            None => e,
-        }
-    }
-}
-
-pub(crate) type FileResult<T> = std::result::Result<T, FileError>;
-
-fn read_file(path: &Path) -> FileResult<FileKind> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| FileError { text: format!("cannot read {}: {e}", path.display()), os: Some(e) })?;
-    Ok(match bytes.get(..4) {
-        Some([0xfe, 0xed, 0xfe, 0xed]) => FileKind::Jks,
-        Some([0xce, 0xce, 0xce, 0xce]) => FileKind::Jceks,
-        Some([0x30, ..]) => FileKind::Binary,
-        _ => FileKind::Pem(bytes),
-    })
-}
-
-/// The CA certificates of a PEM truststore.
-fn load_roots(path: &Path) -> FileResult<RootCertStore> {
-    let p = path.display();
-    let bytes = match read_file(path)? {
-        FileKind::Pem(bytes) => bytes,
-        FileKind::Jks | FileKind::Jceks => {
-            return Err(format!(
-                "{p} is a Java KeyStore (JKS), which flume-client does not read: export its CA certificates to PEM \
-                 with `keytool -exportcert -rfc -alias ALIAS -keystore {p} -file ca.pem` (`keytool -list -keystore {p}` \
-                 shows the aliases) and set truststore to ca.pem"
-            )
-            .into())
-        }
-        FileKind::Binary => {
-            return Err(format!(
-                "{p} is binary (a PKCS#12 keystore or a DER certificate), not PEM: export PEM with \
-                 `keytool -exportcert -rfc -alias ALIAS -keystore {p} -file ca.pem` or \
-                 `openssl pkcs12 -in {p} -nokeys -out ca.pem` (a DER certificate: \
-                 `openssl x509 -inform DER -in {p} -out ca.pem`)"
-            )
-            .into())
-        }
-    };
-    let certs = pem_certs(&bytes).map_err(|e| format!("{p}: {e}"))?;
-    if certs.is_empty() {
-        return Err(format!("{p} holds no PEM certificate (-----BEGIN CERTIFICATE-----)").into());
-    }
-    let mut roots = RootCertStore::empty();
-    for (i, cert) in certs.into_iter().enumerate() {
-        roots.add(cert).map_err(|e| format!("{p}: certificate {} cannot be a trust anchor: {e}", i + 1))?;
-    }
-    Ok(roots)
-}
-
-/// A PEM certificate chain, the client's own certificate first.
-fn load_certs(path: &Path) -> FileResult<Vec<CertificateDer<'static>>> {
-    let p = path.display();
-    match read_file(path)? {
-        FileKind::Pem(bytes) => {
-            let certs = pem_certs(&bytes).map_err(|e| format!("{p}: {e}"))?;
-            if certs.is_empty() {
-                return Err(format!("{p} holds no PEM certificate (-----BEGIN CERTIFICATE-----)").into());
-            }
-            Ok(certs)
-        }
-        _ => Err(format!("{p} is not PEM: {}", KEYSTORE_EXPORT).into()),
-    }
-}
-
-/// An unencrypted PEM private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
-fn load_key(path: &Path) -> FileResult<PrivateKeyDer<'static>> {
-    let p = path.display();
-    match read_file(path)? {
-        FileKind::Pem(bytes) => {
-            const ENCRYPTED: &[u8] = b"-----BEGIN ENCRYPTED PRIVATE KEY";
-            if bytes.windows(ENCRYPTED.len()).any(|w| w == ENCRYPTED) {
-                return Err(format!(
-                    "{p} is encrypted; flume-client needs an unencrypted key: `openssl pkey -in {p} -out client.key` \
-                     (and let only the service read it)"
-                )
-                .into());
-            }
-            PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| {
-                FileError::from(match e {
-                    rustls::pki_types::pem::Error::NoItemsFound => format!(
-                        "{p} holds no PEM private key (-----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or EC PRIVATE KEY)"
-                    ),
-                    e => format!("{p}: {e:?}"),
-                })
-            })
-        }
-        _ => Err(format!("{p} is not PEM: {}", KEYSTORE_EXPORT).into()),
-    }
-}
-
-const KEYSTORE_EXPORT: &str = "export the certificate and key of a Java keystore with \
-    `keytool -importkeystore -srckeystore FILE -destkeystore client.p12 -deststoretype PKCS12`, then \
-    `openssl pkcs12 -in client.p12 -nokeys -out client.pem` and `openssl pkcs12 -in client.p12 -nocerts -nodes -out client.key`";
-
-fn pem_certs(bytes: &[u8]) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_slice_iter(bytes)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| format!("not valid PEM: {e:?}"))
-}
-
 /// The system's CA certificates (the files OpenSSL would read, SSL_CERT_FILE
 /// and SSL_CERT_DIR honoured), read without OpenSSL.
 fn system_roots() -> Result<RootCertStore> {
@@ -438,71 +581,6 @@ fn system_roots() -> Result<RootCertStore> {
 mod tests {
     use super::*;
     use crate::ErrorKind;
-    use std::path::PathBuf;
-
-    fn temp(name: &str, contents: &[u8]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("flume-tls-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    fn config_error(key: &str, value: &str) -> String {
-        let mut c = Config::default();
-        let e = c.set(key, value).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Config, "{key}={value}: {e}");
-        assert!(e.message().starts_with(key), "{e}");
-        assert_eq!(c, Config::default());
-        e.message().to_string()
-    }
-
-    #[test]
-    fn plain_keys_set_their_fields() {
-        let mut c = Config::default();
-        c.set("ssl", "true").unwrap();
-        c.set("ssl-server-name", "flume.example.com").unwrap();
-        c.set("ssl-verify-hostname", "false").unwrap();
-        c.set("truststore-type", "pem").unwrap();
-        c.set("exclude-protocols", "SSLv3 TLSv1,TLSv1.1").unwrap();
-        assert!(c.ssl && !c.ssl_verify_hostname);
-        assert_eq!(c.ssl_server_name.as_deref(), Some("flume.example.com"));
-        c.set("ssl-server-name", "10.0.0.1").unwrap();
-        c.set("ssl", "false").unwrap();
-        assert!(!c.ssl);
-    }
-
-    #[test]
-    fn bad_tls_values_are_config_errors_naming_the_key() {
-        assert!(config_error("truststore", "/nonexistent/ca.pem").contains("cannot read /nonexistent/ca.pem"));
-        assert!(config_error("truststore", "").contains("empty"));
-        assert!(config_error("truststore-type", "JKS").contains("keytool -exportcert -rfc"));
-        assert!(config_error("truststore-password", "changeit").contains("needs no password"));
-        assert!(config_error("ssl-server-name", "not a name").contains("neither a DNS name"));
-        assert!(config_error("ssl-verify-hostname", "no").contains("neither true nor false"));
-        assert!(config_error("exclude-protocols", "SSLv3 TLSv1.2").contains("cannot exclude TLSv1.2"));
-        assert!(config_error("include-protocols", "TLSv1.3").contains("not configurable"));
-        assert!(config_error("exclude-cipher-suites", "x").contains("not configurable"));
-        assert!(config_error("ssl-client-cert", "/nonexistent/c.pem").contains("cannot read"));
-        assert!(config_error("ssl-client-key", "/nonexistent/k.pem").contains("cannot read"));
-    }
-
-    #[test]
-    fn keystores_and_non_pem_files_are_refused_with_the_export_command() {
-        let jks = temp("ts.jks", &[0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]);
-        let e = config_error("truststore", jks.to_str().unwrap());
-        assert!(e.contains("Java KeyStore (JKS)") && e.contains("keytool -exportcert -rfc"), "{e}");
-        let p12 = temp("ts.p12", &[0x30, 0x82, 0x01, 0x00, 2, 1, 3]);
-        let e = config_error("truststore", p12.to_str().unwrap());
-        assert!(e.contains("PKCS#12") && e.contains("openssl pkcs12"), "{e}");
-        let empty = temp("empty.pem", b"no certificates here\n");
-        assert!(config_error("truststore", empty.to_str().unwrap()).contains("holds no PEM certificate"));
-        let encrypted =
-            temp("enc.key", b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n");
-        assert!(config_error("ssl-client-key", encrypted.to_str().unwrap()).contains("is encrypted"));
-        assert!(config_error("ssl-client-key", empty.to_str().unwrap()).contains("holds no PEM private key"));
-        assert!(config_error("ssl-client-cert", jks.to_str().unwrap()).contains("keytool -importkeystore"));
-    }
 
     #[test]
     fn tls_keys_without_ssl_are_refused_when_a_client_is_made() {

@@ -1,0 +1,264 @@
+//! One framed connection to a Thrift source, with deadlines on every wait:
+//! TCP (`tcp`: connecting, sending, polling), the connection's byte `Stream`
+//! (`stream`: plain, or through the TLS session of `tls`, feature `tls`), and
+//! Kerberos (feature `kerberos`: the SASL negotiation runs in
+//! `crate::kerberos` over the stream, after TLS, before the first call).
+//!
+//! Without a feature, its module here is a stand-in with the same items whose
+//! settings and session types have no value (`tls_off.rs`, `kerberos_off.rs`):
+//! the code below has no `cfg` branch, and a plain build compiles only the
+//! plain path.
+//!
+//! Writes use `send(MSG_NOSIGNAL)` so a dead peer gives `EPIPE`, never SIGPIPE;
+//! TLS records go through the same calls. Waits end at a deadline computed
+//! once per call, so a slow peer cannot stretch a call past its
+//! `request-timeout`; the TLS handshake is part of connecting and ends within
+//! `connect-timeout`. The peek for a connection the server closed while idle
+//! is made only after `IDLE_CHECK_AFTER` (see `Connection::is_stale`).
+
+mod stream;
+mod tcp;
+#[cfg_attr(not(feature = "tls"), path = "tls_off.rs")]
+mod tls;
+
+#[cfg(feature = "kerberos")]
+use crate::kerberos;
+#[cfg(not(feature = "kerberos"))]
+#[path = "kerberos_off.rs"]
+mod kerberos;
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use self::kerberos::KerberosSettings;
+use self::stream::Stream;
+use self::tls::{Session, TlsSettings};
+use crate::address::HostPort;
+use crate::config::Config;
+use crate::error::{err, Result};
+use crate::wire::{frame_len, FRAME_HEADER_LEN};
+
+/// The largest reply frame accepted. A reply is a status, or an exception and
+/// its message: a few dozen bytes. The cap keeps a hostile or mistaken peer
+/// (an HTTP server's "HTTP" reads as a 1.2 GB length) from making us allocate.
+pub(crate) const MAX_REPLY_SIZE: usize = 64 * 1024;
+
+/// How connections are made: plain TCP, or TLS with the settings of `ssl`,
+/// `truststore` and the other TLS keys, then Kerberos if `kerberos=true`.
+/// Built once per client (it reads the certificate files and the keytab) and
+/// shared by all its connections.
+#[derive(Clone, Default)]
+pub(crate) struct Transport {
+    tls: Option<Arc<TlsSettings>>,
+    kerberos: Option<Arc<KerberosSettings>>,
+}
+
+impl Transport {
+    /// The transport `config` asks for. Fails with `Config` when its TLS
+    /// settings are unusable (a file unreadable or not PEM, a client key not
+    /// matching its certificate, TLS keys set without `ssl=true`, see
+    /// `TlsSettings::from_config`) or its Kerberos settings are
+    /// (`KerberosSettings::from_config`), or when it asks for a feature this
+    /// Whether connections are made with TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// build lacks.
+    pub(crate) fn new(config: &Config) -> Result<Transport> {
+        // `ssl=true` or a Kerberos key in a build without the feature.
+        config.check_features()?;
+        let tls = TlsSettings::from_config(config)?.map(Arc::new);
+        let kerberos = KerberosSettings::from_config(config)?.map(Arc::new);
+        Ok(Transport { tls, kerberos })
+    }
+}
+
+/// A connection whose last call started less than this long ago is used
+/// without looking for a close by the server (as HikariCP skips validating a
+/// connection used within the last 500 ms): a server's idle clock starts after
+/// it answered, so a server that closes connections idle for 500 ms or more is
+/// always caught; one that closes them sooner may get a call written into a
+/// closed connection, which then fails as maybe delivered.
+pub(crate) const IDLE_CHECK_AFTER: Duration = Duration::from_millis(500);
+
+/// An open connection: its stream, and the state of its calls.
+pub(crate) struct Connection {
+    stream: Stream,
+    /// When the latest call on it started (or when it was opened).
+    last_call: Instant,
+    /// A call failed in a way that leaves the connection unusable (closed, out
+    /// of step, or refused by the server): `is_stale` then says so.
+    broken: bool,
+}
+
+impl Connection {
+    /// Resolves `host`, connects to its first address that answers and, for a
+    /// TLS transport, completes the handshake, then for Kerberos the SASL
+    /// negotiation, all within `timeout`. Fails with `Connect` naming the
+    /// cause (nothing was sent but the handshake and the negotiation).
+    pub(crate) fn open(host: &HostPort, timeout: Duration, transport: &Transport) -> Result<Connection> {
+        let deadline = crate::sync::deadline_in(timeout);
+        let socket = tcp::connect(host, timeout, deadline)?;
+        let opened = Instant::now();
+        let peer = host.to_string();
+        let tls = match &transport.tls {
+            // A session whose handshake failed is dropped unused: no close_notify for it.
+            Some(settings) => Some(Session::start(settings, &socket, host, &peer, timeout, deadline)?),
+            None => None,
+        };
+        let mut connection = Connection { stream: Stream::new(socket, peer, tls), last_call: opened, broken: false };
+        if let Some(kerberos) = &transport.kerberos {
+            if let Err(e) = kerberos.authenticate(&mut connection.stream, host, timeout, deadline) {
+                connection.broken = true;
+                return Err(e);
+            }
+        }
+        Ok(connection)
+    }
+
+    /// Sends the framed call in `request` and reads one reply frame into
+    /// `reply`, returning its payload. Fails with `Timeout` at `deadline`, `Io`
+    /// if the connection breaks, `Protocol` on a frame length outside
+    /// `1..=MAX_REPLY_SIZE` or on bytes past the reply (the connection is then
+    /// out of step), `Connect` if the server turns out to refuse the connection
+    /// (a plain client answered in TLS; a TLS server rejecting the client
+    /// certificate after the handshake, as TLS 1.3 allows).
+    ///
+    /// The request is `segments`, `total` bytes in all, sent in order with
+    /// vectored writes. The call started at `start` and has `timeout` in all
+    /// (`deadline` is `start` + `timeout`, saturated): a connection's first
+    /// call sets `SO_RCVTIMEO` from `timeout` for all its calls.
+    pub(crate) fn round_trip<'s, 'r>(
+        &mut self,
+        segments: impl Iterator<Item = &'s [u8]>,
+        total: usize,
+        reply: &'r mut Vec<u8>,
+        start: Instant,
+        timeout: Duration,
+    ) -> Result<&'r [u8]> {
+        self.last_call = start;
+        let deadline = crate::sync::deadline_after(start, timeout);
+        self.stream.set_recv_timeout_once(timeout);
+        let result = match self.stream.send_all(segments, total, deadline) {
+            Ok(()) => self.receive_frame(reply, deadline),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    /// Whether the server closed the connection (or sent bytes no call asked
+    /// for) while it sat idle, or a call left it unusable: it must then not be
+    /// used. A connection whose latest call started less than
+    /// `IDLE_CHECK_AFTER` before `now` is not looked at (no syscall); an older
+    /// one costs one syscall when nothing arrived (see
+    /// `Stream::closed_while_idle`).
+    pub(crate) fn is_stale(&mut self, now: Instant) -> bool {
+        if self.broken {
+            return true;
+        }
+        if now.saturating_duration_since(self.last_call) < IDLE_CHECK_AFTER {
+            return false;
+        }
+        let closed = self.stream.closed_while_idle();
+        if self.stream.is_tls() {
+            // The session saw the end or an error: no close_notify into it.
+            self.broken = closed;
+        }
+        closed
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.stream.fd()
+    }
+
+    /// Reads one whole frame. Reads may return more than is asked for only if
+    /// the peer sent bytes no call asked for, which is caught below.
+    fn receive_frame<'r>(&mut self, buf: &'r mut Vec<u8>, deadline: Instant) -> Result<&'r [u8]> {
+        buf.clear();
+        let mut frame_end = None;
+        loop {
+            if let Some(end) = frame_end {
+                if buf.len() >= end {
+                    if buf.len() > end {
+                        return Err(err!(
+                            Protocol,
+                            "{}: {} bytes arrived after the reply: the connection is out of step",
+                            self.stream.peer(),
+                            buf.len() - end
+                        ));
+                    }
+                    return Ok(&buf[FRAME_HEADER_LEN..end]);
+                }
+            } else if buf.len() >= FRAME_HEADER_LEN {
+                let header: [u8; FRAME_HEADER_LEN] = buf[..FRAME_HEADER_LEN].try_into().expect("4 bytes");
+                if !self.stream.is_tls() && looks_like_tls_record(header) {
+                    return Err(self.stream.answered_in_tls(header));
+                }
+                if crate::sasl::looks_like_refusal(header) {
+                    return Err(self.stream.answered_in_sasl(buf));
+                }
+                let end = FRAME_HEADER_LEN + frame_len(header, MAX_REPLY_SIZE)?;
+                buf.reserve(end.saturating_sub(buf.len()));
+                frame_end = Some(end);
+                continue;
+            }
+            self.stream.receive_some(buf, deadline)?;
+        }
+    }
+}
+
+impl Drop for Connection {
+    /// A TLS connection says goodbye with a `close_notify` unless a call left
+    /// it broken (a plain one has nothing to say).
+    fn drop(&mut self) {
+        if !self.broken {
+            self.stream.close();
+        }
+    }
+}
+
+/// Whether four bytes start a TLS record: an alert (0x15) or a handshake
+/// (0x16) of SSL 3.0 to TLS 1.3. As a frame length that would be over 350 MB.
+fn looks_like_tls_record(header: [u8; 4]) -> bool {
+    matches!(header, [0x15 | 0x16, 0x03, 0x00..=0x04, _])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The idle-window rule: a close by the server is looked for only once
+    /// the connection's latest call started `IDLE_CHECK_AFTER` ago or more.
+    #[test]
+    fn only_a_connection_idle_for_the_window_is_checked_for_a_close() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = HostPort { host: "127.0.0.1".into(), port: listener.local_addr().unwrap().port() };
+        let mut connection = Connection::open(&host, Duration::from_secs(10), &Transport::default()).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        drop(server_side); // the server closes the idle connection
+        let opened = connection.last_call;
+        let just_inside = opened + IDLE_CHECK_AFTER - Duration::from_millis(1);
+        // The FIN is queued on our side within a moment on loopback; wait for it to be seen.
+        let seen = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            connection.is_stale(opened + IDLE_CHECK_AFTER)
+        });
+        assert!(seen, "a connection idle for the window: the server's close is seen");
+        assert!(!connection.is_stale(just_inside), "within the window the connection is not looked at");
+        assert!(connection.is_stale(opened + IDLE_CHECK_AFTER), "at the window's end it is");
+    }
+
+    #[test]
+    fn tls_records_are_recognised_and_frame_lengths_are_not() {
+        assert!(looks_like_tls_record([0x15, 0x03, 0x03, 0x00]));
+        assert!(looks_like_tls_record([0x16, 0x03, 0x01, 0x02]));
+        assert!(!looks_like_tls_record([0x00, 0x00, 0x00, 0x1c]));
+        assert!(!looks_like_tls_record([0x17, 0x03, 0x03, 0x00]));
+        assert!(!looks_like_tls_record([0x15, 0x03, 0x05, 0x00]));
+    }
+}

@@ -1,0 +1,312 @@
+//! TCP: connecting within a deadline (name lookup, Happy Eyeballs across a
+//! name's addresses) and the two syscalls every stream uses, a nonblocking
+//! vectored `sendmsg` that never raises SIGPIPE and a `poll` until a deadline.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::address::HostPort;
+use crate::error::{err, Result};
+
+/// Segments one `sendmsg` takes at most (Linux allows 1024): a call of
+/// thousands of events with spliced bodies takes several.
+pub(super) const MAX_IOVECS: usize = 128;
+
+/// One nonblocking `sendmsg` of `segments` with `MSG_NOSIGNAL`.
+pub(super) fn send_vectored(fd: RawFd, segments: &[&[u8]]) -> io::Result<usize> {
+    let mut iovecs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOVECS];
+    for (iovec, segment) in iovecs.iter_mut().zip(segments) {
+        *iovec = libc::iovec { iov_base: segment.as_ptr() as *mut libc::c_void, iov_len: segment.len() };
+    }
+    // SAFETY: zeroed is a valid msghdr (no address, no control data).
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = iovecs.as_mut_ptr();
+    message.msg_iovlen = segments.len().min(MAX_IOVECS) as _;
+    // SAFETY: the iovecs point into live slices, which the kernel only reads.
+    let n = unsafe { libc::sendmsg(fd, &message, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Waits until `fd` is ready for `events` (or has an error or hang-up, which
+/// the next send or receive reports): `Ok(true)`; `Ok(false)` once `deadline`
+/// passed.
+pub(super) fn poll_until(fd: RawFd, events: libc::c_short, deadline: Instant) -> io::Result<bool> {
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(false);
+        }
+        // Round up so a wait never ends a fraction of a millisecond early and spins.
+        let ms = remaining.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        let mut pfd = libc::pollfd { fd, events, revents: 0 };
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            0 => continue,
+            n if n > 0 => return Ok(true),
+            _ => {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// How long one connection attempt runs alone before the next address is
+/// tried beside it (RFC 8305's "Connection Attempt Delay"; curl waits 200 ms).
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// A TCP connection to the first of `host`'s addresses that answers, all
+/// within `deadline`. A name with several addresses is connected as Happy
+/// Eyeballs (RFC 8305) does: addresses alternate between IPv6 and IPv4 in the
+/// resolver's order, and each attempt gets `ATTEMPT_DELAY` before the next
+/// starts beside it (at once when it fails), so an address that never answers
+/// (a dropped SYN) does not use up `connect-timeout` while another works. The
+/// first attempt to connect wins; the others are closed before they carry a
+/// byte.
+pub(super) fn connect(host: &HostPort, timeout: Duration, deadline: Instant) -> Result<TcpStream> {
+    let addrs = interleave_families(resolve(host, timeout)?);
+    let mut pending: Vec<(OwnedFd, SocketAddr)> = Vec::with_capacity(addrs.len());
+    let mut errors: Vec<String> = Vec::new();
+    // The operating system's error for the first address that failed with one: the error's source.
+    let mut first_os_error: Option<io::Error> = None;
+    let mut next = 0;
+    let mut next_start = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        if next < addrs.len() && (pending.is_empty() || now >= next_start) {
+            let addr = addrs[next];
+            next += 1;
+            next_start = now + ATTEMPT_DELAY;
+            match start_connect(addr) {
+                Ok((fd, true)) => return connected(host, fd),
+                Ok((fd, false)) => pending.push((fd, addr)),
+                Err(e) => {
+                    errors.push(describe_connect_error(&e, addr, timeout));
+                    first_os_error = first_os_error.or(Some(e));
+                    next_start = now; // failed at once (e.g. no route to that family): the next starts at once
+                }
+            }
+            continue;
+        }
+        if pending.is_empty() {
+            break; // every address failed
+        }
+        let wake = if next < addrs.len() { next_start.min(deadline) } else { deadline };
+        let mut pfds: Vec<libc::pollfd> = pending
+            .iter()
+            .map(|(fd, _)| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 })
+            .collect();
+        let ms = wake.saturating_duration_since(now).as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: `pfds` is a valid array of `pfds.len()` pollfds.
+        let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err!(Connect, "{host}: poll while connecting: {e}").with_source(e));
+        }
+        // Check the ready attempts from the last so that removing one keeps the others' indices.
+        for i in (0..pfds.len()).rev() {
+            if pfds[i].revents == 0 {
+                continue;
+            }
+            let (fd, addr) = pending.remove(i);
+            match socket_error(&fd) {
+                Ok(()) => return connected(host, fd),
+                Err(e) => {
+                    errors.push(describe_connect_error(&e, addr, timeout));
+                    first_os_error = first_os_error.or(Some(e));
+                    next_start = Instant::now(); // a failed attempt lets the next one start at once
+                }
+            }
+        }
+    }
+    for (_, addr) in &pending {
+        errors.push(describe_connect_error(&io::ErrorKind::TimedOut.into(), *addr, timeout));
+    }
+    if next < addrs.len() {
+        errors.push(format!("{} more address(es) not tried", addrs.len() - next));
+    }
+    let e = err!(
+        Connect,
+        "{host}: {}",
+        if errors.is_empty() {
+            format!("connect-timeout of {} ms passed", timeout.as_millis())
+        } else {
+            errors.join("; ")
+        }
+    );
+    Err(match first_os_error {
+        Some(os) => e.with_source(os),
+        None => e,
+    })
+}
+
+/// The addresses in the resolver's order (its RFC 6724 preference), but
+/// alternating families from the first one's, as RFC 8305 section 4 asks, so a
+/// broken family costs one attempt delay, not one per address.
+fn interleave_families(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else { return addrs };
+    let first_is_v6 = first.is_ipv6();
+    let (mut preferred, mut other): (Vec<_>, Vec<_>) = addrs.into_iter().partition(|a| a.is_ipv6() == first_is_v6);
+    let mut interleaved = Vec::with_capacity(preferred.len() + other.len());
+    preferred.reverse();
+    other.reverse();
+    loop {
+        match (preferred.pop(), other.pop()) {
+            (None, None) => return interleaved,
+            (a, b) => interleaved.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+/// Starts a nonblocking connect to `addr`: the socket, and whether it is
+/// already connected (loopback can be).
+fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
+    let family = if addr.is_ipv6() { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: plain socket creation; the fd is owned at once below.
+    let raw = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a new socket that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let (storage, len) = socket_address(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes.
+    let rc = unsafe { libc::connect(fd.as_raw_fd(), (&storage as *const libc::sockaddr_storage).cast(), len) };
+    if rc == 0 {
+        return Ok((fd, true));
+    }
+    let e = io::Error::last_os_error();
+    // EINTR: a signal came, and the connection goes on being made in the background.
+    if matches!(e.raw_os_error(), Some(libc::EINPROGRESS) | Some(libc::EINTR)) {
+        Ok((fd, false))
+    } else {
+        Err(e)
+    }
+}
+
+/// The outcome of a nonblocking connect once its socket polled ready.
+fn socket_error(fd: &OwnedFd) -> io::Result<()> {
+    let mut error: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `error` has room for the int SO_ERROR writes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut error as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    match error {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// The connected socket as a blocking `TcpStream` with `TCP_NODELAY`, as
+/// `TcpStream::connect_timeout` gives (sends and receives choose
+/// `MSG_DONTWAIT` themselves).
+fn connected(host: &HostPort, fd: OwnedFd) -> Result<TcpStream> {
+    let stream = TcpStream::from(fd);
+    stream.set_nonblocking(false).map_err(|e| err!(Connect, "{host}: clearing O_NONBLOCK: {e}").with_source(e))?;
+    stream.set_nodelay(true).map_err(|e| err!(Connect, "{host}: setting TCP_NODELAY: {e}").with_source(e))?;
+    Ok(stream)
+}
+
+/// `addr` as a C socket address and its length.
+fn socket_address(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than, and aligned for, sockaddr_in.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than, and aligned for, sockaddr_in6.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// The host's addresses. An IP literal needs no lookup; a name is looked up on
+/// a helper thread so the lookup, too, ends within `timeout`.
+fn resolve(host: &HostPort, timeout: Duration) -> Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, host.port)]);
+    }
+    let (tx, rx) = mpsc::channel();
+    let target = (host.host.clone(), host.port);
+    std::thread::Builder::new()
+        .name("flume-resolve".into())
+        .spawn(move || {
+            let _ = tx.send(target.to_socket_addrs().map(|a| a.collect::<Vec<_>>()));
+        })
+        .map_err(|e| err!(Connect, "{host}: cannot start name lookup: {e}").with_source(e))?;
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
+        Ok(Ok(_)) => Err(err!(Connect, "{host}: name has no addresses")),
+        Ok(Err(e)) => Err(err!(Connect, "{host}: name not resolved: {e}").with_source(e)),
+        Err(_) => {
+            Err(err!(Connect, "{host}: name lookup took longer than connect-timeout ({} ms)", timeout.as_millis()))
+        }
+    }
+}
+
+fn describe_connect_error(e: &io::Error, addr: SocketAddr, timeout: Duration) -> String {
+    if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock {
+        format!("connecting to {addr}: no answer within connect-timeout ({} ms)", timeout.as_millis())
+    } else {
+        format!("connecting to {addr}: {e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_alternate_families_from_the_first_ones() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            interleave_families(vec![a("[::1]:1"), a("[::2]:1"), a("[::3]:1"), a("10.0.0.1:1"), a("10.0.0.2:1")]),
+            [a("[::1]:1"), a("10.0.0.1:1"), a("[::2]:1"), a("10.0.0.2:1"), a("[::3]:1")]
+        );
+        assert_eq!(interleave_families(vec![a("10.0.0.1:1"), a("[::1]:1")]), [a("10.0.0.1:1"), a("[::1]:1")]);
+        assert_eq!(interleave_families(vec![]), []);
+    }
+}

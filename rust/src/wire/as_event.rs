@@ -1,0 +1,51 @@
+//! `AsEvent`: the read access to an event that the encoders use, and so the
+//! seam between the caller's events (Rust types, the C structs) and the wire.
+
+use super::HeaderSink;
+use crate::error::Result;
+
+/// Read access to one event: its headers (key, value) and its body, as bytes.
+/// Implemented by [`Event`](crate::Event), [`EventView`](crate::EventView) and references to either, so
+/// `append_batch` takes `&[Event]`, `&[EventView]` and `&[&Event]` alike.
+///
+/// Header bytes must be valid UTF-8 to be sent; the client checks that before
+/// sending anything.
+pub trait AsEvent {
+    /// How many headers the event has.
+    fn header_count(&self) -> usize;
+    /// Header `index` (< `header_count()`) as (key, value) bytes.
+    fn header(&self, index: usize) -> (&[u8], &[u8]);
+    /// The body bytes.
+    fn body(&self) -> &[u8];
+    /// Writes the headers, in order, through `sink`: key then value of each
+    /// of the `header_count()` headers. The encoder calls it once per event
+    /// it encodes; the default writes `header(i)`. An event whose strings
+    /// must be measured (the C API's NUL-terminated strings) overrides it
+    /// to measure them while they are copied. An error fails the call
+    /// before anything of it is sent.
+    #[inline]
+    fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
+        for index in 0..self.header_count() {
+            let (key, value) = self.header(index);
+            sink.string(key);
+            sink.string(value);
+        }
+        Ok(())
+    }
+}
+
+impl<T: AsEvent + ?Sized> AsEvent for &T {
+    fn header_count(&self) -> usize {
+        (**self).header_count()
+    }
+    fn header(&self, index: usize) -> (&[u8], &[u8]) {
+        (**self).header(index)
+    }
+    fn body(&self) -> &[u8] {
+        (**self).body()
+    }
+    #[inline]
+    fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
+        (**self).write_headers(sink)
+    }
+}
