@@ -601,6 +601,91 @@ impl Spool {
     }
 }
 
+/// The spool's statistics in the Prometheus text format (see
+/// flume_client_stats_prometheus): the figures of the JSON's `spool` object
+/// as `flume_client_spool_*` families, counters ending `_total`, and an info
+/// gauge with the directory and the fsync policy as labels (`last_problem`,
+/// a text, stays in the JSON).
+pub(crate) fn prometheus(f: &SpoolStats) -> String {
+    use crate::stats::{family, label_value, sample};
+    let mut p = String::with_capacity(4096);
+    let name = "flume_client_spool_info";
+    family(&mut p, name, "gauge", "The durable send queue: its directory and fsync policy (always 1).");
+    let fsync = match f.fsync {
+        SpoolFsync::Never => "never",
+        SpoolFsync::Interval(_) => "interval",
+        SpoolFsync::Always => "always",
+    };
+    let labels = format!("dir=\"{}\",fsync=\"{fsync}\"", label_value(&f.dir.display().to_string()));
+    sample(&mut p, name, &labels, 1);
+    let figures: [(&str, &str, &str, u64); 14] = [
+        ("flume_client_spool_events", "gauge", "Events in the spool not yet reported.", f.events),
+        (
+            "flume_client_spool_bytes",
+            "gauge",
+            "Bytes of the records in the spool not yet reported (record headers included).",
+            f.bytes,
+        ),
+        ("flume_client_spool_segments", "gauge", "Segment files in the spool.", f.segments as u64),
+        (
+            "flume_client_spool_replay_pending",
+            "gauge",
+            "Events a previous client left that are not yet read back.",
+            f.replay_pending,
+        ),
+        (
+            "flume_client_spool_spooled_events_total",
+            "counter",
+            "Events this client wrote to the spool.",
+            f.spooled_events,
+        ),
+        (
+            "flume_client_spool_spooled_bytes_total",
+            "counter",
+            "Bytes of records this client wrote to the spool.",
+            f.spooled_bytes,
+        ),
+        (
+            "flume_client_spool_replayed_total",
+            "counter",
+            "Events a previous client left in the spool, found when this one was made.",
+            f.replayed,
+        ),
+        (
+            "flume_client_spool_torn_records_total",
+            "counter",
+            "Torn records at the end of a segment (a write cut short by a crash), dropped.",
+            f.torn_records,
+        ),
+        (
+            "flume_client_spool_corrupt_records_total",
+            "counter",
+            "Corrupt records or regions, and replayed events that cannot be sent, skipped.",
+            f.corrupt_records,
+        ),
+        (
+            "flume_client_spool_write_errors_total",
+            "counter",
+            "Sends that failed with FLUME_ERR_SPOOL because the spool could not be written.",
+            f.write_errors,
+        ),
+        ("flume_client_spool_fsyncs_total", "counter", "Syncs of spool segments to the device.", f.fsyncs),
+        (
+            "flume_client_spool_sync_errors_total",
+            "counter",
+            "Failed syncs of the interval policy's thread.",
+            f.sync_errors,
+        ),
+        ("flume_client_spool_segments_created_total", "counter", "Segment files created.", f.segments_created),
+        ("flume_client_spool_segments_deleted_total", "counter", "Segment files deleted.", f.segments_deleted),
+    ];
+    for (name, kind, help, value) in figures {
+        family(&mut p, name, kind, help);
+        sample(&mut p, name, "", value);
+    }
+    p
+}
+
 impl Drop for Spool {
     /// Stops the sync thread (which syncs one last time) and records the head.
     fn drop(&mut self) {
