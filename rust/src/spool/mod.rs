@@ -96,7 +96,6 @@ pub(crate) struct Spool {
     /// Bad regions counted when the spool was opened, so reading them again does not count twice.
     known_bad: Vec<Position>,
     counters: Counters,
-    buffer: Vec<u8>,
     sync: Arc<SyncShared>,
     sync_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -137,7 +136,6 @@ impl Spool {
             live_bytes: 0,
             known_bad: Vec::new(),
             counters: Counters::default(),
-            buffer: Vec::new(),
             sync: Arc::new(SyncShared {
                 file: Mutex::new(None),
                 dirty: AtomicBool::new(false),
@@ -362,11 +360,13 @@ impl Spool {
                 return Err(self.write_failed(format!("cannot start a new segment: {e}")).with_source(e));
             }
         }
-        self.buffer.clear();
-        segment::encode_record(&mut self.buffer, payload);
+        // Straight into the mapped file: the header, then the payload (a kill
+        // between the two leaves a record whose checksum fails: torn).
+        let header = segment::record_header(payload);
         let writer = self.writer.as_mut().expect("a writer after rotate");
         let (id, at) = (writer.id, writer.len);
-        writer.map.write_at(at, &self.buffer);
+        writer.map.write_at(at, &header);
+        writer.map.write_at(at + RECORD_HEADER_LEN, payload);
         if self.fsync == SpoolFsync::Always {
             self.sync.fsyncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = writer.map.sync_range(at, at + record_len) {
