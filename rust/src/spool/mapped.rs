@@ -12,6 +12,20 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
+/// How a segment made ahead has its pages faulted in (see background.rs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Populate {
+    /// Mapped writable and dirtied now (`MADV_POPULATE_WRITE`), so copies into
+    /// it fault no more: with `fsync = never`, where nothing cleans the pages
+    /// while the segment is written. The unwritten rest is cut off at close.
+    Write,
+    /// Read in only (`MADV_POPULATE_READ`): the pages are allocated and
+    /// zeroed, and the first write to each still faults to dirty it. With a
+    /// sync policy, whose syncs would otherwise write the whole reserved
+    /// segment out at once.
+    Read,
+}
+
 pub(crate) struct MappedSegment {
     file: Arc<File>,
     ptr: *mut u8,
@@ -46,6 +60,20 @@ impl MappedSegment {
 
     pub(crate) fn capacity(&self) -> u64 {
         self.cap as u64
+    }
+
+    /// Faults the mapping's pages in now, as `how` says. Best effort: a
+    /// kernel without `MADV_POPULATE_*` (before Linux 5.14) leaves the faults
+    /// to the copies, as does any failure (the blocks are reserved already).
+    pub(crate) fn populate(&mut self, how: Populate) {
+        const MADV_POPULATE_READ: libc::c_int = 22;
+        const MADV_POPULATE_WRITE: libc::c_int = 23;
+        let advice = match how {
+            Populate::Write => MADV_POPULATE_WRITE,
+            Populate::Read => MADV_POPULATE_READ,
+        };
+        // SAFETY: the whole mapping made in `new`; madvise changes no contents.
+        unsafe { libc::madvise(self.ptr.cast(), self.cap, advice) };
     }
 
     /// Copies `bytes` to `offset` (which the caller keeps within the capacity).

@@ -10,6 +10,7 @@
 //! `fits` / `json` for limits and statistics. Records are released in the
 //! order they were appended, which is the order the sender reports them.
 
+mod background;
 mod crc32c;
 mod lock;
 mod mapped;
@@ -98,6 +99,8 @@ pub(crate) struct Spool {
     counters: Counters,
     sync: Arc<SyncShared>,
     sync_thread: Option<std::thread::JoinHandle<()>>,
+    /// The thread making the next segment ahead and finishing and deleting old ones.
+    files: Option<background::Background>,
 }
 
 impl Spool {
@@ -145,8 +148,14 @@ impl Spool {
                 sync_errors: AtomicU64::new(0),
             }),
             sync_thread: None,
+            files: None,
         };
         spool.recover(recorded_head)?;
+        let populate = if spool.fsync == SpoolFsync::Never { mapped::Populate::Write } else { mapped::Populate::Read };
+        spool.files = Some(
+            background::Background::start(dir, populate, spool.fsync != SpoolFsync::Never)
+                .map_err(|e| err!(Internal, "cannot start the spool's file thread: {e}").with_source(e))?,
+        );
         spool
             .rotate(0)
             .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create a segment: {e}").with_source(e))?;
@@ -174,10 +183,15 @@ impl Spool {
     /// rest from the recorded head: counts records, torn tails and corrupt regions.
     fn recover(&mut self, recorded_head: Option<Position>) -> Result<()> {
         let shown = self.dir.display().to_string();
-        let mut ids: Vec<u64> = std::fs::read_dir(&self.dir)
+        let names: Vec<String> = std::fs::read_dir(&self.dir)
             .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot list the directory: {e}").with_source(e))?
-            .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_segment_name))
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
             .collect();
+        // A segment a killed client was making ahead, never used.
+        for name in names.iter().filter(|name| background::is_next_name(name)) {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        let mut ids: Vec<u64> = names.iter().filter_map(|name| segment::parse_segment_name(name)).collect();
         ids.sort_unstable();
         self.next_id = ids.last().map_or(1, |last| last + 1);
         let head = recorded_head.unwrap_or(Position { segment: 0, offset: SEGMENT_HEADER_LEN });
@@ -273,6 +287,14 @@ impl Spool {
         self.counters.last_problem = Some(what);
     }
 
+    /// Deletes a released segment: by the file thread, or now if there is none yet (at open).
+    fn retire_segment(&mut self, id: u64) {
+        match &self.files {
+            Some(files) => files.delete(id),
+            None => self.delete_segment(id),
+        }
+    }
+
     fn delete_segment(&mut self, id: u64) {
         if std::fs::remove_file(segment::segment_path(&self.dir, id)).is_ok() {
             self.counters.segments_deleted += 1;
@@ -289,18 +311,37 @@ impl Spool {
             } else {
                 Ok(())
             };
-            old.map.finish(old.len);
+            match &self.files {
+                Some(files) => files.finish(old.map, old.len),
+                None => old.map.finish(old.len),
+            }
             synced?;
         }
         let id = self.next_id;
         let path = segment::segment_path(&self.dir, id);
-        let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
         // Room for one record at least: a single event larger than a segment gets its own.
         let cap = self.segment_bytes.max(SEGMENT_HEADER_LEN + record_len);
-        let made = mapped::MappedSegment::new(file, cap as usize).and_then(|mut map| {
-            map.write_at(0, &segment::segment_header(id));
+        let ahead = self.files.as_ref().and_then(|files| files.take(id, cap as usize));
+        let made = match ahead {
+            // Made ahead, header written (and synced) there; renamed to its name by `take`.
+            Some(map) => Ok(map),
+            None => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|file| mapped::MappedSegment::new(file, cap as usize))
+                .and_then(|mut map| {
+                    map.write_at(0, &segment::segment_header(id));
+                    if self.fsync != SpoolFsync::Never {
+                        map.file().sync_data()?;
+                    }
+                    Ok(map)
+                }),
+        }
+        .and_then(|map| {
             if self.fsync != SpoolFsync::Never {
-                map.file().sync_data()?;
                 File::open(&self.dir)?.sync_all()?;
             }
             Ok(map)
@@ -317,6 +358,9 @@ impl Spool {
         *self.sync.file.lock() = Some(Arc::clone(map.file()));
         self.writer = Some(Writer { id, map, len: SEGMENT_HEADER_LEN });
         self.segments.push_back((id, SEGMENT_HEADER_LEN));
+        if let Some(files) = &self.files {
+            files.prepare(self.next_id, self.segment_bytes as usize);
+        }
         Ok(())
     }
 
@@ -568,7 +612,7 @@ impl Spool {
             }
             // The state first: a crash between the two leaves a segment the next open deletes.
             let _ = self.state.write(self.head);
-            self.delete_segment(id);
+            self.retire_segment(id);
         }
         if self.live_events == 0 {
             self.live_bytes = 0;
@@ -595,9 +639,16 @@ impl Spool {
             fsyncs: self.sync.fsyncs.load(Ordering::Relaxed),
             sync_errors: self.sync.sync_errors.load(Ordering::Relaxed),
             segments_created: c.segments_created,
-            segments_deleted: c.segments_deleted,
+            segments_deleted: self.segments_deleted(),
             last_problem: c.last_problem.clone(),
         }
+    }
+}
+
+impl Spool {
+    /// Segments deleted: at open, and by the file thread since.
+    fn segments_deleted(&self) -> u64 {
+        self.counters.segments_deleted + self.files.as_ref().map_or(0, background::Background::deleted)
     }
 }
 
@@ -698,6 +749,9 @@ impl Drop for Spool {
             writer.map.finish(writer.len);
         }
         let _ = self.state.write(self.head);
+        // Its work done before the directory's lock goes with this spool: the
+        // next owner must not find a segment still being deleted or made.
+        drop(self.files.take());
     }
 }
 

@@ -1,0 +1,234 @@
+//! The spool's file work that `send` need not wait for, on a thread of the
+//! spool ("flume-spool-files"): making the next segment ready ahead of time
+//! (create, reserve, map, write its header, and fault its pages in), cutting
+//! and unmapping a closed segment, and deleting released ones.
+//!
+//! Why: the first write to each page of a new shared file mapping costs a
+//! page fault in which the kernel allocates, zeroes and dirties the page
+//! (ext4: `page_mkwrite`), a few microseconds per 4 KiB page, about a third
+//! of a microsecond per 300-byte event; unmapping and deleting a 16 MiB
+//! segment frees its pages. Done here, the caller's `send` is a copy into
+//! pages already mapped.
+//!
+//! The segment made ahead is a file named `NNN.next` (not a segment name, so
+//! a client killed meanwhile leaves nothing the next one would read; the
+//! next one deletes it) until `take` renames it to its segment name. Nothing
+//! here is needed for correctness: when the next segment is not ready (or
+//! making it failed), the caller makes it itself, as before, and gets the
+//! error there.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::mapped::{MappedSegment, Populate};
+use super::segment;
+use crate::sync::{deadline_in, Condvar, Mutex};
+
+/// The file name of segment `id` while it is made ahead.
+pub(crate) fn next_name(id: u64) -> String {
+    format!("{id:020}.next")
+}
+
+/// Whether `name` is one `next_name` makes.
+pub(crate) fn is_next_name(name: &str) -> bool {
+    name.strip_suffix(".next").is_some_and(|digits| digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[derive(Default)]
+struct Jobs {
+    /// The segment to make ahead: its number and size.
+    wanted: Option<(u64, usize)>,
+    /// The segment being made now (the caller waits for it rather than make it twice).
+    making: Option<u64>,
+    /// A segment made ahead, mapped, under its `next_name`.
+    ready: Option<(u64, MappedSegment)>,
+    /// Closed segments to cut to their length and unmap.
+    finish: Vec<(MappedSegment, u64)>,
+    /// Released segments to delete.
+    delete: Vec<u64>,
+    stop: bool,
+}
+
+struct Shared {
+    dir: PathBuf,
+    populate: Populate,
+    /// Sync a segment made ahead (its header and reserved blocks) before it is handed over.
+    sync: bool,
+    jobs: Mutex<Jobs>,
+    wake: Condvar,
+    made: Condvar,
+    deleted: AtomicU64,
+}
+
+pub(crate) struct Background {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the thread for the spool in `dir`; segments made ahead have
+    /// their pages faulted in as `populate` says, and are synced if `sync`.
+    pub(crate) fn start(dir: &Path, populate: Populate, sync: bool) -> io::Result<Background> {
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            populate,
+            sync,
+            jobs: Mutex::new(Jobs::default()),
+            wake: Condvar::new(),
+            made: Condvar::new(),
+            deleted: AtomicU64::new(0),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread =
+            std::thread::Builder::new().name("flume-spool-files".into()).spawn(move || work(&thread_shared))?;
+        Ok(Background { shared, thread: Some(thread) })
+    }
+
+    /// Asks for segment `id` of `cap` bytes to be made ready.
+    pub(crate) fn prepare(&self, id: u64, cap: usize) {
+        self.shared.jobs.lock().wanted = Some((id, cap));
+        self.shared.wake.notify_one();
+    }
+
+    /// The segment `id` made ahead, renamed to its segment name, if it has at
+    /// least `cap` bytes; waits while it is being made. `None`: the caller
+    /// makes it (a segment of another number or size is deleted).
+    pub(crate) fn take(&self, id: u64, cap: usize) -> Option<MappedSegment> {
+        let ready = {
+            let mut jobs = self.shared.jobs.lock();
+            while jobs.making == Some(id) {
+                self.shared.made.wait_until(&mut jobs, deadline_in(Duration::MAX));
+            }
+            if jobs.wanted.is_some_and(|(wanted, _)| wanted == id) {
+                jobs.wanted = None;
+            }
+            jobs.ready.take()
+        };
+        let (ready_id, map) = ready?;
+        let from = self.shared.dir.join(next_name(ready_id));
+        if ready_id != id || map.capacity() < cap as u64 {
+            drop(map);
+            let _ = std::fs::remove_file(from);
+            return None;
+        }
+        match std::fs::rename(&from, segment::segment_path(&self.shared.dir, id)) {
+            Ok(()) => Some(map),
+            Err(_) => {
+                drop(map);
+                let _ = std::fs::remove_file(from);
+                None
+            }
+        }
+    }
+
+    /// Cuts a closed segment to `len` (the end of its records) and unmaps it.
+    pub(crate) fn finish(&self, map: MappedSegment, len: u64) {
+        self.shared.jobs.lock().finish.push((map, len));
+        self.shared.wake.notify_one();
+    }
+
+    /// Deletes released segment `id` (the state that moved past it is written).
+    pub(crate) fn delete(&self, id: u64) {
+        self.shared.jobs.lock().delete.push(id);
+        self.shared.wake.notify_one();
+    }
+
+    /// Segments deleted so far.
+    pub(crate) fn deleted(&self) -> u64 {
+        self.shared.deleted.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Background {
+    /// Finishes the closed segments and deletes the released ones, deletes a
+    /// segment made ahead, and ends the thread.
+    fn drop(&mut self) {
+        self.shared.jobs.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn work(shared: &Shared) {
+    loop {
+        let (finish, delete, wanted, stop) = {
+            let mut jobs = shared.jobs.lock();
+            loop {
+                let wanted = jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().map_or(true, |(r, _)| r != id));
+                if jobs.stop || !jobs.finish.is_empty() || !jobs.delete.is_empty() || wanted.is_some() {
+                    break;
+                }
+                shared.wake.wait_until(&mut jobs, deadline_in(Duration::MAX));
+            }
+            let wanted = if jobs.stop {
+                None
+            } else {
+                jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().map_or(true, |(r, _)| r != id))
+            };
+            jobs.making = wanted.map(|(id, _)| id);
+            (std::mem::take(&mut jobs.finish), std::mem::take(&mut jobs.delete), wanted, jobs.stop)
+        };
+        for (map, len) in finish {
+            map.finish(len);
+        }
+        for id in delete {
+            if std::fs::remove_file(segment::segment_path(&shared.dir, id)).is_ok() {
+                shared.deleted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if let Some((id, cap)) = wanted {
+            let made = make(shared, id, cap).ok();
+            let stale = {
+                let mut jobs = shared.jobs.lock();
+                jobs.making = None;
+                if made.is_none() && jobs.wanted.is_some_and(|(wanted, _)| wanted == id) {
+                    // Not tried again: the caller makes it, and meets the error itself.
+                    jobs.wanted = None;
+                }
+                let stale = std::mem::replace(&mut jobs.ready, made.map(|map| (id, map)));
+                shared.made.notify_all();
+                stale
+            };
+            if let Some((stale_id, map)) = stale {
+                drop(map);
+                let _ = std::fs::remove_file(shared.dir.join(next_name(stale_id)));
+            }
+        }
+        if stop {
+            let ready = shared.jobs.lock().ready.take();
+            if let Some((id, map)) = ready {
+                drop(map);
+                let _ = std::fs::remove_file(shared.dir.join(next_name(id)));
+            }
+            return;
+        }
+    }
+}
+
+/// Makes segment `id` under its `next_name`: reserved, mapped, its header
+/// written, its pages faulted in, synced if asked.
+fn make(shared: &Shared, id: u64, cap: usize) -> io::Result<MappedSegment> {
+    let path = shared.dir.join(next_name(id));
+    let _ = std::fs::remove_file(&path);
+    let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+    let made = MappedSegment::new(file, cap).and_then(|mut map| {
+        map.write_at(0, &segment::segment_header(id));
+        map.populate(shared.populate);
+        if shared.sync {
+            map.file().sync_data()?;
+        }
+        Ok(map)
+    });
+    if made.is_err() {
+        let _ = std::fs::remove_file(&path);
+    }
+    made
+}
