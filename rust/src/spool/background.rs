@@ -24,11 +24,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::mapped::{MappedSegment, Populate};
+use super::mapped::{self, MappedSegment, Populate};
 use super::segment;
 use crate::sync::{deadline_in, Condvar, Mutex};
+
+/// At most this much of a segment is faulted in ahead (the default segment,
+/// 16 MiB, whole): with a larger `queue.spool.segment-bytes`, the rest faults
+/// in as it is written, rather than that much memory being dirtied at once.
+const POPULATE_MAX: usize = 32 << 20;
 
 /// The file name of segment `id` while it is made ahead.
 pub(crate) fn next_name(id: u64) -> String {
@@ -48,6 +53,8 @@ struct Jobs {
     making: Option<u64>,
     /// A segment made ahead, mapped, under its `next_name`.
     ready: Option<(u64, MappedSegment)>,
+    /// The mapping of a segment the caller made itself (address and length), to fault in.
+    populate: Option<(usize, usize)>,
     /// Closed segments to cut to their length and unmap.
     finish: Vec<(MappedSegment, u64)>,
     /// Released segments to delete.
@@ -97,18 +104,23 @@ impl Background {
     }
 
     /// The segment `id` made ahead, renamed to its segment name, if it has at
-    /// least `cap` bytes; waits while it is being made. `None`: the caller
-    /// makes it (a segment of another number or size is deleted).
+    /// least `cap` bytes; waits (up to a second) while it is being made.
+    /// `None`: the caller makes it (a segment of another number or size is
+    /// deleted, and one not begun yet is no longer made).
     pub(crate) fn take(&self, id: u64, cap: usize) -> Option<MappedSegment> {
         let ready = {
             let mut jobs = self.shared.jobs.lock();
-            while jobs.making == Some(id) {
-                self.shared.made.wait_until(&mut jobs, deadline_in(Duration::MAX));
+            let until = deadline_in(Duration::from_secs(1));
+            while jobs.making == Some(id) && Instant::now() < until {
+                self.shared.made.wait_until(&mut jobs, until);
             }
             if jobs.wanted.is_some_and(|(wanted, _)| wanted == id) {
                 jobs.wanted = None;
             }
-            jobs.ready.take()
+            match &jobs.ready {
+                Some((ready, _)) if *ready == id => jobs.ready.take(),
+                _ => None,
+            }
         };
         let (ready_id, map) = ready?;
         let from = self.shared.dir.join(next_name(ready_id));
@@ -127,9 +139,25 @@ impl Background {
         }
     }
 
+    /// Faults in the pages of the mapping at `ptr` of `len` bytes (a segment
+    /// the caller made itself), as segments made ahead are.
+    ///
+    /// # Safety
+    /// The mapping stays mapped until this thread ends or finishes it (a
+    /// `finish` job): the spool ends this thread before it unmaps its writer.
+    pub(crate) unsafe fn populate(&self, ptr: *mut u8, len: usize) {
+        self.shared.jobs.lock().populate = Some((ptr as usize, len));
+        self.shared.wake.notify_one();
+    }
+
     /// Cuts a closed segment to `len` (the end of its records) and unmaps it.
     pub(crate) fn finish(&self, map: MappedSegment, len: u64) {
-        self.shared.jobs.lock().finish.push((map, len));
+        let mut jobs = self.shared.jobs.lock();
+        if jobs.populate.is_some_and(|(ptr, _)| ptr == map.as_ptr() as usize) {
+            jobs.populate = None; // closed before its pages were faulted in: no need any more
+        }
+        jobs.finish.push((map, len));
+        drop(jobs);
         self.shared.wake.notify_one();
     }
 
@@ -159,11 +187,16 @@ impl Drop for Background {
 
 fn work(shared: &Shared) {
     loop {
-        let (finish, delete, wanted, stop) = {
+        let (populate, wanted, finish, delete, stop) = {
             let mut jobs = shared.jobs.lock();
             loop {
                 let wanted = jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().map_or(true, |(r, _)| r != id));
-                if jobs.stop || !jobs.finish.is_empty() || !jobs.delete.is_empty() || wanted.is_some() {
+                if jobs.stop
+                    || !jobs.finish.is_empty()
+                    || !jobs.delete.is_empty()
+                    || wanted.is_some()
+                    || jobs.populate.is_some()
+                {
                     break;
                 }
                 shared.wake.wait_until(&mut jobs, deadline_in(Duration::MAX));
@@ -174,15 +207,13 @@ fn work(shared: &Shared) {
                 jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().map_or(true, |(r, _)| r != id))
             };
             jobs.making = wanted.map(|(id, _)| id);
-            (std::mem::take(&mut jobs.finish), std::mem::take(&mut jobs.delete), wanted, jobs.stop)
+            let populate = if jobs.stop { None } else { jobs.populate.take() };
+            (populate, wanted, std::mem::take(&mut jobs.finish), std::mem::take(&mut jobs.delete), jobs.stop)
         };
-        for (map, len) in finish {
-            map.finish(len);
-        }
-        for id in delete {
-            if std::fs::remove_file(segment::segment_path(&shared.dir, id)).is_ok() {
-                shared.deleted.fetch_add(1, Ordering::Relaxed);
-            }
+        // What the caller may soon write to first; closed and released segments after.
+        if let Some((ptr, len)) = populate {
+            // SAFETY: still mapped (see `populate`): its `finish`, if queued, comes below.
+            unsafe { mapped::populate(ptr as *mut u8, len.min(POPULATE_MAX), shared.populate) };
         }
         if let Some((id, cap)) = wanted {
             let made = make(shared, id, cap).ok();
@@ -200,6 +231,14 @@ fn work(shared: &Shared) {
             if let Some((stale_id, map)) = stale {
                 drop(map);
                 let _ = std::fs::remove_file(shared.dir.join(next_name(stale_id)));
+            }
+        }
+        for (map, len) in finish {
+            map.finish(len);
+        }
+        for id in delete {
+            if std::fs::remove_file(segment::segment_path(&shared.dir, id)).is_ok() {
+                shared.deleted.fetch_add(1, Ordering::Relaxed);
             }
         }
         if stop {
@@ -221,7 +260,7 @@ fn make(shared: &Shared, id: u64, cap: usize) -> io::Result<MappedSegment> {
     let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
     let made = MappedSegment::new(file, cap).and_then(|mut map| {
         map.write_at(0, &segment::segment_header(id));
-        map.populate(shared.populate);
+        map.populate(shared.populate, POPULATE_MAX);
         if shared.sync {
             map.file().sync_data()?;
         }

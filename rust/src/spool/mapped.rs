@@ -62,18 +62,17 @@ impl MappedSegment {
         self.cap as u64
     }
 
-    /// Faults the mapping's pages in now, as `how` says. Best effort: a
+    /// Faults the mapping's first `at_most` bytes in now, as `how` says. Best effort: a
     /// kernel without `MADV_POPULATE_*` (before Linux 5.14) leaves the faults
     /// to the copies, as does any failure (the blocks are reserved already).
-    pub(crate) fn populate(&mut self, how: Populate) {
-        const MADV_POPULATE_READ: libc::c_int = 22;
-        const MADV_POPULATE_WRITE: libc::c_int = 23;
-        let advice = match how {
-            Populate::Write => MADV_POPULATE_WRITE,
-            Populate::Read => MADV_POPULATE_READ,
-        };
-        // SAFETY: the whole mapping made in `new`; madvise changes no contents.
-        unsafe { libc::madvise(self.ptr.cast(), self.cap, advice) };
+    pub(crate) fn populate(&mut self, how: Populate, at_most: usize) {
+        // SAFETY: within the mapping made in `new`.
+        unsafe { populate(self.ptr, self.cap.min(at_most), how) };
+    }
+
+    /// Where the mapping starts, for `populate` from another thread.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
     }
 
     /// Copies `bytes` to `offset` (which the caller keeps within the capacity).
@@ -102,6 +101,22 @@ impl MappedSegment {
         let _ = self.file.set_len(len);
         drop(self);
     }
+}
+
+/// Faults in the pages of the mapping at `ptr` of `len` bytes (see
+/// `MappedSegment::populate`). It changes no contents, so another thread may
+/// copy into the mapping meanwhile.
+///
+/// # Safety
+/// `ptr..ptr + len` is a mapping of a segment, mapped for the whole call.
+pub(crate) unsafe fn populate(ptr: *mut u8, len: usize, how: Populate) {
+    const MADV_POPULATE_READ: libc::c_int = 22;
+    const MADV_POPULATE_WRITE: libc::c_int = 23;
+    let advice = match how {
+        Populate::Write => MADV_POPULATE_WRITE,
+        Populate::Read => MADV_POPULATE_READ,
+    };
+    libc::madvise(ptr.cast(), len, advice);
 }
 
 impl Drop for MappedSegment {

@@ -322,6 +322,7 @@ impl Spool {
         // Room for one record at least: a single event larger than a segment gets its own.
         let cap = self.segment_bytes.max(SEGMENT_HEADER_LEN + record_len);
         let ahead = self.files.as_ref().and_then(|files| files.take(id, cap as usize));
+        let made_here = ahead.is_none();
         let made = match ahead {
             // Made ahead, header written (and synced) there; renamed to its name by `take`.
             Some(map) => Ok(map),
@@ -353,6 +354,11 @@ impl Spool {
                 return Err(e);
             }
         };
+        if let Some(files) = self.files.as_ref().filter(|_| made_here) {
+            // SAFETY: the writer is unmapped by the file thread (`finish`) or,
+            // in `drop`, after that thread ended.
+            unsafe { files.populate(map.as_ptr(), cap as usize) };
+        }
         self.next_id += 1;
         self.counters.segments_created += 1;
         *self.sync.file.lock() = Some(Arc::clone(map.file()));
@@ -745,13 +751,15 @@ impl Drop for Spool {
         if let Some(thread) = self.sync_thread.take() {
             let _ = thread.join();
         }
+        // The file thread ends first: it may be faulting in the writer's
+        // pages, and its work must be done before the directory's lock goes
+        // with this spool (the next owner must not find a segment still
+        // being deleted or made).
+        drop(self.files.take());
         if let Some(writer) = self.writer.take() {
             writer.map.finish(writer.len);
         }
         let _ = self.state.write(self.head);
-        // Its work done before the directory's lock goes with this spool: the
-        // next owner must not find a segment still being deleted or made.
-        drop(self.files.take());
     }
 }
 
