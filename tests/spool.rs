@@ -494,6 +494,51 @@ fn new_events_during_a_replay_queue_behind_it_on_disk() {
     println!("replay and send: 1000 replayed, then 1000 sent meanwhile, in order");
 }
 
+/// The next segment is made ahead under a name no reader takes (`N.next`);
+/// one left by a killed client is deleted by the next client, never sent, and
+/// a freed client leaves none.
+fn a_segment_made_ahead_is_never_read_and_none_is_left() {
+    let dir = scratch("ahead");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let config = spool_config(&dir, "never", &[]);
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    let segment;
+    {
+        let client = Client::new(&address, &config).unwrap();
+        for id in 1..=5 {
+            send_id(&client, id).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !names(&dir).iter().any(|n| n.ends_with(".next")) {
+            assert!(Instant::now() < deadline, "no segment made ahead: {:?}", names(&dir));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        segment = names(&dir).into_iter().find(|n| n.ends_with(".seg")).unwrap();
+    }
+    assert!(!names(&dir).iter().any(|n| n.ends_with(".next")), "a freed client leaves none: {:?}", names(&dir));
+    // What a client killed while it made one ahead leaves: here even with records in it.
+    let left = dir.join(format!("{:020}.next", 7));
+    fs::copy(dir.join(&segment), &left).unwrap();
+    let server = receiver(port);
+    let client = Client::new(&address, &config).unwrap();
+    drain(&client, Duration::from_secs(60));
+    let stats = client.stats_json().unwrap();
+    assert!(!left.exists(), "deleted at open");
+    let mut arrived = HashMap::new();
+    arrivals(&server.stop(), &mut arrived);
+    let mut ids: Vec<u64> = arrived.keys().copied().collect();
+    ids.sort();
+    assert_eq!(ids, [1, 2, 3, 4, 5], "{stats}");
+    assert_eq!(stats_field(&stats, "replayed"), 5, "{stats}");
+    println!("ahead: the segment made ahead is never read; one left behind is deleted; none left by free");
+}
+
 /// A second client on a directory in use gets FLUME_ERR_CONFIG naming the holder's pid.
 fn a_locked_directory_names_the_process_holding_it() {
     let dir = scratch("locked");
@@ -839,6 +884,7 @@ fn main() {
             free_leaves_events_on_disk_and_the_next_client_replays_them_in_order,
         ),
         ("new_events_during_a_replay_queue_behind_it_on_disk", new_events_during_a_replay_queue_behind_it_on_disk),
+        ("a_segment_made_ahead_is_never_read_and_none_is_left", a_segment_made_ahead_is_never_read_and_none_is_left),
         ("a_locked_directory_names_the_process_holding_it", a_locked_directory_names_the_process_holding_it),
         ("flipped_and_cut_bytes_are_skipped_and_counted", flipped_and_cut_bytes_are_skipped_and_counted),
         (
