@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::mapped::{self, MappedSegment, Populate};
+use super::mapped::{self, MappedSegment};
 use super::segment;
 use crate::sync::{deadline_in, Condvar, Mutex};
 
@@ -64,7 +64,6 @@ struct Jobs {
 
 struct Shared {
     dir: PathBuf,
-    populate: Populate,
     /// Sync a segment made ahead (its header and reserved blocks) before it is handed over.
     sync: bool,
     jobs: Mutex<Jobs>,
@@ -79,12 +78,11 @@ pub(crate) struct Background {
 }
 
 impl Background {
-    /// Starts the thread for the spool in `dir`; segments made ahead have
-    /// their pages faulted in as `populate` says, and are synced if `sync`.
-    pub(crate) fn start(dir: &Path, populate: Populate, sync: bool) -> io::Result<Background> {
+    /// Starts the thread for the spool in `dir`; segments made ahead are
+    /// synced (their header and reserved blocks) if `sync`.
+    pub(crate) fn start(dir: &Path, sync: bool) -> io::Result<Background> {
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
-            populate,
             sync,
             jobs: Mutex::new(Jobs::default()),
             wake: Condvar::new(),
@@ -213,7 +211,7 @@ fn work(shared: &Shared) {
         // What the caller may soon write to first; closed and released segments after.
         if let Some((ptr, len)) = populate {
             // SAFETY: still mapped (see `populate`): its `finish`, if queued, comes below.
-            unsafe { mapped::populate(ptr as *mut u8, len.min(POPULATE_MAX), shared.populate) };
+            unsafe { mapped::populate(ptr as *mut u8, len.min(POPULATE_MAX)) };
         }
         if let Some((id, cap)) = wanted {
             let made = make(shared, id, cap).ok();
@@ -260,10 +258,11 @@ fn make(shared: &Shared, id: u64, cap: usize) -> io::Result<MappedSegment> {
     let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
     let made = MappedSegment::new(file, cap).and_then(|mut map| {
         map.write_at(0, &segment::segment_header(id));
-        map.populate(shared.populate, POPULATE_MAX);
+        // Synced before its pages are dirtied, so that the sync writes the header only.
         if shared.sync {
             map.file().sync_data()?;
         }
+        map.populate(POPULATE_MAX);
         Ok(map)
     });
     if made.is_err() {

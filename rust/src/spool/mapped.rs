@@ -12,20 +12,6 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-/// How a segment made ahead has its pages faulted in (see background.rs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Populate {
-    /// Mapped writable and dirtied now (`MADV_POPULATE_WRITE`), so copies into
-    /// it fault no more: with `fsync = never`, where nothing cleans the pages
-    /// while the segment is written. The unwritten rest is cut off at close.
-    Write,
-    /// Read in only (`MADV_POPULATE_READ`): the pages are allocated and
-    /// zeroed, and the first write to each still faults to dirty it. With a
-    /// sync policy, whose syncs would otherwise write the whole reserved
-    /// segment out at once.
-    Read,
-}
-
 pub(crate) struct MappedSegment {
     file: Arc<File>,
     ptr: *mut u8,
@@ -62,12 +48,15 @@ impl MappedSegment {
         self.cap as u64
     }
 
-    /// Faults the mapping's first `at_most` bytes in now, as `how` says. Best effort: a
-    /// kernel without `MADV_POPULATE_*` (before Linux 5.14) leaves the faults
-    /// to the copies, as does any failure (the blocks are reserved already).
-    pub(crate) fn populate(&mut self, how: Populate, at_most: usize) {
+    /// Faults the mapping's first `at_most` bytes in now, writable and dirty
+    /// (`MADV_POPULATE_WRITE`), so that copies into them fault no more (until
+    /// a sync cleans them). Best effort: a kernel without it (before Linux
+    /// 5.14) leaves the faults to the copies, as does any failure (the blocks
+    /// are reserved already, so a copy cannot meet a full disk). The unwritten
+    /// rest is cut off when the segment is closed.
+    pub(crate) fn populate(&mut self, at_most: usize) {
         // SAFETY: within the mapping made in `new`.
-        unsafe { populate(self.ptr, self.cap.min(at_most), how) };
+        unsafe { populate(self.ptr, self.cap.min(at_most)) };
     }
 
     /// Where the mapping starts, for `populate` from another thread.
@@ -109,14 +98,9 @@ impl MappedSegment {
 ///
 /// # Safety
 /// `ptr..ptr + len` is a mapping of a segment, mapped for the whole call.
-pub(crate) unsafe fn populate(ptr: *mut u8, len: usize, how: Populate) {
-    const MADV_POPULATE_READ: libc::c_int = 22;
+pub(crate) unsafe fn populate(ptr: *mut u8, len: usize) {
     const MADV_POPULATE_WRITE: libc::c_int = 23;
-    let advice = match how {
-        Populate::Write => MADV_POPULATE_WRITE,
-        Populate::Read => MADV_POPULATE_READ,
-    };
-    libc::madvise(ptr.cast(), len, advice);
+    libc::madvise(ptr.cast(), len, MADV_POPULATE_WRITE);
 }
 
 impl Drop for MappedSegment {

@@ -151,9 +151,8 @@ impl Spool {
             files: None,
         };
         spool.recover(recorded_head)?;
-        let populate = if spool.fsync == SpoolFsync::Never { mapped::Populate::Write } else { mapped::Populate::Read };
         spool.files = Some(
-            background::Background::start(dir, populate, spool.fsync != SpoolFsync::Never)
+            background::Background::start(dir, spool.fsync != SpoolFsync::Never)
                 .map_err(|e| err!(Internal, "cannot start the spool's file thread: {e}").with_source(e))?,
         );
         spool
