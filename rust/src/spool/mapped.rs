@@ -59,6 +59,12 @@ impl MappedSegment {
         unsafe { populate(self.ptr, self.cap.min(at_most)) };
     }
 
+    /// Zeroes the whole mapping (a released segment made ready for reuse).
+    pub(crate) fn zero(&mut self) {
+        // SAFETY: the whole mapping made in `new`; nothing else aliases it.
+        unsafe { std::ptr::write_bytes(self.ptr, 0, self.cap) };
+    }
+
     /// Where the mapping starts, for `populate` from another thread.
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         self.ptr

@@ -311,7 +311,7 @@ impl Spool {
                 Ok(())
             };
             match &self.files {
-                Some(files) => files.finish(old.map, old.len),
+                Some(files) => files.finish(old.id, old.map, old.len),
                 None => old.map.finish(old.len),
             }
             synced?;
