@@ -214,7 +214,7 @@ fn work(shared: &Shared) {
         let (populate, wanted, finish, delete, stop) = {
             let mut jobs = shared.jobs.lock();
             loop {
-                let wanted = jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().map_or(true, |(r, _)| r != id));
+                let wanted = jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().is_none_or(|(r, _)| r != id));
                 if jobs.stop
                     || !jobs.finish.is_empty()
                     || !jobs.delete.is_empty()
@@ -228,7 +228,7 @@ fn work(shared: &Shared) {
             let wanted = if jobs.stop {
                 None
             } else {
-                jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().map_or(true, |(r, _)| r != id))
+                jobs.wanted.filter(|(id, _)| jobs.ready.as_ref().is_none_or(|(r, _)| r != id))
             };
             jobs.making = wanted.map(|(id, _)| id);
             let populate = if jobs.stop { None } else { jobs.populate.take() };
