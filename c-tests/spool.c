@@ -123,6 +123,18 @@ int main(int argc, char **argv) {
   CHECK(strstr(stats, expected) != NULL);
   CHECK(strstr(stats, "\"events\":0,\"bytes\":0,\"segments\":1,") != NULL);
   flume_string_free(stats);
+  /* The same figures in the Prometheus text. */
+  char *metrics = flume_client_stats_prometheus(client);
+  CHECK(metrics != NULL);
+  snprintf(expected, sizeof expected, "\nflume_client_spool_replayed_total %zu\n", event_count);
+  CHECK(strstr(metrics, expected) != NULL);
+  snprintf(expected, sizeof expected, "\nflume_client_spool_spooled_events_total %zu\n", event_count);
+  CHECK(strstr(metrics, expected) != NULL);
+  CHECK(strstr(metrics, "\nflume_client_spool_events 0\n") != NULL);
+  CHECK(strstr(metrics, "\n# TYPE flume_client_spool_fsyncs_total counter\n") != NULL);
+  snprintf(expected, sizeof expected, "fsync=\"%s\"} 1\n", argv[2]);
+  CHECK(strstr(metrics, expected) != NULL);
+  flume_string_free(metrics);
   flume_client_free(client);
   CHECK(count_lines(output) == 2 * event_count);
 

@@ -648,7 +648,17 @@ char *flume_client_stats_json(const struct flume_client *client);
  *   flume_client_host_idle_connections; counters
  *   flume_client_host_events_acked_total, flume_client_host_calls_acked_total,
  *   flume_client_host_call_failures_total,
- *   flume_client_host_connections_opened_total.
+ *   flume_client_host_connections_opened_total;
+ * - with a spool (queue.spool.dir), the figures of the JSON's "spool" object
+ *   (docs/spool.md): gauge flume_client_spool_info{dir="...",fsync="..."} 1;
+ *   gauges flume_client_spool_events, flume_client_spool_bytes,
+ *   flume_client_spool_segments, flume_client_spool_replay_pending; counters
+ *   flume_client_spool_spooled_events_total, flume_client_spool_spooled_bytes_total,
+ *   flume_client_spool_replayed_total, flume_client_spool_torn_records_total,
+ *   flume_client_spool_corrupt_records_total, flume_client_spool_write_errors_total,
+ *   flume_client_spool_fsyncs_total, flume_client_spool_sync_errors_total,
+ *   flume_client_spool_segments_created_total,
+ *   flume_client_spool_segments_deleted_total.
  *
  * A process with several clients should add a label of its own to tell them
  * apart (or serve each under its own job).

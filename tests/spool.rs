@@ -494,6 +494,51 @@ fn new_events_during_a_replay_queue_behind_it_on_disk() {
     println!("replay and send: 1000 replayed, then 1000 sent meanwhile, in order");
 }
 
+/// The next segment is made ahead under a name no reader takes (`N.next`);
+/// one left by a killed client is deleted by the next client, never sent, and
+/// a freed client leaves none.
+fn a_segment_made_ahead_is_never_read_and_none_is_left() {
+    let dir = scratch("ahead");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let config = spool_config(&dir, "never", &[]);
+    let names = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    };
+    let segment;
+    {
+        let client = Client::new(&address, &config).unwrap();
+        for id in 1..=5 {
+            send_id(&client, id).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !names(&dir).iter().any(|n| n.ends_with(".next")) {
+            assert!(Instant::now() < deadline, "no segment made ahead: {:?}", names(&dir));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        segment = names(&dir).into_iter().find(|n| n.ends_with(".seg")).unwrap();
+    }
+    assert!(!names(&dir).iter().any(|n| n.ends_with(".next")), "a freed client leaves none: {:?}", names(&dir));
+    // What a client killed while it made one ahead leaves: here even with records in it.
+    let left = dir.join(format!("{:020}.next", 7));
+    fs::copy(dir.join(&segment), &left).unwrap();
+    let server = receiver(port);
+    let client = Client::new(&address, &config).unwrap();
+    drain(&client, Duration::from_secs(60));
+    let stats = client.stats_json().unwrap();
+    assert!(!left.exists(), "deleted at open");
+    let mut arrived = HashMap::new();
+    arrivals(&server.stop(), &mut arrived);
+    let mut ids: Vec<u64> = arrived.keys().copied().collect();
+    ids.sort();
+    assert_eq!(ids, [1, 2, 3, 4, 5], "{stats}");
+    assert_eq!(stats_field(&stats, "replayed"), 5, "{stats}");
+    println!("ahead: the segment made ahead is never read; one left behind is deleted; none left by free");
+}
+
 /// A second client on a directory in use gets FLUME_ERR_CONFIG naming the holder's pid.
 fn a_locked_directory_names_the_process_holding_it() {
     let dir = scratch("locked");
@@ -560,6 +605,87 @@ fn flipped_and_cut_bytes_are_skipped_and_counted() {
     assert!(stats.contains("torn record at its end"), "the last problem is described: {stats}");
     assert_eq!(reports.take().len(), 98);
     println!("corrupt: a flipped byte and a cut tail skipped and counted, 98 of 100 delivered; {stats}");
+}
+
+/// The value of the sample `name` (no labels) in a Prometheus text.
+fn prometheus_value(text: &str, name: &str) -> u64 {
+    let line = text
+        .lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"));
+    line[name.len() + 1..].parse().unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+/// `stats_prometheus` carries every figure of the JSON's spool object, with
+/// its type: after a replay with a corrupt record and a torn tail, and with
+/// `always` (one fsync per event), each counter has a value to compare.
+/// Without a spool there is no spool family.
+fn the_prometheus_text_has_the_spool_figures_of_the_json() {
+    let dir = scratch("prometheus");
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let config = spool_config(&dir, "always", &[]);
+    {
+        let client = Client::new(&address, &config).unwrap();
+        for id in 1..=30 {
+            send_id(&client, id).unwrap();
+        }
+    }
+    let segment = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "seg") && fs::metadata(p).unwrap().len() > 16)
+        .expect("a segment with records");
+    let mut bytes = fs::read(&segment).unwrap();
+    let record = (bytes.len() - 16) / 30;
+    bytes[16 + 9 * record + 30] ^= 0x10; // the 10th event's payload
+    bytes.truncate(bytes.len() - 5); // the 30th is cut
+    fs::write(&segment, &bytes).unwrap();
+
+    let server = receiver(port);
+    let client = Client::new(&address, &config).unwrap();
+    for id in 31..=40 {
+        send_id(&client, id).unwrap();
+    }
+    drain(&client, Duration::from_secs(60));
+    let json = client.stats_json().unwrap();
+    let text = client.stats_prometheus().unwrap();
+    server.stop();
+    let pairs = [
+        ("events", "flume_client_spool_events", "gauge"),
+        ("bytes", "flume_client_spool_bytes", "gauge"),
+        ("segments", "flume_client_spool_segments", "gauge"),
+        ("replay_pending", "flume_client_spool_replay_pending", "gauge"),
+        ("spooled_events", "flume_client_spool_spooled_events_total", "counter"),
+        ("spooled_bytes", "flume_client_spool_spooled_bytes_total", "counter"),
+        ("replayed", "flume_client_spool_replayed_total", "counter"),
+        ("torn_records", "flume_client_spool_torn_records_total", "counter"),
+        ("corrupt_records", "flume_client_spool_corrupt_records_total", "counter"),
+        ("write_errors", "flume_client_spool_write_errors_total", "counter"),
+        ("fsyncs", "flume_client_spool_fsyncs_total", "counter"),
+        ("sync_errors", "flume_client_spool_sync_errors_total", "counter"),
+        ("segments_created", "flume_client_spool_segments_created_total", "counter"),
+        ("segments_deleted", "flume_client_spool_segments_deleted_total", "counter"),
+    ];
+    for (field, name, kind) in pairs {
+        assert_eq!(prometheus_value(&text, name), stats_field(&json, field), "{name} vs {field}:\n{text}\n{json}");
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name} is a {kind}:\n{text}");
+        assert!(text.contains(&format!("# HELP {name} ")), "{name} has its help:\n{text}");
+    }
+    // Values that show the figures are the real ones, not zeros on both sides.
+    assert_eq!(prometheus_value(&text, "flume_client_spool_replayed_total"), 28, "{text}");
+    assert_eq!(prometheus_value(&text, "flume_client_spool_corrupt_records_total"), 1, "{text}");
+    assert_eq!(prometheus_value(&text, "flume_client_spool_torn_records_total"), 1, "{text}");
+    assert_eq!(prometheus_value(&text, "flume_client_spool_spooled_events_total"), 10, "{text}");
+    assert!(prometheus_value(&text, "flume_client_spool_fsyncs_total") >= 10, "{text}");
+    let info = format!("flume_client_spool_info{{dir=\"{}\",fsync=\"always\"}} 1\n", dir.display());
+    assert!(text.contains(&info), "{info} in:\n{text}");
+    drop(client);
+
+    let plain = Client::new(&address, &Config::default()).unwrap();
+    let text = plain.stats_prometheus().unwrap();
+    assert!(text.contains("flume_client_queue_events") && !text.contains("flume_client_spool"), "{text}");
+    println!("prometheus: the spool's 14 figures as in the JSON, with their types; none without a spool");
 }
 
 /// A replayed event the new client cannot send (larger than its
@@ -758,8 +884,13 @@ fn main() {
             free_leaves_events_on_disk_and_the_next_client_replays_them_in_order,
         ),
         ("new_events_during_a_replay_queue_behind_it_on_disk", new_events_during_a_replay_queue_behind_it_on_disk),
+        ("a_segment_made_ahead_is_never_read_and_none_is_left", a_segment_made_ahead_is_never_read_and_none_is_left),
         ("a_locked_directory_names_the_process_holding_it", a_locked_directory_names_the_process_holding_it),
         ("flipped_and_cut_bytes_are_skipped_and_counted", flipped_and_cut_bytes_are_skipped_and_counted),
+        (
+            "the_prometheus_text_has_the_spool_figures_of_the_json",
+            the_prometheus_text_has_the_spool_figures_of_the_json,
+        ),
         (
             "a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted",
             a_replayed_event_too_large_for_the_new_settings_is_dropped_and_counted,

@@ -137,11 +137,17 @@ impl Client {
     }
 
     /// The same statistics in the Prometheus text exposition format, ready to
-    /// serve on a `/metrics` endpoint (metric names `flume_client_*`). Fails
+    /// serve on a `/metrics` endpoint (metric names `flume_client_*`; with a
+    /// spool, its figures as `flume_client_spool_*`, see docs/spool.md). Fails
     /// with `InvalidArg` in a forked child, as `stats_json` does.
     pub fn stats_prometheus(&self) -> Result<String> {
         self.check_process()?;
-        Ok(self.core.stats_prometheus(self.sender.get().map(Sender::figures)))
+        let mut text = self.core.stats_prometheus(self.sender.get().map(Sender::figures));
+        // With a spool, its families follow (the figures of the JSON's "spool" object).
+        if let Some(spool) = self.sender.get().and_then(Sender::spool_figures) {
+            text.push_str(&crate::spool::prometheus(&spool));
+        }
+        Ok(text)
     }
 
     /// Delivery callbacks that panicked so far (each cost its own report only).

@@ -141,13 +141,13 @@ impl Stats {
 
 /// One metric family of the Prometheus text format: its `# HELP` and `# TYPE`
 /// lines. Samples follow with [`sample`].
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 /// One sample line: `name{label="value"} number`, `labels` already formatted
 /// (empty for none).
-fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
+pub(crate) fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
     if labels.is_empty() {
         let _ = writeln!(out, "{name} {value}");
     } else {
@@ -156,7 +156,7 @@ fn sample(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Disp
 }
 
 /// A label value escaped as the text format requires (backslash, quote, newline).
-fn label_value(value: &str) -> String {
+pub(crate) fn label_value(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 

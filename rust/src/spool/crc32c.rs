@@ -1,6 +1,9 @@
 //! CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of
-//! every spool record and state slot. Table-driven, eight bytes at a time
-//! ("slicing-by-8"); no dependency.
+//! every spool record and state slot. On x86-64 with SSE 4.2 (detected at
+//! run time) the processor's `crc32` instruction, eight bytes at a time;
+//! elsewhere table-driven, eight bytes at a time ("slicing-by-8"). No
+//! dependency. A record's checksum is on `send`'s path: the instruction
+//! takes about a tenth of the tables' time.
 
 const POLY: u32 = 0x82F6_3B78;
 
@@ -35,6 +38,33 @@ const fn make_tables() -> [[u32; 256]; 8] {
 
 /// Continues a CRC-32C over `data`: `update(update(0, a), b) == crc32c(a ++ b)`.
 pub(crate) fn update(crc: u32, data: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("sse4.2") {
+        // SAFETY: the processor has SSE 4.2, checked just above.
+        return unsafe { update_sse42(crc, data) };
+    }
+    update_tables(crc, data)
+}
+
+/// `update` with the SSE 4.2 `crc32` instruction (the same polynomial).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+unsafe fn update_sse42(crc: u32, data: &[u8]) -> u32 {
+    use std::arch::x86_64::{_mm_crc32_u64, _mm_crc32_u8};
+    let mut crc = u64::from(!crc);
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        crc = _mm_crc32_u64(crc, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    }
+    let mut crc = crc as u32;
+    for &b in chunks.remainder() {
+        crc = _mm_crc32_u8(crc, b);
+    }
+    !crc
+}
+
+/// `update` by tables, eight bytes at a time.
+fn update_tables(crc: u32, data: &[u8]) -> u32 {
     let mut crc = !crc;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
@@ -72,6 +102,21 @@ mod tests {
         let ascending: Vec<u8> = (0..32).collect();
         assert_eq!(crc32c(&ascending), 0x46DD_794E);
         assert_eq!(crc32c(b""), 0);
+    }
+
+    #[test]
+    fn the_instruction_and_the_tables_agree() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 31 + 7) as u8).collect();
+        for len in 0..data.len() {
+            let want = update_tables(0x1234_5678, &data[..len]);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("sse4.2") {
+                // SAFETY: checked just above.
+                assert_eq!(unsafe { update_sse42(0x1234_5678, &data[..len]) }, want, "{len}");
+            }
+            assert_eq!(update(0x1234_5678, &data[..len]), want, "{len}");
+        }
+        assert_eq!(update_tables(0, b"123456789"), 0xE306_9283);
     }
 
     #[test]

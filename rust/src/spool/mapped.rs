@@ -48,6 +48,28 @@ impl MappedSegment {
         self.cap as u64
     }
 
+    /// Faults the mapping's first `at_most` bytes in now, writable and dirty
+    /// (`MADV_POPULATE_WRITE`), so that copies into them fault no more (until
+    /// a sync cleans them). Best effort: a kernel without it (before Linux
+    /// 5.14) leaves the faults to the copies, as does any failure (the blocks
+    /// are reserved already, so a copy cannot meet a full disk). The unwritten
+    /// rest is cut off when the segment is closed.
+    pub(crate) fn populate(&mut self, at_most: usize) {
+        // SAFETY: within the mapping made in `new`.
+        unsafe { populate(self.ptr, self.cap.min(at_most)) };
+    }
+
+    /// Zeroes the whole mapping (a released segment made ready for reuse).
+    pub(crate) fn zero(&mut self) {
+        // SAFETY: the whole mapping made in `new`; nothing else aliases it.
+        unsafe { std::ptr::write_bytes(self.ptr, 0, self.cap) };
+    }
+
+    /// Where the mapping starts, for `populate` from another thread.
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
     /// Copies `bytes` to `offset` (which the caller keeps within the capacity).
     pub(crate) fn write_at(&mut self, offset: u64, bytes: &[u8]) {
         let offset = offset as usize;
@@ -74,6 +96,17 @@ impl MappedSegment {
         let _ = self.file.set_len(len);
         drop(self);
     }
+}
+
+/// Faults in the pages of the mapping at `ptr` of `len` bytes (see
+/// `MappedSegment::populate`). It changes no contents, so another thread may
+/// copy into the mapping meanwhile.
+///
+/// # Safety
+/// `ptr..ptr + len` is a mapping of a segment, mapped for the whole call.
+pub(crate) unsafe fn populate(ptr: *mut u8, len: usize) {
+    const MADV_POPULATE_WRITE: libc::c_int = 23;
+    libc::madvise(ptr.cast(), len, MADV_POPULATE_WRITE);
 }
 
 impl Drop for MappedSegment {

@@ -10,6 +10,7 @@
 //! `fits` / `json` for limits and statistics. Records are released in the
 //! order they were appended, which is the order the sender reports them.
 
+mod background;
 mod crc32c;
 mod lock;
 mod mapped;
@@ -96,9 +97,10 @@ pub(crate) struct Spool {
     /// Bad regions counted when the spool was opened, so reading them again does not count twice.
     known_bad: Vec<Position>,
     counters: Counters,
-    buffer: Vec<u8>,
     sync: Arc<SyncShared>,
     sync_thread: Option<std::thread::JoinHandle<()>>,
+    /// The thread making the next segment ahead and finishing and deleting old ones.
+    files: Option<background::Background>,
 }
 
 impl Spool {
@@ -137,7 +139,6 @@ impl Spool {
             live_bytes: 0,
             known_bad: Vec::new(),
             counters: Counters::default(),
-            buffer: Vec::new(),
             sync: Arc::new(SyncShared {
                 file: Mutex::new(None),
                 dirty: AtomicBool::new(false),
@@ -147,8 +148,13 @@ impl Spool {
                 sync_errors: AtomicU64::new(0),
             }),
             sync_thread: None,
+            files: None,
         };
         spool.recover(recorded_head)?;
+        spool.files = Some(
+            background::Background::start(dir, spool.fsync != SpoolFsync::Never)
+                .map_err(|e| err!(Internal, "cannot start the spool's file thread: {e}").with_source(e))?,
+        );
         spool
             .rotate(0)
             .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot create a segment: {e}").with_source(e))?;
@@ -176,10 +182,15 @@ impl Spool {
     /// rest from the recorded head: counts records, torn tails and corrupt regions.
     fn recover(&mut self, recorded_head: Option<Position>) -> Result<()> {
         let shown = self.dir.display().to_string();
-        let mut ids: Vec<u64> = std::fs::read_dir(&self.dir)
+        let names: Vec<String> = std::fs::read_dir(&self.dir)
             .map_err(|e| err!(Spool, "queue.spool.dir {shown}: cannot list the directory: {e}").with_source(e))?
-            .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(segment::parse_segment_name))
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
             .collect();
+        // A segment a killed client was making ahead, never used.
+        for name in names.iter().filter(|name| background::is_next_name(name)) {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        let mut ids: Vec<u64> = names.iter().filter_map(|name| segment::parse_segment_name(name)).collect();
         ids.sort_unstable();
         self.next_id = ids.last().map_or(1, |last| last + 1);
         let head = recorded_head.unwrap_or(Position { segment: 0, offset: SEGMENT_HEADER_LEN });
@@ -275,6 +286,14 @@ impl Spool {
         self.counters.last_problem = Some(what);
     }
 
+    /// Deletes a released segment: by the file thread, or now if there is none yet (at open).
+    fn retire_segment(&mut self, id: u64) {
+        match &self.files {
+            Some(files) => files.delete(id),
+            None => self.delete_segment(id),
+        }
+    }
+
     fn delete_segment(&mut self, id: u64) {
         if std::fs::remove_file(segment::segment_path(&self.dir, id)).is_ok() {
             self.counters.segments_deleted += 1;
@@ -291,18 +310,38 @@ impl Spool {
             } else {
                 Ok(())
             };
-            old.map.finish(old.len);
+            match &self.files {
+                Some(files) => files.finish(old.id, old.map, old.len),
+                None => old.map.finish(old.len),
+            }
             synced?;
         }
         let id = self.next_id;
         let path = segment::segment_path(&self.dir, id);
-        let file = OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
         // Room for one record at least: a single event larger than a segment gets its own.
         let cap = self.segment_bytes.max(SEGMENT_HEADER_LEN + record_len);
-        let made = mapped::MappedSegment::new(file, cap as usize).and_then(|mut map| {
-            map.write_at(0, &segment::segment_header(id));
+        let ahead = self.files.as_ref().and_then(|files| files.take(id, cap as usize));
+        let made_here = ahead.is_none();
+        let made = match ahead {
+            // Made ahead, header written (and synced) there; renamed to its name by `take`.
+            Some(map) => Ok(map),
+            None => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .and_then(|file| mapped::MappedSegment::new(file, cap as usize))
+                .and_then(|mut map| {
+                    map.write_at(0, &segment::segment_header(id));
+                    if self.fsync != SpoolFsync::Never {
+                        map.file().sync_data()?;
+                    }
+                    Ok(map)
+                }),
+        }
+        .and_then(|map| {
             if self.fsync != SpoolFsync::Never {
-                map.file().sync_data()?;
                 File::open(&self.dir)?.sync_all()?;
             }
             Ok(map)
@@ -314,11 +353,19 @@ impl Spool {
                 return Err(e);
             }
         };
+        if let Some(files) = self.files.as_ref().filter(|_| made_here) {
+            // SAFETY: the writer is unmapped by the file thread (`finish`) or,
+            // in `drop`, after that thread ended.
+            unsafe { files.populate(map.as_ptr(), cap as usize) };
+        }
         self.next_id += 1;
         self.counters.segments_created += 1;
         *self.sync.file.lock() = Some(Arc::clone(map.file()));
         self.writer = Some(Writer { id, map, len: SEGMENT_HEADER_LEN });
         self.segments.push_back((id, SEGMENT_HEADER_LEN));
+        if let Some(files) = &self.files {
+            files.prepare(self.next_id, self.segment_bytes as usize);
+        }
         Ok(())
     }
 
@@ -362,11 +409,13 @@ impl Spool {
                 return Err(self.write_failed(format!("cannot start a new segment: {e}")).with_source(e));
             }
         }
-        self.buffer.clear();
-        segment::encode_record(&mut self.buffer, payload);
+        // Straight into the mapped file: the header, then the payload (a kill
+        // between the two leaves a record whose checksum fails: torn).
+        let header = segment::record_header(payload);
         let writer = self.writer.as_mut().expect("a writer after rotate");
         let (id, at) = (writer.id, writer.len);
-        writer.map.write_at(at, &self.buffer);
+        writer.map.write_at(at, &header);
+        writer.map.write_at(at + RECORD_HEADER_LEN, payload);
         if self.fsync == SpoolFsync::Always {
             self.sync.fsyncs.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = writer.map.sync_range(at, at + record_len) {
@@ -568,7 +617,7 @@ impl Spool {
             }
             // The state first: a crash between the two leaves a segment the next open deletes.
             let _ = self.state.write(self.head);
-            self.delete_segment(id);
+            self.retire_segment(id);
         }
         if self.live_events == 0 {
             self.live_bytes = 0;
@@ -595,10 +644,102 @@ impl Spool {
             fsyncs: self.sync.fsyncs.load(Ordering::Relaxed),
             sync_errors: self.sync.sync_errors.load(Ordering::Relaxed),
             segments_created: c.segments_created,
-            segments_deleted: c.segments_deleted,
+            segments_deleted: self.segments_deleted(),
             last_problem: c.last_problem.clone(),
         }
     }
+}
+
+impl Spool {
+    /// Segments deleted: at open, and by the file thread since.
+    fn segments_deleted(&self) -> u64 {
+        self.counters.segments_deleted + self.files.as_ref().map_or(0, background::Background::deleted)
+    }
+}
+
+/// The spool's statistics in the Prometheus text format (see
+/// flume_client_stats_prometheus): the figures of the JSON's `spool` object
+/// as `flume_client_spool_*` families, counters ending `_total`, and an info
+/// gauge with the directory and the fsync policy as labels (`last_problem`,
+/// a text, stays in the JSON).
+pub(crate) fn prometheus(f: &SpoolStats) -> String {
+    use crate::stats::{family, label_value, sample};
+    let mut p = String::with_capacity(4096);
+    let name = "flume_client_spool_info";
+    family(&mut p, name, "gauge", "The durable send queue: its directory and fsync policy (always 1).");
+    let fsync = match f.fsync {
+        SpoolFsync::Never => "never",
+        SpoolFsync::Interval(_) => "interval",
+        SpoolFsync::Always => "always",
+    };
+    let labels = format!("dir=\"{}\",fsync=\"{fsync}\"", label_value(&f.dir.display().to_string()));
+    sample(&mut p, name, &labels, 1);
+    let figures: [(&str, &str, &str, u64); 14] = [
+        ("flume_client_spool_events", "gauge", "Events in the spool not yet reported.", f.events),
+        (
+            "flume_client_spool_bytes",
+            "gauge",
+            "Bytes of the records in the spool not yet reported (record headers included).",
+            f.bytes,
+        ),
+        ("flume_client_spool_segments", "gauge", "Segment files in the spool.", f.segments as u64),
+        (
+            "flume_client_spool_replay_pending",
+            "gauge",
+            "Events a previous client left that are not yet read back.",
+            f.replay_pending,
+        ),
+        (
+            "flume_client_spool_spooled_events_total",
+            "counter",
+            "Events this client wrote to the spool.",
+            f.spooled_events,
+        ),
+        (
+            "flume_client_spool_spooled_bytes_total",
+            "counter",
+            "Bytes of records this client wrote to the spool.",
+            f.spooled_bytes,
+        ),
+        (
+            "flume_client_spool_replayed_total",
+            "counter",
+            "Events a previous client left in the spool, found when this one was made.",
+            f.replayed,
+        ),
+        (
+            "flume_client_spool_torn_records_total",
+            "counter",
+            "Torn records at the end of a segment (a write cut short by a crash), dropped.",
+            f.torn_records,
+        ),
+        (
+            "flume_client_spool_corrupt_records_total",
+            "counter",
+            "Corrupt records or regions, and replayed events that cannot be sent, skipped.",
+            f.corrupt_records,
+        ),
+        (
+            "flume_client_spool_write_errors_total",
+            "counter",
+            "Sends that failed with FLUME_ERR_SPOOL because the spool could not be written.",
+            f.write_errors,
+        ),
+        ("flume_client_spool_fsyncs_total", "counter", "Syncs of spool segments to the device.", f.fsyncs),
+        (
+            "flume_client_spool_sync_errors_total",
+            "counter",
+            "Failed syncs of the interval policy's thread.",
+            f.sync_errors,
+        ),
+        ("flume_client_spool_segments_created_total", "counter", "Segment files created.", f.segments_created),
+        ("flume_client_spool_segments_deleted_total", "counter", "Segment files deleted.", f.segments_deleted),
+    ];
+    for (name, kind, help, value) in figures {
+        family(&mut p, name, kind, help);
+        sample(&mut p, name, "", value);
+    }
+    p
 }
 
 impl Drop for Spool {
@@ -609,6 +750,11 @@ impl Drop for Spool {
         if let Some(thread) = self.sync_thread.take() {
             let _ = thread.join();
         }
+        // The file thread ends first: it may be faulting in the writer's
+        // pages, and its work must be done before the directory's lock goes
+        // with this spool (the next owner must not find a segment still
+        // being deleted or made).
+        drop(self.files.take());
         if let Some(writer) = self.writer.take() {
             writer.map.finish(writer.len);
         }

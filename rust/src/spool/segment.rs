@@ -46,13 +46,21 @@ pub(crate) fn segment_header(id: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
     h
 }
 
-/// Appends the record of `payload` to `out`.
-pub(crate) fn encode_record(out: &mut Vec<u8>, payload: &[u8]) {
+/// The header of the record of `payload` (magic, length, checksum); the payload follows it.
+pub(crate) fn record_header(payload: &[u8]) -> [u8; RECORD_HEADER_LEN as usize] {
     let len = (payload.len() as u32).to_le_bytes();
     let crc = crc32c::update(crc32c::crc32c(&len), payload);
-    out.extend_from_slice(&RECORD_MAGIC);
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&crc.to_le_bytes());
+    let mut h = [0u8; RECORD_HEADER_LEN as usize];
+    h[..4].copy_from_slice(&RECORD_MAGIC);
+    h[4..8].copy_from_slice(&len);
+    h[8..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Appends the record of `payload` to `out`.
+#[cfg(test)]
+pub(crate) fn encode_record(out: &mut Vec<u8>, payload: &[u8]) {
+    out.extend_from_slice(&record_header(payload));
     out.extend_from_slice(payload);
 }
 
