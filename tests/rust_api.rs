@@ -10,6 +10,8 @@
 //! callback, for a `Config`, in tests/async_send.rs. Here the same through
 //! the builder.
 
+#[path = "common/fake_source.rs"]
+mod fake_source;
 #[path = "common/flume_agent.rs"]
 mod flume_agent;
 
@@ -312,4 +314,47 @@ fn the_example_program_delivers_every_event() {
     assert!(!failed.status.success());
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(!stderr.contains("panicked") && stderr.contains("Error: ") && stderr.contains("Connect"), "{stderr}");
+}
+
+/// An event whose body panics when read for the `n`th time (a stand-in for a
+/// bug reached in the middle of a batch).
+struct PanicsOnRead {
+    reads: std::sync::atomic::AtomicUsize,
+    panic_at: usize,
+}
+
+impl flume_client::AsEvent for PanicsOnRead {
+    fn header_count(&self) -> usize {
+        0
+    }
+    fn header(&self, _: usize) -> (&[u8], &[u8]) {
+        unreachable!("no headers")
+    }
+    fn body(&self) -> &[u8] {
+        if self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 == self.panic_at {
+            panic!("injected by the test");
+        }
+        b"body"
+    }
+}
+
+#[test]
+fn a_panic_in_the_middle_of_a_batch_is_internal_with_the_exact_count_acknowledged() {
+    // A panic escaped append_batch: the C boundary then reported 0 acknowledged
+    // although the first call's events had been acknowledged.
+    let source = fake_source::FakeSource::start(flume_client::Protocol::Compact);
+    let client = Client::builder().host(&source.addr()).batch_size(2).build().unwrap();
+    let events: Vec<PanicsOnRead> = (0..4)
+        .map(|i| PanicsOnRead {
+            reads: Default::default(),
+            // Event 2 is read when the batch is checked, then panics when its call is encoded.
+            panic_at: if i == 2 { 2 } else { usize::MAX },
+        })
+        .collect();
+    let e = client.append_batch(&events).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+    assert_eq!(e.delivered(), 2, "{e}");
+    assert_eq!(source.events(), 2);
+    // The client goes on.
+    client.append_batch(&[Event::new("after")]).unwrap();
 }

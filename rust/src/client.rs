@@ -13,7 +13,7 @@ use crate::address::parse_host_list;
 use crate::batch_error::BatchError;
 use crate::config::Config;
 use crate::core::Core;
-use crate::error::{err, Result};
+use crate::error::{err, panic_message, Result};
 use crate::event::AsEvent;
 use crate::sender::Sender;
 use crate::spool::Spool;
@@ -83,7 +83,12 @@ impl Client {
     pub fn append_batch<E: AsEvent>(&self, events: &[E]) -> std::result::Result<(), BatchError> {
         self.check_process().map_err(|e| BatchError::new(0, e))?;
         let mut delivered = 0;
-        self.core.append_batch(events, &mut delivered).map_err(|e| BatchError::new(delivered, e))
+        // A panic (a bug of this library) fails the batch as `Internal` with
+        // the exact count of the calls acknowledged before it.
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.core.append_batch(events, &mut delivered)))
+                .unwrap_or_else(|panic| Err(err!(Internal, "a panic in append_batch: {}", panic_message(&*panic))));
+        result.map_err(|e| BatchError::new(delivered, e))
     }
 
     /// Validates `event`, copies it into the send queue and returns; the

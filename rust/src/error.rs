@@ -417,6 +417,16 @@ macro_rules! err {
 }
 pub(crate) use err;
 
+/// The text of a caught panic's payload (`panic!("...")` gives a `&str` or a
+/// `String`), for the `Internal` error that reports it.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

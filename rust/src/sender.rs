@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use crate::cancel::CallCancel;
 use crate::config::{Config, QueueFull};
 use crate::core::Core;
-use crate::error::{err, Error, ErrorKind, Result};
+use crate::error::{err, panic_message, Error, ErrorKind, Result};
 use crate::event::AsEvent;
 use crate::report::DeliveryReport;
 use crate::spool::Spool;
@@ -687,11 +687,7 @@ impl Worker<'_> {
     /// A bug in this thread interrupted the batch: its events are reported
     /// `Internal` (delivery unknown), and sending goes on with the next.
     fn report_panic(&mut self, panic: &(dyn Any + Send)) {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let what = panic_message(panic);
         let error =
             err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
         while let Some(pending) = self.batch.pop_front() {
