@@ -343,7 +343,7 @@ fn a_panic_in_the_middle_of_a_batch_is_internal_with_the_exact_count_acknowledge
     // A panic escaped append_batch: the C boundary then reported 0 acknowledged
     // although the first call's events had been acknowledged.
     let source = fake_source::FakeSource::start(flume_client::Protocol::Compact);
-    let client = Client::builder().host(&source.addr()).batch_size(2).build().unwrap();
+    let client = Client::builder().host(source.addr()).batch_size(2).build().unwrap();
     let events: Vec<PanicsOnRead> = (0..4)
         .map(|i| PanicsOnRead {
             reads: Default::default(),
