@@ -59,6 +59,21 @@ thread_local! {
     static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
 }
 
+/// The caller's array of `count` events, checked: NULL only when empty, and
+/// no longer than any array in memory can be.
+unsafe fn event_array<'a>(events: *const flume_event, count: usize) -> Result<&'a [flume_event]> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if events.is_null() {
+        return Err(err!(InvalidArg, "events is NULL but count is {count}"));
+    }
+    if count > max_len::<flume_event>() {
+        return Err(err!(InvalidArg, "count {count} is larger than any array in memory"));
+    }
+    Ok(std::slice::from_raw_parts(events, count))
+}
+
 /// Checks the pointers of `count` events at `events`, measures each header
 /// string once (one `strlen`), and calls `f` with the events as Rust `EventView`s.
 /// Nothing is copied but (pointer, length) pairs.
@@ -70,16 +85,7 @@ pub(crate) unsafe fn with_events<R>(
     count: usize,
     f: impl FnOnce(&[EventView<'_>]) -> Result<R>,
 ) -> Result<R> {
-    if count == 0 {
-        return f(&[]);
-    }
-    if events.is_null() {
-        return Err(err!(InvalidArg, "events is NULL but count is {count}"));
-    }
-    if count > max_len::<flume_event>() {
-        return Err(err!(InvalidArg, "count {count} is larger than any array in memory"));
-    }
-    let events = std::slice::from_raw_parts(events, count);
+    let events = event_array(events, count)?;
     // A nested call (from a callback, say) finds the scratch taken and starts
     // with empty vectors: correct, just not free of allocations.
     let scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
@@ -171,16 +177,7 @@ pub(crate) unsafe fn with_c_events<R>(
     count: usize,
     f: impl FnOnce(&[CEvent]) -> Result<R>,
 ) -> Result<R> {
-    if count == 0 {
-        return f(&[]);
-    }
-    if events.is_null() {
-        return Err(err!(InvalidArg, "events is NULL but count is {count}"));
-    }
-    if count > max_len::<flume_event>() {
-        return Err(err!(InvalidArg, "count {count} is larger than any array in memory"));
-    }
-    let events = std::slice::from_raw_parts(events, count);
+    let events = event_array(events, count)?;
     for (i, event) in events.iter().enumerate() {
         checked_headers(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
     }
