@@ -77,8 +77,18 @@ pub fn segments<'a, E: AsEvent>(
     splices: &'a [Splice],
     events: &'a [E],
 ) -> impl Iterator<Item = &'a [u8]> {
-    let mut done = 0;
-    let last = splices.last().map_or(0, |s| s.at);
+    segments_from(buf, 0, splices, events)
+}
+
+/// `segments` of a call starting at `buf[start]` (`Request` keeps headroom before it).
+pub(super) fn segments_from<'a, E: AsEvent>(
+    buf: &'a [u8],
+    start: usize,
+    splices: &'a [Splice],
+    events: &'a [E],
+) -> impl Iterator<Item = &'a [u8]> {
+    let mut done = start;
+    let last = splices.last().map_or(start, |s| s.at);
     splices
         .iter()
         .flat_map(move |s| {

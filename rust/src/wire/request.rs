@@ -12,7 +12,7 @@
 //! connection the call goes out on (a retry on another host writes them
 //! again without encoding the events again).
 
-use super::call::{call_size_with, check_utf8, ARGS_FIELD};
+use super::call::{call_size_with, check_utf8, segments_from, ARGS_FIELD};
 use super::AsEvent;
 use super::Protocol;
 use super::{binary::BinaryEncoder, compact::CompactEncoder, Cursor, Encoder, HeaderSink, MessageType, Method};
@@ -113,17 +113,7 @@ impl Request {
     /// The bytes of the frame completed by `set_seqid`, in order: pieces of
     /// the buffer and the spliced bodies of `events` (the events encoded).
     pub fn segments<'a, E: AsEvent>(&'a self, events: &'a [E]) -> impl Iterator<Item = &'a [u8]> {
-        let buf = &self.buf[..];
-        let mut done = self.start;
-        let last = self.splices.last().map_or(self.start, |s| s.at);
-        self.splices
-            .iter()
-            .flat_map(move |s| {
-                let piece = &buf[done..s.at];
-                done = s.at;
-                [piece, events[s.event].body()]
-            })
-            .chain(std::iter::once(&buf[last..]))
+        segments_from(&self.buf, self.start, &self.splices, events)
     }
 
     /// Checks `events[first..]` as `encode` checks the events it encodes
