@@ -90,14 +90,20 @@ if [ -n "$rev" ]; then
 fi
 log "building the library (cargo build --release)"
 (cd "$src" && CARGO_TARGET_DIR="$src/target" cargo build --release --lib -q)
-# libflume_client_ffi.so since the C library is a crate of its own (older revisions: libflume_client.so).
-# (ls fails for the name that does not exist: with pipefail, `|| true` keeps the one that does.)
-lib=$(ls "$src/target/release/libflume_client_ffi.so" "$src/target/release/libflume_client.so" 2>/dev/null | head -1) || true
+# built_lib DIR: the library cargo built in DIR: libflume_client_ffi.so since the C
+# library is a crate of its own, libflume_client.so for older revisions. In that
+# order: a target directory used by both may hold a stale libflume_client.so.
+built_lib() {
+  local f
+  for f in "$1/libflume_client_ffi.so" "$1/libflume_client.so"; do
+    [ -f "$f" ] && { echo "$f"; return; }
+  done
+}
+lib="$(built_lib "$src/target/release")"
 [ -n "$lib" ] || { log "no libflume_client_ffi.so in $src/target/release"; exit 1; }
 log "building the library with TLS (cargo build --release --features tls), for the TLS column"
 (cd "$src" && CARGO_TARGET_DIR="$build/target-tls" cargo build --release --lib -q --features tls)
-lib_tls=$(ls "$build/target-tls/release/libflume_client_ffi.so" "$build/target-tls/release/libflume_client.so" \
-  2>/dev/null | head -1) || true
+lib_tls="$(built_lib "$build/target-tls/release")"
 [ -n "$lib_tls" ] || { log "no TLS build of the library in $build/target-tls/release"; exit 1; }
 log "building the null sink, the frame encoder and the encoder benchmark"
 CARGO_TARGET_DIR="$here/target" cargo build --release -q --manifest-path "$bench_manifest"
