@@ -19,7 +19,6 @@ use crate::sender::Sender;
 use crate::spool::Spool;
 use crate::statistics::Stats;
 use crate::sync::Mutex;
-use crate::wire::Method;
 
 /// A client of one or more Flume Thrift sources. Safe to share between
 /// threads: each call takes a connection from its host's pool.
@@ -103,8 +102,8 @@ impl Client {
     /// `queue.full = block` a full queue fails at once.
     pub fn send<E: AsEvent>(&self, event: &E, opaque: usize) -> Result<()> {
         self.check_process()?;
-        let wire_size = self.core.validate(Method::AppendBatch, std::slice::from_ref(event))?;
-        self.sender()?.send(self.core.config(), event, wire_size, opaque)
+        // Checked (as `append` checks) by being encoded, and queued encoded.
+        self.core.encode_event(event, |encoded| self.sender()?.send(self.core.config(), event, encoded, opaque))
     }
 
     /// Waits until every event sent before the call has its report, at most

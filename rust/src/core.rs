@@ -11,7 +11,7 @@
 //! uncertain failure that is at-least-once, and the call's result then says
 //! "maybe delivered" even if a later attempt only failed to connect.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::time::Instant;
 
 use crate::address::HostPort;
@@ -25,7 +25,7 @@ use crate::statistics;
 use crate::stats::{QueueFigures, Stats as Counters};
 use crate::sync::deadline_in;
 use crate::transport::{Connection, Transport};
-use crate::wire::{decode_reply_to_call, CallLimits, Method, Request, SPLICED_BODY_MIN};
+use crate::wire::{decode_reply_to_call, CallLimits, EncodedEvent, Method, Request, SPLICED_BODY_MIN};
 
 /// The synchronous machinery, shared with the sender thread.
 pub(crate) struct Core {
@@ -73,7 +73,7 @@ impl Core {
         with_request(|request| {
             // Encoding checks the event: nothing is sent if it fails.
             request.encode(self.config.protocol, Method::Append, events, &self.limits(1))?;
-            self.call(request, events, None)
+            self.call(request, 1, |i| events[i].body(), None)
         })
     }
 
@@ -92,7 +92,8 @@ impl Core {
             }
             loop {
                 let sent = *delivered;
-                self.call(request, &events[sent..sent + count], None)?;
+                let call = &events[sent..sent + count];
+                self.call(request, count, |i| call[i].body(), None)?;
                 *delivered += count;
                 if *delivered == events.len() {
                     return Ok(());
@@ -109,29 +110,43 @@ impl Core {
         CallLimits { max_events, max_frame_size: self.config.max_frame_size, splice_from }
     }
 
-    /// Checks that every header is UTF-8 (Flume would silently corrupt it) and
-    /// that every event fits alone in a frame. Returns the events' encoded size.
-    pub(crate) fn validate<E: AsEvent>(&self, method: Method, events: &[E]) -> Result<usize> {
-        with_request(|request| request.check(self.config.protocol, method, events, 0, self.config.max_frame_size))
+    /// Checks `event` as `append` would (UTF-8 headers, fits alone in a frame)
+    /// and calls `f` with its encoding, for the send queue (see
+    /// `Request::encode_event`).
+    pub(crate) fn encode_event<E: AsEvent, R>(
+        &self,
+        event: &E,
+        f: impl FnOnce(&EncodedEvent) -> Result<R>,
+    ) -> Result<R> {
+        with_request(|request| f(&request.encode_event(self.config.protocol, event, self.config.max_frame_size)?))
     }
 
-    /// One `appendBatch` call of `events` (which fit in one: see
-    /// `Sender::next_call_len`) for the sender thread, which `cancel` can cut.
-    pub(crate) fn send_call<E: AsEvent>(&self, events: &[E], cancel: &CallCancel) -> Result<()> {
+    /// One `appendBatch` call of `count` events encoded beforehand,
+    /// `encoded(i)` (which fit in one: see `Sender::next_call_len`), for the
+    /// sender thread, which `cancel` can cut.
+    pub(crate) fn send_encoded_call<'e>(
+        &self,
+        count: usize,
+        encoded: impl Fn(usize) -> &'e [u8] + Copy,
+        cancel: &CallCancel,
+    ) -> Result<()> {
         with_request(|request| {
-            let count =
-                request.encode(self.config.protocol, Method::AppendBatch, events, &self.limits(events.len()))?;
-            if count != events.len() {
-                return Err(err!(Internal, "a call of {} events held only {count}", events.len()));
-            }
-            self.call(request, events, Some(cancel))
+            request.encode_encoded(self.config.protocol, count, encoded, self.limits(count).splice_from);
+            self.call(request, count, encoded, Some(cancel))
         })
     }
 
-    /// One call, encoded in `request` (of `events`), tried on each candidate
-    /// host in turn until one answers OK. Once `cancel` is cancelled, no
-    /// further attempt is made.
-    fn call<E: AsEvent>(&self, request: &mut Request, events: &[E], cancel: Option<&CallCancel>) -> Result<()> {
+    /// One call, encoded in `request` (of `count` events, whose spliced
+    /// bytes are `spliced(i)`: see `Request::segments_with`), tried on each
+    /// candidate host in turn until one answers OK. Once `cancel` is
+    /// cancelled, no further attempt is made.
+    fn call<'e>(
+        &self,
+        request: &mut Request,
+        count: usize,
+        spliced: impl Fn(usize) -> &'e [u8] + Copy,
+        cancel: Option<&CallCancel>,
+    ) -> Result<()> {
         let mut failure = Failure::default();
         for host in self.hosts.candidates() {
             if let Some(Err(e)) = cancel.map(CallCancel::check) {
@@ -146,10 +161,10 @@ impl Core {
                     continue;
                 }
             };
-            match self.call_on(host, &mut slot, request, events, cancel) {
+            match self.call_on(host, &mut slot, request, count, spliced, cancel) {
                 Ok(()) => {
                     self.hosts.succeeded(host);
-                    self.stats.acked(&host.stats, events.len());
+                    self.stats.acked(&host.stats, count);
                     return Ok(());
                 }
                 Err(e) if e.kind() == ErrorKind::Closed => {
@@ -169,12 +184,13 @@ impl Core {
 
     /// One attempt on one host's pooled connection. Drops the connection after
     /// any error that leaves delivery unknown.
-    fn call_on<E: AsEvent>(
+    fn call_on<'e>(
         &self,
         host: &Host,
         slot: &mut Slot,
         request: &mut Request,
-        events: &[E],
+        count: usize,
+        spliced: impl Fn(usize) -> &'e [u8],
         cancel: Option<&CallCancel>,
     ) -> Result<()> {
         let config = &self.config;
@@ -191,14 +207,14 @@ impl Core {
         let connection = slot.connection.as_mut().expect("connected above");
         slot.seqid = slot.seqid.wrapping_add(1);
         let request_len = request.set_seqid(slot.seqid);
-        let request = request.segments(events);
+        let request = request.segments_with(move |i| -> &[u8] { spliced(i) });
         let in_flight = cancel.map(|cancel| cancel.enter(connection.fd())).transpose()?;
         let start = Instant::now();
         let result = connection
             .round_trip(request, request_len, &mut slot.reply, start, config.request_timeout)
             .and_then(|payload| {
                 self.stats.answered(start.elapsed());
-                decode_reply_to_call(config.protocol, payload, slot.seqid, method, events.len())
+                decode_reply_to_call(config.protocol, payload, slot.seqid, method, count)
                     .map_err(|e| Error::new(e.kind(), format!("{}: {}", host.address, e.message())))
             });
         drop(in_flight); // before the connection can be closed
@@ -212,18 +228,27 @@ impl Core {
 
 thread_local! {
     /// The calling thread's request buffer, reused from call to call.
-    static REQUEST: Cell<Request> = Cell::new(Request::default());
+    static REQUEST: RefCell<Request> = RefCell::new(Request::default());
 }
 
-/// Runs `f` with the calling thread's `Request` (a new one in a call nested
-/// in another on the same thread).
+/// Runs `f` with the calling thread's `Request`, borrowed in place (a new
+/// one in a call nested in another on the same thread, or while the thread
+/// ends).
 fn with_request<R>(f: impl FnOnce(&mut Request) -> Result<R>) -> Result<R> {
-    let mut request = REQUEST.try_with(Cell::take).unwrap_or_default();
-    let result = f(&mut request);
-    if request.capacity() <= REQUEST_KEPT {
-        let _ = REQUEST.try_with(|cell| cell.set(request));
+    let mut f = Some(f);
+    let kept = REQUEST.try_with(|cell| {
+        let mut request = cell.try_borrow_mut().ok()?;
+        let result = (f.take().expect("called once"))(&mut request);
+        if request.capacity() > REQUEST_KEPT {
+            *request = Request::default();
+        }
+        Some(result)
+    });
+    match (kept, f) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(f)) => f(&mut Request::default()),
+        (_, None) => unreachable!("f ran but gave no result"),
     }
-    result
 }
 
 /// The largest request a thread keeps between calls: every thread that calls

@@ -33,7 +33,7 @@ use crate::event::AsEvent;
 use crate::report::DeliveryReport;
 use crate::spool::Spool;
 use crate::sync::{deadline_after, deadline_in, Condvar, Mutex};
-use crate::wire::{batch_call_size, Method};
+use crate::wire::{batch_call_size, EncodedEvent, Method};
 
 /// The memory queue's storage: records packed into large chunks.
 mod event_queue;
@@ -45,8 +45,8 @@ use event_queue::{EventQueue, LargeRecord, Payload, QueueClock, Record};
 /// An event copied out of the caller's memory in one allocation: the number
 /// of headers, each header string's end offset (u32), then the header keys
 /// and values and the body back to back (`event_queue::Payload`). The form in
-/// which events go to and come from the spool; the memory queue itself keeps
-/// the same bytes in its records (`EventQueue`).
+/// which events go to and come from the spool; the memory queue keeps events
+/// encoded for the wire (`EventQueue`).
 struct QueuedEvent {
     bytes: Vec<u8>,
     /// Header and body bytes, counted against `queue.max-bytes`.
@@ -180,16 +180,21 @@ impl Sender {
         Ok(Sender { shared, spooled, clock, thread: Mutex::new(Some(thread)) })
     }
 
-    /// Copies `event` into the queue (the caller validated it). Fails with
-    /// `QueueFull` when there is no room, at once or after
-    /// `queue.block-timeout` (at once from a delivery callback, which would
-    /// wait for its own thread), and with `Closed` once `close` began.
-    pub(crate) fn send<E: AsEvent>(&self, config: &Config, event: &E, wire_size: usize, opaque: usize) -> Result<()> {
+    /// Copies `event`, checked and encoded by the caller (`encoded`), into
+    /// the queue. Fails with `QueueFull` when there is no room, at once or
+    /// after `queue.block-timeout` (at once from a delivery callback, which
+    /// would wait for its own thread), and with `Closed` once `close` began.
+    pub(crate) fn send<E: AsEvent>(
+        &self,
+        config: &Config,
+        event: &E,
+        encoded: &EncodedEvent,
+        opaque: usize,
+    ) -> Result<()> {
         let size = event_bytes(event);
-        let payload_len = event_queue::payload_len(event, size);
         // Large events are copied before the lock is taken, so that no copy holds it long.
-        let mut large = (!self.spooled && event_queue::record_len(payload_len) > event_queue::LARGE_RECORD)
-            .then(|| LargeRecord::new(&self.clock, event, payload_len, wire_size, opaque));
+        let mut large = (!self.spooled && event_queue::record_len(encoded.len()) > event_queue::LARGE_RECORD)
+            .then(|| LargeRecord::new(&self.clock, encoded, size, opaque));
         let mut large_spooled =
             (self.spooled && size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
         let may_block = config.queue_full == QueueFull::Block && !self.shared.on_sender_thread();
@@ -234,7 +239,7 @@ impl Sender {
         if queue.spool.is_none() {
             match large.take() {
                 Some(large) => queue.events.push_large(large),
-                None => queue.events.push_event(event, payload_len, wire_size, opaque),
+                None => queue.events.push_event(encoded, size, opaque),
             }
         } else {
             let queued = match large_spooled.take() {
@@ -248,7 +253,7 @@ impl Sender {
                 self.shared.wake.notify_one();
                 return Ok(()); // on disk only, behind events not yet in memory
             };
-            queue.events.push_payload(&queued.bytes, opaque, queued.queued_at);
+            queue.events.push_event(encoded, size, opaque);
             if queue.spare.len() < 2 * config.batch_size && queued.bytes.capacity() <= RECYCLED_SIZE {
                 queue.spare.push(queued.bytes);
             }
@@ -404,18 +409,6 @@ struct Pending {
     protected: bool,
 }
 
-impl AsEvent for Pending {
-    fn header_count(&self) -> usize {
-        self.event.header_count()
-    }
-    fn header(&self, index: usize) -> (&[u8], &[u8]) {
-        self.event.header(index)
-    }
-    fn body(&self) -> &[u8] {
-        self.event.body()
-    }
-}
-
 /// The sender thread's state.
 struct Worker<'a> {
     core: &'a Core,
@@ -507,7 +500,7 @@ impl Worker<'_> {
         let queue = &mut *queue;
         for _ in 0..count {
             let (event, queued_at) = queue.events.take().expect("counted above");
-            queue.bytes -= event.payload().size();
+            queue.bytes -= event.size();
             let deadline = deadline_after(queued_at, config.event_timeout);
             // Expired only if the deadline passed while the thread was busy with other events.
             let protected = returned_at < deadline;
@@ -541,8 +534,8 @@ impl Worker<'_> {
             panic!("a bug injected by a test");
         }
         let count = self.next_call_len();
-        let events = self.batch.make_contiguous();
-        let result = self.core.send_call(&events[..count], &self.shared.cancel);
+        let call = &self.batch.make_contiguous()[..count];
+        let result = self.core.send_encoded_call(count, |i| call[i].event.encoded(), &self.shared.cancel);
         let error = match result {
             Ok(()) => {
                 self.last_failure = None;
@@ -717,7 +710,7 @@ impl Worker<'_> {
                 let mut queue = self.shared.queue.lock();
                 let count = queue.events.len().min(1024);
                 let taken: Vec<(Record, Instant)> = (0..count).map_while(|_| queue.events.take()).collect();
-                queue.bytes -= taken.iter().map(|(e, _)| e.payload().size()).sum::<usize>();
+                queue.bytes -= taken.iter().map(|(e, _)| e.size()).sum::<usize>();
                 taken
             };
             if taken.is_empty() {

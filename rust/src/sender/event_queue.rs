@@ -1,17 +1,20 @@
 //! The memory queue's storage: queued events packed back to back, as records,
 //! into large chunks, in queue order, rather than one heap allocation each.
 //!
-//! A queued event then costs its bytes plus a 24-byte record header, 8 bytes
-//! per header for its offsets, 4 for their count and at most 7 of padding (57
-//! bytes for three headers), with no allocator header, size-class rounding or
-//! separate queue entry; and `send` only copies into the tail chunk, with no
-//! allocation while the queue reuses its chunks.
+//! A record holds the event already encoded for the wire, as an element of
+//! an `appendBatch` call's list (`wire::EncodedEvent`): `send` encodes it
+//! (which is also its validation, as for `append`) and copies it into the
+//! tail chunk; the sender thread's calls are these encodings back to back
+//! (`Request::encode_encoded`), with nothing encoded again.
+//!
+//! A queued event then costs its encoding (its bytes, a length prefix per
+//! string and a few bytes of structure) plus a 24-byte record header and at
+//! most 7 of padding, with no allocator header, size-class rounding or
+//! separate queue entry, and no allocation while the queue reuses its chunks.
 //!
 //! A record (8-byte aligned): the caller's opaque (u64), when it was sent (u64,
-//! see `QueueClock`), the payload's length (u32), the
-//! event's encoded size (u32, `wire::event_size`, so that the sender sizes its
-//! calls without walking the events again), and the payload: the same bytes
-//! as a `QueuedEvent`'s (the spool's record payload).
+//! see `QueueClock`), the encoding's length (u32), the event's header and body
+//! bytes (u32, counted against `queue.max-bytes`), and the encoding.
 //!
 //! The sender thread takes records from the head ([`EventQueue::take`], under
 //! the queue lock) and reads them without the lock while `send` appends
@@ -25,8 +28,7 @@ use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use crate::event::AsEvent;
-use crate::wire::event_size;
-use crate::wire::Protocol;
+use crate::wire::{EncodedEvent, Protocol, Request};
 
 /// The size of a chunk shared by many records.
 const CHUNK: usize = 64 * 1024;
@@ -36,17 +38,18 @@ const CHUNK: usize = 64 * 1024;
 pub(super) const LARGE_RECORD: usize = CHUNK / 8;
 /// Emptied standard chunks kept for reuse (1 MiB: what a batch of 1,000 small events in flight and the next one queued take).
 const FREE_CHUNKS: usize = 16;
-/// opaque u64, queue time u64 (`QueueClock`), payload length u32, encoded size u32.
+/// opaque u64, queue time u64 (`QueueClock`), encoding length u32, event bytes u32.
 const RECORD_HEADER: usize = 24;
 
-/// The length of the record holding a payload of `payload_len` bytes.
-pub(super) fn record_len(payload_len: usize) -> usize {
-    (RECORD_HEADER + payload_len + 7) & !7
+/// The length of the record holding an encoding of `encoded_len` bytes.
+pub(super) fn record_len(encoded_len: usize) -> usize {
+    (RECORD_HEADER + encoded_len + 7) & !7
 }
 
-/// The payload of `event` (whose header strings and body are `size` bytes):
-/// the header count, each header string's end offset (u32, from the start of
-/// the strings), the header keys and values, then the body.
+/// The payload of `event` (whose header strings and body are `size` bytes),
+/// the form of events in the spool (`QueuedEvent`): the header count, each
+/// header string's end offset (u32, from the start of the strings), the
+/// header keys and values, then the body.
 pub(super) fn payload_len<E: AsEvent>(event: &E, size: usize) -> usize {
     4 + 8 * event.header_count() + size
 }
@@ -222,9 +225,9 @@ impl Chunk {
     }
 
     /// Writes one record at the end of the chunk, which has room for it.
-    fn write(&mut self, head: RecordHead, fill: impl FnOnce(&mut [u8])) {
-        let RecordHead { payload_len, wire_size, opaque, queued_ns } = head;
-        let len = record_len(payload_len);
+    fn write(&mut self, head: RecordHead, encoded: &EncodedEvent) {
+        let RecordHead { encoded_len, size, opaque, queued_ns } = head;
+        let len = record_len(encoded_len);
         debug_assert!(self.used + len <= self.cap);
         // SAFETY: the bytes from `used` to `used + len` are inside the
         // allocation and belong to no record yet, so nothing else (no taken
@@ -232,9 +235,9 @@ impl Chunk {
         let record = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(self.used), len) };
         record[..8].copy_from_slice(&(opaque as u64).to_le_bytes());
         record[8..16].copy_from_slice(&queued_ns.to_le_bytes());
-        record[16..20].copy_from_slice(&(payload_len as u32).to_le_bytes());
-        record[20..24].copy_from_slice(&(wire_size as u32).to_le_bytes());
-        fill(&mut record[RECORD_HEADER..RECORD_HEADER + payload_len]);
+        record[16..20].copy_from_slice(&(encoded_len as u32).to_le_bytes());
+        record[20..24].copy_from_slice(&(size as u32).to_le_bytes());
+        encoded.write_to(&mut record[RECORD_HEADER..RECORD_HEADER + encoded_len]);
         self.used += len;
         self.records += 1;
     }
@@ -256,8 +259,8 @@ impl Drop for Chunk {
 
 /// What a record's header holds.
 struct RecordHead {
-    payload_len: usize,
-    wire_size: usize,
+    encoded_len: usize,
+    size: usize,
     opaque: usize,
     queued_ns: u64,
 }
@@ -265,14 +268,11 @@ struct RecordHead {
 /// A record taken from the queue: valid until it is released (see the module
 /// doc). Its header is read once, when it is taken.
 pub(super) struct Record {
-    /// The payload's first byte. Its layout is valid: `write_payload` made it,
-    /// or `push_payload` checked it (`layout_ok`).
-    payload: NonNull<u8>,
-    payload_len: u32,
-    wire_size: u32,
+    /// The encoding's first byte.
+    encoded: NonNull<u8>,
+    encoded_len: u32,
+    size: u32,
     opaque: usize,
-    /// The payload's header count.
-    count: u32,
 }
 
 impl Record {
@@ -284,13 +284,11 @@ impl Record {
         let header = std::slice::from_raw_parts(ptr.as_ptr(), RECORD_HEADER);
         let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
         let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
-        let payload = ptr.as_ptr().add(RECORD_HEADER);
         let record = Record {
-            payload: NonNull::new_unchecked(payload),
-            payload_len: u32_at(16),
-            wire_size: u32_at(20),
+            encoded: NonNull::new_unchecked(ptr.as_ptr().add(RECORD_HEADER)),
+            encoded_len: u32_at(16),
+            size: u32_at(20),
             opaque: u64_at(0) as usize,
-            count: u32::from_le_bytes(payload.cast::<[u8; 4]>().read()),
         };
         (record, u64_at(8))
     }
@@ -301,56 +299,18 @@ impl Record {
 
     /// The event's encoded size (`wire::event_size`).
     pub(super) fn wire_size(&self) -> usize {
-        self.wire_size as usize
+        self.encoded_len as usize
     }
 
-    pub(super) fn payload(&self) -> Payload<'_> {
-        // SAFETY: the payload follows the header, inside the record, which lives until released.
-        Payload(unsafe { std::slice::from_raw_parts(self.payload.as_ptr(), self.payload_len as usize) })
+    /// The event's header and body bytes (counted against `queue.max-bytes`).
+    pub(super) fn size(&self) -> usize {
+        self.size as usize
     }
 
-    /// Where header string `string` ends, from the start of the strings.
-    ///
-    /// # Safety
-    /// `string < 2 * count`.
-    unsafe fn end_of(&self, string: usize) -> usize {
-        u32::from_le_bytes(self.payload.as_ptr().add(4 + 4 * string).cast::<[u8; 4]>().read()) as usize
-    }
-
-    /// `len` bytes from `start` of the header strings.
-    ///
-    /// # Safety
-    /// Inside the payload.
-    unsafe fn strings(&self, start: usize, len: usize) -> &[u8] {
-        let strings = self.payload.as_ptr().add(4 + 8 * self.count as usize);
-        std::slice::from_raw_parts(strings.add(start), len)
-    }
-}
-
-/// The sender's encoder reads every queued event once through these: without
-/// the bounds checks of `Payload`'s, since the layout is known to be valid.
-impl AsEvent for Record {
-    fn header_count(&self) -> usize {
-        self.count as usize
-    }
-    fn header(&self, index: usize) -> (&[u8], &[u8]) {
-        assert!(index < self.count as usize, "header {index} of {}", self.count);
-        // SAFETY: `2 * index + 1 < 2 * count`; a valid layout's ends do not
-        // decrease and lie inside the payload.
-        unsafe {
-            let key_start = if index == 0 { 0 } else { self.end_of(2 * index - 1) };
-            let (key_end, value_end) = (self.end_of(2 * index), self.end_of(2 * index + 1));
-            (self.strings(key_start, key_end - key_start), self.strings(key_end, value_end - key_end))
-        }
-    }
-    fn body(&self) -> &[u8] {
-        let count = self.count as usize;
-        // SAFETY: as in `header`; the body is the rest of the payload.
-        unsafe {
-            let headers_len = if count == 0 { 0 } else { self.end_of(2 * count - 1) };
-            let body_start = 4 + 8 * count + headers_len;
-            self.strings(headers_len, self.payload_len as usize - body_start)
-        }
+    /// The event encoded, as an element of an `appendBatch` call's list.
+    pub(super) fn encoded(&self) -> &[u8] {
+        // SAFETY: the encoding follows the header, inside the record, which lives until released.
+        unsafe { std::slice::from_raw_parts(self.encoded.as_ptr(), self.encoded_len as usize) }
     }
 }
 
@@ -382,8 +342,10 @@ pub(super) struct EventQueue {
     len: usize,
     /// The clock of the records' queue times.
     clock: QueueClock,
-    /// The client's protocol, for the encoded size of events handed over as payloads.
+    /// The client's protocol, for the events handed over as payloads.
     protocol: Protocol,
+    /// Where those are encoded.
+    scratch: Request,
 }
 
 // SAFETY: the chunks are owned allocations; the queue is only used under the
@@ -393,7 +355,15 @@ unsafe impl Send for EventQueue {}
 impl EventQueue {
     /// An empty queue whose records' queue times are read on `clock`.
     pub(super) fn new(clock: QueueClock, protocol: Protocol) -> EventQueue {
-        EventQueue { chunks: VecDeque::new(), free: Vec::new(), head: (0, 0), len: 0, clock, protocol }
+        EventQueue {
+            chunks: VecDeque::new(),
+            free: Vec::new(),
+            head: (0, 0),
+            len: 0,
+            clock,
+            protocol,
+            scratch: Request::default(),
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -404,11 +374,11 @@ impl EventQueue {
         self.len == 0
     }
 
-    /// Queues `event` (with a payload of `payload_len` bytes and an encoded
-    /// size of `wire_size`), copied now.
-    pub(super) fn push_event<E: AsEvent>(&mut self, event: &E, payload_len: usize, wire_size: usize, opaque: usize) {
-        let head = RecordHead { payload_len, wire_size, opaque, queued_ns: self.clock.now_ns() };
-        self.tail_for(record_len(payload_len)).write(head, |out| write_payload(out, event));
+    /// Queues an event encoded by `send` (`Request::encode_event`), of
+    /// `size` header and body bytes, copied now.
+    pub(super) fn push_event(&mut self, encoded: &EncodedEvent, size: usize, opaque: usize) {
+        let head = RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns: self.clock.now_ns() };
+        self.tail_for(record_len(head.encoded_len)).write(head, encoded);
         self.len += 1;
     }
 
@@ -418,13 +388,25 @@ impl EventQueue {
         self.len += 1;
     }
 
-    /// Queues an event given as its payload bytes (the spool's events).
+    /// Queues an event given as its payload bytes (the spool's events), encoded now.
     pub(super) fn push_payload(&mut self, payload: &[u8], opaque: usize, queued_at: Instant) {
         // The spool hands over only payloads it checked the same way: this never fails.
         assert!(layout_ok(payload), "a queued payload without the layout of an event");
-        let wire_size = event_size(self.protocol, &Payload(payload));
-        let head = RecordHead { payload_len: payload.len(), wire_size, opaque, queued_ns: self.clock.ns_of(queued_at) };
-        self.tail_for(record_len(payload.len())).write(head, |out| out.copy_from_slice(payload));
+        let payload = Payload(payload);
+        let encoded = self.scratch.encode_event(self.protocol, &payload, usize::MAX);
+        let encoded = encoded.expect("an event from the spool was checked when it was read or sent");
+        let head = RecordHead {
+            encoded_len: encoded.len(),
+            size: payload.size(),
+            opaque,
+            queued_ns: self.clock.ns_of(queued_at),
+        };
+        let len = record_len(head.encoded_len);
+        let fits = self.chunks.back().is_some_and(|c| c.used + len <= c.cap);
+        if !fits {
+            self.chunks.push_back(new_chunk(&mut self.free, len));
+        }
+        self.chunks.back_mut().expect("pushed above").write(head, &encoded);
         self.len += 1;
     }
 
@@ -437,9 +419,7 @@ impl EventQueue {
     fn tail_for(&mut self, len: usize) -> &mut Chunk {
         let fits = self.chunks.back().is_some_and(|c| c.used + len <= c.cap);
         if !fits {
-            let reused = if len <= CHUNK { self.free.pop() } else { None };
-            let chunk = reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK)));
-            self.chunks.push_back(chunk);
+            self.chunks.push_back(new_chunk(&mut self.free, len));
         }
         self.chunks.back_mut().expect("pushed above")
     }
@@ -470,7 +450,7 @@ impl EventQueue {
             return None;
         }
         let (record, queued_ns) = self.head_record();
-        self.head.1 += record_len(record.payload_len as usize);
+        self.head.1 += record_len(record.encoded_len as usize);
         self.len -= 1;
         Some((record, self.clock.instant_of(queued_ns.saturating_add(self.clock.margin_ns))))
     }
@@ -519,19 +499,20 @@ pub(super) struct LargeRecord {
 }
 
 impl LargeRecord {
-    /// `event` copied, as `EventQueue::push_event` would, for a queue on `clock`.
-    pub(super) fn new<E: AsEvent>(
-        clock: &QueueClock,
-        event: &E,
-        payload_len: usize,
-        wire_size: usize,
-        opaque: usize,
-    ) -> LargeRecord {
-        let mut chunk = Chunk::new(record_len(payload_len));
+    /// `encoded` copied, as `EventQueue::push_event` would, for a queue on `clock`.
+    pub(super) fn new(clock: &QueueClock, encoded: &EncodedEvent, size: usize, opaque: usize) -> LargeRecord {
+        let mut chunk = Chunk::new(record_len(encoded.len()));
         let queued_ns = clock.now_ns();
-        chunk.write(RecordHead { payload_len, wire_size, opaque, queued_ns }, |out| write_payload(out, event));
+        chunk.write(RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns }, encoded);
         LargeRecord { chunk }
     }
+}
+
+/// A chunk for a record of `len` bytes: a free one, or a new one (of its own
+/// size if larger than `CHUNK`).
+fn new_chunk(free: &mut Vec<Chunk>, len: usize) -> Chunk {
+    let reused = if len <= CHUNK { free.pop() } else { None };
+    reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK)))
 }
 
 #[cfg(test)]
@@ -571,13 +552,23 @@ mod tests {
         }
     }
 
+    /// The bytes of `encoded`.
+    fn bytes_of(encoded: &EncodedEvent) -> Vec<u8> {
+        let mut bytes = vec![0; encoded.len()];
+        encoded.write_to(&mut bytes);
+        bytes
+    }
+
     #[test]
     fn queue_times_start_linger_no_later_and_event_timeout_no_earlier_than_the_send() {
         let clock = QueueClock::new();
         let mut queue = EventQueue::new(clock, Protocol::Compact);
+        let mut request = Request::default();
+        let event = EventView::body(b"x");
+        let encoded = request.encode_event(Protocol::Compact, &event, usize::MAX).unwrap();
         for _ in 0..1000 {
             let before = Instant::now();
-            queue.push_event(&EventView::body(b"x"), payload_len(&EventView::body(b"x"), 1), 3, 0);
+            queue.push_event(&encoded, 1, 0);
             let after = Instant::now();
             assert!(queue.front_queued_at().unwrap() <= after, "linger starts no later than the send");
             let (_, timeout_from) = queue.take().unwrap();
@@ -590,6 +581,7 @@ mod tests {
     fn records_come_back_in_order_across_chunks_and_chunks_are_reused() {
         let clock = QueueClock::new();
         let mut queue = EventQueue::new(clock, Protocol::Compact);
+        let mut request = Request::default();
         let mut taken = VecDeque::new();
         let (mut next_in, mut next_out) = (0usize, 0usize);
         for round in 0..50 {
@@ -598,23 +590,27 @@ mod tests {
                 let headers: [(&[u8], &[u8]); 2] = [(b"k", value.as_bytes()), (b"", b"x")];
                 let event = EventView::new(&headers, &body);
                 let size = body.len() + 1 + value.len() + 1;
-                let wire_size = event_size(Protocol::Compact, &event);
+                let encoded = request.encode_event(Protocol::Compact, &event, usize::MAX).unwrap();
                 if next_in % 97 == 0 {
-                    queue.push_large(LargeRecord::new(&clock, &event, payload_len(&event, size), wire_size, next_in));
+                    queue.push_large(LargeRecord::new(&clock, &encoded, size, next_in));
+                } else if next_in % 89 == 0 {
+                    // As the spool hands events over: a payload, encoded by the queue.
+                    let mut payload = vec![0; payload_len(&event, size)];
+                    write_payload(&mut payload, &event);
+                    queue.push_payload(&payload, next_in, Instant::now());
                 } else {
-                    queue.push_event(&event, payload_len(&event, size), wire_size, next_in);
+                    queue.push_event(&encoded, size, next_in);
                 }
                 next_in += 1;
             }
             while let Some((record, _)) = queue.take() {
                 let (body, value) = event_of(record.opaque());
-                assert_eq!(record.body(), &body[..]);
-                assert_eq!(record.header_count(), 2);
-                assert_eq!(record.header(0), (&b"k"[..], value.as_bytes()));
-                assert_eq!(record.header(1), (&b""[..], &b"x"[..]));
-                assert_eq!(record.payload().size(), body.len() + value.len() + 2);
                 let headers: [(&[u8], &[u8]); 2] = [(b"k", value.as_bytes()), (b"", b"x")];
-                assert_eq!(record.wire_size(), event_size(Protocol::Compact, &EventView::new(&headers, &body)));
+                let event = EventView::new(&headers, &body);
+                let expected = bytes_of(&request.encode_event(Protocol::Compact, &event, usize::MAX).unwrap());
+                assert_eq!(record.encoded(), &expected[..]);
+                assert_eq!(record.size(), body.len() + value.len() + 2);
+                assert_eq!(record.wire_size(), crate::wire::event_size(Protocol::Compact, &event));
                 taken.push_back(record);
                 if taken.len() > 150 {
                     let record = taken.pop_front().unwrap();

@@ -25,11 +25,7 @@ pub trait AsEvent {
     /// before anything of it is sent.
     #[inline]
     fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
-        for index in 0..self.header_count() {
-            let (key, value) = self.header(index);
-            sink.string(key);
-            sink.string(value);
-        }
+        sink.headers((0..self.header_count()).map(|index| self.header(index)));
         Ok(())
     }
 }

@@ -77,15 +77,16 @@ pub fn segments<'a, E: AsEvent>(
     splices: &'a [Splice],
     events: &'a [E],
 ) -> impl Iterator<Item = &'a [u8]> {
-    segments_from(buf, 0, splices, events)
+    segments_from(buf, 0, splices, move |event| events[event].body())
 }
 
-/// `segments` of a call starting at `buf[start]` (`Request` keeps headroom before it).
-pub(super) fn segments_from<'a, E: AsEvent>(
+/// `segments` of a call starting at `buf[start]` (`Request` keeps headroom
+/// before it), whose splices' bytes are `spliced(event)`.
+pub(super) fn segments_from<'a>(
     buf: &'a [u8],
     start: usize,
     splices: &'a [Splice],
-    events: &'a [E],
+    spliced: impl Fn(usize) -> &'a [u8] + 'a,
 ) -> impl Iterator<Item = &'a [u8]> {
     let mut done = start;
     let last = splices.last().map_or(start, |s| s.at);
@@ -94,7 +95,7 @@ pub(super) fn segments_from<'a, E: AsEvent>(
         .flat_map(move |s| {
             let piece = &buf[done..s.at];
             done = s.at;
-            [piece, events[s.event].body()]
+            [piece, spliced(s.event)]
         })
         .chain(std::iter::once(&buf[last..]))
 }

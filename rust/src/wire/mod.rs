@@ -22,7 +22,7 @@ pub use call::{
     batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, segments, Call, ReceivedEvent, Splice,
 };
 pub use reply::{decode_reply, decode_reply_to_call, encode_reply, Status};
-pub use request::{CallLimits, Request};
+pub use request::{CallLimits, EncodedEvent, Request};
 pub use sink::HeaderSink;
 
 use crate::error::{err, Result};

@@ -16,7 +16,7 @@ use super::call::{call_size_with, check_utf8, segments_from, ARGS_FIELD};
 use super::AsEvent;
 use super::Protocol;
 use super::{binary::BinaryEncoder, compact::CompactEncoder, Cursor, Encoder, HeaderSink, MessageType, Method};
-use super::{Splice, TType, FRAME_HEADER_LEN};
+use super::{Splice, TType, EVENT_PART_MAX, FRAME_HEADER_LEN};
 use crate::error::{err, Error, Result};
 
 /// Bytes before the events, for the frame length and everything the call
@@ -113,7 +113,69 @@ impl Request {
     /// The bytes of the frame completed by `set_seqid`, in order: pieces of
     /// the buffer and the spliced bodies of `events` (the events encoded).
     pub fn segments<'a, E: AsEvent>(&'a self, events: &'a [E]) -> impl Iterator<Item = &'a [u8]> {
-        segments_from(&self.buf, self.start, &self.splices, events)
+        self.segments_with(move |event| events[event].body())
+    }
+
+    /// `segments`, with `spliced(i)` the bytes spliced out for event `i`:
+    /// its body (`encode`) or its whole encoding (`encode_encoded`).
+    pub fn segments_with<'a>(&'a self, spliced: impl Fn(usize) -> &'a [u8] + 'a) -> impl Iterator<Item = &'a [u8]> {
+        segments_from(&self.buf, self.start, &self.splices, spliced)
+    }
+
+    /// Checks `event` as `check` does and returns its encoding as an element
+    /// of `appendBatch`'s list (what `encode` would write for it), for the
+    /// send queue: its headers in this request's scratch buffer, its body
+    /// still the caller's. `encode_encoded` makes calls of such encodings.
+    pub fn encode_event<'a, E: AsEvent>(
+        &'a mut self,
+        protocol: Protocol,
+        event: &'a E,
+        max_frame_size: usize,
+    ) -> Result<EncodedEvent<'a>> {
+        let size = self.check(protocol, Method::AppendBatch, std::slice::from_ref(event), 0, max_frame_size)?;
+        let body = event.body();
+        let mut body_begin = [0; EVENT_PART_MAX];
+        // SAFETY: `body_begin` has the `EVENT_PART_MAX` bytes the encoders write at most.
+        let body_begin_len = unsafe {
+            match protocol {
+                Protocol::Compact => CompactEncoder::body_begin(body_begin.as_mut_ptr(), body.len()),
+                Protocol::Binary => BinaryEncoder::body_begin(body_begin.as_mut_ptr(), body.len()),
+            }
+        };
+        let encoded = EncodedEvent { head: &self.scratch, body_begin, body_begin_len: body_begin_len as u8, body };
+        debug_assert_eq!(encoded.len(), size);
+        Ok(encoded)
+    }
+
+    /// Encodes an `appendBatch` call of events encoded beforehand
+    /// (`EncodedEvent::write_to`), `encoded(i)` for i < `count`, which the
+    /// caller checked fit in one call. An encoding of `splice_from` bytes or
+    /// more is left in the caller's memory (`segments_with`).
+    pub fn encode_encoded<'a>(
+        &mut self,
+        protocol: Protocol,
+        count: usize,
+        encoded: impl Fn(usize) -> &'a [u8],
+        splice_from: usize,
+    ) {
+        let Request { buf, splices, spliced, .. } = self;
+        buf.clear();
+        buf.resize(HEADROOM, 0);
+        splices.clear();
+        *spliced = 0;
+        let mut cur = Cursor::new(buf, 0);
+        for index in 0..count {
+            let bytes = encoded(index);
+            if bytes.len() >= splice_from {
+                splices.push(Splice { at: cur.len(), event: index });
+                *spliced += bytes.len();
+            } else {
+                cur.extend_body(bytes);
+            }
+        }
+        cur.push(0); // the arguments' stop (the same byte in both protocols)
+        self.call = Some((protocol, Method::AppendBatch));
+        self.count = count;
     }
 
     /// Checks `events[first..]` as `encode` checks the events it encodes
@@ -258,6 +320,36 @@ impl Request {
     }
 }
 
+/// An event encoded as an element of `appendBatch`'s list
+/// (`Request::encode_event`): its headers field, its body field's header and
+/// its body, and the struct's stop.
+#[derive(Debug)]
+pub struct EncodedEvent<'a> {
+    head: &'a [u8],
+    body_begin: [u8; EVENT_PART_MAX],
+    body_begin_len: u8,
+    body: &'a [u8],
+}
+
+impl EncodedEvent<'_> {
+    /// Its bytes (`wire::event_size`).
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> usize {
+        self.head.len() + self.body_begin_len as usize + self.body.len() + 1
+    }
+
+    /// Writes it into `out`, which is `len()` bytes long.
+    pub fn write_to(&self, out: &mut [u8]) {
+        let (head, rest) = out.split_at_mut(self.head.len());
+        head.copy_from_slice(self.head);
+        let (body_begin, rest) = rest.split_at_mut(self.body_begin_len as usize);
+        body_begin.copy_from_slice(&self.body_begin[..self.body_begin_len as usize]);
+        let (body, stop) = rest.split_at_mut(self.body.len());
+        body.copy_from_slice(self.body);
+        stop.copy_from_slice(&[0]); // the struct's stop (the same byte in both protocols)
+    }
+}
+
 /// Encodes an event's headers field into `sink` and checks its strings.
 #[inline(always)]
 fn encode_headers<P: Encoder, E: AsEvent>(sink: &mut HeaderSink<'_>, event: &E, index: usize) -> Result<()> {
@@ -289,4 +381,93 @@ fn wrong_count(index: usize, strings: usize, headers: usize) -> Error {
 #[cold]
 fn too_large(index: usize, call_size: usize, max_frame: usize) -> Error {
     err!(TooLarge, "event {index} needs a frame of {call_size} bytes, more than max-frame-size ({max_frame})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CallLimits, Request};
+    use crate::wire::{AsEvent, Method, Protocol};
+
+    /// An event for these tests (`crate::event` is a layer above).
+    struct EventView<'a>(&'a [(&'a [u8], &'a [u8])], &'a [u8]);
+
+    impl<'a> EventView<'a> {
+        fn new(headers: &'a [(&'a [u8], &'a [u8])], body: &'a [u8]) -> Self {
+            EventView(headers, body)
+        }
+        fn body(body: &'a [u8]) -> Self {
+            EventView(&[], body)
+        }
+    }
+
+    impl AsEvent for EventView<'_> {
+        fn header_count(&self) -> usize {
+            self.0.len()
+        }
+        fn header(&self, index: usize) -> (&[u8], &[u8]) {
+            self.0[index]
+        }
+        fn body(&self) -> &[u8] {
+            self.1
+        }
+    }
+
+    /// The frame of `request`, completed with seqid 7, as one byte string.
+    fn frame(request: &mut Request, spliced: impl Fn(usize) -> Vec<u8>) -> Vec<u8> {
+        let len = request.set_seqid(7);
+        let owned: Vec<Vec<u8>> = (0..request.count()).map(spliced).collect();
+        let bytes: Vec<u8> = request.segments_with(|i| &owned[i]).flatten().copied().collect();
+        assert_eq!(bytes.len(), len);
+        bytes
+    }
+
+    #[test]
+    fn a_call_of_events_encoded_one_by_one_is_the_call_encoded_at_once() {
+        let long = vec![b'L'; 3000];
+        let strings: [(&[u8], &[u8]); 3] = [(b"host", b"web-17"), ("clé".as_bytes(), "välue".as_bytes()), (b"", b"")];
+        let events = [
+            EventView::new(&strings, b"a body"),
+            EventView::body(b""),
+            EventView::new(&strings[..1], &long),
+            EventView::new(&strings[1..], b"x"),
+        ];
+        for protocol in [Protocol::Compact, Protocol::Binary] {
+            for splice_from in [usize::MAX, 1024] {
+                let mut whole = Request::default();
+                let limits = CallLimits { max_events: 100, max_frame_size: 1 << 20, splice_from };
+                assert_eq!(whole.encode(protocol, Method::AppendBatch, &events, &limits).unwrap(), events.len());
+                let expected = frame(&mut whole, |i| events[i].body().to_vec());
+                let mut scratch = Request::default();
+                let encoded: Vec<Vec<u8>> = events
+                    .iter()
+                    .map(|event| {
+                        let encoded = scratch.encode_event(protocol, event, 1 << 20).unwrap();
+                        assert_eq!(encoded.len(), crate::wire::event_size(protocol, event));
+                        let mut bytes = vec![0; encoded.len()];
+                        encoded.write_to(&mut bytes);
+                        bytes
+                    })
+                    .collect();
+                let mut call = Request::default();
+                call.encode_encoded(protocol, encoded.len(), |i| &encoded[i], splice_from);
+                assert_eq!(call.count(), events.len());
+                assert_eq!(
+                    frame(&mut call, |i| encoded[i].clone()),
+                    expected,
+                    "{protocol:?}, splice from {splice_from}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_encoded_alone_is_checked_as_append_checks_it() {
+        let bad: [(&[u8], &[u8]); 1] = [(b"key", b"\xff\xfe")];
+        let mut request = Request::default();
+        let e = request.encode_event(Protocol::Compact, &EventView::new(&bad, b""), 1 << 20).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArg, "{e}");
+        let big = vec![0u8; 2000];
+        let e = request.encode_event(Protocol::Binary, &EventView::body(&big), 1000).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::TooLarge, "{e}");
+    }
 }

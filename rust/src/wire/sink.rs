@@ -56,9 +56,57 @@ impl<'a> HeaderSink<'a> {
     /// Writes a string given as bytes.
     #[inline]
     pub fn string(&mut self, s: &[u8]) {
+        let mut state = self.state();
+        if self.compact {
+            self.string_with::<true>(&mut state, s);
+        } else {
+            self.string_with::<false>(&mut state, s);
+        }
+        self.set_state(state);
         self.strings += 1;
-        self.prefix(s.len());
-        self.high |= self.buf.extend_from_slice_high(s);
+    }
+
+    /// Writes headers given as (key, value) pairs of bytes, as `string` does.
+    #[inline(always)]
+    pub fn headers<'h>(&mut self, headers: impl Iterator<Item = (&'h [u8], &'h [u8])>) {
+        if self.compact {
+            self.headers_with::<true>(headers);
+        } else {
+            self.headers_with::<false>(headers);
+        }
+    }
+
+    #[inline(always)]
+    fn headers_with<'h, const COMPACT: bool>(&mut self, headers: impl Iterator<Item = (&'h [u8], &'h [u8])>) {
+        // The state in locals for the whole loop, as in `c_headers_with`.
+        let mut state = self.state();
+        let mut strings = 0;
+        for (key, value) in headers {
+            self.string_with::<COMPACT>(&mut state, key);
+            self.string_with::<COMPACT>(&mut state, value);
+            strings += 2;
+        }
+        self.set_state(state);
+        self.strings += strings;
+    }
+
+    #[inline(always)]
+    fn string_with<const COMPACT: bool>(&mut self, state: &mut State, s: &[u8]) {
+        let len = s.len();
+        if len >= SHORT || state.cap - state.pos < SHORT + 4 {
+            self.set_state(*state);
+            self.long_string(s);
+            *state = self.state();
+            return;
+        }
+        // SAFETY: `SHORT + 4` bytes from `pos` are writable; `copy_short`
+        // reads the `len` bytes of `s`.
+        unsafe {
+            let at = state.ptr.add(state.pos);
+            let prefix_len = write_short_prefix(at, len, COMPACT);
+            state.high |= copy_short(at.add(prefix_len), s.as_ptr(), len);
+        }
+        state.pos += if COMPACT { 1 } else { 4 } + len;
     }
 
     /// Writes a NUL-terminated string (without its NUL), measuring it as it
@@ -127,26 +175,17 @@ impl<'a> HeaderSink<'a> {
     #[inline(always)]
     unsafe fn c_string_with<const COMPACT: bool>(&mut self, state: &mut State, s: *const c_char) {
         let s = s.cast::<u8>();
-        let len = c_len(s);
-        if len >= SHORT || state.cap - state.pos < SHORT + 4 {
-            self.set_state(*state);
-            self.long_string(std::slice::from_raw_parts(s, len));
-            *state = self.state();
-            return;
-        }
-        // The prefix of a string shorter than 128 bytes, as 4 bytes: a
-        // compact one-byte varint (the string overwrites the other 3), or a
-        // binary big-endian length.
-        let at = state.ptr.add(state.pos);
-        let (word, prefix_len) = if COMPACT { (len as u32, 1) } else { ((len as u32).to_be(), 4) };
-        at.cast::<u32>().write_unaligned(word);
-        state.high |= copy_short(at.add(prefix_len), s, len);
-        state.pos += prefix_len + len;
+        self.string_with::<COMPACT>(state, std::slice::from_raw_parts(s, c_len(s)));
     }
 
+    /// A string the fast paths do not take: a long one, or one with too
+    /// little room left (then room is made for the next ones too).
     #[cold]
     #[inline(never)]
     fn long_string(&mut self, s: &[u8]) {
+        if s.len() < SHORT {
+            self.buf.room(2 * (SHORT + 4));
+        }
         self.prefix(s.len());
         self.high |= self.buf.extend_from_slice_high(s);
     }
@@ -161,8 +200,21 @@ struct State {
     high: u64,
 }
 
-/// Strings shorter than this take `c_string`'s fast path.
+/// Strings shorter than this take the fast paths of `string` and `c_string`.
 const SHORT: usize = 128;
+
+/// Writes the length prefix of a string shorter than `SHORT` at `at` and
+/// returns its length: 4 bytes stored either way, a compact one-byte varint
+/// (the string overwrites the other 3) or a binary big-endian length.
+///
+/// # Safety
+/// `at` writable for 4 bytes.
+#[inline(always)]
+unsafe fn write_short_prefix(at: *mut u8, len: usize, compact: bool) -> usize {
+    let (word, prefix_len) = if compact { (len as u32, 1) } else { ((len as u32).to_be(), 4) };
+    at.cast::<u32>().write_unaligned(word);
+    prefix_len
+}
 
 /// Copies `len` (< `SHORT`) bytes from `src` to `dst` and returns their OR
 /// (in some of its 8 byte lanes), taken from the copy's own loads: short
