@@ -1,15 +1,14 @@
 //! `flume_event` and `flume_header`, and the pointer checks that make them
 //! readable by the Rust API without copying their bytes: as `CEvent`s, whose
-//! header strings the encoder measures while it copies them (the
-//! synchronous calls), or as `EventView`s of strings measured here (`send`,
-//! which copies the event).
+//! header strings the encoder measures while it copies them (every call that
+//! takes events: `append`, `append_batch` and `send`, which queues the
+//! encoding).
 
-use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 
 use crate::err;
 use ::flume_client::unstable::HeaderSink;
-use ::flume_client::{AsEvent, EventView, Result};
+use ::flume_client::{AsEvent, Result};
 
 /// One header of an event: a key and a value, each a NUL-terminated UTF-8
 /// string. Neither may be NULL. The library only reads them during the call.
@@ -40,25 +39,6 @@ fn max_len<T>() -> usize {
     isize::MAX as usize / std::mem::size_of::<T>().max(1)
 }
 
-/// A header as measured: key and value bytes, without their NULs.
-type Header<'a> = (&'a [u8], &'a [u8]);
-
-/// Per-thread storage reused by `with_events`, so that a call allocates
-/// nothing once its thread has sent a batch as large (up to `SCRATCH_KEPT`).
-#[derive(Default)]
-struct Scratch {
-    headers: Vec<Header<'static>>,
-    events: Vec<EventView<'static>>,
-}
-
-/// Entries of scratch a thread keeps between calls (32 bytes each): enough
-/// for batches of thousands of events; a larger call allocates its own.
-const SCRATCH_KEPT: usize = 16 * 1024;
-
-thread_local! {
-    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
-}
-
 /// The caller's array of `count` events, checked: NULL only when empty, and
 /// no longer than any array in memory can be.
 unsafe fn event_array<'a>(events: *const flume_event, count: usize) -> Result<&'a [flume_event]> {
@@ -72,39 +52,6 @@ unsafe fn event_array<'a>(events: *const flume_event, count: usize) -> Result<&'
         return Err(err!(InvalidArg, "count {count} is larger than any array in memory"));
     }
     Ok(std::slice::from_raw_parts(events, count))
-}
-
-/// Checks the pointers of `count` events at `events`, measures each header
-/// string once (one `strlen`), and calls `f` with the events as Rust `EventView`s.
-/// Nothing is copied but (pointer, length) pairs.
-///
-/// # Safety
-/// Non-NULL pointers must point to what their counts say, as the header requires.
-pub(crate) unsafe fn with_events<R>(
-    events: *const flume_event,
-    count: usize,
-    f: impl FnOnce(&[EventView<'_>]) -> Result<R>,
-) -> Result<R> {
-    let events = event_array(events, count)?;
-    // A nested call (from a callback, say) finds the scratch taken and starts
-    // with empty vectors: correct, just not free of allocations.
-    let scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
-    let (mut headers, mut views): (Vec<Header>, Vec<EventView>) = (scratch.headers, scratch.events);
-    let result = measure_headers(events, &mut headers).and_then(|()| {
-        let mut first = 0;
-        views.extend(events.iter().map(|event| {
-            let event_headers = &headers[first..first + event.header_count];
-            first += event.header_count;
-            EventView::new(event_headers, body(event))
-        }));
-        f(&views)
-    });
-    let events = emptied(views); // ends the borrow of `headers`
-    let scratch = Scratch { headers: emptied(headers), events };
-    if scratch.headers.capacity().max(scratch.events.capacity()) <= SCRATCH_KEPT {
-        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
-    }
-    result
 }
 
 /// A `flume_event` whose pointers `with_c_events` checked (all but the header
@@ -185,23 +132,6 @@ pub(crate) unsafe fn with_c_events<R>(
     f(std::slice::from_raw_parts(events.as_ptr().cast::<CEvent>(), count))
 }
 
-/// Checks every event's pointers and appends its headers, measured, to `headers`.
-unsafe fn measure_headers<'a>(events: &'a [flume_event], headers: &mut Vec<Header<'a>>) -> Result<()> {
-    for (i, event) in events.iter().enumerate() {
-        let event_headers = checked_headers(event).map_err(|e| err!(InvalidArg, "event {i}: {}", e.message()))?;
-        for (h, header) in event_headers.iter().enumerate() {
-            if header.key.is_null() || header.value.is_null() {
-                return Err(err!(InvalidArg, "event {i}: header {h} has a NULL key or value"));
-            }
-            // One walk over each string: its strlen.
-            let key = std::slice::from_raw_parts(header.key.cast::<u8>(), libc::strlen(header.key));
-            let value = std::slice::from_raw_parts(header.value.cast::<u8>(), libc::strlen(header.value));
-            headers.push((key, value));
-        }
-    }
-    Ok(())
-}
-
 /// Checks one event's pointers but its header strings', and returns its headers.
 #[inline(always)]
 unsafe fn checked_headers(event: &flume_event) -> Result<&[flume_header]> {
@@ -247,17 +177,6 @@ unsafe fn body(event: &flume_event) -> &[u8] {
         return &[];
     }
     std::slice::from_raw_parts(event.body.cast(), event.body_len)
-}
-
-/// An emptied vector's allocation, for elements of another lifetime.
-fn emptied<T, U>(mut vec: Vec<U>) -> Vec<T> {
-    const { assert!(std::mem::size_of::<T>() == std::mem::size_of::<U>()) };
-    const { assert!(std::mem::align_of::<T>() == std::mem::align_of::<U>()) };
-    vec.clear();
-    let mut vec = std::mem::ManuallyDrop::new(vec);
-    // SAFETY: the vector is empty and T has U's size and alignment, so its
-    // allocation is one a Vec<T> of that capacity would have made.
-    unsafe { Vec::from_raw_parts(vec.as_mut_ptr().cast(), 0, vec.capacity()) }
 }
 
 /// Reads a NUL-terminated UTF-8 argument named `what`.

@@ -191,7 +191,7 @@ impl Sender {
         encoded: &EncodedEvent,
         opaque: usize,
     ) -> Result<()> {
-        let size = event_bytes(event);
+        let size = encoded.size();
         // Large events are copied before the lock is taken, so that no copy holds it long.
         let mut large = (!self.spooled && event_queue::record_len(encoded.len()) > event_queue::LARGE_RECORD)
             .then(|| LargeRecord::new(&self.clock, encoded, size, opaque));
@@ -385,11 +385,6 @@ fn with_async_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
         result
     }
-}
-
-fn event_bytes<E: AsEvent>(event: &E) -> usize {
-    (0..event.header_count()).map(|i| event.header(i)).map(|(k, v)| k.len() + v.len()).sum::<usize>()
-        + event.body().len()
 }
 
 /// An event the thread took from the queue, with what its attempts left.

@@ -132,7 +132,14 @@ impl Request {
         event: &'a E,
         max_frame_size: usize,
     ) -> Result<EncodedEvent<'a>> {
-        let size = self.check(protocol, Method::AppendBatch, std::slice::from_ref(event), 0, max_frame_size)?;
+        let (encoded_size, header_bytes) = match protocol {
+            Protocol::Compact => {
+                self.check_one::<CompactEncoder, E>(true, Method::AppendBatch, event, 0, max_frame_size)
+            }
+            Protocol::Binary => {
+                self.check_one::<BinaryEncoder, E>(false, Method::AppendBatch, event, 0, max_frame_size)
+            }
+        }?;
         let body = event.body();
         let mut body_begin = [0; EVENT_PART_MAX];
         // SAFETY: `body_begin` has the `EVENT_PART_MAX` bytes the encoders write at most.
@@ -142,8 +149,10 @@ impl Request {
                 Protocol::Binary => BinaryEncoder::body_begin(body_begin.as_mut_ptr(), body.len()),
             }
         };
-        let encoded = EncodedEvent { head: &self.scratch, body_begin, body_begin_len: body_begin_len as u8, body };
-        debug_assert_eq!(encoded.len(), size);
+        let size = header_bytes + body.len();
+        let encoded =
+            EncodedEvent { head: &self.scratch, body_begin, body_begin_len: body_begin_len as u8, body, size };
+        debug_assert_eq!(encoded.len(), encoded_size);
         Ok(encoded)
     }
 
@@ -207,19 +216,39 @@ impl Request {
     ) -> Result<usize> {
         let mut events_size = 0usize;
         for (index, event) in events.iter().enumerate().skip(first) {
-            // Each event's headers are encoded into the scratch buffer, over the previous one's.
-            self.scratch.clear();
-            let mut sink = HeaderSink::new(Cursor::new(&mut self.scratch, 0), compact);
-            encode_headers::<P, E>(&mut sink, event, index)?;
-            let size = (sink.buf.len().saturating_add(P::FIELD_BEGIN_SIZE + 1))
-                .saturating_add(P::binary_size(event.body().len()));
-            let call_size = call_size_with::<P>(method, 1, size);
-            if call_size > max_frame {
-                return Err(too_large(index, call_size, max_frame));
-            }
+            let (size, _) = self.check_one::<P, E>(compact, method, event, index, max_frame)?;
             events_size = events_size.saturating_add(size);
         }
         Ok(events_size)
+    }
+
+    /// Checks `event` (`events[index]`) as `check` does, its headers encoded
+    /// into the scratch buffer, over the previous event's. Returns its
+    /// encoded size and the bytes of its header strings.
+    #[inline(always)]
+    fn check_one<P: Encoder, E: AsEvent>(
+        &mut self,
+        compact: bool,
+        method: Method,
+        event: &E,
+        index: usize,
+        max_frame: usize,
+    ) -> Result<(usize, usize)> {
+        self.scratch.clear();
+        let mut sink = HeaderSink::new(Cursor::new(&mut self.scratch, 0), compact);
+        // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
+        sink.buf.write_part(|dst| unsafe { P::event_begin(dst, event.header_count()) });
+        let strings_start = sink.buf.len();
+        check_headers(&mut sink, event, index)?;
+        // What the strings wrote, but their length prefixes.
+        let header_bytes = sink.buf.len() - strings_start - sink.prefix_bytes();
+        let size =
+            (sink.buf.len().saturating_add(P::FIELD_BEGIN_SIZE + 1)).saturating_add(P::binary_size(event.body().len()));
+        let call_size = call_size_with::<P>(method, 1, size);
+        if call_size > max_frame {
+            return Err(too_large(index, call_size, max_frame));
+        }
+        Ok((size, header_bytes))
     }
 
     fn write_prefix<P: Encoder>(&mut self, method: Method, seqid: i32) -> usize {
@@ -278,18 +307,9 @@ impl Request {
             // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
             cur.write_part(|dst| unsafe { P::event_begin(dst, headers) });
             let mut sink = HeaderSink::new(cur, compact);
-            let written = event.write_headers(&mut sink);
-            let (ascii, strings) = (sink.ascii(), sink.strings);
+            let written = check_headers(&mut sink, event, index);
             cur = sink.buf;
-            if let Err(e) = written {
-                return Err(event_error(index, &e));
-            }
-            if Some(strings) != headers.checked_mul(2) {
-                return Err(wrong_count(index, strings, headers));
-            }
-            if !ascii {
-                check_utf8(event).map_err(|e| event_error(index, &e))?;
-            }
+            written?;
             let body = event.body();
             // SAFETY: as above.
             cur.write_part(|dst| unsafe { P::body_begin(dst, body.len()) });
@@ -329,6 +349,8 @@ pub struct EncodedEvent<'a> {
     body_begin: [u8; EVENT_PART_MAX],
     body_begin_len: u8,
     body: &'a [u8],
+    /// Its header strings' and body's bytes.
+    size: usize,
 }
 
 impl EncodedEvent<'_> {
@@ -336,6 +358,11 @@ impl EncodedEvent<'_> {
     #[allow(clippy::len_without_is_empty)] // never empty
     pub fn len(&self) -> usize {
         self.head.len() + self.body_begin_len as usize + self.body.len() + 1
+    }
+
+    /// The bytes of its header strings and body (what `queue.max-bytes` counts).
+    pub fn size(&self) -> usize {
+        self.size
     }
 
     /// Writes it into `out`, which is `len()` bytes long.
@@ -350,12 +377,11 @@ impl EncodedEvent<'_> {
     }
 }
 
-/// Encodes an event's headers field into `sink` and checks its strings.
+/// Writes an event's header strings into `sink` (after its headers field's
+/// header) and checks them.
 #[inline(always)]
-fn encode_headers<P: Encoder, E: AsEvent>(sink: &mut HeaderSink<'_>, event: &E, index: usize) -> Result<()> {
+fn check_headers<E: AsEvent>(sink: &mut HeaderSink<'_>, event: &E, index: usize) -> Result<()> {
     let headers = event.header_count();
-    // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
-    sink.buf.write_part(|dst| unsafe { P::event_begin(dst, headers) });
     if let Err(e) = event.write_headers(sink) {
         return Err(event_error(index, &e));
     }
@@ -424,7 +450,9 @@ mod tests {
     #[test]
     fn a_call_of_events_encoded_one_by_one_is_the_call_encoded_at_once() {
         let long = vec![b'L'; 3000];
-        let strings: [(&[u8], &[u8]); 3] = [(b"host", b"web-17"), ("clé".as_bytes(), "välue".as_bytes()), (b"", b"")];
+        let (key, value) = (vec![b'k'; 200], vec![b'v'; 20000]); // 2- and 3-byte compact prefixes
+        let strings: [(&[u8], &[u8]); 4] =
+            [(b"host", b"web-17"), ("clé".as_bytes(), "välue".as_bytes()), (b"", b""), (&key, &value)];
         let events = [
             EventView::new(&strings, b"a body"),
             EventView::body(b""),
@@ -443,6 +471,8 @@ mod tests {
                     .map(|event| {
                         let encoded = scratch.encode_event(protocol, event, 1 << 20).unwrap();
                         assert_eq!(encoded.len(), crate::wire::event_size(protocol, event));
+                        let strings: usize = event.0.iter().map(|(k, v)| k.len() + v.len()).sum();
+                        assert_eq!(encoded.size(), strings + event.1.len(), "{protocol:?}");
                         let mut bytes = vec![0; encoded.len()];
                         encoded.write_to(&mut bytes);
                         bytes

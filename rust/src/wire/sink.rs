@@ -24,18 +24,27 @@ pub struct HeaderSink<'a> {
     pub(super) high: u64,
     /// Strings written for the current event.
     pub(super) strings: usize,
+    /// Bytes of compact length prefixes beyond one byte each (strings of
+    /// 128 bytes or more, which only `long_string` writes).
+    long_prefixes: usize,
     /// Compact protocol (varint prefixes); else binary (4-byte big-endian prefixes).
     compact: bool,
 }
 
 impl<'a> HeaderSink<'a> {
     pub(super) fn new(buf: Cursor<'a>, compact: bool) -> HeaderSink<'a> {
-        HeaderSink { buf, high: 0, strings: 0, compact }
+        HeaderSink { buf, high: 0, strings: 0, long_prefixes: 0, compact }
     }
 
     /// Whether every string written since `high` was last cleared is ASCII.
     pub(super) fn ascii(&self) -> bool {
         self.high & HIGH_BITS == 0
+    }
+
+    /// The bytes of the length prefixes written: one per string in compact
+    /// (more for long strings), four in binary.
+    pub(super) fn prefix_bytes(&self) -> usize {
+        self.strings * if self.compact { 1 } else { 4 } + self.long_prefixes
     }
 
     /// Writes `len` as a length prefix (the protocol's).
@@ -186,7 +195,11 @@ impl<'a> HeaderSink<'a> {
         if s.len() < SHORT {
             self.buf.room(2 * (SHORT + 4));
         }
+        let before = self.buf.pos;
         self.prefix(s.len());
+        if self.compact {
+            self.long_prefixes += self.buf.pos - before - 1;
+        }
         self.high |= self.buf.extend_from_slice_high(s);
     }
 }
