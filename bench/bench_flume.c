@@ -5,6 +5,12 @@
  *     this library through its C API: flume_client_append for BATCH 1,
  *     flume_client_append_batch of BATCH events (batch-size BATCH) otherwise.
  *
+ *   bench_flume send PORT SERVER PROTOCOL BATCH BODY WARMUP SECONDS
+ *     this library's asynchronous path: BATCH flume_client_send calls a "call"
+ *     (batch-size BATCH), into a queue of at most 4 batches with queue.full =
+ *     block, so that in steady state send waits for the sender thread and
+ *     events/s is what the asynchronous path delivers; flushed at the end.
+ *
  *   bench_flume floor PORT FRAME_FILE SERVER PROTOCOL BATCH BODY WARMUP SECONDS
  *     the wire's own limit: the call in FRAME_FILE (encoded once in advance by
  *     bench/src/bin/make_frames.rs) written and its reply read, over and over,
@@ -35,6 +41,18 @@ struct flume_ctx {
   size_t count;
 };
 
+static int flume_send_call(void *p) {
+  struct flume_ctx *c = (struct flume_ctx *)p;
+  for (size_t i = 0; i < c->count; i++) {
+    flume_result r = flume_client_send(c->client, &c->events[i], NULL);
+    if (r != FLUME_OK) {
+      fprintf(stderr, "bench_flume: send: %s: %s\n", flume_result_str(r), flume_last_error());
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static int flume_call(void *p) {
   struct flume_ctx *c = (struct flume_ctx *)p;
   flume_result r;
@@ -50,14 +68,19 @@ static int flume_call(void *p) {
   return 0;
 }
 
-static int run_flume(const char *port, struct bench_run *run) {
-  char hosts[64], batch[32];
+static int run_flume(const char *port, struct bench_run *run, int asynchronous) {
+  char hosts[64], batch[32], queue[32];
   snprintf(hosts, sizeof hosts, "127.0.0.1:%s", port);
   snprintf(batch, sizeof batch, "%zu", run->batch);
+  snprintf(queue, sizeof queue, "%zu", 4 * run->batch);
   flume_config *conf = flume_config_new();
   if (flume_config_set(conf, "protocol", run->protocol) != FLUME_OK ||
       flume_config_set(conf, "batch-size", batch) != FLUME_OK ||
-      flume_config_set(conf, "request-timeout", "60000") != FLUME_OK) {
+      flume_config_set(conf, "request-timeout", "60000") != FLUME_OK ||
+      (asynchronous && (flume_config_set(conf, "queue.max-events", queue) != FLUME_OK ||
+                        flume_config_set(conf, "queue.max-bytes", "1000000000") != FLUME_OK ||
+                        flume_config_set(conf, "queue.full", "block") != FLUME_OK ||
+                        flume_config_set(conf, "queue.block-timeout", "60000") != FLUME_OK))) {
     fprintf(stderr, "bench_flume: config: %s\n", flume_last_error());
     return 1;
   }
@@ -87,7 +110,11 @@ static int run_flume(const char *port, struct bench_run *run) {
     events[e].body_len = run->body;
   }
   struct flume_ctx ctx = {client, events, run->batch};
-  int rc = bench_loop(run, flume_call, &ctx);
+  int rc = bench_loop(run, asynchronous ? flume_send_call : flume_call, &ctx);
+  if (asynchronous && rc == 0 && flume_client_flush(client, 60000) != FLUME_OK) {
+    fprintf(stderr, "bench_flume: flush: %s\n", flume_last_error());
+    rc = 1;
+  }
   flume_client_free(client);
   free(events);
   free(bodies);
@@ -170,7 +197,11 @@ int main(int argc, char **argv) {
   struct bench_run run;
   if (argc == 9 && strcmp(argv[1], "flume") == 0) {
     bench_parse(&run, "flume", argv + 3);
-    return run_flume(argv[2], &run);
+    return run_flume(argv[2], &run, 0);
+  }
+  if (argc == 9 && strcmp(argv[1], "send") == 0) {
+    bench_parse(&run, "flume-send", argv + 3);
+    return run_flume(argv[2], &run, 1);
   }
   if (argc == 10 && strcmp(argv[1], "floor") == 0) {
     bench_parse(&run, "floor", argv + 4);
@@ -178,6 +209,7 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr,
           "usage: bench_flume flume PORT SERVER PROTOCOL BATCH BODY WARMUP SECONDS\n"
+          "       bench_flume send PORT SERVER PROTOCOL BATCH BODY WARMUP SECONDS\n"
           "       bench_flume floor PORT FRAME_FILE SERVER PROTOCOL BATCH BODY WARMUP SECONDS\n");
   return 2;
 }

@@ -5,7 +5,7 @@
 # flume_client_append_batch, connecting excluded) and syscalls per call (strace),
 # for both protocols and batches of 1, 100 and 1,000 events of BODY bytes with
 # three headers (the events of bench/run.sh), through the C API of bench_flume.c
-# against the null sink.
+# against the null sink; then the instructions of each flume_client_send.
 #
 # Usage: bench/counts.sh [BODY]   (default 256)
 # bench/run.sh runs it too and adds its table to bench/results/latest.md.
@@ -72,4 +72,21 @@ for p in compact binary; do
       "$build/strace-$p-$n.txt")"
     echo "| $p | $n | $calls | $per_event | $per_call | ${per_sys%, } |"
   done
+done
+
+# The asynchronous path's caller: instructions per flume_client_send (its
+# check, the encoding and the copy into the queue; the sender thread's work,
+# on its own thread, is not counted), batch-size 1,000, in steady state (the
+# queue full, so send waits for the sender: bench_flume send).
+echo
+echo "| protocol | flume_client_send: the caller's instructions per event (batch-size 1,000) |"
+echo "| --- | ---: |"
+for p in compact binary; do
+  out="$build/callgrind-send-$p.out"
+  json="$(valgrind --tool=callgrind --callgrind-out-file="$out" --collect-atstart=no \
+    --toggle-collect='flume_client_send' \
+    "$build/bench_flume" send "$port" null "$p" 1000 "$body" 0 2 2>"$build/valgrind.err")"
+  calls="$(sed -n 's/.*"calls":\([0-9]*\).*/\1/p' <<<"$json")"
+  total="$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out" | head -1 | awk '{print $1}')"
+  echo "| $p | $(( total / (calls * 1000) )) |"
 done

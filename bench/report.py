@@ -34,7 +34,7 @@ BODIES = [256, 4096]
 BATCHES = [1, 100, 1000]
 CLIENTS = [("floor", "floor"), ("flume", "flume-client (C API)"), ("thrift-cpp", "Thrift C++"),
            ("flume-java", "Flume Java client (flume-ng-sdk)")]
-FLOOR_TARGET = {1: 0.95, 100: 0.90, 1000: 0.80}
+FLOOR_TARGET = {1: 0.95, 100: 0.92, 1000: 0.85}  # issue 15
 
 
 def body_name(b):
@@ -96,7 +96,7 @@ w("| server | protocol | body | batch | floor ev/s | flume-client ev/s | C++ ev/
   "| p50 µs | p99 µs | allocs/call |")
 w("|" + " --- |" * 17)
 TARGETS = [
-    ("floor", "≥ 95% / 90% / 80% of the floor's events/s at batch 1 / 100 / 1000 (null sink)"),
+    ("floor", "≥ 95% / 92% / 85% of the floor's events/s at batch 1 / 100 / 1000 (null sink)"),
     ("cpp", "≥ the C++ client's events/s"),
     ("cpu", "≤ 1/4 of the C++ client's CPU per event"),
     ("alloc", "no heap allocation per call"),
@@ -211,6 +211,38 @@ if tls_lines:
     w("- ≥ the C++ client's events/s with TLS: " + (
         "met in every cell." if not tls_misses else
         f"missed in {len(tls_misses)} of {len(tls_lines)} cells: " + ", ".join(tls_misses) + "."))
+async_lines = []
+async_misses = []
+for p in PROTOCOLS:
+    for b in BODIES:
+        for n in BATCHES:
+            fs, fc = get("null-async", p, n, b, "flume-send"), get("null", p, n, b, "flume")
+            if not (fs and fc):
+                continue
+            ratio = fs["events_per_s"] / fc["events_per_s"]
+            if ratio < 0.9:
+                async_misses.append(f"{p}/{body_name(b)}/×{n} {ratio:.2f}×")
+            async_lines.append(
+                f"| {p} | {body_name(b)} | {n} | {fmt_rate(fs['events_per_s'])} | {fmt_rate(fc['events_per_s'])} | "
+                f"{ratio:.2f}× | {fs['cpu_us_per_event']:.3g} / {fc['cpu_us_per_event']:.3g} |")
+if async_lines:
+    w("")
+    w("### Asynchronous path")
+    w("")
+    w("`flume_client_send` of every event (batch-size the cell's batch; a queue of at most 4 batches with "
+      "`queue.full = block`, so that in steady state `send` waits for the sender thread), against the null "
+      "sink, beside `flume_client_append_batch` of the same batch in the same cell of the table above. CPU is "
+      "the whole process's: the caller and the sender thread.")
+    w("")
+    w("| protocol | body | batch | send ev/s | append_batch ev/s | send ÷ append_batch | CPU µs/ev send / "
+      "append_batch |")
+    w("|" + " --- |" * 7)
+    for line in async_lines:
+        w(line)
+    w("")
+    w("- ≥ 0.9× append_batch's events/s: " + (
+        "met in every cell." if not async_misses else
+        f"missed in {len(async_misses)} of {len(async_lines)} cells: " + ", ".join(async_misses) + "."))
 w("")
 w("### Encoder alone")
 w("")

@@ -10,7 +10,9 @@
 # memcpy and the size of the stripped shared library. The TLS column: this
 # library built with TLS (rustls) beside Apache Thrift's C++ TSSLSocket
 # (OpenSSL) against the null sink serving TLS (nullsink --tls, rustls), with
-# a certificate made for the run (openssl req). Then bench/counts.sh's
+# a certificate made for the run (openssl req). The asynchronous column: this
+# library's flume_client_send (bench_flume send) against the null sink, beside
+# its append_batch in the same cell. Then bench/counts.sh's
 # deterministic counts (instructions per event, syscalls per call; not with --quick).
 #
 # Usage: bench/run.sh [--quick] [--rev REV] [--seconds S] [--warmup S] [--repeat N] [--pin]
@@ -329,6 +331,20 @@ for p in "${protocols[@]}"; do
     for n in "${batches[@]}"; do
       log "TLS null sink, $p, batch $n, body $b"
       tls_cell "$p" "$n" "$b"
+    done
+  done
+done
+
+# The asynchronous path: flume_client_send into a queue of at most 4 batches
+# (queue.full = block), against the plain null sink, beside append_batch's
+# cells above.
+for p in "${protocols[@]}"; do
+  for b in "${bodies[@]}"; do
+    for n in "${batches[@]}"; do
+      log "asynchronous send, null sink, $p, batch $n, body $b"
+      for r in $(seq 1 "$repeat"); do
+        "${client_cpu[@]}" "$build/bench_flume" send "$null_port" null-async "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+      done
     done
   done
 done
