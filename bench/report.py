@@ -193,24 +193,34 @@ for p in PROTOCOLS:
                 f"| {p} | {body_name(b)} | {n} | {fmt_rate(fc['events_per_s'])} | {fmt_rate(cpp['events_per_s'])} | "
                 f"{r_cpp:.2f}× | {vs_plain} | {fc['cpu_us_per_event']:.3g} / {cpp['cpu_us_per_event']:.3g} | "
                 f"{fc['p50_us']:.0f} / {cpp['p50_us']:.0f} |")
-if tls_lines:
+
+
+def section(title, intro, header, lines, target, misses):
+    """A table of cells under `title`, then whether `target` was met in each."""
+    if not lines:
+        return
     w("")
-    w("### TLS")
+    w(f"### {title}")
     w("")
-    w("The null sink serving TLS (`nullsink --tls`, rustls, TLS 1.3), a certificate made for the run: this "
-      "library built with TLS (rustls, through its C API) beside Apache Thrift's C++ client over `TSSLSocket` "
-      "(OpenSSL), both verifying the certificate and its name. \"TLS ÷ plain\" is this library's events/s with "
-      "TLS over its events/s against the plain null sink in the same cell.")
+    w(intro)
     w("")
-    w("| protocol | body | batch | flume-client ev/s | C++ TSSLSocket ev/s | flume ÷ C++ | flume TLS ÷ plain "
-      "| CPU µs/ev flume / C++ | p50 µs flume / C++ |")
-    w("|" + " --- |" * 9)
-    for line in tls_lines:
+    w(header)
+    w("|" + " --- |" * (header.count("|") - 1))
+    for line in lines:
         w(line)
     w("")
-    w("- ≥ the C++ client's events/s with TLS: " + (
-        "met in every cell." if not tls_misses else
-        f"missed in {len(tls_misses)} of {len(tls_lines)} cells: " + ", ".join(tls_misses) + "."))
+    w(f"- {target}: " + ("met in every cell." if not misses else
+                         f"missed in {len(misses)} of {len(lines)} cells: " + ", ".join(misses) + "."))
+
+
+section("TLS",
+        "The null sink serving TLS (`nullsink --tls`, rustls, TLS 1.3), a certificate made for the run: this "
+        "library built with TLS (rustls, through its C API) beside Apache Thrift's C++ client over `TSSLSocket` "
+        "(OpenSSL), both verifying the certificate and its name. \"TLS ÷ plain\" is this library's events/s with "
+        "TLS over its events/s against the plain null sink in the same cell.",
+        "| protocol | body | batch | flume-client ev/s | C++ TSSLSocket ev/s | flume ÷ C++ | flume TLS ÷ plain "
+        "| CPU µs/ev flume / C++ | p50 µs flume / C++ |",
+        tls_lines, "≥ the C++ client's events/s with TLS", tls_misses)
 async_lines = []
 async_misses = []
 for p in PROTOCOLS:
@@ -225,24 +235,14 @@ for p in PROTOCOLS:
             async_lines.append(
                 f"| {p} | {body_name(b)} | {n} | {fmt_rate(fs['events_per_s'])} | {fmt_rate(fc['events_per_s'])} | "
                 f"{ratio:.2f}× | {fs['cpu_us_per_event']:.3g} / {fc['cpu_us_per_event']:.3g} |")
-if async_lines:
-    w("")
-    w("### Asynchronous path")
-    w("")
-    w("`flume_client_send` of every event (batch-size the cell's batch; a queue of at most 4 batches with "
-      "`queue.full = block`, so that in steady state `send` waits for the sender thread), against the null "
-      "sink, beside `flume_client_append_batch` of the same batch in the same cell of the table above. CPU is "
-      "the whole process's: the caller and the sender thread.")
-    w("")
-    w("| protocol | body | batch | send ev/s | append_batch ev/s | send ÷ append_batch | CPU µs/ev send / "
-      "append_batch |")
-    w("|" + " --- |" * 7)
-    for line in async_lines:
-        w(line)
-    w("")
-    w("- ≥ 0.9× append_batch's events/s: " + (
-        "met in every cell." if not async_misses else
-        f"missed in {len(async_misses)} of {len(async_lines)} cells: " + ", ".join(async_misses) + "."))
+section("Asynchronous path",
+        "`flume_client_send` of every event (batch-size the cell's batch; a queue of at most 4 batches with "
+        "`queue.full = block`, so that in steady state `send` waits for the sender thread), against the null "
+        "sink, beside `flume_client_append_batch` of the same batch in the same cell of the table above. CPU is "
+        "the whole process's: the caller and the sender thread.",
+        "| protocol | body | batch | send ev/s | append_batch ev/s | send ÷ append_batch | CPU µs/ev send / "
+        "append_batch |",
+        async_lines, "≥ 0.9× append_batch's events/s", async_misses)
 w("")
 w("### Encoder alone")
 w("")
