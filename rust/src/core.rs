@@ -236,18 +236,17 @@ thread_local! {
 /// ends).
 fn with_request<R>(f: impl FnOnce(&mut Request) -> Result<R>) -> Result<R> {
     let mut f = Some(f);
-    let kept = REQUEST.try_with(|cell| {
+    let in_place = REQUEST.try_with(|cell| {
         let mut request = cell.try_borrow_mut().ok()?;
-        let result = (f.take().expect("called once"))(&mut request);
+        let result = (f.take()?)(&mut request);
         if request.capacity() > REQUEST_KEPT {
             *request = Request::default();
         }
         Some(result)
     });
-    match (kept, f) {
-        (Ok(Some(result)), _) => result,
-        (_, Some(f)) => f(&mut Request::default()),
-        (_, None) => unreachable!("f ran but gave no result"),
+    match in_place {
+        Ok(Some(result)) => result,
+        _ => (f.take().expect("not called in place"))(&mut Request::default()),
     }
 }
 

@@ -377,7 +377,12 @@ impl EventQueue {
     /// Queues an event encoded by `send` (`Request::encode_event`), of
     /// `size` header and body bytes, copied now.
     pub(super) fn push_event(&mut self, encoded: &EncodedEvent, size: usize, opaque: usize) {
-        let head = RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns: self.clock.now_ns() };
+        let queued_ns = self.clock.now_ns();
+        self.push_encoded(encoded, size, opaque, queued_ns);
+    }
+
+    fn push_encoded(&mut self, encoded: &EncodedEvent, size: usize, opaque: usize, queued_ns: u64) {
+        let head = RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns };
         self.tail_for(record_len(head.encoded_len)).write(head, encoded);
         self.len += 1;
     }
@@ -393,21 +398,11 @@ impl EventQueue {
         // The spool hands over only payloads it checked the same way: this never fails.
         assert!(layout_ok(payload), "a queued payload without the layout of an event");
         let payload = Payload(payload);
-        let encoded = self.scratch.encode_event(self.protocol, &payload, usize::MAX);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let encoded = scratch.encode_event(self.protocol, &payload, usize::MAX);
         let encoded = encoded.expect("an event from the spool was checked when it was read or sent");
-        let head = RecordHead {
-            encoded_len: encoded.len(),
-            size: payload.size(),
-            opaque,
-            queued_ns: self.clock.ns_of(queued_at),
-        };
-        let len = record_len(head.encoded_len);
-        let fits = self.chunks.back().is_some_and(|c| c.used + len <= c.cap);
-        if !fits {
-            self.chunks.push_back(new_chunk(&mut self.free, len));
-        }
-        self.chunks.back_mut().expect("pushed above").write(head, &encoded);
-        self.len += 1;
+        self.push_encoded(&encoded, payload.size(), opaque, self.clock.ns_of(queued_at));
+        self.scratch = scratch;
     }
 
     /// Queues a `QueuedEvent` (what the spool's side of the sender hands over).
@@ -419,7 +414,8 @@ impl EventQueue {
     fn tail_for(&mut self, len: usize) -> &mut Chunk {
         let fits = self.chunks.back().is_some_and(|c| c.used + len <= c.cap);
         if !fits {
-            self.chunks.push_back(new_chunk(&mut self.free, len));
+            let reused = if len <= CHUNK { self.free.pop() } else { None };
+            self.chunks.push_back(reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK))));
         }
         self.chunks.back_mut().expect("pushed above")
     }
@@ -506,13 +502,6 @@ impl LargeRecord {
         chunk.write(RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns }, encoded);
         LargeRecord { chunk }
     }
-}
-
-/// A chunk for a record of `len` bytes: a free one, or a new one (of its own
-/// size if larger than `CHUNK`).
-fn new_chunk(free: &mut Vec<Chunk>, len: usize) -> Chunk {
-    let reused = if len <= CHUNK { free.pop() } else { None };
-    reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK)))
 }
 
 #[cfg(test)]

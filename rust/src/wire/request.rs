@@ -132,23 +132,24 @@ impl Request {
         event: &'a E,
         max_frame_size: usize,
     ) -> Result<EncodedEvent<'a>> {
-        let (encoded_size, header_bytes) = match protocol {
-            Protocol::Compact => {
-                self.check_one::<CompactEncoder, E>(true, Method::AppendBatch, event, 0, max_frame_size)
-            }
-            Protocol::Binary => {
-                self.check_one::<BinaryEncoder, E>(false, Method::AppendBatch, event, 0, max_frame_size)
-            }
-        }?;
+        match protocol {
+            Protocol::Compact => self.encode_event_with::<CompactEncoder, E>(true, event, max_frame_size),
+            Protocol::Binary => self.encode_event_with::<BinaryEncoder, E>(false, event, max_frame_size),
+        }
+    }
+
+    fn encode_event_with<'a, P: Encoder, E: AsEvent>(
+        &'a mut self,
+        compact: bool,
+        event: &'a E,
+        max_frame_size: usize,
+    ) -> Result<EncodedEvent<'a>> {
+        let (encoded_size, header_bytes) =
+            self.check_one::<P, E>(compact, Method::AppendBatch, event, 0, max_frame_size)?;
         let body = event.body();
         let mut body_begin = [0; EVENT_PART_MAX];
         // SAFETY: `body_begin` has the `EVENT_PART_MAX` bytes the encoders write at most.
-        let body_begin_len = unsafe {
-            match protocol {
-                Protocol::Compact => CompactEncoder::body_begin(body_begin.as_mut_ptr(), body.len()),
-                Protocol::Binary => BinaryEncoder::body_begin(body_begin.as_mut_ptr(), body.len()),
-            }
-        };
+        let body_begin_len = unsafe { P::body_begin(body_begin.as_mut_ptr(), body.len()) };
         let size = header_bytes + body.len();
         let encoded =
             EncodedEvent { head: &self.scratch, body_begin, body_begin_len: body_begin_len as u8, body, size };
