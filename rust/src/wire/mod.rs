@@ -303,14 +303,11 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    #[cold]
-    #[inline(never)]
+    #[inline(always)]
     fn grow(&mut self, n: usize) {
-        // SAFETY: the first `pos` bytes were written.
-        unsafe { self.vec.set_len(self.pos) };
-        self.vec.reserve(n);
-        self.ptr = self.vec.as_mut_ptr();
-        self.cap = self.vec.capacity();
+        // The cursor itself is not passed: its address never escapes, so its
+        // fields can stay in registers.
+        (self.ptr, self.cap) = grow(self.vec, self.pos, n);
     }
 
     #[inline(always)]
@@ -412,6 +409,16 @@ impl<'a> Cursor<'a> {
         // SAFETY: inside the bytes written.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), FRAME_HEADER_LEN) };
     }
+}
+
+/// `Cursor::grow`: the buffer's new start and capacity.
+#[cold]
+#[inline(never)]
+fn grow(vec: &mut Vec<u8>, pos: usize, n: usize) -> (*mut u8, usize) {
+    // SAFETY: the first `pos` bytes were written.
+    unsafe { vec.set_len(pos) };
+    vec.reserve(n);
+    (vec.as_mut_ptr(), vec.capacity())
 }
 
 impl Drop for Cursor<'_> {

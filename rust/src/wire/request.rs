@@ -294,48 +294,51 @@ impl Request {
         splices.clear();
         *spliced = 0;
         let max_frame = limits.max_frame_size;
-        // The call's size with the events so far, at its largest (the list
-        // header of a full call, a 5-byte seqid): checked at each event, and
-        // the exact size only when this bound is passed.
-        let prefix_bound = call_size_with::<P>(method, events.len(), 0);
+        // The events' bytes that fit whatever the call's prefix (at its
+        // largest: the list header of a full call, a 5-byte seqid): checked
+        // at each event, and the exact size only when this bound is passed.
+        let events_budget = max_frame.saturating_sub(call_size_with::<P>(method, events.len(), 0));
         // The cursor stays a local of this loop (in registers): the sink
         // that `write_headers` gets takes it over for the headers only.
         let mut cur = Cursor::new(buf, events.len().saturating_mul(64));
-        let (mut count, mut events_size) = (0, 0usize);
-        for (index, event) in events.iter().enumerate() {
-            let start = cur.len();
-            let headers = event.header_count();
-            // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
-            cur.write_part(|dst| unsafe { P::event_begin(dst, headers) });
-            let mut sink = HeaderSink::new(cur, compact);
-            let written = check_headers(&mut sink, event, index);
-            cur = sink.buf;
-            written?;
-            let body = event.body();
-            // SAFETY: as above.
-            cur.write_part(|dst| unsafe { P::body_begin(dst, body.len()) });
-            let size = (cur.len() - start).saturating_add(body.len()) + 1; // + the event's stop
-            let total = events_size.saturating_add(size);
-            if total.saturating_add(prefix_bound) > max_frame {
-                let call_size = call_size_with::<P>(method, count + 1, total);
-                if call_size > max_frame {
-                    if count == 0 {
-                        return Err(too_large(index, call_size, max_frame));
+        let mut events_size = 0usize;
+        let count = 'events: {
+            for (index, event) in events.iter().enumerate() {
+                let start = cur.len();
+                let headers = event.header_count();
+                // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
+                cur.write_part(|dst| unsafe { P::event_begin(dst, headers) });
+                let mut sink = HeaderSink::new(cur, compact);
+                let written = check_headers(&mut sink, event, index);
+                cur = sink.buf;
+                written?;
+                let body = event.body();
+                // SAFETY: as above.
+                cur.write_part(|dst| unsafe { P::body_begin(dst, body.len()) });
+                // No overflow: `events_size` is at most `max_frame`, the rest
+                // are lengths of what is in memory.
+                let total = events_size + (cur.len() - start) + body.len() + 1; // + the event's stop
+                if total > events_budget {
+                    let call_size = call_size_with::<P>(method, index + 1, total);
+                    if call_size > max_frame {
+                        if index == 0 {
+                            return Err(too_large(index, call_size, max_frame));
+                        }
+                        cur.pos = start; // the next call's first event
+                        break 'events index;
                     }
-                    cur.pos = start; // the next call's first event
-                    break;
                 }
+                if body.len() >= limits.splice_from {
+                    splices.push(Splice { at: cur.len(), event: index });
+                    *spliced += body.len();
+                } else {
+                    cur.extend_body(body);
+                }
+                P::field_stop(&mut cur);
+                events_size = total;
             }
-            if body.len() >= limits.splice_from {
-                splices.push(Splice { at: cur.len(), event: index });
-                *spliced += body.len();
-            } else {
-                cur.extend_body(body);
-            }
-            P::field_stop(&mut cur);
-            events_size = total;
-            count += 1;
-        }
+            events.len()
+        };
         P::field_stop(&mut cur); // the arguments' stop
         Ok(count)
     }

@@ -47,21 +47,6 @@ impl<'a> HeaderSink<'a> {
         self.strings * if self.compact { 1 } else { 4 } + self.long_prefixes
     }
 
-    /// Writes `len` as a length prefix (the protocol's).
-    #[inline(always)]
-    fn prefix(&mut self, len: usize) {
-        if self.compact {
-            let mut v = len as u64;
-            while v >= 0x80 {
-                self.buf.push((v as u8) | 0x80);
-                v >>= 7;
-            }
-            self.buf.push(v as u8);
-        } else {
-            self.buf.extend_from_slice(&(len as i32).to_be_bytes());
-        }
-    }
-
     /// Writes a string given as bytes.
     #[inline]
     pub fn string(&mut self, s: &[u8]) {
@@ -102,20 +87,21 @@ impl<'a> HeaderSink<'a> {
     #[inline(always)]
     fn string_with<const COMPACT: bool>(&mut self, state: &mut State, s: &[u8]) {
         let len = s.len();
-        if len >= SHORT || state.cap - state.pos < SHORT + 4 {
-            self.set_state(*state);
-            self.long_string(s);
-            *state = self.state();
+        if len >= SHORT || (state.end as usize - state.at as usize) < SHORT + 4 {
+            let long_prefix;
+            (*state, long_prefix) = long_string(self.buf.vec, *state, s, COMPACT);
+            // It may have moved the buffer.
+            (self.buf.ptr, self.buf.cap) = (self.buf.vec.as_mut_ptr(), self.buf.vec.capacity());
+            self.long_prefixes += long_prefix;
             return;
         }
-        // SAFETY: `SHORT + 4` bytes from `pos` are writable; `copy_short`
+        // SAFETY: `SHORT + 4` bytes from `at` are writable; `copy_short`
         // reads the `len` bytes of `s`.
         unsafe {
-            let at = state.ptr.add(state.pos);
-            let prefix_len = write_short_prefix(at, len, COMPACT);
-            state.high |= copy_short(at.add(prefix_len), s.as_ptr(), len);
+            let prefix_len = write_short_prefix(state.at, len, COMPACT);
+            state.high |= copy_short(state.at.add(prefix_len), s.as_ptr(), len);
+            state.at = state.at.add(prefix_len + len);
         }
-        state.pos += if COMPACT { 1 } else { 4 } + len;
     }
 
     /// Writes a NUL-terminated string (without its NUL), measuring it as it
@@ -159,10 +145,11 @@ impl<'a> HeaderSink<'a> {
         // The state in locals for the whole loop: the stores through raw
         // pointers could otherwise alias it and force reloads.
         let mut state = self.state();
-        for (index, [key, value]) in headers.iter().enumerate() {
+        for pair @ [key, value] in headers {
             if key.is_null() | value.is_null() {
                 self.set_state(state);
-                return Err(index);
+                // The index from the pointer: no counter kept in the loop.
+                return Err((pair as *const [*const c_char; 2]).offset_from(headers.as_ptr()) as usize);
             }
             self.c_string_with::<COMPACT>(&mut state, *key);
             self.c_string_with::<COMPACT>(&mut state, *value);
@@ -173,11 +160,12 @@ impl<'a> HeaderSink<'a> {
     }
 
     fn state(&self) -> State {
-        State { ptr: self.buf.ptr, pos: self.buf.pos, cap: self.buf.cap, high: self.high }
+        // SAFETY: `pos` and `cap` are within the buffer.
+        unsafe { State { at: self.buf.ptr.add(self.buf.pos), end: self.buf.ptr.add(self.buf.cap), high: self.high } }
     }
 
     fn set_state(&mut self, state: State) {
-        self.buf.pos = state.pos;
+        self.buf.pos = state.at as usize - self.buf.ptr as usize;
         self.high = state.high;
     }
 
@@ -186,30 +174,51 @@ impl<'a> HeaderSink<'a> {
         let s = s.cast::<u8>();
         self.string_with::<COMPACT>(state, std::slice::from_raw_parts(s, c_len(s)));
     }
+}
 
-    /// A string the fast paths do not take: a long one, or one with too
-    /// little room left (then room is made for the next ones too).
-    #[cold]
-    #[inline(never)]
-    fn long_string(&mut self, s: &[u8]) {
-        if s.len() < SHORT {
-            self.buf.room(2 * (SHORT + 4));
+/// A string the fast paths do not take: a long one, or one with too little
+/// room left (then room is made for the next ones too). Returns the new
+/// state and the bytes its compact prefix takes beyond one. It takes the
+/// state, not the sink: the sink's address never escapes, so its fields
+/// stay in registers.
+#[cold]
+#[inline(never)]
+fn long_string(vec: &mut Vec<u8>, state: State, s: &[u8], compact: bool) -> (State, usize) {
+    let (ptr, cap) = (vec.as_mut_ptr(), vec.capacity());
+    let mut buf = Cursor { pos: state.at as usize - ptr as usize, vec, ptr, cap };
+    if s.len() < SHORT {
+        buf.room(2 * (SHORT + 4));
+    }
+    let before = buf.pos;
+    prefix(&mut buf, s.len(), compact);
+    let long_prefix = if compact { buf.pos - before - 1 } else { 0 };
+    let high = state.high | buf.extend_from_slice_high(s);
+    // SAFETY: `pos` and `cap` are within the buffer.
+    let state = unsafe { State { at: buf.ptr.add(buf.pos), end: buf.ptr.add(buf.cap), high } };
+    (state, long_prefix)
+}
+
+/// Writes `len` as a length prefix: a varint (compact) or 4 bytes big-endian (binary).
+fn prefix(buf: &mut Cursor<'_>, len: usize, compact: bool) {
+    if compact {
+        let mut v = len as u64;
+        while v >= 0x80 {
+            buf.push((v as u8) | 0x80);
+            v >>= 7;
         }
-        let before = self.buf.pos;
-        self.prefix(s.len());
-        if self.compact {
-            self.long_prefixes += self.buf.pos - before - 1;
-        }
-        self.high |= self.buf.extend_from_slice_high(s);
+        buf.push(v as u8);
+    } else {
+        buf.extend_from_slice(&(len as i32).to_be_bytes());
     }
 }
 
 /// `HeaderSink`'s state while it writes C strings.
 #[derive(Clone, Copy)]
 struct State {
-    ptr: *mut u8,
-    pos: usize,
-    cap: usize,
+    /// Where the next string goes.
+    at: *mut u8,
+    /// The end of the buffer's capacity.
+    end: *mut u8,
     high: u64,
 }
 
