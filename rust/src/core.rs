@@ -121,18 +121,20 @@ impl Core {
         with_request(|request| f(&request.encode_event(self.config.protocol, event, self.config.max_frame_size)?))
     }
 
-    /// One `appendBatch` call of `count` events encoded beforehand,
-    /// `encoded(i)` (which fit in one: see `Sender::next_call_len`), for the
-    /// sender thread, which `cancel` can cut.
+    /// One `appendBatch` call of `count` events encoded beforehand (which
+    /// fit in one: see `Sender::next_call_len`), their encodings back to back
+    /// in `pieces` pieces, `piece(i)`, for the sender thread, which `cancel`
+    /// can cut.
     pub(crate) fn send_encoded_call<'e>(
         &self,
         count: usize,
-        encoded: impl Fn(usize) -> &'e [u8] + Copy,
+        pieces: usize,
+        piece: impl Fn(usize) -> &'e [u8] + Copy,
         cancel: &CallCancel,
     ) -> Result<()> {
         with_request(|request| {
-            request.encode_encoded(self.config.protocol, count, encoded, self.limits(count).splice_from);
-            self.call(request, count, encoded, Some(cancel))
+            request.encode_encoded(self.config.protocol, count, pieces, piece, self.limits(count).splice_from);
+            self.call(request, count, piece, Some(cancel))
         })
     }
 

@@ -40,7 +40,7 @@ mod event_queue;
 /// The seam to the durable queue (`queue.spool.dir`): what the sender does differently with a spool.
 mod spooled;
 
-use event_queue::{EventQueue, LargeRecord, Payload, QueueClock, Record};
+use event_queue::{runs_of, EventQueue, LargeRecord, Payload, QueueClock, Record, Run};
 
 /// An event copied out of the caller's memory in one allocation: the number
 /// of headers, each header string's end offset (u32), then the header keys
@@ -414,6 +414,8 @@ struct Worker<'a> {
     last_failure: Option<Rc<Error>>,
     /// Events reported since the last `reported_some`, whose records it releases.
     unreleased: usize,
+    /// The pieces of the call being sent (`runs_of`), kept for their memory.
+    runs: Vec<Run>,
 }
 
 thread_local! {
@@ -433,6 +435,7 @@ fn run(core: &Core, shared: &Shared) {
         batch: VecDeque::with_capacity(config.batch_size.min(4096)),
         last_failure: None,
         unreleased: 0,
+        runs: Vec::new(),
     };
     loop {
         match catch_unwind(AssertUnwindSafe(|| worker.step())) {
@@ -530,7 +533,10 @@ impl Worker<'_> {
         }
         let count = self.next_call_len();
         let call = &self.batch.make_contiguous()[..count];
-        let result = self.core.send_encoded_call(count, |i| call[i].event.encoded(), &self.shared.cancel);
+        self.runs.clear();
+        runs_of(call.iter().map(|p| &p.event), &mut self.runs);
+        let runs = &self.runs;
+        let result = self.core.send_encoded_call(count, runs.len(), |i| runs[i].bytes(), &self.shared.cancel);
         let error = match result {
             Ok(()) => {
                 self.last_failure = None;

@@ -7,14 +7,19 @@
 //! tail chunk; the sender thread's calls are these encodings back to back
 //! (`Request::encode_encoded`), with nothing encoded again.
 //!
-//! A queued event then costs its encoding (its bytes, a length prefix per
-//! string and a few bytes of structure) plus a 24-byte record header and at
-//! most 7 of padding, with no allocator header, size-class rounding or
-//! separate queue entry, and no allocation while the queue reuses its chunks.
+//! A chunk holds the encodings back to back from its start, and their
+//! record headers from its end down, so that the encodings of consecutive
+//! events are one piece of memory: a call sends them straight from the
+//! chunk, one piece per chunk ([`runs_of`]), not copied again.
 //!
-//! A record (8-byte aligned): the caller's opaque (u64), when it was sent (u64,
-//! see `QueueClock`), the encoding's length (u32), the event's header and body
-//! bytes (u32, counted against `queue.max-bytes`), and the encoding.
+//! A queued event then costs its encoding (its bytes, a length prefix per
+//! string and a few bytes of structure) plus a 24-byte record header, with
+//! no padding, allocator header, size-class rounding or separate queue
+//! entry, and no allocation while the queue reuses its chunks.
+//!
+//! A record header: the caller's opaque (u64), when it was sent (u64, see
+//! `QueueClock`), the encoding's length (u32), the event's header and body
+//! bytes (u32, counted against `queue.max-bytes`).
 //!
 //! The sender thread takes records from the head ([`EventQueue::take`], under
 //! the queue lock) and reads them without the lock while `send` appends
@@ -36,14 +41,19 @@ const CHUNK: usize = 64 * 1024;
 /// lock is taken (so that a large copy never holds it): at most this much of a
 /// shared chunk is ever left unused at its end (1/8).
 pub(super) const LARGE_RECORD: usize = CHUNK / 8;
-/// Emptied standard chunks kept for reuse (1 MiB: what a batch of 1,000 small events in flight and the next one queued take).
+/// Emptied standard chunks kept for reuse: at least this many (1 MiB: what
+/// a batch of 1,000 small events in flight and the next one queued take),
+/// and up to as many as the chunks in use, so that a queue that stays large
+/// (large events, a slow host) reuses its memory instead of freeing and
+/// faulting it in again; the queue's memory is then at most twice what it
+/// holds.
 const FREE_CHUNKS: usize = 16;
 /// opaque u64, queue time u64 (`QueueClock`), encoding length u32, event bytes u32.
 const RECORD_HEADER: usize = 24;
 
-/// The length of the record holding an encoding of `encoded_len` bytes.
+/// The bytes of a chunk that a record of an encoding of `encoded_len` bytes takes.
 pub(super) fn record_len(encoded_len: usize) -> usize {
-    (RECORD_HEADER + encoded_len + 7) & !7
+    RECORD_HEADER + encoded_len
 }
 
 /// The payload of `event` (whose header strings and body are `size` bytes),
@@ -200,11 +210,21 @@ impl QueueClock {
     }
 }
 
-/// One allocation of records.
+/// Where the oldest record not taken yet is: its chunk (index in `chunks`),
+/// its index in the chunk, and where its encoding starts.
+#[derive(Clone, Copy, Default)]
+struct Head {
+    chunk: usize,
+    record: usize,
+    offset: usize,
+}
+
+/// One allocation of records: the encodings from the start, back to back,
+/// and their headers from the end down (header `i` at `cap - (i + 1) * RECORD_HEADER`).
 struct Chunk {
     ptr: NonNull<u8>,
     cap: usize,
-    /// Bytes written (records end to end).
+    /// Bytes of encodings written.
     used: usize,
     /// Records written, and released (taken and reported) so far.
     records: usize,
@@ -224,29 +244,48 @@ impl Chunk {
         Chunk { ptr, cap, used: 0, records: 0, released: 0 }
     }
 
-    /// Writes one record at the end of the chunk, which has room for it.
+    /// The bytes a record (`record_len`) may still take.
+    fn free(&self) -> usize {
+        self.cap - self.used - self.records * RECORD_HEADER
+    }
+
+    /// Where header `index` starts.
+    fn header_at(&self, index: usize) -> usize {
+        self.cap - (index + 1) * RECORD_HEADER
+    }
+
+    /// Writes one record, for which the chunk has room (`free`).
     fn write(&mut self, head: RecordHead, encoded: &EncodedEvent) {
         let RecordHead { encoded_len, size, opaque, queued_ns } = head;
-        let len = record_len(encoded_len);
-        debug_assert!(self.used + len <= self.cap);
-        // SAFETY: the bytes from `used` to `used + len` are inside the
-        // allocation and belong to no record yet, so nothing else (no taken
-        // record) refers to them.
-        let record = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(self.used), len) };
-        record[..8].copy_from_slice(&(opaque as u64).to_le_bytes());
-        record[8..16].copy_from_slice(&queued_ns.to_le_bytes());
-        record[16..20].copy_from_slice(&(encoded_len as u32).to_le_bytes());
-        record[20..24].copy_from_slice(&(size as u32).to_le_bytes());
-        encoded.write_to(&mut record[RECORD_HEADER..RECORD_HEADER + encoded_len]);
-        self.used += len;
+        debug_assert!(record_len(encoded_len) <= self.free());
+        let header_at = self.header_at(self.records);
+        // SAFETY: the encoding's bytes from `used` and the header's at
+        // `header_at` are inside the allocation, apart, and belong to no
+        // record yet, so nothing else (no taken record) refers to them.
+        let (encoding, header) = unsafe {
+            let base = self.ptr.as_ptr();
+            (
+                std::slice::from_raw_parts_mut(base.add(self.used), encoded_len),
+                std::slice::from_raw_parts_mut(base.add(header_at), RECORD_HEADER),
+            )
+        };
+        header[..8].copy_from_slice(&(opaque as u64).to_le_bytes());
+        header[8..16].copy_from_slice(&queued_ns.to_le_bytes());
+        header[16..20].copy_from_slice(&(encoded_len as u32).to_le_bytes());
+        header[20..24].copy_from_slice(&(size as u32).to_le_bytes());
+        encoded.write_to(encoding);
+        self.used += encoded_len;
         self.records += 1;
     }
 
-    /// The record at `offset` and its queue time (`QueueClock`).
-    fn record_at(&self, offset: usize) -> (Record, u64) {
-        debug_assert!(offset < self.used);
-        // SAFETY: `offset` is the start of a record written in this (live) chunk.
-        unsafe { Record::read(NonNull::new_unchecked(self.ptr.as_ptr().add(offset))) }
+    /// Record `index`, whose encoding starts at `offset`, and its queue time (`QueueClock`).
+    fn record_at(&self, index: usize, offset: usize) -> (Record, u64) {
+        debug_assert!(index < self.records && offset < self.used);
+        // SAFETY: header `index` and the encoding at `offset` were written in this (live) chunk.
+        unsafe {
+            let base = self.ptr.as_ptr();
+            Record::read(base.add(self.header_at(index)), NonNull::new_unchecked(base.add(offset)))
+        }
     }
 }
 
@@ -276,20 +315,16 @@ pub(super) struct Record {
 }
 
 impl Record {
-    /// Reads the header of the record at `ptr`, and its queue time (`QueueClock`).
+    /// Reads the record whose header is at `header` and encoding at
+    /// `encoded`, and its queue time (`QueueClock`).
     ///
     /// # Safety
-    /// `ptr` is the start of a record written by `Chunk::write`, in a live chunk.
-    unsafe fn read(ptr: NonNull<u8>) -> (Record, u64) {
-        let header = std::slice::from_raw_parts(ptr.as_ptr(), RECORD_HEADER);
+    /// Both written by `Chunk::write` for one record, in a live chunk.
+    unsafe fn read(header: *const u8, encoded: NonNull<u8>) -> (Record, u64) {
+        let header = std::slice::from_raw_parts(header, RECORD_HEADER);
         let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
         let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
-        let record = Record {
-            encoded: NonNull::new_unchecked(ptr.as_ptr().add(RECORD_HEADER)),
-            encoded_len: u32_at(16),
-            size: u32_at(20),
-            opaque: u64_at(0) as usize,
-        };
+        let record = Record { encoded, encoded_len: u32_at(16), size: u32_at(20), opaque: u64_at(0) as usize };
         (record, u64_at(8))
     }
 
@@ -307,10 +342,41 @@ impl Record {
         self.size as usize
     }
 
-    /// The event encoded, as an element of an `appendBatch` call's list.
-    pub(super) fn encoded(&self) -> &[u8] {
-        // SAFETY: the encoding follows the header, inside the record, which lives until released.
+    /// The event encoded, as an element of an `appendBatch` call's list
+    /// (calls take it by `runs_of`).
+    #[cfg(test)]
+    fn encoded(&self) -> &[u8] {
+        // SAFETY: the encoding is in its chunk, which lives until the record is released.
         unsafe { std::slice::from_raw_parts(self.encoded.as_ptr(), self.encoded_len as usize) }
+    }
+}
+
+/// The encodings of consecutive records that lie back to back in one chunk,
+/// as one piece of a call. Valid as long as its records are (until released).
+pub(super) struct Run {
+    start: NonNull<u8>,
+    len: usize,
+}
+
+impl Run {
+    pub(super) fn bytes(&self) -> &[u8] {
+        // SAFETY: the encodings of one chunk's records (see `runs_of`), which live until released.
+        unsafe { std::slice::from_raw_parts(self.start.as_ptr(), self.len) }
+    }
+}
+
+/// Appends to `runs` the encodings of `records` (taken in queue order), as
+/// few runs as their chunks allow: one per chunk.
+pub(super) fn runs_of<'r>(records: impl Iterator<Item = &'r Record>, runs: &mut Vec<Run>) {
+    for record in records {
+        let len = record.encoded_len as usize;
+        match runs.last_mut() {
+            // An encoding that starts where the run ends is in the run's
+            // chunk: a chunk ends with its record headers, so no other
+            // allocation starts where an encoding ends.
+            Some(run) if run.start.as_ptr().wrapping_add(run.len) == record.encoded.as_ptr() => run.len += len,
+            _ => runs.push(Run { start: record.encoded, len }),
+        }
     }
 }
 
@@ -336,8 +402,8 @@ pub(super) struct EventQueue {
     /// Oldest first; only the last one is written to.
     chunks: VecDeque<Chunk>,
     free: Vec<Chunk>,
-    /// Where the oldest record not taken yet is: chunk index, byte offset.
-    head: (usize, usize),
+    /// The oldest record not taken yet (see `Head`).
+    head: Head,
     /// Records queued (not taken).
     len: usize,
     /// The clock of the records' queue times.
@@ -358,7 +424,7 @@ impl EventQueue {
         EventQueue {
             chunks: VecDeque::new(),
             free: Vec::new(),
-            head: (0, 0),
+            head: Head::default(),
             len: 0,
             clock,
             protocol,
@@ -412,7 +478,7 @@ impl EventQueue {
 
     /// The chunk to write a record of `len` bytes into: the last one, or a new one.
     fn tail_for(&mut self, len: usize) -> &mut Chunk {
-        let fits = self.chunks.back().is_some_and(|c| c.used + len <= c.cap);
+        let fits = self.chunks.back().is_some_and(|c| c.free() >= len);
         if !fits {
             let reused = if len <= CHUNK { self.free.pop() } else { None };
             self.chunks.push_back(reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK))));
@@ -432,10 +498,10 @@ impl EventQueue {
 
     /// The record at the head (there is one: `len > 0`), the head moved onto it.
     fn head_record(&mut self) -> (Record, u64) {
-        while self.head.1 >= self.chunks[self.head.0].used {
-            self.head = (self.head.0 + 1, 0);
+        while self.head.record >= self.chunks[self.head.chunk].records {
+            self.head = Head { chunk: self.head.chunk + 1, ..Head::default() };
         }
-        self.chunks[self.head.0].record_at(self.head.1)
+        self.chunks[self.head.chunk].record_at(self.head.record, self.head.offset)
     }
 
     /// Takes the oldest queued event, with when it was sent or a little later:
@@ -446,7 +512,8 @@ impl EventQueue {
             return None;
         }
         let (record, queued_ns) = self.head_record();
-        self.head.1 += record_len(record.encoded_len as usize);
+        self.head.record += 1;
+        self.head.offset += record.encoded_len as usize;
         self.len -= 1;
         Some((record, self.clock.instant_of(queued_ns.saturating_add(self.clock.margin_ns))))
     }
@@ -467,16 +534,21 @@ impl EventQueue {
                 // Every record written was reported: start the chunk over.
                 debug_assert_eq!(self.len, 0);
                 (front.used, front.records, front.released) = (0, 0, 0);
-                self.head = (0, 0);
+                self.head = Head::default();
                 break;
             }
             let chunk = self.chunks.pop_front().expect("front above");
-            self.head = if self.head.0 == 0 { (0, 0) } else { (self.head.0 - 1, self.head.1) };
-            if chunk.cap == CHUNK && self.free.len() < FREE_CHUNKS {
+            self.head = match self.head.chunk {
+                0 => Head::default(),
+                chunk => Head { chunk: chunk - 1, ..self.head },
+            };
+            let keep = FREE_CHUNKS.max(self.chunks.len());
+            if chunk.cap == CHUNK && self.free.len() < keep {
                 let mut chunk = chunk;
                 (chunk.used, chunk.records, chunk.released) = (0, 0, 0);
                 self.free.push(chunk);
             }
+            self.free.truncate(keep);
         }
     }
 
@@ -484,7 +556,7 @@ impl EventQueue {
     /// records must not be used afterwards.
     pub(super) fn clear(&mut self) {
         self.chunks.clear();
-        self.head = (0, 0);
+        self.head = Head::default();
         self.len = 0;
     }
 }
@@ -613,5 +685,75 @@ mod tests {
         queue.release(taken.len());
         assert_eq!(queue.chunks.len(), 1, "every chunk but the last was freed");
         assert!(queue.free.len() <= FREE_CHUNKS);
+    }
+
+    /// `count` events of `body_len`-byte bodies pushed, as `send` queues them.
+    fn push_events(queue: &mut EventQueue, request: &mut Request, count: usize, body_len: usize) {
+        for n in 0..count {
+            let body = vec![b'a' + (n % 26) as u8; body_len];
+            let n_text = n.to_string();
+            let headers: [(&[u8], &[u8]); 1] = [(b"n", n_text.as_bytes())];
+            let event = EventView::new(&headers, &body);
+            let encoded = request.encode_event(Protocol::Compact, &event, usize::MAX).unwrap();
+            queue.push_event(&encoded, body_len, n);
+        }
+    }
+
+    #[test]
+    fn a_call_sends_the_encodings_of_one_chunk_as_one_piece() {
+        let mut queue = EventQueue::new(QueueClock::new(), Protocol::Compact);
+        let mut request = Request::default();
+        push_events(&mut queue, &mut request, 1000, 256); // some 5 chunks of encodings
+        queue.push_large(LargeRecord::new(
+            &queue.clock,
+            &request.encode_event(Protocol::Compact, &EventView::body(&[7; 9000]), usize::MAX).unwrap(),
+            9000,
+            1000,
+        ));
+        push_events(&mut queue, &mut request, 10, 100);
+        let records: Vec<Record> = std::iter::from_fn(|| queue.take().map(|(r, _)| r)).collect();
+        assert_eq!(records.len(), 1011);
+        let mut runs = Vec::new();
+        runs_of(records.iter(), &mut runs);
+        // One piece per chunk: the chunks of the 1,000, the large record's, the last one's.
+        assert_eq!(runs.len(), queue.chunks.len());
+        assert!(runs.len() < 10, "{} runs", runs.len());
+        let pieces: Vec<u8> = runs.iter().flat_map(|run| run.bytes().to_vec()).collect();
+        let each: Vec<u8> = records.iter().flat_map(|r| r.encoded().to_vec()).collect();
+        assert_eq!(pieces, each, "the pieces are the encodings in queue order");
+        // A call of part of them (as `Sender::next_call_len` cuts them).
+        runs.clear();
+        runs_of(records[3..500].iter(), &mut runs);
+        let pieces: Vec<u8> = runs.iter().flat_map(|run| run.bytes().to_vec()).collect();
+        assert_eq!(pieces, records[3..500].iter().flat_map(|r| r.encoded().to_vec()).collect::<Vec<u8>>());
+        queue.release(records.len());
+    }
+
+    #[test]
+    fn a_queue_that_stays_large_keeps_the_chunks_it_frees_for_reuse() {
+        let mut queue = EventQueue::new(QueueClock::new(), Protocol::Compact);
+        let mut request = Request::default();
+        // 4 KiB events: 15 a chunk, 100 chunks.
+        push_events(&mut queue, &mut request, 1500, 4096);
+        let in_use = queue.chunks.len();
+        assert!(in_use >= 100, "{in_use} chunks");
+        // The oldest half taken and reported, while the rest stays queued.
+        for _ in 0..750 {
+            queue.take().unwrap();
+        }
+        queue.release(750);
+        let freed = in_use - queue.chunks.len();
+        assert!(freed > FREE_CHUNKS, "{freed} chunks freed");
+        assert_eq!(queue.free.len(), freed, "all kept: no more than the chunks still in use");
+        // Refilled: from the chunks kept, with none allocated.
+        push_events(&mut queue, &mut request, 750, 4096);
+        assert!(queue.free.len() <= 1, "{} kept chunks unused", queue.free.len());
+        // Emptied: back to FREE_CHUNKS kept.
+        let left = queue.len();
+        for _ in 0..left {
+            queue.take().unwrap();
+        }
+        queue.release(left);
+        assert_eq!(queue.free.len(), FREE_CHUNKS);
     }
 }

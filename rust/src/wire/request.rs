@@ -157,15 +157,18 @@ impl Request {
         Ok(encoded)
     }
 
-    /// Encodes an `appendBatch` call of events encoded beforehand
-    /// (`EncodedEvent::write_to`), `encoded(i)` for i < `count`, which the
-    /// caller checked fit in one call. An encoding of `splice_from` bytes or
-    /// more is left in the caller's memory (`segments_with`).
+    /// Encodes an `appendBatch` call of `count` events encoded beforehand
+    /// (`EncodedEvent::write_to`), which the caller checked fit in one call:
+    /// their encodings back to back in `pieces` pieces, `piece(i)` for
+    /// i < `pieces` (one per event, or several events' in one). A piece of
+    /// `splice_from` bytes or more is left in the caller's memory
+    /// (`segments_with`, whose `spliced(i)` is then `piece(i)`).
     pub fn encode_encoded<'a>(
         &mut self,
         protocol: Protocol,
         count: usize,
-        encoded: impl Fn(usize) -> &'a [u8],
+        pieces: usize,
+        piece: impl Fn(usize) -> &'a [u8],
         splice_from: usize,
     ) {
         let Request { buf, splices, spliced, .. } = self;
@@ -174,8 +177,8 @@ impl Request {
         splices.clear();
         *spliced = 0;
         let mut cur = Cursor::new(buf, 0);
-        for index in 0..count {
-            let bytes = encoded(index);
+        for index in 0..pieces {
+            let bytes = piece(index);
             if bytes.len() >= splice_from {
                 splices.push(Splice { at: cur.len(), event: index });
                 *spliced += bytes.len();
@@ -442,10 +445,11 @@ mod tests {
         }
     }
 
-    /// The frame of `request`, completed with seqid 7, as one byte string.
-    fn frame(request: &mut Request, spliced: impl Fn(usize) -> Vec<u8>) -> Vec<u8> {
+    /// The frame of `request`, completed with seqid 7, as one byte string;
+    /// `spliced(i)` for i < `pieces`.
+    fn frame(request: &mut Request, pieces: usize, spliced: impl Fn(usize) -> Vec<u8>) -> Vec<u8> {
         let len = request.set_seqid(7);
-        let owned: Vec<Vec<u8>> = (0..request.count()).map(spliced).collect();
+        let owned: Vec<Vec<u8>> = (0..pieces).map(spliced).collect();
         let bytes: Vec<u8> = request.segments_with(|i| &owned[i]).flatten().copied().collect();
         assert_eq!(bytes.len(), len);
         bytes
@@ -468,7 +472,7 @@ mod tests {
                 let mut whole = Request::default();
                 let limits = CallLimits { max_events: 100, max_frame_size: 1 << 20, splice_from };
                 assert_eq!(whole.encode(protocol, Method::AppendBatch, &events, &limits).unwrap(), events.len());
-                let expected = frame(&mut whole, |i| events[i].body().to_vec());
+                let expected = frame(&mut whole, events.len(), |i| events[i].body().to_vec());
                 let mut scratch = Request::default();
                 let encoded: Vec<Vec<u8>> = events
                     .iter()
@@ -483,13 +487,18 @@ mod tests {
                     })
                     .collect();
                 let mut call = Request::default();
-                call.encode_encoded(protocol, encoded.len(), |i| &encoded[i], splice_from);
+                call.encode_encoded(protocol, encoded.len(), encoded.len(), |i| &encoded[i], splice_from);
                 assert_eq!(call.count(), events.len());
                 assert_eq!(
-                    frame(&mut call, |i| encoded[i].clone()),
+                    frame(&mut call, encoded.len(), |i| encoded[i].clone()),
                     expected,
                     "{protocol:?}, splice from {splice_from}"
                 );
+                // The same encodings in fewer pieces (as the send queue's chunks hold them).
+                let pieces = [encoded[..2].concat(), encoded[2..].concat()];
+                call.encode_encoded(protocol, encoded.len(), pieces.len(), |i| &pieces[i], splice_from);
+                assert_eq!(call.count(), events.len());
+                assert_eq!(frame(&mut call, 2, |i| pieces[i].clone()), expected, "{protocol:?}, in two pieces");
             }
         }
     }
