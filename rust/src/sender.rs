@@ -174,7 +174,7 @@ impl Sender {
         });
         let thread_shared = Arc::clone(&shared);
         let thread = with_async_signals_blocked(|| {
-            std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared))
+            std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared, clock))
         })
         .map_err(|e| err!(Internal, "cannot start the sender thread: {e}").with_source(e))?;
         Ok(Sender { shared, spooled, clock, thread: Mutex::new(Some(thread)) })
@@ -391,8 +391,8 @@ fn with_async_signals_blocked<T>(f: impl FnOnce() -> T) -> T {
 struct Pending {
     /// Its record in the queue's storage, released once reported.
     event: Record,
-    /// `queued_at` + event-timeout.
-    deadline: Instant,
+    /// `queued_at` + event-timeout, in `QueueClock` nanoseconds.
+    deadline: u64,
     attempts: usize,
     /// The error of its latest attempt.
     last: Option<Rc<Error>>,
@@ -409,6 +409,8 @@ struct Worker<'a> {
     core: &'a Core,
     shared: &'a Shared,
     config: &'a Config,
+    /// The queue's clock, in which events' deadlines are.
+    clock: QueueClock,
     batch: VecDeque<Pending>,
     /// The latest failed call's error, until a call succeeds.
     last_failure: Option<Rc<Error>>,
@@ -425,13 +427,14 @@ thread_local! {
 
 /// The sender thread: batches from the head of the queue until closing, then
 /// the reports of whatever is left.
-fn run(core: &Core, shared: &Shared) {
+fn run(core: &Core, shared: &Shared, clock: QueueClock) {
     SENDER_OF_THIS_THREAD.with(|sender| sender.set(shared));
     let config = core.config();
     let mut worker = Worker {
         core,
         shared,
         config,
+        clock,
         batch: VecDeque::with_capacity(config.batch_size.min(4096)),
         last_failure: None,
         unreleased: 0,
@@ -496,12 +499,13 @@ impl Worker<'_> {
         }
         let count = queue.events.len().min(config.batch_size);
         let queue = &mut *queue;
+        let (returned_ns, timeout_ns) = (self.clock.ns_of(returned_at), nanos(config.event_timeout));
         for _ in 0..count {
-            let (event, queued_at) = queue.events.take().expect("counted above");
+            let (event, timeout_from) = queue.events.take().expect("counted above");
             queue.bytes -= event.size();
-            let deadline = deadline_after(queued_at, config.event_timeout);
+            let deadline = timeout_from.saturating_add(timeout_ns);
             // Expired only if the deadline passed while the thread was busy with other events.
-            let protected = returned_at < deadline;
+            let protected = returned_ns < deadline;
             self.batch.push_back(Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected });
         }
         self.shared.room.notify_all();
@@ -512,7 +516,7 @@ impl Worker<'_> {
     /// call from the head of the batch and reports or schedules a retry of
     /// its events. False on `abort`.
     fn attempt(&mut self) -> bool {
-        let now = Instant::now();
+        let now = self.clock.ns_of(Instant::now());
         let mut expired = 0;
         while self.batch.front().is_some_and(|p| !p.protected && now >= p.deadline) {
             let pending = self.batch.pop_front().expect("front checked");
@@ -665,6 +669,7 @@ impl Worker<'_> {
                 }
             }
         }
+        // Counted at once (not per call): `flush` says exactly how many are left.
         let code = result.err().map_or(0, |e| e.kind().code() as usize);
         self.shared.reports_by_code[code].fetch_add(1, Ordering::Relaxed);
         self.shared.reported.fetch_add(1, Ordering::Release);
@@ -707,10 +712,10 @@ impl Worker<'_> {
             self.report_one(pending, Err(error));
         }
         loop {
-            let taken: Vec<(Record, Instant)> = {
+            let taken: Vec<(Record, u64)> = {
                 let mut queue = self.shared.queue.lock();
                 let count = queue.events.len().min(1024);
-                let taken: Vec<(Record, Instant)> = (0..count).map_while(|_| queue.events.take()).collect();
+                let taken: Vec<(Record, u64)> = (0..count).map_while(|_| queue.events.take()).collect();
                 queue.bytes -= taken.iter().map(|(e, _)| e.size()).sum::<usize>();
                 taken
             };
@@ -727,6 +732,11 @@ impl Worker<'_> {
         }
         self.reported_some();
     }
+}
+
+/// `d` in nanoseconds, saturated.
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u64::MAX.into()) as u64
 }
 
 /// Errors worth another try: the host, the network or the channel may recover.

@@ -197,7 +197,8 @@ impl QueueClock {
         clock_ns(libc::CLOCK_MONOTONIC_COARSE)
     }
 
-    fn ns_of(&self, at: Instant) -> u64 {
+    /// `at` in the clock's nanoseconds.
+    pub(super) fn ns_of(&self, at: Instant) -> u64 {
         let since = at.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128) as u64;
         self.epoch_ns.saturating_add(since)
     }
@@ -504,10 +505,10 @@ impl EventQueue {
         self.chunks[self.head.chunk].record_at(self.head.record, self.head.offset)
     }
 
-    /// Takes the oldest queued event, with when it was sent or a little later:
-    /// where its event-timeout starts (`QueueClock`). The record stays valid
-    /// until `release` has been called for it.
-    pub(super) fn take(&mut self) -> Option<(Record, Instant)> {
+    /// Takes the oldest queued event, with when it was sent or a little later
+    /// (in `QueueClock` nanoseconds): where its event-timeout starts. The
+    /// record stays valid until `release` has been called for it.
+    pub(super) fn take(&mut self) -> Option<(Record, u64)> {
         if self.len == 0 {
             return None;
         }
@@ -515,7 +516,7 @@ impl EventQueue {
         self.head.record += 1;
         self.head.offset += record.encoded_len as usize;
         self.len -= 1;
-        Some((record, self.clock.instant_of(queued_ns.saturating_add(self.clock.margin_ns))))
+        Some((record, queued_ns.saturating_add(self.clock.margin_ns)))
     }
 
     /// The oldest `count` taken records are done with (reported): chunks
@@ -633,7 +634,7 @@ mod tests {
             let after = Instant::now();
             assert!(queue.front_queued_at().unwrap() <= after, "linger starts no later than the send");
             let (_, timeout_from) = queue.take().unwrap();
-            assert!(timeout_from >= before, "event-timeout starts no earlier than the send");
+            assert!(timeout_from >= clock.ns_of(before), "event-timeout starts no earlier than the send");
             queue.release(1);
         }
     }
