@@ -112,6 +112,15 @@ fn assert_near_third(server_events: &[usize], total: usize, what: &str) {
     }
 }
 
+/// Sets its flag when dropped, on the way out of a test's scope whether it passed or panicked.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Minimal reading of the stats JSON, by string search.
 
@@ -193,6 +202,10 @@ fn random_selector_gives_each_of_three_hosts_a_third_within_ten_percent() {
     assert_exactly_once(&refs, &sent);
     let calls = servers.each_ref().map(|s| s.events_per_call().len());
     assert_eq!(calls.iter().sum::<usize>(), CALLS);
+    // A failed attempt moves its call to the next host: the spread below
+    // would then not be the selector's (which a unit test of `hosts` checks alone).
+    let stats = client.stats_json().unwrap();
+    assert!(failures_by_code(&stats).values().all(|&n| n == 0), "attempts failed: {stats}");
     // Binomial(3000, 1/3): 10% of 1000 is about 3.9 standard deviations.
     assert_near_third(&calls, CALLS, "random selector");
 }
@@ -292,6 +305,9 @@ fn loadbalance_with_backoff_fails_over_from_a_killed_host_skips_it_while_backing
             }
             results
         });
+        // A failed assertion below stops the sender too, so the test fails instead of hanging
+        // (`thread::scope` waits for its threads before it passes the panic on).
+        let _stop = SetOnDrop(&stop_sending);
 
         // All three up: each gets traffic.
         wait_until(Duration::from_secs(10), "every server receiving", || servers.iter().all(|s| s.events() >= 50));

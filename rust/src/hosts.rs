@@ -152,3 +152,32 @@ impl HostSet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The random selector alone, without a network: each call's first
+    /// host is uniform over the hosts (the load-balancing test's spread of
+    /// real calls rests on this).
+    #[test]
+    fn the_random_order_starts_each_call_at_a_uniformly_chosen_host() {
+        let mut config = Config::default();
+        config.set("client.type", "default_loadbalance").unwrap();
+        config.set("host-selector", "random").unwrap();
+        let addresses = (1..=3).map(|port| HostPort { host: "127.0.0.1".into(), port }).collect();
+        let hosts = HostSet::new(addresses, &config);
+        const CALLS: usize = 30_000;
+        let mut first = [0usize; 3];
+        for _ in 0..CALLS {
+            let host = hosts.candidates().next().expect("a host");
+            first[usize::from(host.address.port) - 1] += 1;
+        }
+        // Binomial(30000, 1/3): 400 is about 4.9 standard deviations.
+        assert!(first.iter().all(|&n| n.abs_diff(CALLS / 3) <= 400), "{first:?}");
+        // Each call still lists every host, from its first one on.
+        let order: Vec<u16> = hosts.candidates().map(|h| h.address.port).collect();
+        assert_eq!(order.len(), 3);
+        assert!([[1, 2, 3], [2, 3, 1], [3, 1, 2]].iter().any(|o| o[..] == order[..]), "{order:?}");
+    }
+}
