@@ -289,6 +289,12 @@ impl<'a> Cursor<'a> {
         Cursor { vec, ptr, pos, cap }
     }
 
+    /// A cursor at the same place of the same buffer, for a while.
+    #[inline(always)]
+    fn reborrow(&mut self) -> Cursor<'_> {
+        Cursor { vec: &mut *self.vec, ptr: self.ptr, pos: self.pos, cap: self.cap }
+    }
+
     /// Bytes in the buffer so far.
     #[inline(always)]
     fn len(&self) -> usize {

@@ -311,9 +311,14 @@ impl Request {
                 let headers = event.header_count();
                 // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
                 cur.write_part(|dst| unsafe { P::event_begin(dst, headers) });
-                let mut sink = HeaderSink::new(cur, compact);
+                // The sink writes through a cursor of its own over the same
+                // buffer, whose position is taken back: `cur` is never moved,
+                // so it needs no drop flag and stays in registers.
+                let mut sink = HeaderSink::new(cur.reborrow(), compact);
                 let written = check_headers(&mut sink, event, index);
-                cur = sink.buf;
+                let at = (sink.buf.ptr, sink.buf.pos, sink.buf.cap);
+                drop(sink);
+                (cur.ptr, cur.pos, cur.cap) = at;
                 written?;
                 let body = event.body();
                 // SAFETY: as above.
