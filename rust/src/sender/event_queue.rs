@@ -45,8 +45,8 @@ pub(super) const LARGE_RECORD: usize = CHUNK / 8;
 /// a batch of 1,000 small events in flight and the next one queued take),
 /// and up to as many as the chunks in use, so that a queue that stays large
 /// (large events, a slow host) reuses its memory instead of freeing and
-/// faulting it in again; the queue's memory is then at most twice what it
-/// holds.
+/// faulting it in again. Kept chunks are chunks the queue used: its memory
+/// never exceeds what it took at its fullest, and is at most twice what it holds.
 const FREE_CHUNKS: usize = 16;
 /// opaque u64, queue time u64 (`QueueClock`), encoding length u32, event bytes u32.
 const RECORD_HEADER: usize = 24;
