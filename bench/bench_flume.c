@@ -84,6 +84,11 @@ static int run_flume(const char *port, struct bench_run *run, int asynchronous) 
     fprintf(stderr, "bench_flume: config: %s\n", flume_last_error());
     return 1;
   }
+  const char *in_flight = getenv("BENCH_IN_FLIGHT");
+  if (asynchronous && in_flight && *in_flight && flume_config_set(conf, "queue.max-in-flight", in_flight) != FLUME_OK) {
+    fprintf(stderr, "bench_flume: config: %s\n", flume_last_error());
+    return 1;
+  }
   const char *tls_ca = getenv("BENCH_TLS_CA");
   if (tls_ca && *tls_ca &&
       (flume_config_set(conf, "ssl", "true") != FLUME_OK || flume_config_set(conf, "truststore", tls_ca) != FLUME_OK)) {

@@ -337,13 +337,18 @@ done
 
 # The asynchronous path: flume_client_send into a queue of at most 4 batches
 # (queue.full = block), against the plain null sink, beside append_batch's
-# cells above.
+# cells above: with one call in flight (the default), and with
+# queue.max-in-flight = 4 (server label null-async4).
 for p in "${protocols[@]}"; do
   for b in "${bodies[@]}"; do
     for n in "${batches[@]}"; do
       log "asynchronous send, null sink, $p, batch $n, body $b"
       for r in $(seq 1 "$repeat"); do
-        "${client_cpu[@]}" "$build/bench_flume" send "$null_port" null-async "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+        for in_flight in 1 4; do
+          label=null-async; [ "$in_flight" = 1 ] || label="null-async$in_flight"
+          BENCH_IN_FLIGHT=$in_flight "${client_cpu[@]}" "$build/bench_flume" send "$null_port" "$label" \
+            "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+        done
       done
     done
   done

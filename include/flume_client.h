@@ -149,6 +149,10 @@ typedef struct flume_client flume_client;
  *   send waits for room with queue.full=block.
  * - "linger-ms" (default "5"; 0 to 86400000 ms): the longest the sender waits
  *   to fill a batch (at most half of event-timeout).
+ * - "queue.max-in-flight" (default "1"; 1 to 64): calls the sender thread
+ *   sends on one connection before it reads their replies (1 to 64): reports
+ *   stay in send order; a retried call may then deliver its events after later
+ *   ones.
  * - "retries" (default "10"; 0 to 1000000): times a failed asynchronous batch
  *   is sent again (a retry after a timeout may deliver twice).
  * - "retry-backoff" (default "100"; 0 to 86400000 ms): the wait before each
@@ -557,10 +561,12 @@ flume_result flume_client_append_batch(struct flume_client *client,
  *
  * Order: events are sent and reported in the order flume_client_send()
  * accepted them (from several threads, the order their calls took the
- * client's queue); one call is in flight at a time, so the source receives
- * the batches in that order too. A retried batch goes before any later event:
- * a retry after a failure that left delivery unknown may duplicate events,
- * never reorder them.
+ * client's queue). With one call in flight (queue.max-in-flight = 1, the
+ * default) the source receives the batches in that order too, and a retried
+ * batch goes before any later event: a retry after a failure that left
+ * delivery unknown may duplicate events, never reorder them. With more
+ * calls in flight (pipelined on one connection), a retried call's events may
+ * reach the source after later ones; reports still come in send order.
  *
  * With a spool, FLUME_OK means the event is in the spool's file (and synced,
  * with queue.spool.fsync = always): it survives this process's death.

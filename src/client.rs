@@ -200,10 +200,12 @@ pub unsafe extern "C" fn flume_client_append_batch(
 ///
 /// Order: events are sent and reported in the order flume_client_send()
 /// accepted them (from several threads, the order their calls took the
-/// client's queue); one call is in flight at a time, so the source receives
-/// the batches in that order too. A retried batch goes before any later event:
-/// a retry after a failure that left delivery unknown may duplicate events,
-/// never reorder them.
+/// client's queue). With one call in flight (queue.max-in-flight = 1, the
+/// default) the source receives the batches in that order too, and a retried
+/// batch goes before any later event: a retry after a failure that left
+/// delivery unknown may duplicate events, never reorder them. With more
+/// calls in flight (pipelined on one connection), a retried call's events may
+/// reach the source after later ones; reports still come in send order.
 ///
 /// With a spool, FLUME_OK means the event is in the spool's file (and synced,
 /// with queue.spool.fsync = always): it survives this process's death.

@@ -60,6 +60,10 @@ use ::flume_client::{DeliveryCallback, DeliveryReport};
 ///   send waits for room with queue.full=block.
 /// - "linger-ms" (default "5"; 0 to 86400000 ms): the longest the sender waits
 ///   to fill a batch (at most half of event-timeout).
+/// - "queue.max-in-flight" (default "1"; 1 to 64): calls the sender thread
+///   sends on one connection before it reads their replies (1 to 64): reports
+///   stay in send order; a retried call may then deliver its events after later
+///   ones.
 /// - "retries" (default "10"; 0 to 1000000): times a failed asynchronous batch
 ///   is sent again (a retry after a timeout may deliver twice).
 /// - "retry-backoff" (default "100"; 0 to 86400000 ms): the wait before each

@@ -233,6 +233,49 @@ fn exact_delivery_binary() {
     exact_delivery(Protocol::Binary);
 }
 
+// --- Pipelined calls -------------------------------------------------------------------
+
+/// `queue.max-in-flight`: the sender thread sends up to 8 calls on one
+/// connection before it reads their replies. Flume's Thrift source answers a
+/// connection's calls one at a time, in order: every event arrives once, in
+/// send order, and each is reported OK, in send order.
+fn pipelined_sends(protocol: Protocol) {
+    use flume_client::{DeliveryCallback, DeliveryReport};
+    use std::sync::{Arc, Mutex};
+
+    let test = format!("pipelined-{}", protocol_name(protocol));
+    let shared = shared(protocol);
+    let reports: Arc<Mutex<Vec<(usize, bool)>>> = Arc::default();
+    let seen = Arc::clone(&reports);
+    let settings = [("batch-size", "10"), ("queue.max-in-flight", "8"), ("linger-ms", "0")];
+    let mut config = config(protocol, &settings);
+    config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
+        seen.lock().unwrap().push((r.opaque, r.result.is_ok()));
+    })));
+    let client = Client::new(&shared.agent.address(), &config).unwrap();
+    let sent: Vec<Sent> = (0..5000).map(|i| Sent::tagged(&test, i, format!("body {i}").into_bytes())).collect();
+    for (i, event) in sent.iter().enumerate() {
+        client.send(event, i).unwrap_or_else(|e| panic!("{test}: send {i}: {e}"));
+    }
+    client.flush(Duration::from_secs(60)).unwrap_or_else(|e| panic!("{test}: {e}"));
+    let stats = client.stats_json().unwrap();
+    drop(client);
+    let expected: Vec<(usize, bool)> = (0..sent.len()).map(|i| (i, true)).collect();
+    assert_eq!(*reports.lock().unwrap(), expected, "{test}: reports, in send order: {stats}");
+    assert!(stats.contains("\"connects\":1,"), "{test}: one connection carried the calls: {stats}");
+    assert_same(&test, &sent, &tagged(&shared.downstream, &test, sent.len()));
+}
+
+#[test]
+fn pipelined_sends_compact() {
+    pipelined_sends(Protocol::Compact);
+}
+
+#[test]
+fn pipelined_sends_binary() {
+    pipelined_sends(Protocol::Binary);
+}
+
 // --- FAILED ----------------------------------------------------------------------------
 
 /// A call of more events than the channel's transactionCapacity (1000 on the

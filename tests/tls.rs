@@ -377,6 +377,34 @@ fn exact_events(kind: PeerKind, protocol: Protocol, address_host: &str) {
     assert_eq!(connects(&client), 1, "{label}: a session ticket or pause must not cost a reconnect");
 }
 
+/// `queue.max-in-flight`: the sender's calls pipelined through one TLS
+/// session, whose records carry several replies at once: events exact and in
+/// order, every report OK and in send order.
+#[test]
+fn pipelined_calls_through_one_tls_session() {
+    use flume_client::{DeliveryCallback, DeliveryReport};
+    use std::sync::{Arc, Mutex};
+    let mut server = start_tls(PeerKind::Python, Protocol::Compact, ServerCert::Good, &[]);
+    let reports: Arc<Mutex<Vec<(usize, bool)>>> = Arc::default();
+    let seen = Arc::clone(&reports);
+    let settings = [("batch-size", "5"), ("queue.max-in-flight", "4"), ("linger-ms", "0")];
+    let mut config = with(tls_config(Protocol::Compact), &settings);
+    config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
+        seen.lock().unwrap().push((r.opaque, r.result.is_ok()));
+    })));
+    let client = Client::new(&format!("127.0.0.1:{}", server.port()), &config).unwrap();
+    let events = sample(200, 3);
+    for (i, (body, headers)) in events.iter().enumerate() {
+        let headers: Vec<(&[u8], &[u8])> = headers.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+        client.send(&flume_client::EventView::new(&headers, body), i).unwrap();
+    }
+    client.flush(Duration::from_secs(60)).unwrap();
+    assert_eq!(connects(&client), 1, "one TLS session carried the calls");
+    drop(client);
+    assert_eq!(*reports.lock().unwrap(), (0..200).map(|i| (i, true)).collect::<Vec<_>>());
+    assert!(all_events(&server.calls(200)) == events, "events differ");
+}
+
 // Exact events through Java's TLS stack as Flume's TLS source uses it are
 // tests/real_flume_tls.rs's, against a real agent (also after a pause, and by
 // name).

@@ -119,6 +119,9 @@ pub struct Config {
     pub linger: Duration,
     /// `retries`: times a failed batch is sent again.
     pub retries: usize,
+    /// `queue.max-in-flight`: calls the sender thread has in flight on one
+    /// connection (pipelined), their replies read in order.
+    pub queue_max_in_flight: usize,
     /// `retry-backoff`: wait before each retry.
     pub retry_backoff: Duration,
     /// `event-timeout`: an event not delivered this long after it was queued is reported failed.
@@ -236,6 +239,7 @@ impl Config {
             queue_block_timeout: Duration::ZERO,
             linger: Duration::ZERO,
             retries: 0,
+            queue_max_in_flight: 0,
             retry_backoff: Duration::ZERO,
             event_timeout: Duration::ZERO,
             close_timeout: Duration::ZERO,
@@ -434,6 +438,7 @@ mod tests {
             queue_block_timeout: ms(1000),
             linger: ms(5),
             retries: 10,
+            queue_max_in_flight: 1,
             retry_backoff: ms(100),
             event_timeout: ms(30_000),
             close_timeout: ms(5_000),

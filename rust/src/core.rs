@@ -12,18 +12,19 @@
 //! "maybe delivered" even if a later attempt only failed to connect.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::address::HostPort;
-use crate::cancel::CallCancel;
+use crate::cancel::{CallCancel, InFlight};
 use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 use crate::event::AsEvent;
 use crate::hosts::{Host, HostSet};
-use crate::pool::Slot;
+use crate::pool::{Lease, Slot};
 use crate::statistics;
 use crate::stats::{QueueFigures, Stats as Counters};
-use crate::sync::deadline_in;
+use crate::sync::{deadline_after, deadline_in};
 use crate::transport::{Connection, Transport};
 use crate::wire::{decode_reply_to_call, CallLimits, EncodedEvent, Method, Request, SPLICED_BODY_MIN};
 
@@ -197,15 +198,7 @@ impl Core {
     ) -> Result<()> {
         let config = &self.config;
         let method = request.method().expect("the call is encoded");
-        if slot.connection.as_mut().is_some_and(|c| c.is_stale(Instant::now())) {
-            // The server closed it while idle (or sent stray bytes): replace it before sending anything.
-            slot.connection = None;
-        }
-        if slot.connection.is_none() {
-            slot.connection = Some(Connection::open(&host.address, config.connect_timeout, &self.transport)?);
-            slot.seqid = 0;
-            self.stats.connected(&host.stats);
-        }
+        self.connect(host, slot)?;
         let connection = slot.connection.as_mut().expect("connected above");
         slot.seqid = slot.seqid.wrapping_add(1);
         let request_len = request.set_seqid(slot.seqid);
@@ -225,6 +218,172 @@ impl Core {
             slot.connection = None;
         }
         result
+    }
+
+    /// Gives `slot` a connection, made now if it has none or the server
+    /// closed it while idle (or sent stray bytes): then it is replaced before
+    /// anything is sent. Fails with `Connect` (nothing sent).
+    fn connect(&self, host: &Host, slot: &mut Slot) -> Result<()> {
+        if slot.connection.as_mut().is_some_and(|c| c.is_stale(Instant::now())) {
+            slot.connection = None;
+        }
+        if slot.connection.is_none() {
+            slot.connection = Some(Connection::open(&host.address, self.config.connect_timeout, &self.transport)?);
+            slot.seqid = 0;
+            self.stats.connected(&host.stats);
+        }
+        Ok(())
+    }
+
+    /// A pipeline (see `Pipeline`) on the first candidate host that lends a
+    /// connection and connects, for the sender thread (`queue.max-in-flight`
+    /// above 1), whose calls `cancel` can cut. Fails as `call` does when no
+    /// host does (nothing was sent).
+    pub(crate) fn pipeline<'c>(&'c self, cancel: &'c CallCancel) -> Result<Pipeline<'c>> {
+        let mut failure = Failure::default();
+        for host in self.hosts.candidates() {
+            if let Err(e) = cancel.check() {
+                failure.add(e, false);
+                break;
+            }
+            let mut slot = match host.pool.checkout(deadline_in(self.config.request_timeout)) {
+                Ok(slot) => slot,
+                Err(busy) => {
+                    failure.add(busy, false);
+                    continue;
+                }
+            };
+            match self.connect(host, &mut slot) {
+                Ok(()) => {
+                    return Ok(Pipeline { in_flight: None, core: self, host, slot, sent: VecDeque::new(), cancel })
+                }
+                Err(e) => {
+                    self.stats.failed(&host.stats, e.kind());
+                    self.hosts.failed(host);
+                    failure.add(e, false);
+                }
+            }
+        }
+        Err(failure.into_error())
+    }
+}
+
+/// Calls sent one after another on one connection before their replies are
+/// read: Thrift servers, Flume's among them, answer a connection's calls one
+/// at a time and in order, so the replies come back in the order the calls
+/// went. After a reply that leaves delivery unknown (the connection is
+/// dropped), the calls still in flight fail the same way, unread.
+pub(crate) struct Pipeline<'c> {
+    /// The connection's registration with `cancel` while calls are in
+    /// flight: dropped before the connection (fields drop in order).
+    in_flight: Option<InFlight<'c>>,
+    core: &'c Core,
+    host: &'c Host,
+    slot: Lease<'c>,
+    /// The calls sent whose replies are not read yet, oldest first: seqid,
+    /// events, when it was sent.
+    sent: VecDeque<(i32, usize, Instant)>,
+    cancel: &'c CallCancel,
+}
+
+impl Pipeline<'_> {
+    /// Sends an `appendBatch` call of `count` events encoded beforehand, in
+    /// `pieces` pieces (as `Core::send_encoded_call`), without waiting for
+    /// its reply. After an error no call goes out: the connection is gone.
+    pub(crate) fn send<'e>(
+        &mut self,
+        count: usize,
+        pieces: usize,
+        piece: impl Fn(usize) -> &'e [u8] + Copy,
+    ) -> Result<()> {
+        let core = self.core;
+        let slot: &mut Slot = &mut self.slot;
+        let Some(connection) = slot.connection.as_mut() else {
+            return Err(err!(
+                Io,
+                "{}: the connection failed before this call was sent (nothing was sent)",
+                self.host.address
+            ));
+        };
+        if self.in_flight.is_none() {
+            self.in_flight = Some(self.cancel.enter(connection.fd())?);
+        }
+        slot.seqid = slot.seqid.wrapping_add(1);
+        let seqid = slot.seqid;
+        let result = with_request(|request| {
+            request.encode_encoded(core.config.protocol, count, pieces, piece, core.limits(count).splice_from);
+            let request_len = request.set_seqid(seqid);
+            let start = Instant::now();
+            let segments = request.segments_with(move |i| -> &[u8] { piece(i) });
+            let sent = connection.send_request(segments, request_len, start, core.config.request_timeout);
+            core.stats.sent(request_len);
+            sent.map(|()| start)
+        });
+        match result {
+            Ok(start) => {
+                self.sent.push_back((seqid, count, start));
+                Ok(())
+            }
+            Err(e) => {
+                self.failed(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the reply of the oldest call in flight (there is one): `Ok` when
+    /// it was accepted. As `Core::call_on` for that call, but without another
+    /// host: the sender thread retries.
+    pub(crate) fn receive(&mut self) -> Result<()> {
+        let (seqid, count, start) = self.sent.pop_front().expect("a call in flight");
+        let (core, host) = (self.core, self.host);
+        let more = !self.sent.is_empty();
+        let slot: &mut Slot = &mut self.slot;
+        let Some(connection) = slot.connection.as_mut() else {
+            return Err(err!(
+                Io,
+                "{}: the connection failed before this call's reply was read: delivery unknown",
+                host.address
+            ));
+        };
+        let deadline = deadline_after(start, core.config.request_timeout);
+        let result = connection.receive_reply(&mut slot.reply, deadline, more).and_then(|payload| {
+            core.stats.answered(start.elapsed());
+            decode_reply_to_call(core.config.protocol, payload, seqid, Method::AppendBatch, count)
+                .map_err(|e| Error::new(e.kind(), format!("{}: {}", host.address, e.message())))
+        });
+        match &result {
+            Ok(()) => {
+                core.hosts.succeeded(host);
+                core.stats.acked(&host.stats, count);
+            }
+            Err(e) => self.failed(e),
+        }
+        if self.sent.is_empty() {
+            self.in_flight = None;
+        }
+        result
+    }
+
+    /// After a failed call: counted against the host; a failure that leaves
+    /// delivery unknown also ends the connection.
+    fn failed(&mut self, e: &Error) {
+        self.core.stats.failed(&self.host.stats, e.kind());
+        self.core.hosts.failed(self.host);
+        if e.kind().maybe_delivered() {
+            self.in_flight = None; // before the connection is closed
+            self.slot.connection = None;
+        }
+    }
+}
+
+impl Drop for Pipeline<'_> {
+    /// Replies still unread (a panic, an early return) leave the connection out of step: it goes.
+    fn drop(&mut self) {
+        self.in_flight = None;
+        if !self.sent.is_empty() {
+            self.slot.connection = None;
+        }
     }
 }
 

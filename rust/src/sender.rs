@@ -18,6 +18,7 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -402,6 +403,15 @@ struct Pending {
     /// lingering or the calls ahead of it in the batch took it past the
     /// deadline. Cleared when a call of the batch fails.
     protected: bool,
+    /// A call accepted it: it waits only for the events before it to be
+    /// reported (pipelined calls: one behind a failed call).
+    acked: bool,
+}
+
+impl Pending {
+    fn new(event: Record, deadline: u64, protected: bool) -> Pending {
+        Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected, acked: false }
+    }
 }
 
 /// The sender thread's state.
@@ -418,6 +428,9 @@ struct Worker<'a> {
     unreleased: usize,
     /// The pieces of the call being sent (`runs_of`), kept for their memory.
     runs: Vec<Run>,
+    /// The calls of a pipelined attempt (indices into `batch`) and their
+    /// results, kept for their memory.
+    round: Vec<(Range<usize>, Option<Result<()>>)>,
 }
 
 thread_local! {
@@ -439,6 +452,7 @@ fn run(core: &Core, shared: &Shared, clock: QueueClock) {
         last_failure: None,
         unreleased: 0,
         runs: Vec::new(),
+        round: Vec::new(),
     };
     loop {
         match catch_unwind(AssertUnwindSafe(|| worker.step())) {
@@ -497,7 +511,8 @@ impl Worker<'_> {
                 None => self.shared.wake.wait_until(&mut queue, deadline_in(Duration::MAX)),
             }
         }
-        let count = queue.events.len().min(config.batch_size);
+        // Pipelined, a batch for each call that may be in flight.
+        let count = queue.events.len().min(config.batch_size.saturating_mul(config.queue_max_in_flight));
         let queue = &mut *queue;
         let (returned_ns, timeout_ns) = (self.clock.ns_of(returned_at), nanos(config.event_timeout));
         for _ in 0..count {
@@ -506,7 +521,7 @@ impl Worker<'_> {
             let deadline = timeout_from.saturating_add(timeout_ns);
             // Expired only if the deadline passed while the thread was busy with other events.
             let protected = returned_ns < deadline;
-            self.batch.push_back(Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected });
+            self.batch.push_back(Pending::new(event, deadline, protected));
         }
         self.shared.room.notify_all();
         true
@@ -518,7 +533,7 @@ impl Worker<'_> {
     fn attempt(&mut self) -> bool {
         let now = self.clock.ns_of(Instant::now());
         let mut expired = 0;
-        while self.batch.front().is_some_and(|p| !p.protected && now >= p.deadline) {
+        while self.batch.front().is_some_and(|p| !p.protected && !p.acked && now >= p.deadline) {
             let pending = self.batch.pop_front().expect("front checked");
             let error = self.expired_error(&pending);
             self.report_one(pending, Err(&error));
@@ -535,78 +550,167 @@ impl Worker<'_> {
         if self.batch.front().is_some_and(|p| p.event.opaque() == tests::PANIC_OPAQUE) {
             panic!("a bug injected by a test");
         }
-        let count = self.next_call_len();
+        if self.config.queue_max_in_flight > 1 {
+            return self.attempt_pipelined();
+        }
+        let count = self.call_len_from(0);
         let call = &self.batch.make_contiguous()[..count];
         self.runs.clear();
         runs_of(call.iter().map(|p| &p.event), &mut self.runs);
         let runs = &self.runs;
         let result = self.core.send_encoded_call(count, runs.len(), |i| runs[i].bytes(), &self.shared.cancel);
-        let error = match result {
+        let failed = match result {
             Ok(()) => {
-                self.last_failure = None;
-                for _ in 0..count {
-                    let pending = self.batch.pop_front().expect("in the call");
-                    self.report_one(pending, Ok(()));
-                }
-                self.reported_some();
-                return true;
+                self.accepted(0..count);
+                None
             }
-            Err(e) => Rc::new(e),
+            Err(e) => Some(self.call_failed(0..count, e)),
         };
-        for pending in self.batch.iter_mut().take(count) {
+        self.after_calls(failed)
+    }
+
+    /// `attempt` with `queue.max-in-flight` above 1: calls of the batch's
+    /// events not yet accepted, up to that many, sent on one connection
+    /// before their replies are read (`Core::pipeline`). The replies come in
+    /// the order the calls went; an event accepted behind a call that failed
+    /// waits for the events before it, so reports stay in send order.
+    fn attempt_pipelined(&mut self) -> bool {
+        let mut round = std::mem::take(&mut self.round);
+        round.clear();
+        let mut start = 0;
+        while round.len() < self.config.queue_max_in_flight {
+            while self.batch.get(start).is_some_and(|p| p.acked) {
+                start += 1;
+            }
+            if start == self.batch.len() {
+                break;
+            }
+            let len = self.call_len_from(start);
+            round.push((start..start + len, None));
+            start += len;
+        }
+        if round.is_empty() {
+            self.round = round;
+            return self.after_calls(None); // every event accepted: their reports
+        }
+        match self.core.pipeline(&self.shared.cancel) {
+            Err(e) => round[0].1 = Some(Err(e)),
+            Ok(mut pipeline) => {
+                let batch = self.batch.make_contiguous();
+                let mut sent = 0;
+                for (call, result) in round.iter_mut() {
+                    self.runs.clear();
+                    runs_of(batch[call.clone()].iter().map(|p| &p.event), &mut self.runs);
+                    let runs = &self.runs;
+                    if let Err(e) = pipeline.send(call.len(), runs.len(), |i| runs[i].bytes()) {
+                        *result = Some(Err(e)); // the calls after it are not sent
+                        break;
+                    }
+                    sent += 1;
+                }
+                for (_, result) in round.iter_mut().take(sent) {
+                    *result = Some(pipeline.receive());
+                }
+            }
+        }
+        let mut failed = None;
+        for (call, result) in round.drain(..) {
+            match result {
+                Some(Ok(())) => self.accepted(call),
+                Some(Err(e)) => failed = Some(self.call_failed(call, e)),
+                None => {}
+            }
+        }
+        self.round = round;
+        self.after_calls(failed)
+    }
+
+    /// The events of `call` (indices into `batch`) were accepted.
+    fn accepted(&mut self, call: Range<usize>) {
+        for pending in self.batch.range_mut(call) {
+            pending.acked = true;
+        }
+    }
+
+    /// The attempt of the events of `call` (indices into `batch`) failed with `error`.
+    fn call_failed(&mut self, call: Range<usize>, error: Error) -> Rc<Error> {
+        let error = Rc::new(error);
+        for pending in self.batch.range_mut(call) {
             pending.attempts += 1;
             pending.last = Some(Rc::clone(&error));
             if error.kind().maybe_delivered() {
                 pending.uncertain = Some(error.kind());
             }
         }
-        for pending in self.batch.iter_mut() {
-            pending.protected = false;
+        error
+    }
+
+    /// After an attempt's calls (`failed`: the error of the last one that
+    /// failed): reports the batch's leading events that are done, accepted or
+    /// out of attempts (or failed for good), in order; then, after a failure,
+    /// waits retry-backoff before the head is tried again. False on `abort`.
+    fn after_calls(&mut self, failed: Option<Rc<Error>>) -> bool {
+        let failed_now = failed.is_some();
+        if failed_now {
+            for pending in self.batch.iter_mut() {
+                pending.protected = false;
+            }
+            if self.shared.queue.lock().abort {
+                self.last_failure = failed;
+                return false; // the call was cut by close: `finish` reports the batch
+            }
         }
-        self.last_failure = Some(Rc::clone(&error));
-        if self.shared.queue.lock().abort {
-            return false; // the call was cut by close: `finish` reports the batch
+        self.last_failure = failed;
+        let retries = self.config.retries;
+        let give_up = |p: &Pending| p.last.as_ref().is_some_and(|last| !retriable(last.kind()) || p.attempts > retries);
+        let mut reported = 0;
+        while let Some(pending) = self.batch.pop_front() {
+            if pending.acked {
+                self.report_one(pending, Ok(()));
+            } else if give_up(&pending) {
+                let error = Rc::clone(pending.last.as_ref().expect("failed"));
+                let mixed;
+                let report = match pending.uncertain {
+                    Some(kind) if !error.kind().maybe_delivered() => {
+                        mixed =
+                            Error::new(kind, format!("{}; an earlier attempt left delivery unknown", error.message()))
+                                .with_source_of(&error);
+                        &mixed
+                    }
+                    _ => &*error,
+                };
+                self.report_one(pending, Err(report));
+            } else {
+                self.batch.push_front(pending);
+                break;
+            }
+            reported += 1;
         }
-        let (retriable, retries) = (retriable(error.kind()), self.config.retries);
-        let give_up = |p: &Pending| !retriable || p.attempts > retries;
-        let mut failed = 0;
-        while self.batch.front().is_some_and(give_up) {
-            let pending = self.batch.pop_front().expect("front checked");
-            let mixed;
-            let report = match pending.uncertain {
-                Some(kind) if !error.kind().maybe_delivered() => {
-                    mixed = Error::new(kind, format!("{}; an earlier attempt left delivery unknown", error.message()))
-                        .with_source_of(&error);
-                    &mixed
-                }
-                _ => &*error,
-            };
-            self.report_one(pending, Err(report));
-            failed += 1;
-        }
-        if failed > 0 {
+        if reported > 0 {
             self.reported_some();
         }
-        if self.batch.front().is_some_and(|p| p.attempts > 0) {
+        if failed_now && self.batch.front().is_some_and(|p| p.attempts > 0) {
             self.pause(self.config.retry_backoff);
         }
         true
     }
 
-    /// How many of the batch's leading events fit in one `appendBatch` call
-    /// (at least one), from the sizes `send` recorded.
-    fn next_call_len(&self) -> usize {
+    /// How many of the batch's events from `start` on fit in one
+    /// `appendBatch` call (at least one), from the sizes `send` recorded; an
+    /// accepted event ends the call before it.
+    fn call_len_from(&self, start: usize) -> usize {
         let config = self.config;
         let mut events_size = 0usize;
-        for (i, pending) in self.batch.iter().enumerate().take(config.batch_size) {
+        let events = self.batch.range(start..).take(config.batch_size);
+        for (i, pending) in events.enumerate() {
             events_size = events_size.saturating_add(pending.event.wire_size());
-            if i > 0
-                && batch_call_size(config.protocol, Method::AppendBatch, i + 1, events_size) > config.max_frame_size
-            {
+            let too_large =
+                || batch_call_size(config.protocol, Method::AppendBatch, i + 1, events_size) > config.max_frame_size;
+            if i > 0 && (pending.acked || too_large()) {
                 return i;
             }
         }
-        self.batch.len().min(config.batch_size)
+        (self.batch.len() - start).min(config.batch_size)
     }
 
     /// The report of an event whose event-timeout passed: what its attempts
@@ -684,19 +788,21 @@ impl Worker<'_> {
     }
 
     /// A bug in this thread interrupted the batch: its events are reported
-    /// `Internal` (delivery unknown), and sending goes on with the next.
+    /// `Internal` (delivery unknown; accepted ones `Ok`), and sending goes on with the next.
     fn report_panic(&mut self, panic: &(dyn Any + Send)) {
         let what = panic_message(panic);
         let error =
             err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
         while let Some(pending) = self.batch.pop_front() {
-            self.report_one(pending, Err(&error));
+            let result = if pending.acked { Ok(()) } else { Err(&error) };
+            self.report_one(pending, result);
         }
         self.reported_some();
     }
 
-    /// Reports what is left when the thread stops: the batch (`Timeout` if an
-    /// attempt may have delivered the event, else `Closed`), then the queue.
+    /// Reports what is left when the thread stops: the batch (`Ok` if a call
+    /// accepted the event, `Timeout` if an attempt may have delivered it,
+    /// else `Closed`), then the queue.
     fn finish(&mut self) {
         if spooled::leave_on_disk(self.shared) {
             self.batch.clear();
@@ -708,8 +814,12 @@ impl Worker<'_> {
         );
         let unsent = err!(Closed, "the client was freed (close-timeout passed) before this event was sent");
         while let Some(pending) = self.batch.pop_front() {
-            let error = if pending.uncertain.is_some() { &unknown } else { &unsent };
-            self.report_one(pending, Err(error));
+            let result = match (pending.acked, pending.uncertain) {
+                (true, _) => Ok(()),
+                (false, Some(_)) => Err(&unknown),
+                (false, None) => Err(&unsent),
+            };
+            self.report_one(pending, result);
         }
         loop {
             let taken: Vec<(Record, u64)> = {
@@ -723,10 +833,7 @@ impl Worker<'_> {
                 break;
             }
             for (event, deadline) in taken {
-                self.report_one(
-                    Pending { event, deadline, attempts: 0, last: None, uncertain: None, protected: false },
-                    Err(&unsent),
-                );
+                self.report_one(Pending::new(event, deadline, false), Err(&unsent));
             }
             self.reported_some();
         }

@@ -260,6 +260,12 @@ pub(crate) static KEYS: &[ConfigKey] = &[
         value: Value::Millis { min: 0, max: MAX_MILLIS, field: field!(linger) },
     },
     ConfigKey {
+        name: "queue.max-in-flight", default: Some("1"), feature: None,
+        doc: "calls the sender thread sends on one connection before it reads their replies (1 to 64): \
+              reports stay in send order; a retried call may then deliver its events after later ones",
+        value: Value::Number { min: 1, max: 64, field: field!(queue_max_in_flight) },
+    },
+    ConfigKey {
         name: "retries", default: Some("10"), feature: None,
         doc: "times a failed asynchronous batch is sent again (a retry after a timeout may deliver twice)",
         value: Value::Number { min: 0, max: 1_000_000, field: field!(retries) },

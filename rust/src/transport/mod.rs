@@ -91,6 +91,9 @@ pub(crate) struct Connection {
     /// A call failed in a way that leaves the connection unusable (closed, out
     /// of step, or refused by the server): `is_stale` then says so.
     broken: bool,
+    /// Bytes read past the reply being read: the start of the next call's
+    /// reply, when calls are pipelined (`receive_reply` with `more`).
+    ahead: Vec<u8>,
 }
 
 impl Connection {
@@ -108,7 +111,8 @@ impl Connection {
             Some(settings) => Some(Session::start(settings, &socket, host, &peer, timeout, deadline)?),
             None => None,
         };
-        let mut connection = Connection { stream: Stream::new(socket, peer, tls), last_call: opened, broken: false };
+        let mut connection =
+            Connection { stream: Stream::new(socket, peer, tls), last_call: opened, broken: false, ahead: Vec::new() };
         if let Some(kerberos) = &transport.kerberos {
             if let Err(e) = kerberos.authenticate(&mut connection.stream, host, timeout, deadline) {
                 connection.broken = true;
@@ -138,16 +142,38 @@ impl Connection {
         start: Instant,
         timeout: Duration,
     ) -> Result<&'r [u8]> {
+        self.send_request(segments, total, start, timeout)?;
+        self.receive_reply(reply, crate::sync::deadline_after(start, timeout), false)
+    }
+
+    /// The first half of `round_trip`: sends the call, which started at
+    /// `start` and has `timeout` in all, and does not wait for its reply.
+    pub(crate) fn send_request<'s>(
+        &mut self,
+        segments: impl Iterator<Item = &'s [u8]>,
+        total: usize,
+        start: Instant,
+        timeout: Duration,
+    ) -> Result<()> {
         self.last_call = start;
-        let deadline = crate::sync::deadline_after(start, timeout);
         self.stream.set_recv_timeout_once(timeout);
-        let result = match self.stream.send_all(segments, total, deadline) {
-            Ok(()) => self.receive_frame(reply, deadline),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            self.broken = true;
-        }
+        let result = self.stream.send_all(segments, total, crate::sync::deadline_after(start, timeout));
+        self.broken |= result.is_err();
+        result
+    }
+
+    /// The second half of `round_trip`: reads the reply of the oldest call
+    /// sent and not answered yet, by `deadline`. With `more` (later calls'
+    /// replies may follow: calls are pipelined), bytes past the reply are
+    /// kept for the next one instead of failing as out of step.
+    pub(crate) fn receive_reply<'r>(
+        &mut self,
+        reply: &'r mut Vec<u8>,
+        deadline: Instant,
+        more: bool,
+    ) -> Result<&'r [u8]> {
+        let result = self.receive_frame(reply, deadline, more);
+        self.broken |= result.is_err();
         result
     }
 
@@ -158,8 +184,8 @@ impl Connection {
     /// one costs one syscall when nothing arrived (see
     /// `Stream::closed_while_idle`).
     pub(crate) fn is_stale(&mut self, now: Instant) -> bool {
-        if self.broken {
-            return true;
+        if self.broken || !self.ahead.is_empty() {
+            return true; // a reply beyond the calls' (or a call's error)
         }
         if now.saturating_duration_since(self.last_call) < IDLE_CHECK_AFTER {
             return false;
@@ -178,13 +204,17 @@ impl Connection {
 
     /// Reads one whole frame. Reads may return more than is asked for only if
     /// the peer sent bytes no call asked for, which is caught below.
-    fn receive_frame<'r>(&mut self, buf: &'r mut Vec<u8>, deadline: Instant) -> Result<&'r [u8]> {
+    fn receive_frame<'r>(&mut self, buf: &'r mut Vec<u8>, deadline: Instant, more: bool) -> Result<&'r [u8]> {
         buf.clear();
+        buf.append(&mut self.ahead);
         let mut frame_end = None;
         loop {
             if let Some(end) = frame_end {
                 if buf.len() >= end {
-                    if buf.len() > end {
+                    if buf.len() > end && more {
+                        self.ahead.extend_from_slice(&buf[end..]);
+                        buf.truncate(end);
+                    } else if buf.len() > end {
                         return Err(err!(
                             Protocol,
                             "{}: {} bytes arrived after the reply: the connection is out of step",
@@ -251,6 +281,36 @@ mod tests {
         assert!(seen, "a connection idle for the window: the server's close is seen");
         assert!(!connection.is_stale(just_inside), "within the window the connection is not looked at");
         assert!(connection.is_stale(opened + IDLE_CHECK_AFTER), "at the window's end it is");
+    }
+
+    /// Pipelined calls: replies that arrive together are read one at a
+    /// time, in order; bytes past the last expected reply are still an error.
+    #[test]
+    fn replies_that_arrive_together_are_read_one_by_one_and_stray_bytes_still_fail() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = HostPort { host: "127.0.0.1".into(), port: listener.local_addr().unwrap().port() };
+        let mut connection = Connection::open(&host, Duration::from_secs(10), &Transport::default()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        let timeout = Duration::from_secs(10);
+        for request in [&b"one"[..], b"two"] {
+            connection.send_request(std::iter::once(request), request.len(), Instant::now(), timeout).unwrap();
+        }
+        let mut received = [0u8; 6];
+        server.read_exact(&mut received).unwrap();
+        assert_eq!(&received, b"onetwo");
+        // Both replies in one write, and a stray byte after them.
+        server.write_all(&[0, 0, 0, 3, b'a', b'b', b'c', 0, 0, 0, 2, b'x', b'y', b'!']).unwrap();
+        let deadline = Instant::now() + timeout;
+        let mut reply = Vec::new();
+        // On loopback the write arrives whole; let it land before the first read.
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(connection.receive_reply(&mut reply, deadline, true).unwrap(), b"abc");
+        assert!(!connection.ahead.is_empty(), "the second reply was read with the first");
+        let e = connection.receive_reply(&mut reply, deadline, false).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Protocol, "{e}");
+        assert!(e.message().contains("1 bytes arrived after the reply"), "{e}");
+        assert!(connection.is_stale(Instant::now()), "out of step: not used again");
     }
 
     #[test]
