@@ -17,6 +17,9 @@
  *     with plain blocking send/recv: nothing encoded, nothing checked.
  *
  * SERVER is a label for the output. Prints one JSON line (bench_common.h).
+ * With BENCH_IN_FLIGHT set, send mode sets queue.max-in-flight to it (calls
+ * pipelined on one connection).
+ *
  * With BENCH_TLS_CA set (a PEM CA file), the library's client connects with TLS
  * (ssl=true, truststore=$BENCH_TLS_CA): the TLS column, against nullsink --tls.
  */

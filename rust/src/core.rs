@@ -1,7 +1,8 @@
 //! The synchronous core, which `Client` calls and the sender thread runs:
 //! validates events, splits batches into calls, sends each call to a host
 //! chosen by `hosts`, on a pooled connection, and maps the reply to a result.
-//! Host failover and the attempts of one call are here, in `Core::call`.
+//! Host failover and the attempts of one call are here, in `Core::call`; the
+//! sender thread's pipelined calls on one connection in `Pipeline`.
 //!
 //! Delivery: a call answered `OK` was accepted by the source. A call that failed
 //! with `Timeout`, `Io`, `Protocol` or `Internal` may or may not have been

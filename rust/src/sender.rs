@@ -1,7 +1,9 @@
 //! Asynchronous sending: `Client::send` copies an event into a bounded queue
 //! and returns; one background thread per client takes batches from the head
 //! of the queue, sends them with the synchronous client (its pool, hosts and
-//! failover), retries what failed, and reports every event exactly once.
+//! failover; with `queue.max-in-flight` above 1, several calls pipelined on
+//! one connection: `Core::pipeline`), retries what failed, and reports every
+//! event exactly once.
 //!
 //! Every event is in exactly one place until it is reported: the queue, or
 //! the thread's batch. Only the sender thread reports, in queue order, with
