@@ -25,7 +25,7 @@ use crate::hosts::{Host, HostSet};
 use crate::pool::{Lease, Slot};
 use crate::statistics;
 use crate::stats::{QueueFigures, Stats as Counters};
-use crate::sync::{deadline_after, deadline_in};
+use crate::sync::deadline_in;
 use crate::transport::{Connection, Transport};
 use crate::wire::{decode_reply_to_call, CallLimits, EncodedEvent, Method, Request, SPLICED_BODY_MIN};
 
@@ -224,6 +224,7 @@ impl Core {
     /// Gives `slot` a connection, made now if it has none or the server
     /// closed it while idle (or sent stray bytes): then it is replaced before
     /// anything is sent. Fails with `Connect` (nothing sent).
+    #[inline(always)]
     fn connect(&self, host: &Host, slot: &mut Slot) -> Result<()> {
         if slot.connection.as_mut().is_some_and(|c| c.is_stale(Instant::now())) {
             slot.connection = None;
@@ -282,8 +283,8 @@ pub(crate) struct Pipeline<'c> {
     host: &'c Host,
     slot: Lease<'c>,
     /// The calls sent whose replies are not read yet, oldest first: seqid,
-    /// events, when it was sent.
-    sent: VecDeque<(i32, usize, Instant)>,
+    /// events, when it was sent and its deadline.
+    sent: VecDeque<(i32, usize, Instant, Instant)>,
     cancel: &'c CallCancel,
 }
 
@@ -318,11 +319,11 @@ impl Pipeline<'_> {
             let segments = request.segments_with(move |i| -> &[u8] { piece(i) });
             let sent = connection.send_request(segments, request_len, start, core.config.request_timeout);
             core.stats.sent(request_len);
-            sent.map(|()| start)
+            sent.map(|deadline| (start, deadline))
         });
         match result {
-            Ok(start) => {
-                self.sent.push_back((seqid, count, start));
+            Ok((start, deadline)) => {
+                self.sent.push_back((seqid, count, start, deadline));
                 Ok(())
             }
             Err(e) => {
@@ -336,7 +337,7 @@ impl Pipeline<'_> {
     /// it was accepted. As `Core::call_on` for that call, but without another
     /// host: the sender thread retries.
     pub(crate) fn receive(&mut self) -> Result<()> {
-        let (seqid, count, start) = self.sent.pop_front().expect("a call in flight");
+        let (seqid, count, start, deadline) = self.sent.pop_front().expect("a call in flight");
         let (core, host) = (self.core, self.host);
         let more = !self.sent.is_empty();
         let slot: &mut Slot = &mut self.slot;
@@ -347,7 +348,6 @@ impl Pipeline<'_> {
                 host.address
             ));
         };
-        let deadline = deadline_after(start, core.config.request_timeout);
         let result = connection.receive_reply(&mut slot.reply, deadline, more).and_then(|payload| {
             core.stats.answered(start.elapsed());
             decode_reply_to_call(core.config.protocol, payload, seqid, Method::AppendBatch, count)

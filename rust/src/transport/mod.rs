@@ -91,9 +91,12 @@ pub(crate) struct Connection {
     /// A call failed in a way that leaves the connection unusable (closed, out
     /// of step, or refused by the server): `is_stale` then says so.
     broken: bool,
-    /// Bytes read past the reply being read: the start of the next call's
-    /// reply, when calls are pipelined (`receive_reply` with `more`).
-    ahead: Vec<u8>,
+    /// Pipelined calls (`receive_reply` with `more`): where the reply last
+    /// returned ends in the reply buffer, when bytes read past it (the start
+    /// of the next call's reply) follow it there; else 0. (A u32 beside
+    /// `broken`, so that a connection, moved in and out of its pool at every
+    /// call, grows by nothing.)
+    read_ahead_from: u32,
 }
 
 impl Connection {
@@ -112,7 +115,7 @@ impl Connection {
             None => None,
         };
         let mut connection =
-            Connection { stream: Stream::new(socket, peer, tls), last_call: opened, broken: false, ahead: Vec::new() };
+            Connection { stream: Stream::new(socket, peer, tls), last_call: opened, broken: false, read_ahead_from: 0 };
         if let Some(kerberos) = &transport.kerberos {
             if let Err(e) = kerberos.authenticate(&mut connection.stream, host, timeout, deadline) {
                 connection.broken = true;
@@ -142,24 +145,26 @@ impl Connection {
         start: Instant,
         timeout: Duration,
     ) -> Result<&'r [u8]> {
-        self.send_request(segments, total, start, timeout)?;
-        self.receive_reply(reply, crate::sync::deadline_after(start, timeout), false)
+        let deadline = self.send_request(segments, total, start, timeout)?;
+        self.receive_reply(reply, deadline, false)
     }
 
     /// The first half of `round_trip`: sends the call, which started at
     /// `start` and has `timeout` in all, and does not wait for its reply.
+    /// Returns the call's deadline, for `receive_reply`.
     pub(crate) fn send_request<'s>(
         &mut self,
         segments: impl Iterator<Item = &'s [u8]>,
         total: usize,
         start: Instant,
         timeout: Duration,
-    ) -> Result<()> {
+    ) -> Result<Instant> {
         self.last_call = start;
+        let deadline = crate::sync::deadline_after(start, timeout);
         self.stream.set_recv_timeout_once(timeout);
-        let result = self.stream.send_all(segments, total, crate::sync::deadline_after(start, timeout));
+        let result = self.stream.send_all(segments, total, deadline);
         self.broken |= result.is_err();
-        result
+        result.map(|()| deadline)
     }
 
     /// The second half of `round_trip`: reads the reply of the oldest call
@@ -184,7 +189,7 @@ impl Connection {
     /// one costs one syscall when nothing arrived (see
     /// `Stream::closed_while_idle`).
     pub(crate) fn is_stale(&mut self, now: Instant) -> bool {
-        if self.broken || !self.ahead.is_empty() {
+        if self.broken || self.read_ahead_from != 0 {
             return true; // a reply beyond the calls' (or a call's error)
         }
         if now.saturating_duration_since(self.last_call) < IDLE_CHECK_AFTER {
@@ -205,15 +210,16 @@ impl Connection {
     /// Reads one whole frame. Reads may return more than is asked for only if
     /// the peer sent bytes no call asked for, which is caught below.
     fn receive_frame<'r>(&mut self, buf: &'r mut Vec<u8>, deadline: Instant, more: bool) -> Result<&'r [u8]> {
-        buf.clear();
-        buf.append(&mut self.ahead);
+        match std::mem::take(&mut self.read_ahead_from) {
+            0 => buf.clear(),
+            previous_end => drop(buf.drain(..previous_end as usize)),
+        }
         let mut frame_end = None;
         loop {
             if let Some(end) = frame_end {
                 if buf.len() >= end {
                     if buf.len() > end && more {
-                        self.ahead.extend_from_slice(&buf[end..]);
-                        buf.truncate(end);
+                        self.read_ahead_from = end as u32; // at most MAX_REPLY_SIZE + 4
                     } else if buf.len() > end {
                         return Err(err!(
                             Protocol,
@@ -306,7 +312,7 @@ mod tests {
         // On loopback the write arrives whole; let it land before the first read.
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(connection.receive_reply(&mut reply, deadline, true).unwrap(), b"abc");
-        assert!(!connection.ahead.is_empty(), "the second reply was read with the first");
+        assert_ne!(connection.read_ahead_from, 0, "the second reply was read with the first");
         let e = connection.receive_reply(&mut reply, deadline, false).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Protocol, "{e}");
         assert!(e.message().contains("1 bytes arrived after the reply"), "{e}");
