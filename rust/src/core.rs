@@ -124,7 +124,7 @@ impl Core {
     }
 
     /// One `appendBatch` call of `count` events encoded beforehand (which
-    /// fit in one: see `Sender::next_call_len`), their encodings back to back
+    /// fit in one: see `Worker::call_len_from` in the sender), their encodings back to back
     /// in `pieces` pieces, `piece(i)`, for the sender thread, which `cancel`
     /// can cut.
     pub(crate) fn send_encoded_call<'e>(

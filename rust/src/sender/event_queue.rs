@@ -722,7 +722,7 @@ mod tests {
         let pieces: Vec<u8> = runs.iter().flat_map(|run| run.bytes().to_vec()).collect();
         let each: Vec<u8> = records.iter().flat_map(|r| r.encoded().to_vec()).collect();
         assert_eq!(pieces, each, "the pieces are the encodings in queue order");
-        // A call of part of them (as `Sender::next_call_len` cuts them).
+        // A call of part of them (as the sender thread's `call_len_from` cuts them).
         runs.clear();
         runs_of(records[3..500].iter(), &mut runs);
         let pieces: Vec<u8> = runs.iter().flat_map(|run| run.bytes().to_vec()).collect();
