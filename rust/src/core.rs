@@ -151,28 +151,42 @@ impl Core {
         spliced: impl Fn(usize) -> &'e [u8] + Copy,
         cancel: Option<&CallCancel>,
     ) -> Result<()> {
+        self.on_some_host(cancel, |host, mut slot| {
+            self.call_on(host, &mut slot, request, count, spliced, cancel)?;
+            self.hosts.succeeded(host);
+            self.stats.acked(&host.stats, count);
+            Ok(())
+        })
+    }
+
+    /// Runs `attempt` on each candidate host in turn, with a slot of its
+    /// pool, until one succeeds. A host whose connections all stay busy until
+    /// request-timeout is skipped (nothing was sent, and a busy host is not a
+    /// failing one); any other failure counts against its host. Once `cancel`
+    /// is cancelled no further attempt is made, and an attempt failing with
+    /// `Closed` (cancelled before sending: not the host's fault) ends them.
+    fn on_some_host<'c, R>(
+        &'c self,
+        cancel: Option<&CallCancel>,
+        mut attempt: impl FnMut(&'c Host, Lease<'c>) -> Result<R>,
+    ) -> Result<R> {
         let mut failure = Failure::default();
         for host in self.hosts.candidates() {
             if let Some(Err(e)) = cancel.map(CallCancel::check) {
                 failure.add(e, false);
                 break;
             }
-            let mut slot = match host.pool.checkout(deadline_in(self.config.request_timeout)) {
+            let slot = match host.pool.checkout(deadline_in(self.config.request_timeout)) {
                 Ok(slot) => slot,
                 Err(busy) => {
-                    // Nothing was sent, and a busy host is not a failing one.
                     failure.add(busy, false);
                     continue;
                 }
             };
-            match self.call_on(host, &mut slot, request, count, spliced, cancel) {
-                Ok(()) => {
-                    self.hosts.succeeded(host);
-                    self.stats.acked(&host.stats, count);
-                    return Ok(());
-                }
+            match attempt(host, slot) {
+                Ok(done) => return Ok(done),
                 Err(e) if e.kind() == ErrorKind::Closed => {
-                    failure.add(e, false); // cancelled before sending: not the host's fault
+                    failure.add(e, false);
                     break;
                 }
                 Err(e) => {
@@ -242,31 +256,10 @@ impl Core {
     /// above 1), whose calls `cancel` can cut. Fails as `call` does when no
     /// host does (nothing was sent).
     pub(crate) fn pipeline<'c>(&'c self, cancel: &'c CallCancel) -> Result<Pipeline<'c>> {
-        let mut failure = Failure::default();
-        for host in self.hosts.candidates() {
-            if let Err(e) = cancel.check() {
-                failure.add(e, false);
-                break;
-            }
-            let mut slot = match host.pool.checkout(deadline_in(self.config.request_timeout)) {
-                Ok(slot) => slot,
-                Err(busy) => {
-                    failure.add(busy, false);
-                    continue;
-                }
-            };
-            match self.connect(host, &mut slot) {
-                Ok(()) => {
-                    return Ok(Pipeline { in_flight: None, core: self, host, slot, sent: VecDeque::new(), cancel })
-                }
-                Err(e) => {
-                    self.stats.failed(&host.stats, e.kind());
-                    self.hosts.failed(host);
-                    failure.add(e, false);
-                }
-            }
-        }
-        Err(failure.into_error())
+        self.on_some_host(Some(cancel), |host, mut slot| {
+            self.connect(host, &mut slot)?;
+            Ok(Pipeline { in_flight: None, core: self, host, slot, sent: VecDeque::new(), cancel })
+        })
     }
 }
 

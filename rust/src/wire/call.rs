@@ -39,7 +39,8 @@ pub fn encode_call<E: AsEvent>(protocol: Protocol, buf: &mut Vec<u8>, seqid: i32
 }
 
 /// Where an event's body belongs in a call encoded without it: at byte `at`
-/// of the buffer (right after its length prefix) goes the body of `events[event]`.
+/// of the buffer (right after its length prefix) goes the body of
+/// `events[event]` (for `Request::encode_encoded`: piece `event`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Splice {
     /// Offset in the encoded buffer.

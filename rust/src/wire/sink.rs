@@ -111,14 +111,8 @@ impl<'a> HeaderSink<'a> {
     /// `s` must point to a NUL-terminated string that stays unchanged during the call.
     #[inline]
     pub unsafe fn c_string(&mut self, s: *const c_char) {
-        let mut state = self.state();
-        if self.compact {
-            self.c_string_with::<true>(&mut state, s);
-        } else {
-            self.c_string_with::<false>(&mut state, s);
-        }
-        self.set_state(state);
-        self.strings += 1;
+        let s = s.cast::<u8>();
+        self.string(std::slice::from_raw_parts(s, c_len(s)));
     }
 
     /// Writes headers given as (key, value) pairs of NUL-terminated strings,
