@@ -155,7 +155,14 @@ fn a_connection_lost_with_calls_in_flight_fails_them_as_maybe_delivered_and_they
     assert_all_ok_in_order(&reports, 100);
     let mut accepted = accepted.lock().unwrap().clone();
     accepted.sort_unstable();
-    assert_eq!(accepted, (0..100).collect::<Vec<_>>(), "each event accepted exactly once");
+    let received = accepted.len();
+    accepted.dedup();
+    assert_eq!(accepted, (0..100).collect::<Vec<_>>(), "each event accepted");
+    // At least once: the source's close, with calls unread, resets the
+    // connection, and a reset may drop replies the client had not read yet
+    // (of calls before the fourth), whose events then go again. At most the
+    // 8 calls of 2 in flight at the loss go twice.
+    assert!(received - accepted.len() <= 16, "{received} events accepted for 100");
     assert_eq!(source.accepted(), 2, "a second connection after the first was lost: {stats}");
     assert!(stats.contains("\"FLUME_ERR_IO\":"), "{stats}");
 }

@@ -13,7 +13,7 @@ use crate::address::parse_host_list;
 use crate::batch_error::BatchError;
 use crate::config::Config;
 use crate::core::Core;
-use crate::error::{err, panic_message, Result};
+use crate::error::{err, panic_message, Error, Result};
 use crate::event::AsEvent;
 use crate::sender::Sender;
 use crate::spool::Spool;
@@ -159,10 +159,18 @@ impl Client {
         self.sender.get().map_or(0, Sender::callback_panics)
     }
 
+    #[inline]
     fn sender(&self) -> Result<&Sender> {
-        if let Some(sender) = self.sender.get() {
-            return Ok(sender);
+        match self.sender.get() {
+            Some(sender) => Ok(sender),
+            None => self.start_sender(),
         }
+    }
+
+    /// `sender` the first time: starts the sender thread.
+    #[cold]
+    #[inline(never)]
+    fn start_sender(&self) -> Result<&Sender> {
         let closed = self.closed.lock();
         if *closed {
             return Err(err!(Closed, "the client is being freed: the event was not queued (no report follows)"));
@@ -200,12 +208,10 @@ impl Client {
 
     /// A child process must not use its parent's client: both would write to
     /// the same sockets, and the child has no sender thread.
+    #[inline]
     fn check_process(&self) -> Result<()> {
         if fork_generation() != self.process {
-            return Err(err!(
-                InvalidArg,
-                "this client was created before fork(): create a new client in the child process"
-            ));
+            return Err(forked());
         }
         Ok(())
     }
@@ -246,8 +252,14 @@ impl Drop for Client {
     }
 }
 
+#[cold]
+fn forked() -> Error {
+    err!(InvalidArg, "this client was created before fork(): create a new client in the child process")
+}
+
 /// Counts `fork()`s in this process's history: a child sees a larger number
 /// than its parent had.
+#[inline]
 fn fork_generation() -> u64 {
     static FORKS: AtomicU64 = AtomicU64::new(0);
     static REGISTER: Once = Once::new();

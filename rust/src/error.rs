@@ -268,7 +268,13 @@ type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 /// 127.0.0.1:1: Connection refused (os error 111)". The C library's
 /// `flume_last_error()` gives "NAME: " and [`message()`](Error::message).
 #[derive(Clone)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// What an `Error` holds, boxed: a `Result` of the hot paths is then a
+/// word or two, returned in registers, rather than 48 bytes moved through
+/// the stack at each return; an error is the slow path anyway.
+#[derive(Clone)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     source: Option<Source>,
@@ -277,50 +283,50 @@ pub struct Error {
 impl Error {
     /// An error of `kind` with a detail message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), source: None }
+        Error(Box::new(Inner { kind, message: message.into(), source: None }))
     }
 
     /// The same error, caused by `source` (see [`Error`]).
     pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
-        self.source = Some(Arc::new(source));
+        self.0.source = Some(Arc::new(source));
         self
     }
 
     /// The same error, with the cause of `other` (if it has one).
     pub(crate) fn with_source_of(mut self, other: &Error) -> Error {
-        self.source = other.source.clone();
+        self.0.source = other.0.source.clone();
         self
     }
 
     /// The same error (kind and cause) with another message.
     pub(crate) fn with_message(mut self, message: impl Into<String>) -> Error {
-        self.message = message.into();
+        self.0.message = message.into();
         self
     }
 
     /// The same error (message and cause) with another kind.
     pub(crate) fn with_kind(mut self, kind: ErrorKind) -> Error {
-        self.kind = kind;
+        self.0.kind = kind;
         self
     }
 
     /// The kind, which is the C result code.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The detail message, as the C library gives it after the code's name
     /// (the address of a host that was connected to directly may appear twice
     /// in it; `Display` gives it once).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 /// Equal kinds and messages; the causes are not compared.
 impl PartialEq for Error {
     fn eq(&self, other: &Error) -> bool {
-        self.kind == other.kind && self.message == other.message
+        self.0.kind == other.0.kind && self.0.message == other.0.message
     }
 }
 
@@ -329,8 +335,8 @@ impl Eq for Error {}
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(source) = &self.source {
+        d.field("kind", &self.0.kind).field("message", &self.0.message);
+        if let Some(source) = &self.0.source {
             d.field("source", source);
         }
         d.finish()
@@ -340,13 +346,13 @@ impl fmt::Debug for Error {
 /// The detail without the code's name, each address once.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&without_repeated_addresses(&self.message))
+        f.write_str(&without_repeated_addresses(&self.0.message))
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.0.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

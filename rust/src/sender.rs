@@ -200,7 +200,6 @@ impl Sender {
             .then(|| LargeRecord::new(&self.clock, encoded, size, opaque));
         let mut large_spooled =
             (self.spooled && size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
-        let may_block = config.queue_full == QueueFull::Block && !self.shared.on_sender_thread();
         let mut queue = self.shared.queue.lock();
         let mut deadline = None;
         loop {
@@ -216,6 +215,8 @@ impl Sender {
                 break;
             }
             let deadline = *deadline.get_or_insert_with(|| deadline_in(config.queue_block_timeout));
+            // Asked only when the queue is full: a thread-local read.
+            let may_block = config.queue_full == QueueFull::Block && !self.shared.on_sender_thread();
             if !may_block || Instant::now() >= deadline {
                 return Err(err!(
                     QueueFull,

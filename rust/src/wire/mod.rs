@@ -283,6 +283,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     /// A cursor appending to `vec`, with room for `reserve` bytes.
+    #[inline]
     fn new(vec: &'a mut Vec<u8>, reserve: usize) -> Cursor<'a> {
         vec.reserve(reserve);
         let (ptr, pos, cap) = (vec.as_mut_ptr(), vec.len(), vec.capacity());

@@ -16,7 +16,7 @@ use super::call::{call_size_with, check_utf8, segments_from, ARGS_FIELD};
 use super::AsEvent;
 use super::Protocol;
 use super::{binary::BinaryEncoder, compact::CompactEncoder, Cursor, Encoder, HeaderSink, MessageType, Method};
-use super::{Splice, TType, EVENT_PART_MAX, FRAME_HEADER_LEN};
+use super::{Splice, TType, FRAME_HEADER_LEN};
 use crate::error::{err, Error, Result};
 
 /// Bytes before the events, for the frame length and everything the call
@@ -147,12 +147,14 @@ impl Request {
         let (encoded_size, header_bytes) =
             self.check_one::<P, E>(compact, Method::AppendBatch, event, 0, max_frame_size)?;
         let body = event.body();
-        let mut body_begin = [0; EVENT_PART_MAX];
-        // SAFETY: `body_begin` has the `EVENT_PART_MAX` bytes the encoders write at most.
-        let body_begin_len = unsafe { P::body_begin(body_begin.as_mut_ptr(), body.len()) };
+        // The body field's header and length go after the headers, in the
+        // scratch buffer too: the encoding is then two pieces and a stop byte.
+        let mut cur = Cursor::new(&mut self.scratch, 0);
+        // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
+        cur.write_part(|dst| unsafe { P::body_begin(dst, body.len()) });
+        drop(cur);
         let size = header_bytes + body.len();
-        let encoded =
-            EncodedEvent { head: &self.scratch, body_begin, body_begin_len: body_begin_len as u8, body, size };
+        let encoded = EncodedEvent { head: &self.scratch, body, size };
         debug_assert_eq!(encoded.len(), encoded_size);
         Ok(encoded)
     }
@@ -357,9 +359,8 @@ impl Request {
 /// its body, and the struct's stop.
 #[derive(Debug)]
 pub struct EncodedEvent<'a> {
+    /// Its headers field and its body field's header and length prefix.
     head: &'a [u8],
-    body_begin: [u8; EVENT_PART_MAX],
-    body_begin_len: u8,
     body: &'a [u8],
     /// Its header strings' and body's bytes.
     size: usize,
@@ -369,7 +370,7 @@ impl EncodedEvent<'_> {
     /// Its bytes (`wire::event_size`).
     #[allow(clippy::len_without_is_empty)] // never empty
     pub fn len(&self) -> usize {
-        self.head.len() + self.body_begin_len as usize + self.body.len() + 1
+        self.head.len() + self.body.len() + 1
     }
 
     /// The bytes of its header strings and body (what `queue.max-bytes` counts).
@@ -378,14 +379,18 @@ impl EncodedEvent<'_> {
     }
 
     /// Writes it into `out`, which is `len()` bytes long.
+    #[inline]
     pub fn write_to(&self, out: &mut [u8]) {
-        let (head, rest) = out.split_at_mut(self.head.len());
-        head.copy_from_slice(self.head);
-        let (body_begin, rest) = rest.split_at_mut(self.body_begin_len as usize);
-        body_begin.copy_from_slice(&self.body_begin[..self.body_begin_len as usize]);
-        let (body, stop) = rest.split_at_mut(self.body.len());
-        body.copy_from_slice(self.body);
-        stop.copy_from_slice(&[0]); // the struct's stop (the same byte in both protocols)
+        assert_eq!(out.len(), self.len(), "an encoding's length");
+        // SAFETY: `out` holds the head, the body and the stop byte, in that
+        // order; neither source overlaps it (`out` is borrowed mutably).
+        unsafe {
+            let dst = out.as_mut_ptr();
+            std::ptr::copy_nonoverlapping(self.head.as_ptr(), dst, self.head.len());
+            let dst = dst.add(self.head.len());
+            std::ptr::copy_nonoverlapping(self.body.as_ptr(), dst, self.body.len());
+            dst.add(self.body.len()).write(0); // the struct's stop (the same byte in both protocols)
+        }
     }
 }
 
