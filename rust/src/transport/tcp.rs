@@ -3,6 +3,7 @@
 //! vectored `sendmsg` that never raises SIGPIPE and a `poll` until a deadline.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
@@ -17,13 +18,15 @@ pub(super) const MAX_IOVECS: usize = 128;
 
 /// One nonblocking `sendmsg` of `segments` with `MSG_NOSIGNAL`.
 pub(super) fn send_vectored(fd: RawFd, segments: &[&[u8]]) -> io::Result<usize> {
-    let mut iovecs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_IOVECS];
+    // Only the iovecs used are written (not 2 KiB zeroed each call); the
+    // kernel reads `msg_iovlen` of them.
+    let mut iovecs = [MaybeUninit::<libc::iovec>::uninit(); MAX_IOVECS];
     for (iovec, segment) in iovecs.iter_mut().zip(segments) {
-        *iovec = libc::iovec { iov_base: segment.as_ptr() as *mut libc::c_void, iov_len: segment.len() };
+        iovec.write(libc::iovec { iov_base: segment.as_ptr() as *mut libc::c_void, iov_len: segment.len() });
     }
     // SAFETY: zeroed is a valid msghdr (no address, no control data).
     let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
-    message.msg_iov = iovecs.as_mut_ptr();
+    message.msg_iov = iovecs.as_mut_ptr().cast();
     message.msg_iovlen = segments.len().min(MAX_IOVECS) as _;
     // SAFETY: the iovecs point into live slices, which the kernel only reads.
     let n = unsafe { libc::sendmsg(fd, &message, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };

@@ -202,6 +202,7 @@ pub(super) struct CompactDecoder<'a> {
 
 impl<'a> CompactDecoder<'a> {
     /// A varint of at most `max_bytes` bytes (5 for 32 bits, 10 for 64).
+    #[inline]
     fn varint(&mut self, max_bytes: usize) -> Result<u64> {
         let mut value = 0u64;
         for i in 0..max_bytes {

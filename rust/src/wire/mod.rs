@@ -25,7 +25,7 @@ pub use reply::{decode_reply, decode_reply_to_call, encode_reply, Status};
 pub use request::{CallLimits, EncodedEvent, Request};
 pub use sink::HeaderSink;
 
-use crate::error::{err, Result};
+use crate::error::{err, Error, Result};
 
 /// The client sends bodies this large from the caller's memory, by a vectored
 /// write, instead of copying them into the request (`encode_call_spliced`):
@@ -215,20 +215,23 @@ impl<'a> Reader<'a> {
         self.bytes.len() - self.pos
     }
 
+    #[inline]
     fn take(&mut self, len: usize) -> Result<&'a [u8]> {
         if len > self.remaining() {
-            return Err(err!(
-                Protocol,
-                "frame truncated: {len} bytes needed at offset {}, {} left",
-                self.pos,
-                self.remaining()
-            ));
+            return Err(self.truncated(len));
         }
         let slice = &self.bytes[self.pos..self.pos + len];
         self.pos += len;
         Ok(slice)
     }
 
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, len: usize) -> Error {
+        err!(Protocol, "frame truncated: {len} bytes needed at offset {}, {} left", self.pos, self.remaining())
+    }
+
+    #[inline]
     fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])
     }
