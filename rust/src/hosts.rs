@@ -4,7 +4,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::address::HostPort;
@@ -22,6 +22,10 @@ pub(crate) struct Host {
     pub(crate) pool: Pool,
     pub(crate) stats: HostStats,
     health: Mutex<Health>,
+    /// No failure since the last success (`health` is its default): then a
+    /// call needs neither `health`'s lock nor the time to know the host is up.
+    /// Written under that lock.
+    healthy: AtomicBool,
 }
 
 #[derive(Default)]
@@ -36,8 +40,24 @@ impl Host {
         self.health().backoff_until.filter(|&until| until > now)
     }
 
+    /// Whether it is not skipped at `now`.
+    fn is_up(&self, now: &LazyNow) -> bool {
+        self.healthy.load(Ordering::Acquire) || self.backoff_until(now.get()).is_none()
+    }
+
     fn health(&self) -> MutexGuard<'_, Health> {
         self.health.lock()
+    }
+}
+
+/// The time, read once and only if needed: with every host healthy, a call
+/// reads no clock to choose its hosts.
+#[derive(Default)]
+struct LazyNow(std::cell::OnceCell<Instant>);
+
+impl LazyNow {
+    fn get(&self) -> Instant {
+        *self.0.get_or_init(Instant::now)
     }
 }
 
@@ -77,6 +97,7 @@ impl HostSet {
                 pool: Pool::new(config.max_connections),
                 stats: HostStats::default(),
                 health: Mutex::default(),
+                healthy: AtomicBool::new(true),
             })
             .collect();
         HostSet {
@@ -122,29 +143,34 @@ impl HostSet {
     /// selectors). If every host is backing off, the one whose backoff ends
     /// first, so a call is never refused untried.
     pub(crate) fn candidates(&self) -> impl Iterator<Item = &Host> {
-        let now = Instant::now();
+        let now = LazyNow::default();
         let n = self.hosts.len();
-        let is_up = move |h: &&Host| h.backoff_until(now).is_none();
-        let up = self.hosts.iter().filter(is_up).count();
-        let fallback = if up == 0 { self.hosts.iter().min_by_key(|h| h.backoff_until(now)) } else { None };
+        let up = self.hosts.iter().filter(|h| h.is_up(&now)).count();
+        let fallback = if up == 0 { self.hosts.iter().min_by_key(|h| h.backoff_until(now.get())) } else { None };
         let k = match self.order {
             Order::Failover => 0,
             Order::RoundRobin => self.next_start.fetch_add(1, Ordering::Relaxed),
-            Order::Random => RandomState::new().hash_one(now) as usize,
+            Order::Random => RandomState::new().hash_one(now.get()) as usize,
         } % up.max(1);
+        let is_up = move |h: &&Host| h.is_up(&now);
         // The index of the k-th host that is up.
         let start = self.hosts.iter().enumerate().filter(|(_, h)| is_up(h)).nth(k).map_or(0, |(i, _)| i);
         (0..n).map(move |i| &self.hosts[(start + i) % n]).filter(is_up).chain(fallback).take(self.max_attempts)
     }
 
     pub(crate) fn succeeded(&self, host: &Host) {
-        *host.health() = Health::default();
+        if !host.healthy.load(Ordering::Acquire) {
+            let mut health = host.health();
+            *health = Health::default();
+            host.healthy.store(true, Ordering::Release);
+        }
     }
 
     /// Flume's rule: a failed host is skipped until now + min(maxBackoff,
     /// 1 s * 2^consecutive failures), the count capped at 16.
     pub(crate) fn failed(&self, host: &Host) {
         let mut health = host.health();
+        host.healthy.store(false, Ordering::Release);
         health.consecutive_failures = (health.consecutive_failures + 1).min(MAX_COUNTED_FAILURES);
         if let Some(max_backoff) = self.max_backoff {
             let backoff = Duration::from_millis(1000u64 << health.consecutive_failures).min(max_backoff);
