@@ -64,7 +64,50 @@ pub fn decode_reply_to_call(
     method: Method,
     events: usize,
 ) -> Result<()> {
+    if is_ok_reply(protocol, payload, seqid, method) {
+        return Ok(());
+    }
     with_decoder!(protocol, payload, |d| decode_reply_with(&mut d, seqid, method, Some(events)))
+}
+
+/// Whether `payload` is, byte for byte, the `OK` reply to the call `seqid`
+/// of `method` as Thrift's servers write it (`encode_reply`): the answer to
+/// nearly every call, recognised by one comparison instead of a decoding.
+/// Any other payload (another status, an exception, another but legal
+/// encoding) goes to the decoder.
+#[inline]
+fn is_ok_reply(protocol: Protocol, payload: &[u8], seqid: i32, method: Method) -> bool {
+    // At most 2 + 5 + 1 + 11 + 4 (compact) or 4 + 4 + 11 + 4 + 3 + 4 + 1 (binary) bytes.
+    let mut expected = [0u8; 32];
+    let name = method.name().as_bytes();
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        expected[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    match protocol {
+        Protocol::Compact => {
+            put(&[0x82, ((MessageType::Reply as u8) << 5) | 1]);
+            let mut v = seqid as u32;
+            while v >= 0x80 {
+                put(&[(v as u8) | 0x80]);
+                v >>= 7;
+            }
+            put(&[v as u8, name.len() as u8]);
+            put(name);
+            // Field 0 (a long-form header: no delta from 0), an i32, zigzag 0; the stop.
+            put(&[0x05, 0x00, 0x00, 0x00]);
+        }
+        Protocol::Binary => {
+            put(&(0x8001_0000u32 | MessageType::Reply as u32).to_be_bytes());
+            put(&(name.len() as u32).to_be_bytes());
+            put(name);
+            put(&seqid.to_be_bytes());
+            // Field 0, an i32 (type 8), value 0; the stop.
+            put(&[0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00]);
+        }
+    }
+    payload == &expected[..at]
 }
 
 /// The error of a `FAILED` answer to a call of `events` events (if known).
@@ -162,5 +205,53 @@ fn exception_type_name(kind: i32) -> &'static str {
         9 => "INVALID_PROTOCOL",
         10 => "UNSUPPORTED_CLIENT_TYPE",
         _ => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(protocol: Protocol, seqid: i32, method: Method, status: Status) -> Vec<u8> {
+        let mut frame = Vec::new();
+        encode_reply(protocol, &mut frame, seqid, method, status);
+        frame.split_off(super::super::FRAME_HEADER_LEN)
+    }
+
+    #[test]
+    fn the_ok_fast_path_recognises_the_ok_replies_of_thrifts_own_library() {
+        // Apache Thrift 0.17's Python library's (tests/data/wire-vectors.txt), payloads.
+        let compact = [0x82, 0x41, 0x01, 0x06, b'a', b'p', b'p', b'e', b'n', b'd', 0x05, 0, 0, 0];
+        assert!(is_ok_reply(Protocol::Compact, &compact, 1, Method::Append));
+        let mut binary = vec![0x80, 0x01, 0x00, 0x02, 0, 0, 0, 6];
+        binary.extend_from_slice(b"append");
+        binary.extend_from_slice(&[0, 0, 0, 1, 0x08, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(is_ok_reply(Protocol::Binary, &binary, 1, Method::Append));
+    }
+
+    #[test]
+    fn the_ok_fast_path_recognises_exactly_the_ok_reply_to_the_call() {
+        let seqids = [0, 1, 127, 128, 300, 1 << 21, (1 << 28) + 5, i32::MAX, -1, i32::MIN];
+        for protocol in [Protocol::Compact, Protocol::Binary] {
+            for method in [Method::Append, Method::AppendBatch] {
+                for seqid in seqids {
+                    let ok = payload(protocol, seqid, method, Status::Ok);
+                    assert!(is_ok_reply(protocol, &ok, seqid, method), "{protocol:?} {method:?} {seqid}");
+                    assert!(!is_ok_reply(protocol, &ok, seqid.wrapping_add(1), method), "another seqid");
+                    let other = if method == Method::Append { Method::AppendBatch } else { Method::Append };
+                    assert!(!is_ok_reply(protocol, &ok, seqid, other), "another method");
+                    assert!(!is_ok_reply(protocol, &ok[..ok.len() - 1], seqid, method), "cut short");
+                    let mut longer = ok.clone();
+                    longer.push(0);
+                    assert!(!is_ok_reply(protocol, &longer, seqid, method), "a byte more");
+                    for status in [Status::Failed, Status::Error, Status::Unknown] {
+                        let reply = payload(protocol, seqid, method, status);
+                        assert!(!is_ok_reply(protocol, &reply, seqid, method), "{status:?}");
+                        // Not OK: the decoder says what it is.
+                        assert!(decode_reply_to_call(protocol, &reply, seqid, method, 2).is_err(), "{status:?}");
+                    }
+                }
+            }
+        }
     }
 }
