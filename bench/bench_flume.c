@@ -18,7 +18,10 @@
  *
  * SERVER is a label for the output. Prints one JSON line (bench_common.h).
  * With BENCH_IN_FLIGHT set, send mode sets queue.max-in-flight to it (calls
- * pipelined on one connection).
+ * pipelined on one connection). With BENCH_BORROWED=1, send mode uses
+ * flume_client_send_borrowed() (bodies of 1 KiB or more not copied: the
+ * bodies stay unchanged for the whole run), with a delivery callback that
+ * does nothing, which it needs.
  *
  * With BENCH_TLS_CA set (a PEM CA file), the library's client connects with TLS
  * (ssl=true, truststore=$BENCH_TLS_CA): the TLS column, against nullsink --tls.
@@ -44,10 +47,17 @@ struct flume_ctx {
   size_t count;
 };
 
+static int borrowed;
+
+static void ignore_report(void *opaque, flume_result result, const char *message, void *user) {
+  (void)opaque, (void)result, (void)message, (void)user;
+}
+
 static int flume_send_call(void *p) {
   struct flume_ctx *c = (struct flume_ctx *)p;
   for (size_t i = 0; i < c->count; i++) {
-    flume_result r = flume_client_send(c->client, &c->events[i], NULL);
+    flume_result r = borrowed ? flume_client_send_borrowed(c->client, &c->events[i], NULL)
+                              : flume_client_send(c->client, &c->events[i], NULL);
     if (r != FLUME_OK) {
       fprintf(stderr, "bench_flume: send: %s: %s\n", flume_result_str(r), flume_last_error());
       return 1;
@@ -89,6 +99,12 @@ static int run_flume(const char *port, struct bench_run *run, int asynchronous) 
   }
   const char *in_flight = getenv("BENCH_IN_FLIGHT");
   if (asynchronous && in_flight && *in_flight && flume_config_set(conf, "queue.max-in-flight", in_flight) != FLUME_OK) {
+    fprintf(stderr, "bench_flume: config: %s\n", flume_last_error());
+    return 1;
+  }
+  const char *borrow = getenv("BENCH_BORROWED");
+  borrowed = asynchronous && borrow && strcmp(borrow, "1") == 0;
+  if (borrowed && flume_config_set_delivery_cb(conf, ignore_report, NULL) != FLUME_OK) {
     fprintf(stderr, "bench_flume: config: %s\n", flume_last_error());
     return 1;
   }

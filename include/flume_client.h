@@ -584,6 +584,35 @@ flume_result flume_client_send(struct flume_client *client,
                                void *opaque);
 
 /**
+ * flume_client_send() without copying a large body: a body of 1024 bytes or
+ * more stays in the caller's memory, and the sender thread's calls send it
+ * from there (as flume_client_append_batch() sends such bodies), so its bytes
+ * are copied once, by the kernel, instead of twice. The headers are copied as
+ * by flume_client_send(); so is a smaller body (a piece of its own would cost
+ * more than the copy), and so is every body when the client has a spool
+ * (queue.spool.dir), which keeps its own copy. Everything else is as
+ * flume_client_send(): the checks, the queue, the order, the reports.
+ *
+ * The caller's promise: after FLUME_OK, the body stays valid and unchanged
+ * until the event's delivery callback has been called; the callback may free
+ * it (with `opaque` pointing to it, for example). After any other result
+ * nothing was queued and the body is the caller's again at once.
+ *
+ * Returns the codes of flume_client_send(); FLUME_ERR_INVALID_ARG also when
+ * the config had no delivery callback (nothing would say when the body is
+ * free again).
+ *
+ * Threads: any number of threads at once on one client.
+ * Blocks: as flume_client_send().
+ * Ownership: the headers are copied before it returns; the body is borrowed
+ * until the event's delivery callback has been called; `opaque` is never
+ * dereferenced, only handed to the delivery callback.
+ */
+flume_result flume_client_send_borrowed(struct flume_client *client,
+                                        const struct flume_event *event,
+                                        void *opaque);
+
+/**
  * Waits until every event that flume_client_send() accepted before this call
  * has had its delivery report (its callback has returned), or `timeout_ms`
  * passes. Thread-safe. Blocks at most `timeout_ms`.

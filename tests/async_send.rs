@@ -786,3 +786,61 @@ fn drop_while_connecting_to_a_blackholed_agent_waits_at_most_the_rest_of_that_co
     let kinds = kinds(&reports, 20);
     assert!(kinds.iter().all(|k| *k == Some(ErrorKind::Closed)), "never sent: {kinds:?}");
 }
+
+#[test]
+fn send_borrowed_sends_a_large_body_from_the_callers_memory_and_copies_a_small_one() {
+    let source = FakeSource::builder(Protocol::Compact).max_frame(FLUME_MAX_FRAME_SIZE).record(Record::Calls).start();
+    let reports = Reports::new(100);
+    // Nothing goes before the batch is full: the bodies are changed meanwhile.
+    let settings = [("batch-size", "100"), ("linger-ms", "60000")];
+    let client = Client::new(&source.addr(), &config(&settings, &reports)).unwrap();
+    let mut bodies: Vec<Vec<u8>> =
+        (0..100).map(|id| vec![b'a' + (id % 26) as u8; if id % 2 == 0 { 4096 } else { 100 }]).collect();
+    for (id, body) in bodies.iter().take(99).enumerate() {
+        // SAFETY: the bodies outlive the client (dropped first, below), and each
+        // is changed only before the batch is sent (the change is what is tested).
+        unsafe { client.send_borrowed(&EventView::new(&[], body), id) }.unwrap();
+    }
+    for body in &mut bodies[..99] {
+        body[0] = b'#';
+    }
+    unsafe { client.send_borrowed(&EventView::new(&[], &bodies[99]), 99) }.unwrap();
+    client.flush(Duration::from_secs(30)).unwrap();
+    drop(client);
+    assert_eq!(reports.count(1), 100, "every event reported OK");
+    let received = source.bodies();
+    assert_eq!(received.len(), 100);
+    for (id, body) in received.iter().enumerate() {
+        let large = id % 2 == 0;
+        // A large body is read where it is (the change shows); a small one was copied by send.
+        let first = if large && id < 99 { b'#' } else { b'a' + (id % 26) as u8 };
+        assert_eq!(body[0], first, "event {id}");
+        assert_eq!(body.len(), if large { 4096 } else { 100 }, "event {id}");
+        assert!(body[1..].iter().all(|&b| b == b'a' + (id % 26) as u8), "event {id}");
+    }
+}
+
+#[test]
+fn send_borrowed_needs_a_delivery_callback_and_copies_into_a_spool() {
+    let source = FakeSource::builder(Protocol::Compact).max_frame(FLUME_MAX_FRAME_SIZE).record(Record::Calls).start();
+    let body = vec![b'x'; 2048];
+    let client = Client::new(&source.addr(), &Config::default()).unwrap();
+    let e = unsafe { client.send_borrowed(&EventView::new(&[], &body), 0) }.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArg);
+    assert!(e.message().contains("delivery callback"), "{e}");
+    drop(client);
+
+    let spool = std::env::temp_dir().join(format!("flume-borrowed-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let reports = Reports::new(1);
+    let settings = [("queue.spool.dir", spool.to_str().unwrap()), ("linger-ms", "60000"), ("batch-size", "10")];
+    let client = Client::new(&source.addr(), &config(&settings, &reports)).unwrap();
+    let mut body = vec![b'y'; 2048];
+    unsafe { client.send_borrowed(&EventView::new(&[], &body), 0) }.unwrap();
+    body[0] = b'#'; // the spool has its own copy
+    client.flush(Duration::from_secs(30)).unwrap();
+    drop(client);
+    assert_eq!(reports.count(1), 1);
+    assert_eq!(source.bodies(), vec![vec![b'y'; 2048]]);
+    let _ = std::fs::remove_dir_all(&spool);
+}

@@ -103,7 +103,33 @@ impl Client {
     pub fn send<E: AsEvent>(&self, event: &E, opaque: usize) -> Result<()> {
         self.check_process()?;
         // Checked (as `append` checks) by being encoded, and queued encoded.
-        self.core.encode_event(event, |encoded| self.sender()?.send(self.core.config(), event, encoded, opaque))
+        self.core.encode_event(event, |encoded| self.sender()?.send(self.core.config(), event, encoded, false, opaque))
+    }
+
+    /// [`send`](Client::send), but a body of 1 KiB or more (`wire::SPLICED_BODY_MIN`)
+    /// is not copied: the calls send it from the caller's memory, as
+    /// `append_batch` sends such bodies, so that it is copied once (by the
+    /// kernel) instead of twice. The headers are copied as by `send`; a
+    /// smaller body is copied too (a segment of its own would cost more than
+    /// the copy), and so is every body with a spool (`queue.spool.dir`),
+    /// which keeps its own copy. Needs a delivery callback (`InvalidArg`
+    /// without one: nothing would say when the body is free again).
+    ///
+    /// A failed `send_borrowed` keeps nothing: the body is the caller's again
+    /// at once.
+    ///
+    /// # Safety
+    /// Once it returned `Ok`, the event's body must stay valid and unchanged
+    /// until its delivery callback has been called (the callback may free it).
+    pub unsafe fn send_borrowed<E: AsEvent>(&self, event: &E, opaque: usize) -> Result<()> {
+        self.check_process()?;
+        if self.core.config().delivery_callback.is_none() {
+            return Err(err!(
+                InvalidArg,
+                "send_borrowed needs a delivery callback: it says when the body may be freed"
+            ));
+        }
+        self.core.encode_event(event, |encoded| self.sender()?.send(self.core.config(), event, encoded, true, opaque))
     }
 
     /// Waits until every event sent before the call has its report, at most

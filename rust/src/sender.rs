@@ -36,14 +36,14 @@ use crate::event::AsEvent;
 use crate::report::DeliveryReport;
 use crate::spool::Spool;
 use crate::sync::{deadline_after, deadline_in, Condvar, Mutex};
-use crate::wire::{batch_call_size, EncodedEvent, Method};
+use crate::wire::{batch_call_size, EncodedEvent, Method, SPLICED_BODY_MIN};
 
 /// The memory queue's storage: records packed into large chunks.
 mod event_queue;
 /// The seam to the durable queue (`queue.spool.dir`): what the sender does differently with a spool.
 mod spooled;
 
-use event_queue::{runs_of, EventQueue, LargeRecord, Payload, QueueClock, Record, Run};
+use event_queue::{runs_of, Body, EventQueue, LargeRecord, Payload, QueueClock, Record, Run};
 
 /// An event copied out of the caller's memory in one allocation: the number
 /// of headers, each header string's end offset (u32), then the header keys
@@ -192,11 +192,19 @@ impl Sender {
         config: &Config,
         event: &E,
         encoded: &EncodedEvent,
+        borrow: bool,
         opaque: usize,
     ) -> Result<()> {
         let size = encoded.size();
+        // A borrowed body stays where it is, but for the spool's copy of the event.
+        let body = if borrow && !self.spooled && encoded.body().len() >= SPLICED_BODY_MIN {
+            Body::Borrowed
+        } else {
+            Body::Copied
+        };
         // Large events are copied before the lock is taken, so that no copy holds it long.
-        let mut large = (!self.spooled && event_queue::record_len(encoded.len()) > event_queue::LARGE_RECORD)
+        let chunk_len = event_queue::chunk_len(encoded, body);
+        let mut large = (!self.spooled && event_queue::record_len(chunk_len) > event_queue::LARGE_RECORD)
             .then(|| LargeRecord::new(&self.clock, encoded, size, opaque));
         let mut large_spooled =
             (self.spooled && size > RECYCLED_SIZE).then(|| QueuedEvent::copy(Vec::new(), event, size, opaque));
@@ -243,7 +251,7 @@ impl Sender {
         if queue.spool.is_none() {
             match large.take() {
                 Some(large) => queue.events.push_large(large),
-                None => queue.events.push_event(encoded, size, opaque),
+                None => queue.events.push_event(encoded, body, size, opaque),
             }
         } else {
             let queued = match large_spooled.take() {
@@ -257,7 +265,7 @@ impl Sender {
                 self.shared.wake.notify_one();
                 return Ok(()); // on disk only, behind events not yet in memory
             };
-            queue.events.push_event(encoded, size, opaque);
+            queue.events.push_event(encoded, Body::Copied, size, opaque);
             if queue.spare.len() < 2 * config.batch_size && queued.bytes.capacity() <= RECYCLED_SIZE {
                 queue.spare.push(queued.bytes);
             }

@@ -48,12 +48,38 @@ pub(super) const LARGE_RECORD: usize = CHUNK / 8;
 /// faulting it in again. Kept chunks are chunks the queue used: its memory
 /// never exceeds what it took at its fullest, and is at most twice what it holds.
 const FREE_CHUNKS: usize = 16;
-/// opaque u64, queue time u64 (`QueueClock`), encoding length u32, event bytes u32.
+/// opaque u64, queue time u64 (`QueueClock`), encoding length u32 (its top
+/// bit `BORROWED`), event bytes u32.
 const RECORD_HEADER: usize = 24;
 
 /// The bytes of a chunk that a record of an encoding of `encoded_len` bytes takes.
 pub(super) fn record_len(encoded_len: usize) -> usize {
     RECORD_HEADER + encoded_len
+}
+
+/// Where an event's body is queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Body {
+    /// Copied into the chunk with the rest of the encoding.
+    Copied,
+    /// Left in the caller's memory (`Client::send_borrowed`): the chunk holds
+    /// the encoding's head, the body's address and length (`LOCATOR` bytes),
+    /// then the stop byte; calls send the body from where it is.
+    Borrowed,
+}
+
+/// The bytes that locate a borrowed body in its record: address and length, u64 each.
+const LOCATOR: usize = 16;
+
+/// Set in a record header's encoding length for a borrowed body.
+const BORROWED: u32 = 1 << 31;
+
+/// The bytes `encoded` takes in a chunk with its body queued as `body` says.
+pub(super) fn chunk_len(encoded: &EncodedEvent, body: Body) -> usize {
+    match body {
+        Body::Copied => encoded.len(),
+        Body::Borrowed => encoded.head().len() + LOCATOR + 1,
+    }
 }
 
 /// The payload of `event` (whose header strings and body are `size` bytes),
@@ -256,8 +282,9 @@ impl Chunk {
     }
 
     /// Writes one record, for which the chunk has room (`free`).
-    fn write(&mut self, head: RecordHead, encoded: &EncodedEvent) {
+    fn write(&mut self, head: RecordHead, encoded: &EncodedEvent, body: Body) {
         let RecordHead { encoded_len, size, opaque, queued_ns } = head;
+        debug_assert_eq!(encoded_len, chunk_len(encoded, body));
         debug_assert!(record_len(encoded_len) <= self.free());
         let header_at = self.header_at(self.records);
         // SAFETY: the encoding's bytes from `used` and the header's at
@@ -272,9 +299,20 @@ impl Chunk {
         };
         header[..8].copy_from_slice(&(opaque as u64).to_le_bytes());
         header[8..16].copy_from_slice(&queued_ns.to_le_bytes());
-        header[16..20].copy_from_slice(&(encoded_len as u32).to_le_bytes());
+        let flag = if body == Body::Borrowed { BORROWED } else { 0 };
+        header[16..20].copy_from_slice(&(encoded_len as u32 | flag).to_le_bytes());
         header[20..24].copy_from_slice(&(size as u32).to_le_bytes());
-        encoded.write_to(encoding);
+        match body {
+            Body::Copied => encoded.write_to(encoding),
+            Body::Borrowed => {
+                let (head, rest) = encoding.split_at_mut(encoded.head().len());
+                head.copy_from_slice(encoded.head());
+                let body = encoded.body();
+                rest[..8].copy_from_slice(&(body.as_ptr() as u64).to_le_bytes());
+                rest[8..LOCATOR].copy_from_slice(&(body.len() as u64).to_le_bytes());
+                rest[LOCATOR] = 0; // the struct's stop
+            }
+        }
         self.used += encoded_len;
         self.records += 1;
     }
@@ -310,9 +348,12 @@ struct RecordHead {
 pub(super) struct Record {
     /// The encoding's first byte.
     encoded: NonNull<u8>,
+    /// The bytes of the encoding in the chunk.
     encoded_len: u32,
     size: u32,
     opaque: usize,
+    /// A borrowed body (`Body::Borrowed`): its address and length.
+    borrowed: Option<(NonNull<u8>, usize)>,
 }
 
 impl Record {
@@ -325,8 +366,15 @@ impl Record {
         let header = std::slice::from_raw_parts(header, RECORD_HEADER);
         let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
         let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
-        let record = Record { encoded, encoded_len: u32_at(16), size: u32_at(20), opaque: u64_at(0) as usize };
-        (record, u64_at(8))
+        let (len, size, opaque) = (u32_at(16), u32_at(20), u64_at(0) as usize);
+        let encoded_len = len & !BORROWED;
+        let borrowed = (len & BORROWED != 0).then(|| {
+            let locator = std::slice::from_raw_parts(encoded.as_ptr().add(encoded_len as usize - LOCATOR - 1), LOCATOR);
+            let at = |i: usize| u64::from_le_bytes(locator[i..i + 8].try_into().expect("8 bytes")) as usize;
+            // The caller's body, non-empty (`Body::Borrowed` is for large ones).
+            (NonNull::new_unchecked(at(0) as *mut u8), at(8))
+        });
+        (Record { encoded, encoded_len, size, opaque, borrowed }, u64_at(8))
     }
 
     pub(super) fn opaque(&self) -> usize {
@@ -335,7 +383,10 @@ impl Record {
 
     /// The event's encoded size (`wire::event_size`).
     pub(super) fn wire_size(&self) -> usize {
-        self.encoded_len as usize
+        match self.borrowed {
+            None => self.encoded_len as usize,
+            Some((_, body_len)) => self.encoded_len as usize - LOCATOR + body_len,
+        }
     }
 
     /// The event's header and body bytes (counted against `queue.max-bytes`).
@@ -346,9 +397,10 @@ impl Record {
     /// The event encoded, as an element of an `appendBatch` call's list
     /// (calls take it by `runs_of`).
     #[cfg(test)]
-    fn encoded(&self) -> &[u8] {
-        // SAFETY: the encoding is in its chunk, which lives until the record is released.
-        unsafe { std::slice::from_raw_parts(self.encoded.as_ptr(), self.encoded_len as usize) }
+    fn encoded(&self) -> Vec<u8> {
+        let mut runs = Vec::new();
+        runs_of(std::iter::once(self), &mut runs);
+        runs.iter().flat_map(|run| run.bytes().to_vec()).collect()
     }
 }
 
@@ -368,16 +420,33 @@ impl Run {
 
 /// Appends to `runs` the encodings of `records` (taken in queue order), as
 /// few runs as their chunks allow: one per chunk.
+/// A borrowed body is a run of its own, between its record's head and stop byte.
 pub(super) fn runs_of<'r>(records: impl Iterator<Item = &'r Record>, runs: &mut Vec<Run>) {
     for record in records {
         let len = record.encoded_len as usize;
-        match runs.last_mut() {
-            // An encoding that starts where the run ends is in the run's
-            // chunk: a chunk ends with its record headers, so no other
-            // allocation starts where an encoding ends.
-            Some(run) if run.start.as_ptr().wrapping_add(run.len) == record.encoded.as_ptr() => run.len += len,
-            _ => runs.push(Run { start: record.encoded, len }),
-        }
+        let Some((body, body_len)) = record.borrowed else {
+            extend_runs(runs, record.encoded, len);
+            continue;
+        };
+        let head_len = len - LOCATOR - 1;
+        extend_runs(runs, record.encoded, head_len);
+        runs.push(Run { start: body, len: body_len });
+        // SAFETY: the stop byte, the encoding's last, after the locator.
+        let stop = unsafe { NonNull::new_unchecked(record.encoded.as_ptr().add(len - 1)) };
+        // Pushed, not merged: the records after it continue this run.
+        runs.push(Run { start: stop, len: 1 });
+    }
+}
+
+/// Adds `len` bytes of encoding at `start` to the last run, or as a new one.
+fn extend_runs(runs: &mut Vec<Run>, start: NonNull<u8>, len: usize) {
+    match runs.last_mut() {
+        // An encoding that starts where the run ends is in the run's
+        // chunk: a chunk ends with its record headers, so no other
+        // allocation starts where an encoding ends (and a borrowed body,
+        // which might, is never the last run when a record is added).
+        Some(run) if run.start.as_ptr().wrapping_add(run.len) == start.as_ptr() => run.len += len,
+        _ => runs.push(Run { start, len }),
     }
 }
 
@@ -442,15 +511,15 @@ impl EventQueue {
     }
 
     /// Queues an event encoded by `send` (`Request::encode_event`), of
-    /// `size` header and body bytes, copied now.
-    pub(super) fn push_event(&mut self, encoded: &EncodedEvent, size: usize, opaque: usize) {
+    /// `size` header and body bytes, copied now but for a borrowed body.
+    pub(super) fn push_event(&mut self, encoded: &EncodedEvent, body: Body, size: usize, opaque: usize) {
         let queued_ns = self.clock.now_ns();
-        self.push_encoded(encoded, size, opaque, queued_ns);
+        self.push_encoded(encoded, body, size, opaque, queued_ns);
     }
 
-    fn push_encoded(&mut self, encoded: &EncodedEvent, size: usize, opaque: usize, queued_ns: u64) {
-        let head = RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns };
-        self.tail_for(record_len(head.encoded_len)).write(head, encoded);
+    fn push_encoded(&mut self, encoded: &EncodedEvent, body: Body, size: usize, opaque: usize, queued_ns: u64) {
+        let head = RecordHead { encoded_len: chunk_len(encoded, body), size, opaque, queued_ns };
+        self.tail_for(record_len(head.encoded_len)).write(head, encoded, body);
         self.len += 1;
     }
 
@@ -468,7 +537,7 @@ impl EventQueue {
         let mut scratch = std::mem::take(&mut self.scratch);
         let encoded = scratch.encode_event(self.protocol, &payload, usize::MAX);
         let encoded = encoded.expect("an event from the spool was checked when it was read or sent");
-        self.push_encoded(&encoded, payload.size(), opaque, self.clock.ns_of(queued_at));
+        self.push_encoded(&encoded, Body::Copied, payload.size(), opaque, self.clock.ns_of(queued_at));
         self.scratch = scratch;
     }
 
@@ -572,7 +641,7 @@ impl LargeRecord {
     pub(super) fn new(clock: &QueueClock, encoded: &EncodedEvent, size: usize, opaque: usize) -> LargeRecord {
         let mut chunk = Chunk::new(record_len(encoded.len()));
         let queued_ns = clock.now_ns();
-        chunk.write(RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns }, encoded);
+        chunk.write(RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns }, encoded, Body::Copied);
         LargeRecord { chunk }
     }
 }
@@ -630,7 +699,7 @@ mod tests {
         let encoded = request.encode_event(Protocol::Compact, &event, usize::MAX).unwrap();
         for _ in 0..1000 {
             let before = Instant::now();
-            queue.push_event(&encoded, 1, 0);
+            queue.push_event(&encoded, Body::Copied, 1, 0);
             let after = Instant::now();
             assert!(queue.front_queued_at().unwrap() <= after, "linger starts no later than the send");
             let (_, timeout_from) = queue.take().unwrap();
@@ -645,6 +714,8 @@ mod tests {
         let mut queue = EventQueue::new(clock, Protocol::Compact);
         let mut request = Request::default();
         let mut taken = VecDeque::new();
+        // The borrowed bodies, alive until their records are released.
+        let mut lent: std::collections::HashMap<usize, Vec<u8>> = Default::default();
         let (mut next_in, mut next_out) = (0usize, 0usize);
         for round in 0..50 {
             for _ in 0..(round * 37) % 200 + 1 {
@@ -660,8 +731,11 @@ mod tests {
                     let mut payload = vec![0; payload_len(&event, size)];
                     write_payload(&mut payload, &event);
                     queue.push_payload(&payload, next_in, Instant::now());
+                } else if next_in % 3 == 0 && body.len() >= crate::wire::SPLICED_BODY_MIN {
+                    queue.push_event(&encoded, Body::Borrowed, size, next_in);
+                    lent.insert(next_in, body); // moved: its bytes stay where they are
                 } else {
-                    queue.push_event(&encoded, size, next_in);
+                    queue.push_event(&encoded, Body::Copied, size, next_in);
                 }
                 next_in += 1;
             }
@@ -679,6 +753,7 @@ mod tests {
                     assert_eq!(record.opaque(), next_out);
                     next_out += 1;
                     queue.release(1);
+                    lent.remove(&record.opaque());
                 }
             }
         }
@@ -696,7 +771,7 @@ mod tests {
             let headers: [(&[u8], &[u8]); 1] = [(b"n", n_text.as_bytes())];
             let event = EventView::new(&headers, &body);
             let encoded = request.encode_event(Protocol::Compact, &event, usize::MAX).unwrap();
-            queue.push_event(&encoded, body_len, n);
+            queue.push_event(&encoded, Body::Copied, body_len, n);
         }
     }
 
@@ -727,6 +802,35 @@ mod tests {
         runs_of(records[3..500].iter(), &mut runs);
         let pieces: Vec<u8> = runs.iter().flat_map(|run| run.bytes().to_vec()).collect();
         assert_eq!(pieces, records[3..500].iter().flat_map(|r| r.encoded().to_vec()).collect::<Vec<u8>>());
+        queue.release(records.len());
+    }
+
+    #[test]
+    fn a_borrowed_body_is_a_piece_of_its_own_sent_from_the_callers_memory() {
+        let mut queue = EventQueue::new(QueueClock::new(), Protocol::Compact);
+        let mut request = Request::default();
+        let headers: [(&[u8], &[u8]); 1] = [(b"k", b"v")];
+        let bodies = [vec![1u8; 300], vec![2u8; 5000], vec![3u8; 300]];
+        let mut expected = Vec::new();
+        for (n, body) in bodies.iter().enumerate() {
+            let event = EventView::new(&headers, body);
+            let encoded = request.encode_event(Protocol::Compact, &event, usize::MAX).unwrap();
+            expected.extend(bytes_of(&encoded));
+            let how = if n == 1 { Body::Borrowed } else { Body::Copied };
+            queue.push_event(&encoded, how, body.len() + 2, n);
+        }
+        // The borrowed record takes its head, the locator and the stop byte of the chunk.
+        assert!(queue.chunks[0].used < 2 * 400, "{} bytes in the chunk", queue.chunks[0].used);
+        let records: Vec<Record> = std::iter::from_fn(|| queue.take().map(|(r, _)| r)).collect();
+        let wire: usize = records.iter().map(Record::wire_size).sum();
+        assert_eq!(wire, expected.len());
+        let mut runs = Vec::new();
+        runs_of(records.iter(), &mut runs);
+        // The first event and the second's head; the second's body; its stop byte and the third.
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[1].bytes().as_ptr(), bodies[1].as_ptr(), "the caller's bytes, not a copy");
+        let pieces: Vec<u8> = runs.iter().flat_map(|run| run.bytes().to_vec()).collect();
+        assert_eq!(pieces, expected, "the call's bytes are the three encodings");
         queue.release(records.len());
     }
 

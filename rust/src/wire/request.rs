@@ -378,6 +378,17 @@ impl EncodedEvent<'_> {
         self.size
     }
 
+    /// Its bytes before the body: its headers field, its body field's header
+    /// and the body's length prefix.
+    pub fn head(&self) -> &[u8] {
+        self.head
+    }
+
+    /// Its body (the caller's bytes; the stop byte follows it).
+    pub fn body(&self) -> &[u8] {
+        self.body
+    }
+
     /// Writes it into `out`, which is `len()` bytes long.
     #[inline]
     pub fn write_to(&self, out: &mut [u8]) {
