@@ -222,16 +222,18 @@ section("TLS",
         "| CPU µs/ev flume / C++ | p50 µs flume / C++ |",
         tls_lines, "≥ the C++ client's events/s with TLS", tls_misses)
 async_lines = []
-async_misses = {1: [], 4: []}
-measured_4 = 0
+async_misses = {1: [], 4: [], "4b": []}
+measured_4 = measured_4b = 0
 for p in PROTOCOLS:
     for b in BODIES:
         for n in BATCHES:
             fc = get("null", p, n, b, "flume")
-            sends = {k: get(label, p, n, b, "flume-send") for k, label in ((1, "null-async"), (4, "null-async4"))}
+            variants = ((1, "null-async"), (4, "null-async4"), ("4b", "null-async4b"))
+            sends = {k: get(label, p, n, b, "flume-send") for k, label in variants}
             if not (sends[1] and fc):
                 continue
             measured_4 += bool(sends[4])
+            measured_4b += bool(sends["4b"])
             rates, ratios, cpus = [], [], []
             for k, fs in sends.items():
                 if not fs:
@@ -244,21 +246,28 @@ for p in PROTOCOLS:
                 ratios.append(f"{ratio:.2f}×")
                 cpus.append(f"{fs['cpu_us_per_event']:.3g}")
             async_lines.append(
-                f"| {p} | {body_name(b)} | {n} | {rates[0]} | {rates[1]} | {fmt_rate(fc['events_per_s'])} | "
-                f"{ratios[0]} / {ratios[1]} | {cpus[0]} / {cpus[1]} / {fc['cpu_us_per_event']:.3g} |")
+                f"| {p} | {body_name(b)} | {n} | {rates[0]} | {rates[1]} | {rates[2]} | {fmt_rate(fc['events_per_s'])} | "
+                f"{ratios[0]} / {ratios[1]} / {ratios[2]} | {cpus[0]} / {cpus[1]} / {cpus[2]} / "
+                f"{fc['cpu_us_per_event']:.3g} |")
 section("Asynchronous path",
         "`flume_client_send` of every event (batch-size the cell's batch; a queue of at most 4 batches with "
         "`queue.full = block`, so that in steady state `send` waits for the sender thread), against the null "
         "sink, with one call in flight (the default) and with `queue.max-in-flight = 4` (calls pipelined on one "
-        "connection), beside `flume_client_append_batch` of the same batch in the same cell of the table above. "
-        "CPU is the whole process's: the caller and the sender thread.",
-        "| protocol | body | batch | send ev/s, 1 in flight | send ev/s, 4 in flight | append_batch ev/s | "
-        "send ÷ append_batch, 1 / 4 in flight | CPU µs/ev send 1 / 4 / append_batch |",
+        "connection), and for bodies of 1 KiB or more `flume_client_send_borrowed` with 4 in flight (the body "
+        "left in the caller's memory until its report), beside `flume_client_append_batch` of the same batch in "
+        "the same cell of the table above. CPU is the whole process's: the caller and the sender thread.",
+        "| protocol | body | batch | send ev/s, 1 in flight | send ev/s, 4 in flight | send_borrowed ev/s, 4 in "
+        "flight | append_batch ev/s | ÷ append_batch, send 1 / 4 / borrowed | CPU µs/ev send 1 / 4 / borrowed / "
+        "append_batch |",
         async_lines, "≥ 0.9× append_batch's events/s with one call in flight (the default)", async_misses[1])
 if measured_4:
     misses = async_misses[4]
     w("- The same with 4 calls in flight: " + ("met in every cell measured." if not misses else
       f"missed in {len(misses)} of {measured_4} cells: " + ", ".join(misses) + "."))
+if measured_4b:
+    misses = async_misses["4b"]
+    w("- `flume_client_send_borrowed` with 4 calls in flight: " + ("met in every cell measured." if not misses else
+      f"missed in {len(misses)} of {measured_4b} cells: " + ", ".join(misses) + "."))
 w("")
 w("### Encoder alone")
 w("")

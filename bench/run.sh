@@ -338,16 +338,20 @@ done
 # The asynchronous path: flume_client_send into a queue of at most 4 batches
 # (queue.full = block), against the plain null sink, beside append_batch's
 # cells above: with one call in flight (the default), and with
-# queue.max-in-flight = 4 (server label null-async4).
+# queue.max-in-flight = 4 (server label null-async4); for bodies of 1 KiB or
+# more also flume_client_send_borrowed with 4 in flight (null-async4b), which
+# leaves such bodies in the caller's memory.
 for p in "${protocols[@]}"; do
   for b in "${bodies[@]}"; do
     for n in "${batches[@]}"; do
       log "asynchronous send, null sink, $p, batch $n, body $b"
+      variants="1 4"; [ "$b" -ge 1024 ] && variants="1 4 4b"
       for r in $(seq 1 "$repeat"); do
-        for in_flight in 1 4; do
-          label=null-async; [ "$in_flight" = 1 ] || label="null-async$in_flight"
-          BENCH_IN_FLIGHT=$in_flight "${client_cpu[@]}" "$build/bench_flume" send "$null_port" "$label" \
-            "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
+        for variant in $variants; do
+          label=null-async; [ "$variant" = 1 ] || label="null-async$variant"
+          borrowed=0; [ "$variant" = 4b ] && borrowed=1
+          BENCH_IN_FLIGHT=${variant%b} BENCH_BORROWED=$borrowed "${client_cpu[@]}" "$build/bench_flume" send \
+            "$null_port" "$label" "$p" "$n" "$b" "$warmup" "$seconds" >>"$raw"
         done
       done
     done
