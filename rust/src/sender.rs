@@ -184,7 +184,9 @@ impl Sender {
     }
 
     /// Copies `event`, checked and encoded by the caller (`encoded`), into
-    /// the queue. Fails with `QueueFull` when there is no room, at once or
+    /// the queue; with `borrow`, all but a body of 1 KiB or more, which the
+    /// calls then send from where it is (no spool: the spool copies it).
+    /// Fails with `QueueFull` when there is no room, at once or
     /// after `queue.block-timeout` (at once from a delivery callback, which
     /// would wait for its own thread), and with `Closed` once `close` began.
     pub(crate) fn send<E: AsEvent>(

@@ -21,6 +21,11 @@
 //! `QueueClock`), the encoding's length (u32), the event's header and body
 //! bytes (u32, counted against `queue.max-bytes`).
 //!
+//! An event sent with `send_borrowed` and a body of 1 KiB or more keeps its
+//! body in the caller's memory (`Body::Borrowed`): its record's encoding is
+//! the head, the body's address and length, and the stop byte, and the body
+//! is a run of its own between them.
+//!
 //! The sender thread takes records from the head ([`EventQueue::take`], under
 //! the queue lock) and reads them without the lock while `send` appends
 //! behind them: a taken record's bytes are never written again, and its chunk
