@@ -591,7 +591,8 @@ flume_result flume_client_send(struct flume_client *client,
  * by flume_client_send(); so is a smaller body (a piece of its own would cost
  * more than the copy), and so is every body when the client has a spool
  * (queue.spool.dir), which keeps its own copy. Everything else is as
- * flume_client_send(): the checks, the queue, the order, the reports.
+ * flume_client_send(): the checks, the queue and its bounds (queue.max-bytes
+ * counts the borrowed body too), the order, the reports.
  *
  * The caller's promise: after FLUME_OK, the body stays valid and unchanged
  * until the event's delivery callback has been called; the callback may free

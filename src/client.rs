@@ -10,6 +10,7 @@ use super::event::{c_str, flume_event, with_c_events};
 use crate::err;
 use ::flume_client::Client;
 use ::flume_client::Config;
+use ::flume_client::Error;
 
 /// A client of one or more Flume Thrift sources. Create with
 /// flume_client_new(), free with flume_client_free().
@@ -224,13 +225,21 @@ pub unsafe extern "C" fn flume_client_send(
     opaque: *mut c_void,
 ) -> flume_result {
     guard_result(|| {
-        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        if event.is_null() {
-            return Err(err!(InvalidArg, "event is NULL"));
-        }
+        let client = sending(client, event)?;
         // Its strings measured, checked and copied in one walk, by the encoder.
         with_c_events(event, 1, |events| client.inner.send(&events[0], opaque as usize))
     })
+}
+
+/// The client of flume_client_send() and flume_client_send_borrowed(), with
+/// both pointers checked.
+#[inline(always)]
+unsafe fn sending<'c>(client: *mut flume_client, event: *const flume_event) -> Result<&'c flume_client, Error> {
+    let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
+    if event.is_null() {
+        return Err(err!(InvalidArg, "event is NULL"));
+    }
+    Ok(client)
 }
 
 /// flume_client_send() without copying a large body: a body of 1024 bytes or
@@ -240,7 +249,8 @@ pub unsafe extern "C" fn flume_client_send(
 /// by flume_client_send(); so is a smaller body (a piece of its own would cost
 /// more than the copy), and so is every body when the client has a spool
 /// (queue.spool.dir), which keeps its own copy. Everything else is as
-/// flume_client_send(): the checks, the queue, the order, the reports.
+/// flume_client_send(): the checks, the queue and its bounds (queue.max-bytes
+/// counts the borrowed body too), the order, the reports.
 ///
 /// The caller's promise: after FLUME_OK, the body stays valid and unchanged
 /// until the event's delivery callback has been called; the callback may free
@@ -263,11 +273,8 @@ pub unsafe extern "C" fn flume_client_send_borrowed(
     opaque: *mut c_void,
 ) -> flume_result {
     guard_result(|| {
-        let client = client.as_ref().ok_or_else(|| err!(InvalidArg, "client is NULL"))?;
-        if event.is_null() {
-            return Err(err!(InvalidArg, "event is NULL"));
-        }
-        // SAFETY: the header makes the caller promise the body outlives the report.
+        let client = sending(client, event)?;
+        // SAFETY: the header makes the caller promise the body outlives its report.
         with_c_events(event, 1, |events| client.inner.send_borrowed(&events[0], opaque as usize))
     })
 }

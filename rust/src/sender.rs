@@ -189,6 +189,7 @@ impl Sender {
     /// Fails with `QueueFull` when there is no room, at once or
     /// after `queue.block-timeout` (at once from a delivery callback, which
     /// would wait for its own thread), and with `Closed` once `close` began.
+    #[inline(always)]
     pub(crate) fn send<E: AsEvent>(
         &self,
         config: &Config,

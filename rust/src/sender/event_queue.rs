@@ -309,14 +309,7 @@ impl Chunk {
         header[20..24].copy_from_slice(&(size as u32).to_le_bytes());
         match body {
             Body::Copied => encoded.write_to(encoding),
-            Body::Borrowed => {
-                let (head, rest) = encoding.split_at_mut(encoded.head().len());
-                head.copy_from_slice(encoded.head());
-                let body = encoded.body();
-                rest[..8].copy_from_slice(&(body.as_ptr() as u64).to_le_bytes());
-                rest[8..LOCATOR].copy_from_slice(&(body.len() as u64).to_le_bytes());
-                rest[LOCATOR] = 0; // the struct's stop
-            }
+            Body::Borrowed => write_borrowed(encoding, encoded),
         }
         self.used += encoded_len;
         self.records += 1;
@@ -338,6 +331,18 @@ impl Drop for Chunk {
         // SAFETY: allocated in `Chunk::new` with this layout.
         unsafe { std::alloc::dealloc(self.ptr.as_ptr(), Chunk::layout(self.cap)) };
     }
+}
+
+/// Writes the in-chunk encoding of a borrowed body's event into `encoding`
+/// (`chunk_len` bytes): its head, the body's address and length, the stop byte.
+#[inline(never)]
+fn write_borrowed(encoding: &mut [u8], encoded: &EncodedEvent) {
+    let (head, rest) = encoding.split_at_mut(encoded.head().len());
+    head.copy_from_slice(encoded.head());
+    let body = encoded.body();
+    rest[..8].copy_from_slice(&(body.as_ptr() as u64).to_le_bytes());
+    rest[8..LOCATOR].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    rest[LOCATOR] = 0; // the struct's stop
 }
 
 /// What a record's header holds.

@@ -126,6 +126,7 @@ impl Request {
     /// of `appendBatch`'s list (what `encode` would write for it), for the
     /// send queue: its headers in this request's scratch buffer, its body
     /// still the caller's. `encode_encoded` makes calls of such encodings.
+    #[inline(always)]
     pub fn encode_event<'a, E: AsEvent>(
         &'a mut self,
         protocol: Protocol,
@@ -138,6 +139,7 @@ impl Request {
         }
     }
 
+    #[inline(always)]
     fn encode_event_with<'a, P: Encoder, E: AsEvent>(
         &'a mut self,
         compact: bool,
