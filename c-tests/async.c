@@ -26,7 +26,8 @@
  * 5. flume_client_send_borrowed(): bodies of 2 KiB, each malloc'd and freed
  *    by its delivery callback (opaque points to it), are all reported once,
  *    OK; the library reads none after its report (memcheck and ASan would
- *    say so). Without a delivery callback it is refused.
+ *    say so), also when a client of a dead agent is freed with them queued.
+ *    Without a delivery callback it is refused.
  *
  * ctest runs it plainly, under valgrind memcheck and built with ASan+UBSan.
  */
@@ -388,6 +389,34 @@ static void test_send_borrowed(const char *hosts) {
   CHECK(atomic_load(&borrowed_failures) == 0);
   flume_client_free(c);
   CHECK(atomic_load(&borrowed_reports) == N);
+
+  /* A dead agent: freed with every body still queued or in a failing call,
+   * each is reported (failed) and freed by its callback before free returns. */
+  enum { LOST = 20 };
+  int fd;
+  char nowhere[64];
+  snprintf(nowhere, sizeof nowhere, "127.0.0.1:%d", closed_port(&fd));
+  conf = flume_config_new();
+  CHECK_CODE(flume_config_set(conf, "retries", "1000"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "retry-backoff", "10"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set(conf, "close-timeout", "200"), FLUME_OK, NULL);
+  CHECK_CODE(flume_config_set_delivery_cb(conf, free_borrowed_body, NULL), FLUME_OK, NULL);
+  c = flume_client_new(nowhere, conf);
+  flume_config_free(conf);
+  CHECK(c != NULL);
+  atomic_store(&borrowed_reports, 0);
+  atomic_store(&borrowed_failures, 0);
+  for (size_t id = 0; id < LOST; id++) {
+    char *body = malloc(BODY);
+    CHECK(body != NULL);
+    memset(body, 'z', BODY);
+    flume_event be = {headers, 1, body, BODY};
+    CHECK_CODE(flume_client_send_borrowed(c, &be, body), FLUME_OK, NULL);
+  }
+  flume_client_free(c);
+  close(fd);
+  CHECK(atomic_load(&borrowed_reports) == LOST);
+  CHECK(atomic_load(&borrowed_failures) == LOST);
 }
 
 int main(int argc, char **argv) {
