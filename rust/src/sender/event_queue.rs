@@ -288,8 +288,8 @@ impl Chunk {
 
     /// Writes one record, for which the chunk has room (`free`).
     fn write(&mut self, head: RecordHead, encoded: &EncodedEvent, body: Body) {
-        let RecordHead { encoded_len, size, opaque, queued_ns } = head;
-        debug_assert_eq!(encoded_len, chunk_len(encoded, body));
+        let RecordHead { size, opaque, queued_ns } = head;
+        let encoded_len = chunk_len(encoded, body);
         debug_assert!(record_len(encoded_len) <= self.free());
         let header_at = self.header_at(self.records);
         // SAFETY: the encoding's bytes from `used` and the header's at
@@ -347,7 +347,6 @@ fn write_borrowed(encoding: &mut [u8], encoded: &EncodedEvent) {
 
 /// What a record's header holds.
 struct RecordHead {
-    encoded_len: usize,
     size: usize,
     opaque: usize,
     queued_ns: u64,
@@ -528,8 +527,8 @@ impl EventQueue {
     }
 
     fn push_encoded(&mut self, encoded: &EncodedEvent, body: Body, size: usize, opaque: usize, queued_ns: u64) {
-        let head = RecordHead { encoded_len: chunk_len(encoded, body), size, opaque, queued_ns };
-        self.tail_for(record_len(head.encoded_len)).write(head, encoded, body);
+        let head = RecordHead { size, opaque, queued_ns };
+        self.tail_for(record_len(chunk_len(encoded, body))).write(head, encoded, body);
         self.len += 1;
     }
 
@@ -651,7 +650,7 @@ impl LargeRecord {
     pub(super) fn new(clock: &QueueClock, encoded: &EncodedEvent, size: usize, opaque: usize) -> LargeRecord {
         let mut chunk = Chunk::new(record_len(encoded.len()));
         let queued_ns = clock.now_ns();
-        chunk.write(RecordHead { encoded_len: encoded.len(), size, opaque, queued_ns }, encoded, Body::Copied);
+        chunk.write(RecordHead { size, opaque, queued_ns }, encoded, Body::Copied);
         LargeRecord { chunk }
     }
 }
