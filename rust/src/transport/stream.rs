@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use super::tcp::{poll_until, send_vectored, MAX_IOVECS};
+use super::tcp::{poll_until, IovecArray, Iovecs};
 use super::tls::Session;
 use super::{looks_like_tls_record, FRAME_HEADER_LEN};
 use crate::error::{err, Error, Result};
@@ -70,32 +70,16 @@ impl Stream {
             return Ok(());
         }
         let mut segments = segments.filter(|s| !s.is_empty());
-        // The segments not yet (fully) sent, up to one sendmsg's worth.
-        let mut pending: [&[u8]; MAX_IOVECS] = [&[]; MAX_IOVECS];
-        let mut count = 0;
+        let mut iovecs = IovecArray::uninit();
+        let mut pending = Iovecs::new(&mut iovecs);
         let mut sent = 0;
         loop {
-            for segment in segments.by_ref().take(MAX_IOVECS - count) {
-                pending[count] = segment;
-                count += 1;
-            }
-            if count == 0 {
+            pending.fill(&mut segments);
+            if pending.is_empty() {
                 return Ok(());
             }
-            match send_vectored(fd, &pending[..count]) {
-                Ok(mut n) => {
-                    sent += n;
-                    let mut done = 0;
-                    while done < count && n >= pending[done].len() {
-                        n -= pending[done].len();
-                        done += 1;
-                    }
-                    if done < count {
-                        pending[done] = &pending[done][n..];
-                    }
-                    pending.copy_within(done..count, 0);
-                    count -= done;
-                }
+            match pending.send(fd) {
+                Ok(n) => sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if !poll_until(fd, libc::POLLOUT, deadline)
                         .map_err(|e| err!(Io, "{}: poll: {e}", self.peer).with_source(e))?

@@ -35,7 +35,7 @@ use crate::config::Config;
 use crate::error::{err, Error, ErrorKind, Result};
 
 use super::stream::{closed_during_reply, reply_timeout};
-use super::tcp::{poll_until, send_vectored};
+use super::tcp::{poll_until, send_nosignal};
 
 /// A client's TLS settings: the rustls config its connections share.
 pub(crate) struct TlsSettings {
@@ -492,7 +492,7 @@ impl io::Read for SocketIo {
 
 impl io::Write for SocketIo {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        send_vectored(self.0, &[buf])
+        send_nosignal(self.0, buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
