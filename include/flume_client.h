@@ -29,6 +29,10 @@
  * Threads: a flume_client may be used by many threads at once; a flume_config
  * by one at a time. Error details are per thread (flume_last_error).
  *
+ * Stack: a call uses at most 32 KiB of the calling thread's stack (23 KiB
+ * measured over plain TCP, 21 KiB over TLS). A Kerberos connection adds what
+ * the system's GSSAPI library takes while it connects.
+ *
  * Blocking: a synchronous call tries up to max-attempts hosts; on each it
  * waits at most request-timeout for a pooled connection, connect-timeout to
  * connect (when it has no open connection) and request-timeout for the call:

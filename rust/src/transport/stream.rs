@@ -69,6 +69,20 @@ impl Stream {
             }
             return Ok(());
         }
+        self.send_all_plain(segments, total, deadline)
+    }
+
+    /// `send_all` without TLS. Out of line, so that its iovecs (16 KiB) are
+    /// on the caller's stack only on a plain connection, not beside a TLS
+    /// session's own frames.
+    #[inline(never)]
+    fn send_all_plain<'s>(
+        &mut self,
+        segments: impl Iterator<Item = &'s [u8]>,
+        total: usize,
+        deadline: Instant,
+    ) -> Result<()> {
+        let fd = self.socket.as_raw_fd();
         let mut segments = segments.filter(|s| !s.is_empty());
         let mut iovecs = IovecArray::uninit();
         let mut pending = Iovecs::new(&mut iovecs);
