@@ -58,6 +58,17 @@ int main() {
   CHECK(ir.code == FLUME_ERR_INVALID_ARG && !ir.delivery_unknown());
   CHECK(client->stats_json().find("\"events_acked\":12") != std::string::npos);
 
+  // send_borrowed: a body of 4 KiB owned by its context, back in the report.
+  std::atomic<std::size_t> borrowed_bytes{0};
+  std::optional<flume::BasicClient<std::vector<char>>> owner = flume::BasicClient<std::vector<char>>::create(
+      std::nothrow, hosts, config,
+      [&](const flume::Delivery<std::vector<char>>& d) { borrowed_bytes += d.ok() ? d.context.size() : 0; }, error);
+  CHECK(owner && error.ok());
+  if (!owner) return 1;
+  CHECK(owner->send_borrowed(std::nothrow, std::vector<char>(4096, 'v'), headers).ok());
+  CHECK(owner->flush(std::nothrow, std::chrono::seconds(10)).ok());
+  CHECK(borrowed_bytes == 4096);
+
   flume::Client moved = std::move(*client);
   CHECK(!*client && client->append(std::nothrow, flume::Event("x")).code == FLUME_ERR_INVALID_ARG);
   CHECK(client->stats_json().empty());

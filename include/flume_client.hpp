@@ -387,6 +387,20 @@ struct ContextBox {
   }
 };
 
+/**
+ * Whether a context of type C can own a borrowed body (send_borrowed()): a
+ * contiguous range of bytes that owns them (std::string, std::vector<char>,
+ * std::vector<std::byte>; not a trivially copyable view such as
+ * std::string_view or std::span), kept on the heap, where its bytes never move.
+ */
+template <class C, class = void>
+struct owns_bytes : std::false_type {};
+template <class C>
+struct owns_bytes<C, std::void_t<decltype(std::data(std::declval<const C&>())),
+                                 decltype(std::size(std::declval<const C&>()))>>
+    : std::bool_constant<sizeof(*std::data(std::declval<const C&>())) == 1 && !std::is_trivially_copyable_v<C> &&
+                         !ContextBox<C>::in_pointer> {};
+
 template <class F>
 bool callable_is_set(const F& f) noexcept {
   if constexpr (std::is_constructible_v<bool, const F&>) {
@@ -511,6 +525,25 @@ class BasicClient {
   void send(const Event& event, C context) {
     detail::check(send(std::nothrow, event, std::move(context)));
   }
+  /**
+   * flume_client_send_borrowed() for a client whose Context owns bodies
+   * (std::string, std::vector<char>, ...: see detail::owns_bytes): `body` is
+   * moved into the client, and the event sent is its bytes with `headers`
+   * (copied; the range may be a temporary). A body of 1 KiB or more is sent
+   * from the moved `body` itself, without a copy; it comes back as the
+   * report's context and is destroyed after the report, so its bytes live as
+   * long as the library reads them. Needs a delivery callback (else
+   * FLUME_ERR_INVALID_ARG); refused, `body` is destroyed before this returns.
+   */
+  template <class C = Context, class = std::enable_if_t<detail::owns_bytes<C>::value>>
+  void send_borrowed(C body) {
+    detail::check(send_borrowed(std::nothrow, std::move(body)));
+  }
+  template <class Headers, class C = Context,
+            class = std::enable_if_t<detail::owns_bytes<C>::value && detail::is_contiguous_of<Headers, Header>::value>>
+  void send_borrowed(C body, const Headers& headers) {
+    detail::check(send_borrowed(std::nothrow, std::move(body), headers));
+  }
   /** flume_client_flush(): throws flume::Error(FLUME_ERR_TIMEOUT) when time runs out. */
   void flush(std::chrono::milliseconds timeout) { detail::check(flush(std::nothrow, timeout)); }
 #endif
@@ -538,6 +571,15 @@ class BasicClient {
     Code code = flume_client_send(handle_.get(), &event.c_event(), opaque);
     if (code != FLUME_OK) detail::ContextBox<C>::discard(opaque);  // refused: no report will come
     return detail::result(code);
+  }
+  template <class C = Context, class = std::enable_if_t<detail::owns_bytes<C>::value>>
+  Result send_borrowed(std::nothrow_t, C body) {
+    return send_borrowed_from(std::move(body), nullptr, 0);
+  }
+  template <class Headers, class C = Context,
+            class = std::enable_if_t<detail::owns_bytes<C>::value && detail::is_contiguous_of<Headers, Header>::value>>
+  Result send_borrowed(std::nothrow_t, C body, const Headers& headers) {
+    return send_borrowed_from(std::move(body), std::data(headers), std::size(headers));
   }
   Result flush(std::nothrow_t, std::chrono::milliseconds timeout) {
     auto ms = timeout.count() < 0 ? 0 : timeout.count();
@@ -602,6 +644,17 @@ class BasicClient {
       throw Error(std::move(failure));
 #endif
     }
+  }
+
+  /** send_borrowed(): the body moved to the heap first, so the event points at its final place. */
+  template <class C>
+  Result send_borrowed_from(C body, const Header* headers, std::size_t count) {
+    void* opaque = detail::ContextBox<C>::pack(std::move(body));  // `new C`: owns_bytes excludes in_pointer
+    const C& owner = *static_cast<const C*>(opaque);
+    flume_event event{reinterpret_cast<const flume_header*>(headers), count, std::data(owner), std::size(owner)};
+    Code code = flume_client_send_borrowed(handle_.get(), &event, opaque);
+    if (code != FLUME_OK) detail::ContextBox<C>::discard(opaque);  // refused: no report will come
+    return detail::result(code);
   }
 
   std::string take(char* s) const {
