@@ -844,3 +844,54 @@ fn send_borrowed_needs_a_delivery_callback_and_copies_into_a_spool() {
     assert_eq!(source.bodies(), vec![vec![b'y'; 2048]]);
     let _ = std::fs::remove_dir_all(&spool);
 }
+
+/// Queued events go in calls as full as `max-frame-size` allows, and none
+/// larger: each call's size is what `batch_call_size` bounds it by (within
+/// the seqid's varint), at most the limit, and with the next call's first
+/// event that bound would pass the limit.
+#[test]
+fn queued_events_fill_calls_up_to_max_frame_size_and_never_past_it() {
+    use flume_client::unstable::{batch_call_size, event_size, Method};
+    for protocol in [Protocol::Compact, Protocol::Binary] {
+        let source = FakeSource::builder(protocol).max_frame(FLUME_MAX_FRAME_SIZE).start();
+        let reports = Reports::new(1000);
+        let name = if protocol == Protocol::Compact { "compact" } else { "binary" };
+        // Lingering longer than the sends take: the sender takes all 1,000 at the flush.
+        let settings = [("protocol", name), ("batch-size", "1000"), ("max-frame-size", "10000"), ("linger-ms", "5000")];
+        let client = Client::new(&source.socket_addr().to_string(), &config(&settings, &reports)).unwrap();
+        // Sizes of a few bytes to 300 in no order: calls end at every distance from the limit.
+        let bodies: Vec<Vec<u8>> =
+            (0..1000u32).map(|i| [&i.to_le_bytes()[..], &vec![b'x'; (i * 37 % 300) as usize]].concat()).collect();
+        let headers: [(&[u8], &[u8]); 2] = [(b"host", b"web-1"), (b"topic", b"clicks")];
+        let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&headers, b)).collect();
+        for (id, event) in events.iter().enumerate() {
+            client.send(event, id).unwrap();
+        }
+        client.flush(Duration::from_secs(10)).unwrap();
+        assert_eq!(reports.count(1), 1000, "{name}: every event reported OK");
+        let calls: Vec<(usize, usize)> = source.summaries().iter().map(|s| (s.payload_len, s.events)).collect();
+        assert!(calls.len() > 10, "{name}: {} calls", calls.len());
+        let mut next = 0;
+        for (k, &(len, count)) in calls.iter().enumerate() {
+            let sizes: usize = events[next..next + count].iter().map(|e| event_size(protocol, e)).sum();
+            // The bound counts the seqid at its largest (5 bytes in compact); the frame has the real one.
+            let bound = batch_call_size(protocol, Method::AppendBatch, count, sizes);
+            assert!(len <= bound && bound - len < 5, "{name}: call {k} is {len} bytes, its events {bound}");
+            assert!(len <= 10_000, "{name}: call {k} is {len} bytes");
+            next += count;
+            if next < events.len() {
+                let with_next = batch_call_size(
+                    protocol,
+                    Method::AppendBatch,
+                    count + 1,
+                    sizes + event_size(protocol, &events[next]),
+                );
+                assert!(
+                    with_next > 10_000,
+                    "{name}: call {k} ({count} events) had room for the next ({with_next} bytes)"
+                );
+            }
+        }
+        assert_eq!(next, 1000, "{name}: events in the calls");
+    }
+}

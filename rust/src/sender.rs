@@ -714,12 +714,22 @@ impl Worker<'_> {
     /// accepted event ends the call before it.
     fn call_len_from(&self, start: usize) -> usize {
         let config = self.config;
+        // The events' bytes that fit in any call (its prefix at its largest,
+        // a full call's list header): the exact size only past them.
+        let fits_any = config.max_frame_size.saturating_sub(batch_call_size(
+            config.protocol,
+            Method::AppendBatch,
+            config.batch_size,
+            0,
+        ));
         let mut events_size = 0usize;
         let events = self.batch.range(start..).take(config.batch_size);
         for (i, pending) in events.enumerate() {
             events_size = events_size.saturating_add(pending.event.wire_size());
-            let too_large =
-                || batch_call_size(config.protocol, Method::AppendBatch, i + 1, events_size) > config.max_frame_size;
+            let too_large = || {
+                events_size > fits_any
+                    && batch_call_size(config.protocol, Method::AppendBatch, i + 1, events_size) > config.max_frame_size
+            };
             if i > 0 && (pending.acked || too_large()) {
                 return i;
             }
