@@ -29,7 +29,7 @@
  * Threads: a flume_client may be used by many threads at once; a flume_config
  * by one at a time. Error details are per thread (flume_last_error).
  *
- * Stack: a call uses at most 32 KiB of the calling thread's stack (23 KiB
+ * Stack: a call uses at most 32 KiB of the calling thread's stack (8 KiB
  * measured over plain TCP, 21 KiB over TLS). A Kerberos connection adds what
  * the system's GSSAPI library takes while it connects.
  *

@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use super::tcp::{poll_until, IovecArray, Iovecs};
+use super::tcp::{poll_until, IovecBuf, Iovecs};
 use super::tls::Session;
 use super::{looks_like_tls_record, FRAME_HEADER_LEN};
 use crate::error::{err, Error, Result};
@@ -23,9 +23,10 @@ use crate::error::{err, Error, Result};
 /// (the timeout is counted in scheduler ticks, rounded up: 10 ms at HZ=100).
 const KERNEL_TIMER_SLACK: Duration = Duration::from_millis(20);
 
-/// A connected socket and, on a TLS connection, its session. It holds no
-/// buffers of its own for plain TCP (the caller owns them, so a reconnect does
-/// not reallocate); a TLS stream holds its session state.
+/// A connected socket and, on a TLS connection, its session. For plain TCP
+/// it holds only the iovecs of its writes (the caller owns the buffers of
+/// calls and replies, so a reconnect does not reallocate them); a TLS stream
+/// holds its session state.
 pub(crate) struct Stream {
     socket: TcpStream,
     /// The host as the user named it, for messages.
@@ -33,11 +34,13 @@ pub(crate) struct Stream {
     /// The `SO_RCVTIMEO` set on the socket, if any (plain TCP only).
     recv_timeout: Option<Duration>,
     tls: Option<Session>,
+    /// The iovecs of plain writes (`send_all`).
+    iovecs: IovecBuf,
 }
 
 impl Stream {
     pub(super) fn new(socket: TcpStream, peer: String, tls: Option<Session>) -> Stream {
-        Stream { socket, peer, recv_timeout: None, tls }
+        Stream { socket, peer, recv_timeout: None, tls, iovecs: IovecBuf::default() }
     }
 
     pub(crate) fn fd(&self) -> RawFd {
@@ -69,23 +72,8 @@ impl Stream {
             }
             return Ok(());
         }
-        self.send_all_plain(segments, total, deadline)
-    }
-
-    /// `send_all` without TLS. Out of line, so that its iovecs (16 KiB) are
-    /// on the caller's stack only on a plain connection, not beside a TLS
-    /// session's own frames.
-    #[inline(never)]
-    fn send_all_plain<'s>(
-        &mut self,
-        segments: impl Iterator<Item = &'s [u8]>,
-        total: usize,
-        deadline: Instant,
-    ) -> Result<()> {
-        let fd = self.socket.as_raw_fd();
         let mut segments = segments.filter(|s| !s.is_empty());
-        let mut iovecs = IovecArray::uninit();
-        let mut pending = Iovecs::new(&mut iovecs);
+        let mut pending = Iovecs::new(&mut self.iovecs);
         let mut sent = 0;
         loop {
             pending.fill(&mut segments);
@@ -107,7 +95,8 @@ impl Stream {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // A TLS server may have answered the first bytes with an alert and closed.
+                    drop(pending); // its borrow of `self.iovecs` ends here
+                                   // A TLS server may have answered the first bytes with an alert and closed.
                     let mut header = [0u8; FRAME_HEADER_LEN];
                     // SAFETY: reads at most 4 bytes into `header`; MSG_PEEK leaves them queued.
                     let n = unsafe {

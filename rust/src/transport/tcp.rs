@@ -3,7 +3,6 @@
 //! vectored `sendmsg` that never raises SIGPIPE and a `poll` until a deadline.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
@@ -17,70 +16,64 @@ use crate::error::{err, Result};
 /// call of thousands, a few.
 pub(super) const MAX_IOVECS: usize = 1024;
 
-/// Room for the iovecs of one `sendmsg`.
-pub(super) type IovecArray = MaybeUninit<[libc::iovec; MAX_IOVECS]>;
+/// The iovecs of a connection's vectored writes, kept from call to call for
+/// their memory: it grows to the most segments a call had (at most
+/// `MAX_IOVECS`, 16 KiB), then allocates no more. On the heap, not the
+/// stack: 16 KiB in a call's frame would be 16 KiB more of the caller's
+/// stack. Empty between calls (`Iovecs` empties it).
+#[derive(Default)]
+pub(super) struct IovecBuf(Vec<libc::iovec>);
+
+// SAFETY: between calls it holds no iovec (so no pointer into anyone's
+// memory); during a call it is borrowed by the thread making it.
+unsafe impl Send for IovecBuf {}
 
 /// The segments of a vectored write not yet (fully) sent, as the iovecs
-/// `sendmsg` reads: `[first, count)` of `iovecs`, in order. Only the iovecs
-/// used are written (16 KiB of them are not zeroed per call).
+/// `sendmsg` reads: those of `iovecs` from `first` on, in order.
 pub(super) struct Iovecs<'a, 's> {
-    iovecs: &'a mut IovecArray,
+    iovecs: &'a mut Vec<libc::iovec>,
     first: usize,
-    count: usize,
     /// The iovecs point into slices of this lifetime.
     segments: std::marker::PhantomData<&'s [u8]>,
 }
 
 impl<'a, 's> Iovecs<'a, 's> {
-    /// Iovecs in `iovecs`: the caller's local, uninitialised. (In a struct
-    /// beside two zeroed fields, LLVM zeroes all 16 KiB of it.)
-    pub(super) fn new(iovecs: &'a mut IovecArray) -> Iovecs<'a, 's> {
-        Iovecs { iovecs, first: 0, count: 0, segments: std::marker::PhantomData }
+    pub(super) fn new(buf: &'a mut IovecBuf) -> Iovecs<'a, 's> {
+        buf.0.clear();
+        Iovecs { iovecs: &mut buf.0, first: 0, segments: std::marker::PhantomData }
     }
 
-    fn at(&mut self, index: usize) -> *mut libc::iovec {
-        debug_assert!(index <= MAX_IOVECS);
-        // SAFETY: within the array, or just past its end (never written there).
-        unsafe { self.iovecs.as_mut_ptr().cast::<libc::iovec>().add(index) }
-    }
-
-    /// Takes segments from `segments` until the iovecs are full or it ends
-    /// (the pending ones moved to the front first).
+    /// Takes segments from `segments` until there are `MAX_IOVECS` or it
+    /// ends (those sent dropped from the front first).
     pub(super) fn fill(&mut self, segments: &mut impl Iterator<Item = &'s [u8]>) {
         if self.first > 0 {
-            let pending = self.count - self.first;
-            // SAFETY: `[first, count)` are written; the copy may overlap.
-            unsafe { std::ptr::copy(self.at(self.first), self.at(0), pending) };
-            (self.first, self.count) = (0, pending);
+            self.iovecs.drain(..self.first);
+            self.first = 0;
         }
-        for segment in segments.take(MAX_IOVECS - self.count) {
-            let iovec = libc::iovec { iov_base: segment.as_ptr() as *mut libc::c_void, iov_len: segment.len() };
-            // SAFETY: `count` < MAX_IOVECS (`take`).
-            unsafe { self.at(self.count).write(iovec) };
-            self.count += 1;
+        for segment in segments.take(MAX_IOVECS - self.iovecs.len()) {
+            self.iovecs.push(libc::iovec { iov_base: segment.as_ptr() as *mut libc::c_void, iov_len: segment.len() });
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.first == self.count
+        self.first == self.iovecs.len()
     }
 
     /// One nonblocking `sendmsg` of the pending segments with `MSG_NOSIGNAL`;
     /// those sent are no longer pending.
     pub(super) fn send(&mut self, fd: RawFd) -> io::Result<usize> {
+        let pending = &mut self.iovecs[self.first..];
         // SAFETY: zeroed is a valid msghdr (no address, no control data).
         let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
-        message.msg_iov = self.at(self.first);
-        message.msg_iovlen = (self.count - self.first) as _;
-        // SAFETY: `[first, count)` are written and point into live slices, which the kernel only reads.
+        message.msg_iov = pending.as_mut_ptr();
+        message.msg_iovlen = pending.len() as _;
+        // SAFETY: the iovecs point into live slices, which the kernel only reads.
         let n = unsafe { libc::sendmsg(fd, &message, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
         let mut left = n as usize;
-        while self.first < self.count {
-            // SAFETY: below `count`, written.
-            let iovec = unsafe { &mut *self.at(self.first) };
+        for iovec in pending {
             if left < iovec.iov_len {
                 // SAFETY: `left` bytes into the segment, within it.
                 iovec.iov_base = unsafe { iovec.iov_base.cast::<u8>().add(left).cast() };
@@ -91,6 +84,12 @@ impl<'a, 's> Iovecs<'a, 's> {
             self.first += 1;
         }
         Ok(n as usize)
+    }
+}
+
+impl Drop for Iovecs<'_, '_> {
+    fn drop(&mut self) {
+        self.iovecs.clear(); // no pointer into the segments outlives the write
     }
 }
 
@@ -425,8 +424,8 @@ mod tests {
             }
             got
         });
-        let mut iovecs = IovecArray::uninit();
-        let mut pending = Iovecs::new(&mut iovecs);
+        let mut buf = IovecBuf::default();
+        let mut pending = Iovecs::new(&mut buf);
         let mut rest = segments.into_iter();
         let (mut sends, mut partial) = (0, 0);
         loop {
