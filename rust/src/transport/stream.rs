@@ -95,8 +95,9 @@ impl Stream {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    drop(pending); // its borrow of `self.iovecs` ends here
-                                   // A TLS server may have answered the first bytes with an alert and closed.
+                    // Its borrow of `self.iovecs` ends here, for the messages below.
+                    drop(pending);
+                    // A TLS server may have answered the first bytes with an alert and closed.
                     let mut header = [0u8; FRAME_HEADER_LEN];
                     // SAFETY: reads at most 4 bytes into `header`; MSG_PEEK leaves them queued.
                     let n = unsafe {
