@@ -398,8 +398,7 @@ struct owns_bytes : std::false_type {};
 template <class C>
 struct owns_bytes<C, std::void_t<decltype(std::data(std::declval<const C&>())),
                                  decltype(std::size(std::declval<const C&>()))>>
-    : std::bool_constant<sizeof(*std::data(std::declval<const C&>())) == 1 && !std::is_trivially_copyable_v<C> &&
-                         !ContextBox<C>::in_pointer> {};
+    : std::bool_constant<sizeof(*std::data(std::declval<const C&>())) == 1 && !std::is_trivially_copyable_v<C>> {};
 
 template <class F>
 bool callable_is_set(const F& f) noexcept {
@@ -649,7 +648,7 @@ class BasicClient {
   /** send_borrowed(): the body moved to the heap first, so the event points at its final place. */
   template <class C>
   Result send_borrowed_from(C body, const Header* headers, std::size_t count) {
-    void* opaque = detail::ContextBox<C>::pack(std::move(body));  // `new C`: owns_bytes excludes in_pointer
+    void* opaque = detail::ContextBox<C>::pack(std::move(body));  // `new C`: C is not trivially copyable
     const C& owner = *static_cast<const C*>(opaque);
     flume_event event{reinterpret_cast<const flume_header*>(headers), count, std::data(owner), std::size(owner)};
     Code code = flume_client_send_borrowed(handle_.get(), &event, opaque);

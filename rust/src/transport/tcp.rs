@@ -39,7 +39,7 @@ pub(super) struct Iovecs<'a, 's> {
 
 impl<'a, 's> Iovecs<'a, 's> {
     pub(super) fn new(buf: &'a mut IovecBuf) -> Iovecs<'a, 's> {
-        buf.0.clear();
+        debug_assert!(buf.0.is_empty(), "the last write's `Iovecs` emptied it");
         Iovecs { iovecs: &mut buf.0, first: 0, segments: std::marker::PhantomData }
     }
 
