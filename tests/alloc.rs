@@ -1,17 +1,22 @@
 //! In steady state a call allocates nothing: the client encodes into and
 //! receives into buffers it keeps, and reads the caller's events in place.
+//! So does `send`, on the caller's thread and on the sender thread.
 //!
 //! A counting global allocator counts the allocations of the test's own thread
-//! while it makes calls (the server runs on other threads and is not counted).
+//! while it makes calls (the server runs on other threads and is not counted),
+//! and those of sender threads (named `flume-sender`) while told to.
 
 #[path = "common/fake_source.rs"]
 mod fake_source;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
 
 use fake_source::{FakeSource, Record};
-use flume_client::{Client, Config, EventView, Protocol};
+use flume_client::{Client, Config, DeliveryCallback, DeliveryReport, EventView, Protocol};
 
 struct CountingAllocator;
 
@@ -20,12 +25,37 @@ thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Whether sender threads' allocations are counted (into `SENDER_ALLOCATIONS`).
+static SENDER_COUNTING: AtomicBool = AtomicBool::new(false);
+static SENDER_ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread is a sender thread: unknown (0), yes (1), no (2), being found out (3).
+    static SENDER_THREAD: Cell<u8> = const { Cell::new(0) };
+}
+
+fn on_sender_thread() -> bool {
+    SENDER_THREAD
+        .try_with(|role| {
+            if role.get() == 0 {
+                role.set(3); // finding the name out may allocate, which lands here again
+                let yes = std::thread::current().name() == Some("flume-sender");
+                role.set(if yes { 1 } else { 2 });
+            }
+            role.get() == 1
+        })
+        .unwrap_or(false)
+}
+
 fn note_allocation() {
     let _ = COUNTING.try_with(|counting| {
         if counting.get() {
             let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
         }
     });
+    if SENDER_COUNTING.load(Relaxed) && on_sender_thread() {
+        SENDER_ALLOCATIONS.fetch_add(1, Relaxed);
+    }
 }
 
 unsafe impl GlobalAlloc for CountingAllocator {
@@ -130,4 +160,64 @@ fn append_batch_and_append_allocate_nothing_in_steady_state() {
             );
         }
     }
+}
+
+/// Allocations while `rounds` bursts of `events` are sent and flushed, after
+/// as many bursts of warm-up: on the caller's thread, and on the sender thread.
+fn send_steady_state_allocations(settings: &[(&str, &str)], events: &[EventView], rounds: usize) -> (usize, usize) {
+    // One at a time: every sender thread's allocations are counted.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = ok_server(Protocol::Compact);
+    let mut config = Config::default();
+    for (key, value) in settings {
+        config.set(key, value).unwrap();
+    }
+    let reported = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&reported);
+    config.delivery_callback = Some(DeliveryCallback(Arc::new(move |r: &DeliveryReport| {
+        assert!(r.result.is_ok(), "every event is accepted");
+        counted.fetch_add(1, Relaxed);
+    })));
+    let client = Client::new(&server.addr(), &config).unwrap();
+    let burst = || {
+        for (i, event) in events.iter().enumerate() {
+            client.send(event, i).unwrap();
+        }
+        client.flush(Duration::from_secs(60)).unwrap();
+    };
+    for _ in 0..rounds {
+        burst();
+    }
+    SENDER_ALLOCATIONS.store(0, Relaxed);
+    SENDER_COUNTING.store(true, Relaxed);
+    let caller = allocations_in(|| (0..rounds).for_each(|_| burst()));
+    SENDER_COUNTING.store(false, Relaxed);
+    assert_eq!(reported.load(Relaxed), 2 * rounds * events.len());
+    (caller, SENDER_ALLOCATIONS.load(Relaxed))
+}
+
+#[test]
+fn send_allocates_nothing_in_steady_state_on_either_thread() {
+    let bodies: Vec<Vec<u8>> =
+        (0..EVENTS_PER_CALL).map(|i| format!("{i:>4}: {}", "x".repeat(120)).into_bytes()).collect();
+    let events: Vec<EventView> = bodies.iter().map(|b| EventView::new(&HEADERS, b)).collect();
+    // A call at a time, and four calls pipelined (100 events: 30 + 30 + 30 + 10).
+    for in_flight in ["1", "4"] {
+        let settings = [("batch-size", "30"), ("queue.max-in-flight", in_flight), ("linger-ms", "1")];
+        let allocations = send_steady_state_allocations(&settings, &events, 20);
+        assert_eq!(allocations, (0, 0), "queue.max-in-flight {in_flight}: allocations (caller, sender thread)");
+    }
+}
+
+#[test]
+fn a_queue_that_fills_and_drains_reuses_its_memory() {
+    // Bursts of 8 MiB queued at once (some 130 chunks of 4 KiB events),
+    // drained by flush, again and again: the chunks freed in one are kept
+    // for the next (within the second or two that the queue keeps its peak).
+    let body = vec![b'b'; 4096];
+    let events: Vec<EventView> = (0..2000).map(|_| EventView::new(&HEADERS, &body)).collect();
+    let settings = [("batch-size", "1000"), ("queue.max-in-flight", "4")];
+    let (caller, sender) = send_steady_state_allocations(&settings, &events, 3);
+    assert_eq!((caller, sender), (0, 0), "allocations (caller, sender thread) in bursts of 2,000 4 KiB events");
 }

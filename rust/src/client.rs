@@ -185,8 +185,9 @@ impl Client {
         self.sender.get().map_or(0, Sender::callback_panics)
     }
 
+    /// The sender thread's side, started the first time.
     #[inline]
-    fn sender(&self) -> Result<&Sender> {
+    pub(crate) fn sender(&self) -> Result<&Sender> {
         match self.sender.get() {
             Some(sender) => Ok(sender),
             None => self.start_sender(),

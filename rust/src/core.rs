@@ -255,10 +255,16 @@ impl Core {
     /// connection and connects, for the sender thread (`queue.max-in-flight`
     /// above 1), whose calls `cancel` can cut. Fails as `call` does when no
     /// host does (nothing was sent).
-    pub(crate) fn pipeline<'c>(&'c self, cancel: &'c CallCancel) -> Result<Pipeline<'c>> {
+    /// `sent` is where the pipeline keeps its calls in flight: the caller's,
+    /// so that its memory is reused from pipeline to pipeline.
+    pub(crate) fn pipeline<'c>(&'c self, cancel: &'c CallCancel, sent: &'c mut SentCalls) -> Result<Pipeline<'c>> {
+        sent.0.clear();
+        // Taken by the one host that connects (the attempt returns with it).
+        let mut sent = Some(&mut sent.0);
         self.on_some_host(Some(cancel), |host, mut slot| {
             self.connect(host, &mut slot)?;
-            Ok(Pipeline { in_flight: None, core: self, host, slot, sent: VecDeque::new(), cancel })
+            let sent = sent.take().expect("one pipeline per attempt");
+            Ok(Pipeline { in_flight: None, core: self, host, slot, sent, cancel })
         })
     }
 }
@@ -275,11 +281,18 @@ pub(crate) struct Pipeline<'c> {
     core: &'c Core,
     host: &'c Host,
     slot: Lease<'c>,
-    /// The calls sent whose replies are not read yet, oldest first: seqid,
-    /// events, when it was sent and its deadline.
-    sent: VecDeque<(i32, usize, Instant, Instant)>,
+    /// The calls sent whose replies are not read yet, oldest first.
+    sent: &'c mut VecDeque<SentCall>,
     cancel: &'c CallCancel,
 }
+
+/// A pipeline's call in flight: its seqid, its events, when it was sent and its deadline.
+type SentCall = (i32, usize, Instant, Instant);
+
+/// The memory of a pipeline's calls in flight, kept between pipelines (a
+/// pipeline of several calls would otherwise allocate it each time).
+#[derive(Default)]
+pub(crate) struct SentCalls(VecDeque<SentCall>);
 
 impl Pipeline<'_> {
     /// Sends an `appendBatch` call of `count` events encoded beforehand, in
@@ -377,6 +390,7 @@ impl Drop for Pipeline<'_> {
         self.in_flight = None;
         if !self.sent.is_empty() {
             self.slot.connection = None;
+            self.sent.clear();
         }
     }
 }

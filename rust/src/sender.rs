@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use crate::cancel::CallCancel;
 use crate::config::{Config, QueueFull};
-use crate::core::Core;
+use crate::core::{Core, SentCalls};
 use crate::error::{err, panic_message, Error, ErrorKind, Result};
 use crate::event::AsEvent;
 use crate::report::DeliveryReport;
@@ -43,7 +43,7 @@ mod event_queue;
 /// The seam to the durable queue (`queue.spool.dir`): what the sender does differently with a spool.
 mod spooled;
 
-use event_queue::{runs_of, Body, EventQueue, LargeRecord, Payload, QueueClock, Record, Run};
+use event_queue::{runs_of, Body, EventQueue, LargeRecord, Payload, QueueClock, Record, Run, PEAK_WINDOW_NS};
 
 /// An event copied out of the caller's memory in one allocation: the number
 /// of headers, each header string's end offset (u32), then the header keys
@@ -445,6 +445,8 @@ struct Worker<'a> {
     /// The calls of a pipelined attempt (indices into `batch`) and their
     /// results, kept for their memory.
     round: Vec<(Range<usize>, Option<Result<()>>)>,
+    /// The calls in flight of a pipelined attempt, kept for their memory.
+    sent: SentCalls,
 }
 
 thread_local! {
@@ -462,11 +464,13 @@ fn run(core: &Core, shared: &Shared, clock: QueueClock) {
         shared,
         config,
         clock,
-        batch: VecDeque::with_capacity(config.batch_size.min(4096)),
+        // Room for what `take_batch` takes at most (within reason), so that it never grows.
+        batch: VecDeque::with_capacity(config.batch_size.saturating_mul(config.queue_max_in_flight).min(1 << 16)),
         last_failure: None,
         unreleased: 0,
         runs: Vec::new(),
         round: Vec::new(),
+        sent: SentCalls::default(),
     };
     loop {
         match catch_unwind(AssertUnwindSafe(|| worker.step())) {
@@ -522,7 +526,15 @@ impl Worker<'_> {
                     self.shared.wake.wait_until(&mut queue, send_by);
                 }
                 None if queue.closing => return false,
-                None => self.shared.wake.wait_until(&mut queue, deadline_in(Duration::MAX)),
+                None => {
+                    // Idle: the queue's memory falls back once its peak's windows pass.
+                    let idle = match queue.events.keeps_more_than_the_minimum() {
+                        true => Duration::from_nanos(PEAK_WINDOW_NS),
+                        false => Duration::MAX,
+                    };
+                    self.shared.wake.wait_until(&mut queue, deadline_in(idle));
+                    queue.events.roll_peak();
+                }
             }
         }
         // Pipelined, a batch for each call that may be in flight.
@@ -607,7 +619,7 @@ impl Worker<'_> {
             self.round = round;
             return self.after_calls(None); // every event accepted: their reports
         }
-        match self.core.pipeline(&self.shared.cancel) {
+        match self.core.pipeline(&self.shared.cancel, &mut self.sent) {
             Err(e) => round[0].1 = Some(Err(e)),
             Ok(mut pipeline) => {
                 let batch = self.batch.make_contiguous();
@@ -918,5 +930,37 @@ mod tests {
                 (3, Some(ErrorKind::Connect))
             ]
         );
+    }
+    #[test]
+    fn an_idle_queue_frees_the_memory_of_its_peak() {
+        // A server that takes calls and never answers: the queue fills
+        // behind the call in flight until its request-timeout.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                std::thread::spawn(move || std::io::copy(&mut stream, &mut std::io::sink()));
+            }
+        });
+        let mut config = Config::default();
+        for (key, value) in [("batch-size", "1000"), ("retries", "0"), ("linger-ms", "0"), ("request-timeout", "500")] {
+            config.set(key, value).unwrap();
+        }
+        let client = Client::new(&format!("127.0.0.1:{port}"), &config).unwrap();
+        let body = vec![b'x'; 4096];
+        for opaque in 0..3000 {
+            client.send(&crate::event::EventView::body(&body), opaque).unwrap();
+        }
+        client.flush(Duration::from_secs(30)).unwrap();
+        let shared = &client.sender().unwrap().shared;
+        let kept = || shared.queue.lock().events.keeps_more_than_the_minimum();
+        assert!(kept(), "the chunks of 3,000 4 KiB events are kept at first");
+        // The sender thread, waiting on the empty queue, rolls the peak's
+        // windows: within two of them (polled for much longer).
+        let given_up_at = Instant::now() + Duration::from_secs(30);
+        while kept() && Instant::now() < given_up_at {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!kept(), "back to the minimum kept once the queue has been idle for two windows");
     }
 }

@@ -48,11 +48,16 @@ const CHUNK: usize = 64 * 1024;
 pub(super) const LARGE_RECORD: usize = CHUNK / 8;
 /// Emptied standard chunks kept for reuse: at least this many (1 MiB: what
 /// a batch of 1,000 small events in flight and the next one queued take),
-/// and up to as many as the chunks in use, so that a queue that stays large
-/// (large events, a slow host) reuses its memory instead of freeing and
+/// and up to the most chunks in use within the last `PEAK_WINDOW` or two, so
+/// that a queue that fills and drains again and again (bursts, several calls
+/// in flight, a slow host) reuses its memory instead of freeing it and
 /// faulting it in again. Kept chunks are chunks the queue used: its memory
-/// never exceeds what it took at its fullest, and is at most twice what it holds.
+/// never exceeds what it took at its fullest in the last two windows, and
+/// falls back to this many once its use has stayed lower for two windows
+/// (the sender thread rolls them while it waits on an empty queue).
 const FREE_CHUNKS: usize = 16;
+/// How long the queue remembers its peak (see `FREE_CHUNKS`), in nanoseconds.
+pub(super) const PEAK_WINDOW_NS: u64 = 1_000_000_000;
 /// opaque u64, queue time u64 (`QueueClock`), encoding length u32 (its top
 /// bit `BORROWED`), event bytes u32.
 const RECORD_HEADER: usize = 24;
@@ -491,6 +496,11 @@ pub(super) struct EventQueue {
     protocol: Protocol,
     /// Where those are encoded.
     scratch: Request,
+    /// The most chunks in use in the current window of the peak (see
+    /// `FREE_CHUNKS`) and in the one before, and when the current one began.
+    peak: usize,
+    last_peak: usize,
+    window_start_ns: u64,
 }
 
 // SAFETY: the chunks are owned allocations; the queue is only used under the
@@ -508,6 +518,9 @@ impl EventQueue {
             clock,
             protocol,
             scratch: Request::default(),
+            peak: 0,
+            last_peak: 0,
+            window_start_ns: clock.now_ns(),
         }
     }
 
@@ -561,6 +574,7 @@ impl EventQueue {
         if !fits {
             let reused = if len <= CHUNK { self.free.pop() } else { None };
             self.chunks.push_back(reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK))));
+            self.peak = self.peak.max(self.chunks.len());
         }
         self.chunks.back_mut().expect("pushed above")
     }
@@ -621,14 +635,38 @@ impl EventQueue {
                 0 => Head::default(),
                 chunk => Head { chunk: chunk - 1, ..self.head },
             };
-            let keep = FREE_CHUNKS.max(self.chunks.len());
-            if chunk.cap == CHUNK && self.free.len() < keep {
+            if chunk.cap == CHUNK && self.free.len() < self.free_kept() {
                 let mut chunk = chunk;
                 (chunk.used, chunk.records, chunk.released) = (0, 0, 0);
                 self.free.push(chunk);
             }
-            self.free.truncate(keep);
         }
+        self.roll_peak();
+    }
+
+    /// How many emptied chunks to keep (see `FREE_CHUNKS`).
+    fn free_kept(&self) -> usize {
+        FREE_CHUNKS.max(self.peak.max(self.last_peak).saturating_sub(self.chunks.len()))
+    }
+
+    /// Whether more chunks are kept than `FREE_CHUNKS`: then the sender
+    /// thread rolls the peak's windows (`roll_peak`) while the queue is empty.
+    pub(super) fn keeps_more_than_the_minimum(&self) -> bool {
+        self.free.len() > FREE_CHUNKS
+    }
+
+    /// Once a window of the peak is over, starts the next one, and frees the
+    /// emptied chunks beyond what the last two windows' peaks keep.
+    pub(super) fn roll_peak(&mut self) {
+        self.roll_peak_at(self.clock.now_ns());
+    }
+
+    fn roll_peak_at(&mut self, now: u64) {
+        if now.saturating_sub(self.window_start_ns) < PEAK_WINDOW_NS {
+            return;
+        }
+        (self.last_peak, self.peak, self.window_start_ns) = (self.peak, self.chunks.len(), now);
+        self.free.truncate(self.free_kept());
     }
 
     /// Forgets every event, queued or taken (the spool keeps them): taken
@@ -844,7 +882,7 @@ mod tests {
     }
 
     #[test]
-    fn a_queue_that_stays_large_keeps_the_chunks_it_frees_for_reuse() {
+    fn a_queue_keeps_the_chunks_it_frees_up_to_its_recent_peak() {
         let mut queue = EventQueue::new(QueueClock::new(), Protocol::Compact);
         let mut request = Request::default();
         // 4 KiB events: 15 a chunk, 100 chunks.
@@ -862,12 +900,29 @@ mod tests {
         // Refilled: from the chunks kept, with none allocated.
         push_events(&mut queue, &mut request, 750, 4096);
         assert!(queue.free.len() <= 1, "{} kept chunks unused", queue.free.len());
-        // Emptied: back to FREE_CHUNKS kept.
+        // Emptied: every chunk kept, for the next time it fills.
         let left = queue.len();
         for _ in 0..left {
             queue.take().unwrap();
         }
         queue.release(left);
+        assert_eq!(queue.free.len() + queue.chunks.len(), in_use, "the peak kept, and no more");
+        push_events(&mut queue, &mut request, 1500, 4096);
+        assert!(queue.free.is_empty() && queue.chunks.len() == in_use, "filled again from the chunks kept");
+        let left = queue.len();
+        for _ in 0..left {
+            queue.take().unwrap();
+        }
+        queue.release(left);
+        // Back to FREE_CHUNKS once two windows of the peak passed with less in use.
+        let start = queue.window_start_ns;
+        queue.roll_peak_at(start + PEAK_WINDOW_NS - 1);
+        assert_eq!(queue.free.len() + 1, in_use, "within the window");
+        queue.roll_peak_at(start + PEAK_WINDOW_NS);
+        assert_eq!(queue.free.len() + 1, in_use, "the last window's peak");
+        assert!(queue.keeps_more_than_the_minimum());
+        queue.roll_peak_at(start + 2 * PEAK_WINDOW_NS);
         assert_eq!(queue.free.len(), FREE_CHUNKS);
+        assert!(!queue.keeps_more_than_the_minimum());
     }
 }

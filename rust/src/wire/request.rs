@@ -180,7 +180,11 @@ impl Request {
         buf.resize(HEADROOM, 0);
         splices.clear();
         *spliced = 0;
-        let mut cur = Cursor::new(buf, 0);
+        // The queue's calls copy at most two pieces, their first and last (a
+        // piece between them is a whole chunk of the queue, far larger): room
+        // for both from the first call on, so that the buffer does not grow
+        // later with the shape of some call.
+        let mut cur = Cursor::new(buf, 2 * splice_from.min(super::SPLICED_BODY_MIN));
         for index in 0..pieces {
             let bytes = piece(index);
             if bytes.len() >= splice_from {
