@@ -1,6 +1,6 @@
 //! `flume_config`: settings under Flume's key names.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use super::error::{flume_result, guard, guard_result, FLUME_OK};
@@ -300,12 +300,17 @@ unsafe impl Sync for CCallback {}
 
 impl CCallback {
     fn report(&self, report: &DeliveryReport) {
+        let failure;
+        // An acceptance's empty message is a static one: no allocation per report.
         let (code, message) = match report.result {
-            Ok(()) => (FLUME_OK, CString::default()),
-            Err(e) => (e.kind().code(), crate::error::c_message(e)),
+            Ok(()) => (FLUME_OK, c"".as_ptr()),
+            Err(e) => {
+                failure = crate::error::c_message(e);
+                (e.kind().code(), failure.as_ptr())
+            }
         };
         // SAFETY: the caller gave a function of this signature.
-        unsafe { (self.cb)(report.opaque as *mut c_void, code, message.as_ptr(), self.user) }
+        unsafe { (self.cb)(report.opaque as *mut c_void, code, message, self.user) }
     }
 }
 

@@ -162,12 +162,17 @@ fn append_batch_and_append_allocate_nothing_in_steady_state() {
     }
 }
 
+/// Held by a test that counts sender threads' allocations: every sender
+/// thread's are counted, so one such test runs at a time.
+fn counting_sender_threads_alone() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Allocations while `rounds` bursts of `events` are sent and flushed, after
 /// as many bursts of warm-up: on the caller's thread, and on the sender thread.
 fn send_steady_state_allocations(settings: &[(&str, &str)], events: &[EventView], rounds: usize) -> (usize, usize) {
-    // One at a time: every sender thread's allocations are counted.
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _alone = counting_sender_threads_alone();
     let server = ok_server(Protocol::Compact);
     let mut config = Config::default();
     for (key, value) in settings {
@@ -220,4 +225,62 @@ fn a_queue_that_fills_and_drains_reuses_its_memory() {
     let settings = [("batch-size", "1000"), ("queue.max-in-flight", "4")];
     let (caller, sender) = send_steady_state_allocations(&settings, &events, 3);
     assert_eq!((caller, sender), (0, 0), "allocations (caller, sender thread) in bursts of 2,000 4 KiB events");
+}
+
+extern "C" fn count_report(
+    _opaque: *mut std::ffi::c_void,
+    result: u32,
+    message: *const std::ffi::c_char,
+    user: *mut std::ffi::c_void,
+) {
+    // SAFETY: `user` is the test's counter, `message` a C string valid during the call.
+    unsafe {
+        assert_eq!((result, *message), (0, 0), "accepted, with an empty message");
+        (*user.cast::<AtomicUsize>()).fetch_add(1, Relaxed);
+    }
+}
+
+#[test]
+fn the_c_delivery_callback_allocates_nothing_per_report() {
+    use flume_client_ffi::*;
+    let _alone = counting_sender_threads_alone();
+    let server = ok_server(Protocol::Compact);
+    let reported = AtomicUsize::new(0);
+    let headers: Vec<flume_header> = [(c"host", c"web-1"), (c"topic", c"allocation-test")]
+        .iter()
+        .map(|(k, v)| flume_header { key: k.as_ptr(), value: v.as_ptr() })
+        .collect();
+    let body = b"an event's body";
+    let event = flume_event {
+        headers: headers.as_ptr(),
+        header_count: headers.len(),
+        body: body.as_ptr().cast(),
+        body_len: body.len(),
+    };
+    // SAFETY: plain calls of the C API with valid arguments; `reported` outlives the client.
+    let sender_allocations = unsafe {
+        let conf = flume_config_new();
+        let address = std::ffi::CString::new(server.addr()).unwrap();
+        assert_eq!(flume_config_set(conf, c"batch-size".as_ptr(), c"30".as_ptr()), 0);
+        let user = &reported as *const AtomicUsize as *mut std::ffi::c_void;
+        assert_eq!(flume_config_set_delivery_cb(conf, Some(count_report), user), 0);
+        let client = flume_client_new(address.as_ptr(), conf);
+        flume_config_free(conf);
+        assert!(!client.is_null());
+        let burst = || {
+            for i in 0..100 {
+                assert_eq!(flume_client_send(client, &event, i as *mut std::ffi::c_void), 0);
+            }
+            assert_eq!(flume_client_flush(client, 30_000), 0);
+        };
+        (0..10).for_each(|_| burst());
+        SENDER_ALLOCATIONS.store(0, Relaxed);
+        SENDER_COUNTING.store(true, Relaxed);
+        (0..10).for_each(|_| burst());
+        SENDER_COUNTING.store(false, Relaxed);
+        flume_client_free(client);
+        SENDER_ALLOCATIONS.load(Relaxed)
+    };
+    assert_eq!(reported.load(Relaxed), 2_000);
+    assert_eq!(sender_allocations, 0, "allocations on the sender thread for 1,000 reports");
 }
