@@ -223,6 +223,7 @@ section("TLS",
         tls_lines, "≥ the C++ client's events/s with TLS", tls_misses)
 async_lines = []
 async_misses = {1: [], 4: [], "4b": []}
+async_alloc_misses = []
 measured_4 = measured_4b = 0
 for p in PROTOCOLS:
     for b in BODIES:
@@ -234,11 +235,14 @@ for p in PROTOCOLS:
                 continue
             measured_4 += bool(sends[4])
             measured_4b += bool(sends["4b"])
-            rates, ratios, cpus = [], [], []
+            rates, ratios, cpus, allocs = [], [], [], []
             for k, fs in sends.items():
                 if not fs:
-                    rates.append("–"), ratios.append("–"), cpus.append("–")
+                    rates.append("–"), ratios.append("–"), cpus.append("–"), allocs.append("–")
                     continue
+                allocs.append(f"{fs['allocs_per_call']:.2f}")
+                if fs["allocs_per_call"] > 0:
+                    async_alloc_misses.append(f"{p}/{body_name(b)}/×{n}/{k} {fs['allocs_per_call']:.3f}")
                 ratio = fs["events_per_s"] / fc["events_per_s"]
                 if ratio < 0.9:
                     async_misses[k].append(f"{p}/{body_name(b)}/×{n} {ratio:.2f}×")
@@ -248,17 +252,18 @@ for p in PROTOCOLS:
             async_lines.append(
                 f"| {p} | {body_name(b)} | {n} | {rates[0]} | {rates[1]} | {rates[2]} | {fmt_rate(fc['events_per_s'])} | "
                 f"{ratios[0]} / {ratios[1]} / {ratios[2]} | {cpus[0]} / {cpus[1]} / {cpus[2]} / "
-                f"{fc['cpu_us_per_event']:.3g} |")
+                f"{fc['cpu_us_per_event']:.3g} | {allocs[0]} / {allocs[1]} / {allocs[2]} |")
 section("Asynchronous path",
         "`flume_client_send` of every event (batch-size the cell's batch; a queue of at most 4 batches with "
         "`queue.full = block`, so that in steady state `send` waits for the sender thread), against the null "
         "sink, with one call in flight (the default) and with `queue.max-in-flight = 4` (calls pipelined on one "
         "connection), and for bodies of 1 KiB or more `flume_client_send_borrowed` with 4 in flight (the body "
         "left in the caller's memory until its report), beside `flume_client_append_batch` of the same batch in "
-        "the same cell of the table above. CPU is the whole process's: the caller and the sender thread.",
+        "the same cell of the table above. CPU and heap allocations are the whole process's: the caller and the "
+        "sender thread (allocations per call: per `batch` sends).",
         "| protocol | body | batch | send ev/s, 1 in flight | send ev/s, 4 in flight | send_borrowed ev/s, 4 in "
         "flight | append_batch ev/s | ÷ append_batch, send 1 / 4 / borrowed | CPU µs/ev send 1 / 4 / borrowed / "
-        "append_batch |",
+        "append_batch | allocs/call send 1 / 4 / borrowed |",
         async_lines, "≥ 0.9× append_batch's events/s with one call in flight (the default)", async_misses[1])
 if measured_4:
     misses = async_misses[4]
@@ -268,6 +273,8 @@ if measured_4b:
     misses = async_misses["4b"]
     w("- `flume_client_send_borrowed` with 4 calls in flight: " + ("met in every cell measured." if not misses else
       f"missed in {len(misses)} of {measured_4b} cells: " + ", ".join(misses) + "."))
+w("- No heap allocation per call on the asynchronous path: " + ("met in every cell." if not async_alloc_misses else
+  f"missed in {len(async_alloc_misses)} cells: " + ", ".join(async_alloc_misses) + "."))
 w("")
 w("### Encoder alone")
 w("")
