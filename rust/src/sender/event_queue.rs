@@ -48,13 +48,14 @@ const CHUNK: usize = 64 * 1024;
 pub(super) const LARGE_RECORD: usize = CHUNK / 8;
 /// Emptied standard chunks kept for reuse: at least this many (1 MiB: what
 /// a batch of 1,000 small events in flight and the next one queued take),
-/// and up to the most chunks in use within the last `PEAK_WINDOW` or two, so
-/// that a queue that fills and drains again and again (bursts, several calls
-/// in flight, a slow host) reuses its memory instead of freeing it and
-/// faulting it in again. Kept chunks are chunks the queue used: its memory
-/// never exceeds what it took at its fullest in the last two windows, and
-/// falls back to this many once its use has stayed lower for two windows
-/// (the sender thread rolls them while it waits on an empty queue).
+/// and up to a quarter more than the most chunks in use within the last
+/// window of the peak (`PEAK_WINDOW_NS`) or two, so that a queue that fills
+/// and drains again and again (bursts, several calls in flight, a slow host)
+/// reuses its memory instead of freeing it and faulting it in again. Kept
+/// chunks are chunks the queue used: its memory never exceeds what it took
+/// at its fullest, and falls back to this many once its use has stayed low
+/// for two windows (the sender thread rolls them while it waits on an empty
+/// queue).
 const FREE_CHUNKS: usize = 16;
 /// How long the queue remembers its peak (see `FREE_CHUNKS`), in nanoseconds.
 pub(super) const PEAK_WINDOW_NS: u64 = 1_000_000_000;
@@ -644,9 +645,13 @@ impl EventQueue {
         self.roll_peak();
     }
 
-    /// How many emptied chunks to keep (see `FREE_CHUNKS`).
+    /// How many emptied chunks to keep (see `FREE_CHUNKS`): with the chunks
+    /// in use, a quarter more than the recent peak, so that a peak a little
+    /// above the last ones (they vary with the timing of calls) still finds
+    /// its chunks.
     fn free_kept(&self) -> usize {
-        FREE_CHUNKS.max(self.peak.max(self.last_peak).saturating_sub(self.chunks.len()))
+        let recent = self.peak.max(self.last_peak);
+        FREE_CHUNKS.max((recent + recent / 4).saturating_sub(self.chunks.len()))
     }
 
     /// Whether more chunks are kept than `FREE_CHUNKS`: then the sender
