@@ -541,14 +541,14 @@ impl Worker<'_> {
         let count = queue.events.len().min(config.batch_size.saturating_mul(config.queue_max_in_flight));
         let queue = &mut *queue;
         let (returned_ns, timeout_ns) = (self.clock.ns_of(returned_at), nanos(config.event_timeout));
-        for _ in 0..count {
-            let (event, timeout_from) = queue.events.take().expect("counted above");
-            queue.bytes -= event.size();
+        let (events, bytes, batch) = (&mut queue.events, &mut queue.bytes, &mut self.batch);
+        events.take_each(count, |event, timeout_from| {
+            *bytes -= event.size();
             let deadline = timeout_from.saturating_add(timeout_ns);
             // Expired only if the deadline passed while the thread was busy with other events.
             let protected = returned_ns < deadline;
-            self.batch.push_back(Pending::new(event, deadline, protected));
-        }
+            batch.push_back(Pending::new(event, deadline, protected));
+        });
         self.shared.room.notify_all();
         true
     }
@@ -562,7 +562,7 @@ impl Worker<'_> {
         while self.batch.front().is_some_and(|p| !p.protected && !p.acked && now >= p.deadline) {
             let pending = self.batch.pop_front().expect("front checked");
             let error = self.expired_error(&pending);
-            self.report_one(pending, Err(&error));
+            self.report_one(pending.event.opaque(), Err(&error));
             expired += 1;
         }
         if expired > 0 {
@@ -692,7 +692,7 @@ impl Worker<'_> {
         let mut reported = 0;
         while let Some(pending) = self.batch.pop_front() {
             if pending.acked {
-                self.report_one(pending, Ok(()));
+                self.report_one(pending.event.opaque(), Ok(()));
             } else if give_up(&pending) {
                 let error = Rc::clone(pending.last.as_ref().expect("failed"));
                 let mixed;
@@ -705,7 +705,7 @@ impl Worker<'_> {
                     }
                     _ => &*error,
                 };
-                self.report_one(pending, Err(report));
+                self.report_one(pending.event.opaque(), Err(report));
             } else {
                 self.batch.push_front(pending);
                 break;
@@ -795,12 +795,12 @@ impl Worker<'_> {
         }
     }
 
-    /// Reports one event (already out of the batch and the queue), calling
-    /// the callback with no lock held and catching its panic.
-    fn report_one(&mut self, pending: Pending, result: std::result::Result<(), &Error>) {
+    /// Reports one event (already out of the batch and the queue), by its
+    /// opaque, calling the callback with no lock held and catching its panic.
+    fn report_one(&mut self, opaque: usize, result: std::result::Result<(), &Error>) {
         self.unreleased += 1;
         if let Some(cb) = &self.config.delivery_callback {
-            let report = DeliveryReport { opaque: pending.event.opaque(), result };
+            let report = DeliveryReport { opaque, result };
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (cb.0)(&report))) {
                 self.shared.callback_panics.fetch_add(1, Ordering::Relaxed);
                 // A payload whose drop panics too must not unwind out of here.
@@ -831,7 +831,7 @@ impl Worker<'_> {
             err!(Internal, "the sender thread caught a panic (a bug in flume-client: {what}); delivery unknown");
         while let Some(pending) = self.batch.pop_front() {
             let result = if pending.acked { Ok(()) } else { Err(&error) };
-            self.report_one(pending, result);
+            self.report_one(pending.event.opaque(), result);
         }
         self.reported_some();
     }
@@ -855,21 +855,24 @@ impl Worker<'_> {
                 (false, Some(_)) => Err(&unknown),
                 (false, None) => Err(&unsent),
             };
-            self.report_one(pending, result);
+            self.report_one(pending.event.opaque(), result);
         }
         loop {
-            let taken: Vec<(Record, u64)> = {
+            let mut taken = Vec::new();
+            {
                 let mut queue = self.shared.queue.lock();
-                let count = queue.events.len().min(1024);
-                let taken: Vec<(Record, u64)> = (0..count).map_while(|_| queue.events.take()).collect();
-                queue.bytes -= taken.iter().map(|(e, _)| e.size()).sum::<usize>();
-                taken
-            };
+                let queue = &mut *queue;
+                let bytes = &mut queue.bytes;
+                queue.events.take_each(1024, |event, _| {
+                    *bytes -= event.size();
+                    taken.push(event.opaque());
+                });
+            }
             if taken.is_empty() {
                 break;
             }
-            for (event, deadline) in taken {
-                self.report_one(Pending::new(event, deadline, false), Err(&unsent));
+            for opaque in taken {
+                self.report_one(opaque, Err(&unsent));
             }
             self.reported_some();
         }
