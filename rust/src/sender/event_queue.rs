@@ -210,6 +210,7 @@ pub(super) struct QueueClock {
     margin_ns: u64,
 }
 
+#[inline]
 fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes the timespec it is given; both clocks exist on Linux.
@@ -230,6 +231,7 @@ impl QueueClock {
     }
 
     /// Now, at most the resolution early.
+    #[inline]
     fn now_ns(&self) -> u64 {
         clock_ns(libc::CLOCK_MONOTONIC_COARSE)
     }
@@ -293,6 +295,7 @@ impl Chunk {
     }
 
     /// Writes one record, for which the chunk has room (`free`).
+    #[inline(always)]
     fn write(&mut self, head: RecordHead, encoded: &EncodedEvent, body: Body) {
         let RecordHead { size, opaque, queued_ns } = head;
         let encoded_len = chunk_len(encoded, body);
@@ -535,11 +538,13 @@ impl EventQueue {
 
     /// Queues an event encoded by `send` (`Request::encode_event`), of
     /// `size` header and body bytes, copied now but for a borrowed body.
+    #[inline(always)]
     pub(super) fn push_event(&mut self, encoded: &EncodedEvent, body: Body, size: usize, opaque: usize) {
         let queued_ns = self.clock.now_ns();
         self.push_encoded(encoded, body, size, opaque, queued_ns);
     }
 
+    #[inline(always)]
     fn push_encoded(&mut self, encoded: &EncodedEvent, body: Body, size: usize, opaque: usize, queued_ns: u64) {
         let head = RecordHead { size, opaque, queued_ns };
         self.tail_for(record_len(chunk_len(encoded, body))).write(head, encoded, body);
@@ -570,14 +575,21 @@ impl EventQueue {
     }
 
     /// The chunk to write a record of `len` bytes into: the last one, or a new one.
+    #[inline(always)]
     fn tail_for(&mut self, len: usize) -> &mut Chunk {
-        let fits = self.chunks.back().is_some_and(|c| c.free() >= len);
-        if !fits {
-            let reused = if len <= CHUNK { self.free.pop() } else { None };
-            self.chunks.push_back(reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK))));
-            self.peak = self.peak.max(self.chunks.len());
+        if self.chunks.back().is_none_or(|c| c.free() < len) {
+            self.add_chunk(len);
         }
         self.chunks.back_mut().expect("pushed above")
+    }
+
+    /// Adds a chunk with room for a record of `len` bytes: a kept one if it is large enough.
+    #[cold]
+    #[inline(never)]
+    fn add_chunk(&mut self, len: usize) {
+        let reused = if len <= CHUNK { self.free.pop() } else { None };
+        self.chunks.push_back(reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK))));
+        self.peak = self.peak.max(self.chunks.len());
     }
 
     /// When the oldest queued event was sent, or a little earlier: where its
