@@ -528,9 +528,10 @@ impl Worker<'_> {
                 None if queue.closing => return false,
                 None => {
                     // Idle: the queue's memory falls back once its peak's windows pass.
-                    let idle = match queue.events.keeps_more_than_the_minimum() {
-                        true => Duration::from_nanos(PEAK_WINDOW_NS),
-                        false => Duration::MAX,
+                    let idle = if queue.events.keeps_more_than_the_minimum() {
+                        Duration::from_nanos(PEAK_WINDOW_NS)
+                    } else {
+                        Duration::MAX
                     };
                     self.shared.wake.wait_until(&mut queue, deadline_in(idle));
                     queue.events.roll_peak();

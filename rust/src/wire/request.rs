@@ -180,10 +180,11 @@ impl Request {
         buf.resize(HEADROOM, 0);
         splices.clear();
         *spliced = 0;
-        // The queue's calls copy at most two pieces, their first and last (a
-        // piece between them is a whole chunk of the queue, far larger): room
-        // for both from the first call on, so that the buffer does not grow
-        // later with the shape of some call.
+        // Of the queue's copied events a call copies at most two pieces, its
+        // first and last (a piece between them is a whole chunk of the queue,
+        // far larger): room for both from the first call on, so that the
+        // buffer does not grow later with the shape of some call. (Borrowed
+        // bodies add small pieces of their own: their heads and stop bytes.)
         let mut cur = Cursor::new(buf, 2 * splice_from.min(super::SPLICED_BODY_MIN));
         for index in 0..pieces {
             let bytes = piece(index);
