@@ -277,7 +277,10 @@ impl Sender {
         queue.accepted += 1;
         // The sender waits without a deadline only on an empty queue, and
         // otherwise until the first event's linger ends or a batch is full.
-        if queue.events.len() == 1 || queue.events.len() == config.batch_size {
+        // Notified once the lock is free, so that the sender does not wait for it again.
+        let wake = queue.events.len() == 1 || queue.events.len() == config.batch_size;
+        drop(queue);
+        if wake {
             self.shared.wake.notify_one();
         }
         Ok(())
@@ -540,9 +543,9 @@ impl Worker<'_> {
         }
         // Pipelined, a batch for each call that may be in flight.
         let count = queue.events.len().min(config.batch_size.saturating_mul(config.queue_max_in_flight));
-        let queue = &mut *queue;
         let (returned_ns, timeout_ns) = (self.clock.ns_of(returned_at), nanos(config.event_timeout));
-        let (events, bytes, batch) = (&mut queue.events, &mut queue.bytes, &mut self.batch);
+        let taken = &mut *queue;
+        let (events, bytes, batch) = (&mut taken.events, &mut taken.bytes, &mut self.batch);
         events.take_each(count, |event, timeout_from| {
             *bytes -= event.size();
             let deadline = timeout_from.saturating_add(timeout_ns);
@@ -550,6 +553,8 @@ impl Worker<'_> {
             let protected = returned_ns < deadline;
             batch.push_back(Pending::new(event, deadline, protected));
         });
+        // Notified once the lock is free, so that a woken `send` does not wait for it again.
+        drop(queue);
         self.shared.room.notify_all();
         true
     }
