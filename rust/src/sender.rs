@@ -695,7 +695,15 @@ impl Worker<'_> {
         self.last_failure = failed;
         let retries = self.config.retries;
         let give_up = |p: &Pending| p.last.as_ref().is_some_and(|last| !retriable(last.kind()) || p.attempts > retries);
-        let mut reported = 0;
+        // The accepted ones at the head first (after a call that succeeded,
+        // all of them), reported in place and then removed together:
+        // `report_one` never unwinds (it catches the callback's panic), so
+        // none can be reported twice.
+        let mut reported = self.batch.iter().take_while(|p| p.acked).count();
+        for i in 0..reported {
+            self.report_one(self.batch[i].event.opaque(), Ok(()));
+        }
+        self.batch.drain(..reported);
         while let Some(pending) = self.batch.pop_front() {
             if pending.acked {
                 self.report_one(pending.event.opaque(), Ok(()));
