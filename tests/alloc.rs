@@ -233,10 +233,12 @@ extern "C" fn count_report(
     message: *const std::ffi::c_char,
     user: *mut std::ffi::c_void,
 ) {
+    // Counts acceptances with an empty message only (a panic here would abort the tests).
     // SAFETY: `user` is the test's counter, `message` a C string valid during the call.
     unsafe {
-        assert_eq!((result, *message), (0, 0), "accepted, with an empty message");
-        (*user.cast::<AtomicUsize>()).fetch_add(1, Relaxed);
+        if result == 0 && *message == 0 {
+            (*user.cast::<AtomicUsize>()).fetch_add(1, Relaxed);
+        }
     }
 }
 
@@ -281,6 +283,6 @@ fn the_c_delivery_callback_allocates_nothing_per_report() {
         flume_client_free(client);
         SENDER_ALLOCATIONS.load(Relaxed)
     };
-    assert_eq!(reported.load(Relaxed), 2_000);
+    assert_eq!(reported.load(Relaxed), 2_000, "acceptances with an empty message");
     assert_eq!(sender_allocations, 0, "allocations on the sender thread for 1,000 reports");
 }
