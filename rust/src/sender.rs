@@ -468,7 +468,7 @@ fn run(core: &Core, shared: &Shared, clock: QueueClock) {
         config,
         clock,
         // Room for what `take_batch` takes at most (within reason), so that it never grows.
-        batch: VecDeque::with_capacity(config.batch_size.saturating_mul(config.queue_max_in_flight).min(1 << 16)),
+        batch: VecDeque::with_capacity(most_taken(config).min(1 << 16)),
         last_failure: None,
         unreleased: 0,
         runs: Vec::new(),
@@ -541,8 +541,7 @@ impl Worker<'_> {
                 }
             }
         }
-        // Pipelined, a batch for each call that may be in flight.
-        let count = queue.events.len().min(config.batch_size.saturating_mul(config.queue_max_in_flight));
+        let count = queue.events.len().min(most_taken(config));
         let (returned_ns, timeout_ns) = (self.clock.ns_of(returned_at), nanos(config.event_timeout));
         let taken = &mut *queue;
         let (events, bytes, batch) = (&mut taken.events, &mut taken.bytes, &mut self.batch);
@@ -895,6 +894,11 @@ impl Worker<'_> {
 }
 
 /// `d` in nanoseconds, saturated.
+/// The most events `take_batch` takes at once: a batch for each call that may be in flight.
+fn most_taken(config: &Config) -> usize {
+    config.batch_size.saturating_mul(config.queue_max_in_flight)
+}
+
 fn nanos(d: Duration) -> u64 {
     d.as_nanos().min(u64::MAX.into()) as u64
 }

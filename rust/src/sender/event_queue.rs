@@ -485,6 +485,15 @@ fn layout_ok(payload: &[u8]) -> bool {
     })
 }
 
+/// The chunk of the oldest record not taken yet (there is one), `head`
+/// moved past chunks whose records were all taken.
+fn head_chunk<'c>(chunks: &'c VecDeque<Chunk>, head: &mut Head) -> &'c Chunk {
+    while head.record >= chunks[head.chunk].records {
+        *head = Head { chunk: head.chunk + 1, ..Head::default() };
+    }
+    &chunks[head.chunk]
+}
+
 /// The queued events, oldest first, and the records taken but not yet released.
 pub(super) struct EventQueue {
     /// Oldest first; only the last one is written to.
@@ -604,10 +613,8 @@ impl EventQueue {
 
     /// The record at the head (there is one: `len > 0`), the head moved onto it.
     fn head_record(&mut self) -> (Record, u64) {
-        while self.head.record >= self.chunks[self.head.chunk].records {
-            self.head = Head { chunk: self.head.chunk + 1, ..Head::default() };
-        }
-        self.chunks[self.head.chunk].record_at(self.head.record, self.head.offset)
+        let chunk = head_chunk(&self.chunks, &mut self.head);
+        chunk.record_at(self.head.record, self.head.offset)
     }
 
     /// Takes the oldest queued event, with when it was sent or a little later
@@ -627,10 +634,7 @@ impl EventQueue {
         let EventQueue { chunks, head, len, clock, .. } = self;
         let mut count = count.min(*len);
         while count > 0 {
-            while head.record >= chunks[head.chunk].records {
-                *head = Head { chunk: head.chunk + 1, ..Head::default() };
-            }
-            let chunk = &chunks[head.chunk];
+            let chunk = head_chunk(chunks, head);
             for _ in 0..count.min(chunk.records - head.record) {
                 let (record, queued_ns) = chunk.record_at(head.record, head.offset);
                 // The queue moves on before `each` runs, which may panic.
