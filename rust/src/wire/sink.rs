@@ -22,6 +22,8 @@ pub struct HeaderSink<'a> {
     pub(super) buf: Cursor<'a>,
     /// The OR of the strings' bytes (in some of its 8 lanes).
     pub(super) high: u64,
+    /// The top bits of C strings' bytes, a bit per byte (`Stage::copy_short`).
+    high_lanes: u32,
     /// Strings written for the current event.
     pub(super) strings: usize,
     /// Bytes of compact length prefixes beyond one byte each (strings of
@@ -33,12 +35,12 @@ pub struct HeaderSink<'a> {
 
 impl<'a> HeaderSink<'a> {
     pub(super) fn new(buf: Cursor<'a>, compact: bool) -> HeaderSink<'a> {
-        HeaderSink { buf, high: 0, strings: 0, long_prefixes: 0, compact }
+        HeaderSink { buf, high: 0, high_lanes: 0, strings: 0, long_prefixes: 0, compact }
     }
 
     /// Whether every string written since `high` was last cleared is ASCII.
     pub(super) fn ascii(&self) -> bool {
-        self.high & HIGH_BITS == 0
+        self.high & HIGH_BITS == 0 && self.high_lanes == 0
     }
 
     /// The bytes of the length prefixes written: one per string in compact
@@ -88,12 +90,7 @@ impl<'a> HeaderSink<'a> {
     fn string_with<const COMPACT: bool>(&mut self, state: &mut State, s: &[u8]) {
         let len = s.len();
         if len >= SHORT || (state.end as usize - state.at as usize) < SHORT + 4 {
-            let long_prefix;
-            (*state, long_prefix) = long_string(self.buf.vec, *state, s, COMPACT);
-            // It may have moved the buffer.
-            (self.buf.ptr, self.buf.cap) = (self.buf.vec.as_mut_ptr(), self.buf.vec.capacity());
-            self.long_prefixes += long_prefix;
-            return;
+            return self.long_string::<COMPACT>(state, s);
         }
         // SAFETY: `SHORT + 4` bytes from `at` are writable; `copy_short`
         // reads the `len` bytes of `s`.
@@ -104,6 +101,17 @@ impl<'a> HeaderSink<'a> {
         }
     }
 
+    /// Writes `s` on the slow path (`long_string`), which leaves room for
+    /// the fast paths of the next strings.
+    #[inline(always)]
+    fn long_string<const COMPACT: bool>(&mut self, state: &mut State, s: &[u8]) {
+        let long_prefix;
+        (*state, long_prefix) = long_string(self.buf.vec, *state, s, COMPACT);
+        // It may have moved the buffer.
+        (self.buf.ptr, self.buf.cap) = (self.buf.vec.as_mut_ptr(), self.buf.vec.capacity());
+        self.long_prefixes += long_prefix;
+    }
+
     /// Writes a NUL-terminated string (without its NUL), measuring it as it
     /// goes: no `strlen` beforehand.
     ///
@@ -111,8 +119,15 @@ impl<'a> HeaderSink<'a> {
     /// `s` must point to a NUL-terminated string that stays unchanged during the call.
     #[inline]
     pub unsafe fn c_string(&mut self, s: *const c_char) {
-        let s = s.cast::<u8>();
-        self.string(std::slice::from_raw_parts(s, c_len(s)));
+        let mut state = self.room_for_c_strings(self.state());
+        let mut stage = Stage::new();
+        if self.compact {
+            self.c_string_with::<true>(&mut state, &mut stage, s);
+        } else {
+            self.c_string_with::<false>(&mut state, &mut stage, s);
+        }
+        self.set_state(state);
+        self.strings += 1;
     }
 
     /// Writes headers given as (key, value) pairs of NUL-terminated strings,
@@ -139,34 +154,69 @@ impl<'a> HeaderSink<'a> {
         // The state in locals for the whole loop: the stores through raw
         // pointers could otherwise alias it and force reloads.
         let mut state = self.state();
+        let mut stage = Stage::new();
         for pair @ [key, value] in headers {
             if key.is_null() | value.is_null() {
                 self.set_state(state);
                 // The index from the pointer: no counter kept in the loop.
                 return Err((pair as *const [*const c_char; 2]).offset_from(headers.as_ptr()) as usize);
             }
-            self.c_string_with::<COMPACT>(&mut state, *key);
-            self.c_string_with::<COMPACT>(&mut state, *value);
+            // One test of the room for both strings' fast paths (a slow
+            // path leaves room for the fast paths after it).
+            if (state.end as usize - state.at as usize) < 2 * C_STRING_ROOM {
+                state = self.room_for_c_strings(state);
+            }
+            self.c_string_with::<COMPACT>(&mut state, &mut stage, *key);
+            self.c_string_with::<COMPACT>(&mut state, &mut stage, *value);
         }
         self.set_state(state);
         self.strings += 2 * headers.len();
         Ok(())
     }
 
+    /// Makes room for two C strings' fast paths at `state.at` (`make_room`).
+    #[inline(always)]
+    fn room_for_c_strings(&mut self, state: State) -> State {
+        let state = make_room(self.buf.vec, state);
+        (self.buf.ptr, self.buf.cap) = (self.buf.vec.as_mut_ptr(), self.buf.vec.capacity());
+        state
+    }
+
+    /// Writes the C string `s`, with room for `C_STRING_ROOM` bytes at
+    /// `state.at`. Its slow path leaves room for two more after it.
+    #[inline(always)]
+    unsafe fn c_string_with<const COMPACT: bool>(&mut self, state: &mut State, stage: &mut Stage, s: *const c_char) {
+        let s = s.cast::<u8>();
+        let prefix_len = if COMPACT { 1 } else { 4 };
+        // SAFETY: `C_STRING_ROOM` bytes from `at` are writable.
+        let Some((len, lanes)) = stage.copy_short(state.at.add(prefix_len), s) else {
+            return self.long_string::<COMPACT>(state, std::slice::from_raw_parts(s, c_len(s)));
+        };
+        if COMPACT {
+            state.at.write(len as u8);
+        } else {
+            state.at.cast::<u32>().write_unaligned((len as u32).to_be());
+        }
+        state.at = state.at.add(prefix_len + len);
+        state.high_lanes |= lanes;
+    }
+
     fn state(&self) -> State {
         // SAFETY: `pos` and `cap` are within the buffer.
-        unsafe { State { at: self.buf.ptr.add(self.buf.pos), end: self.buf.ptr.add(self.buf.cap), high: self.high } }
+        unsafe {
+            State {
+                at: self.buf.ptr.add(self.buf.pos),
+                end: self.buf.ptr.add(self.buf.cap),
+                high: self.high,
+                high_lanes: self.high_lanes,
+            }
+        }
     }
 
     fn set_state(&mut self, state: State) {
         self.buf.pos = state.at as usize - self.buf.ptr as usize;
         self.high = state.high;
-    }
-
-    #[inline(always)]
-    unsafe fn c_string_with<const COMPACT: bool>(&mut self, state: &mut State, s: *const c_char) {
-        let s = s.cast::<u8>();
-        self.string_with::<COMPACT>(state, std::slice::from_raw_parts(s, c_len(s)));
+        self.high_lanes = state.high_lanes;
     }
 }
 
@@ -180,16 +230,25 @@ impl<'a> HeaderSink<'a> {
 fn long_string(vec: &mut Vec<u8>, state: State, s: &[u8], compact: bool) -> (State, usize) {
     let (ptr, cap) = (vec.as_mut_ptr(), vec.capacity());
     let mut buf = Cursor { pos: state.at as usize - ptr as usize, vec, ptr, cap };
-    if s.len() < SHORT {
-        buf.room(2 * (SHORT + 4));
-    }
     let before = buf.pos;
     prefix(&mut buf, s.len(), compact);
     let long_prefix = if compact { buf.pos - before - 1 } else { 0 };
     let high = state.high | buf.extend_from_slice_high(s);
+    buf.room(2 * (SHORT + 4));
     // SAFETY: `pos` and `cap` are within the buffer.
-    let state = unsafe { State { at: buf.ptr.add(buf.pos), end: buf.ptr.add(buf.cap), high } };
+    let state = unsafe { State { at: buf.ptr.add(buf.pos), end: buf.ptr.add(buf.cap), high, ..state } };
     (state, long_prefix)
+}
+
+/// Makes room at `state.at` for the fast paths of two strings, and for more.
+#[cold]
+#[inline(never)]
+fn make_room(vec: &mut Vec<u8>, state: State) -> State {
+    let (ptr, cap) = (vec.as_mut_ptr(), vec.capacity());
+    let mut buf = Cursor { pos: state.at as usize - ptr as usize, vec, ptr, cap };
+    buf.room(2 * (SHORT + 4));
+    // SAFETY: `pos` and `cap` are within the buffer.
+    unsafe { State { at: buf.ptr.add(buf.pos), end: buf.ptr.add(buf.cap), ..state } }
 }
 
 /// Writes `len` as a length prefix: a varint (compact) or 4 bytes big-endian (binary).
@@ -214,6 +273,7 @@ struct State {
     /// The end of the buffer's capacity.
     end: *mut u8,
     high: u64,
+    high_lanes: u32,
 }
 
 /// Strings shorter than this take the fast paths of `string` and `c_string`.
@@ -272,47 +332,90 @@ unsafe fn copy_short(dst: *mut u8, src: *const u8, len: usize) -> u64 {
     super::call::high_bits(std::slice::from_raw_parts(src, len))
 }
 
-/// The length of a NUL-terminated string, by aligned 16-byte blocks (SSE2):
-/// most header strings end within one or two.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-unsafe fn c_len(s: *const u8) -> usize {
-    let off = s as usize & 15;
-    let block = s.wrapping_sub(off);
-    // Lanes before the string's start shifted out.
-    let zeros = zero_lanes(block) >> off;
-    if zeros != 0 {
-        return zeros.trailing_zeros() as usize;
-    }
-    let zeros = zero_lanes(block.wrapping_add(16));
-    if zeros != 0 {
-        return 16 - off + zeros.trailing_zeros() as usize;
-    }
-    c_len_rest(s, block.wrapping_add(16))
-}
+/// Bytes that the fast path of a C string may write: its length prefix and
+/// two 16-byte moves.
+const C_STRING_ROOM: usize = 4 + 32;
 
-/// `c_len` of a string whose first block holds no NUL.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(never)]
-unsafe fn c_len_rest(s: *const u8, mut block: *const u8) -> usize {
-    loop {
-        block = block.wrapping_add(16);
-        let zeros = zero_lanes(block);
+/// Where a short C string is moved on its way from its aligned blocks to the
+/// request: the blocks are stored here whole and the string loaded back from
+/// its offset, which copies it without reading a byte outside the blocks (an
+/// unaligned load from the string itself could read past its allocation)
+/// and without branching on its length. The third block is only read: the
+/// second load of a string that ends in the second block reaches into it.
+/// Bytes past the string are moved along and overwritten by what follows.
+#[repr(C, align(16))]
+struct Stage([u8; 48]);
+
+impl Stage {
+    fn new() -> Stage {
+        Stage([0; 48])
+    }
+
+    /// Copies the NUL-terminated string at `s` (without its NUL) to `dst`
+    /// and returns its length and the top bits of its bytes (bit i for byte
+    /// i), if it ends within the aligned 32 bytes from its first block;
+    /// else writes nothing and returns `None`. It writes up to 32 bytes at
+    /// `dst` whatever the length.
+    ///
+    /// # Safety
+    /// `s` NUL-terminated, `dst` writable for 32 bytes.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline(always)]
+    unsafe fn copy_short(&mut self, dst: *mut u8, s: *const u8) -> Option<(usize, u32)> {
+        use std::arch::x86_64::{_mm_loadu_si128, _mm_movemask_epi8, _mm_store_si128, _mm_storeu_si128};
+        let off = s as usize & 15;
+        let block = s.wrapping_sub(off);
+        let stage = self.0.as_mut_ptr();
+        let first = load_block(block);
+        _mm_store_si128(stage.cast(), first);
+        // Lanes before the string's start shifted out.
+        let zeros = zero_lanes(first) >> off;
         if zeros != 0 {
-            // The NUL is at `block + zeros.trailing_zeros()`, after `s`.
-            return (block as usize + zeros.trailing_zeros() as usize) - s as usize;
+            let len = zeros.trailing_zeros() as usize;
+            let lanes = ((_mm_movemask_epi8(first) as u32) >> off) & LOW_LANES[len];
+            _mm_storeu_si128(dst.cast(), _mm_loadu_si128(stage.add(off).cast()));
+            return Some((len, lanes));
         }
+        let second = load_block(block.wrapping_add(16));
+        let zeros = zero_lanes(second);
+        if zeros == 0 {
+            return None;
+        }
+        let len = 16 - off + zeros.trailing_zeros() as usize; // < 32
+        let top = (_mm_movemask_epi8(second) as u32) << 16 | _mm_movemask_epi8(first) as u32;
+        let lanes = (top >> off) & LOW_LANES[len];
+        _mm_store_si128(stage.add(16).cast(), second);
+        _mm_storeu_si128(dst.cast(), _mm_loadu_si128(stage.add(off).cast()));
+        _mm_storeu_si128(dst.add(16).cast(), _mm_loadu_si128(stage.add(off + 16).cast()));
+        Some((len, lanes))
+    }
+
+    /// Other targets: every C string takes the long path.
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    #[inline(always)]
+    unsafe fn copy_short(&mut self, _dst: *mut u8, _s: *const u8) -> Option<(usize, u32)> {
+        None
     }
 }
 
-/// Other targets: `strlen`, then the copy.
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-#[inline(always)]
+/// `LOW_LANES[n]`: the lowest n bits set (a table: a shift by a variable
+/// count costs more on x86-64 without BMI2).
+const LOW_LANES: [u32; 32] = {
+    let mut masks = [0; 32];
+    let mut n = 0;
+    while n < 32 {
+        masks[n] = (1 << n) - 1;
+        n += 1;
+    }
+    masks
+};
+
+/// The length of a NUL-terminated string.
 unsafe fn c_len(s: *const u8) -> usize {
     libc::strlen(s.cast())
 }
 
-/// Bit i set for each zero byte i of the aligned 16 bytes at `block`.
+/// The aligned 16 bytes at `block`.
 ///
 /// Aligned, they never straddle a page: readable when any byte of them is
 /// (the string's first byte or its NUL). They may extend past the string's
@@ -321,16 +424,24 @@ unsafe fn c_len(s: *const u8) -> usize {
 /// outside a block, as glibc's `strlen` makes them.)
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-unsafe fn zero_lanes(block: *const u8) -> u32 {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_setzero_si128};
-    let v: __m128i;
+unsafe fn load_block(block: *const u8) -> std::arch::x86_64::__m128i {
+    let v;
     std::arch::asm!(
         "movdqa {v}, xmmword ptr [{p}]",
         p = in(reg) block,
         v = out(xmm_reg) v,
         options(pure, readonly, nostack, preserves_flags)
     );
-    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) as u32
+    v
+}
+
+/// Bit i set for each zero byte i of `v`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn zero_lanes(v: std::arch::x86_64::__m128i) -> u32 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_movemask_epi8, _mm_setzero_si128};
+    // SAFETY: SSE2 is enabled (the cfg).
+    unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) as u32 }
 }
 
 #[cfg(test)]
