@@ -155,19 +155,22 @@ impl<'a> HeaderSink<'a> {
         // pointers could otherwise alias it and force reloads.
         let mut state = self.state();
         let mut stage = Stage::new();
-        for pair @ [key, value] in headers {
+        let (first, end) = (headers.as_ptr(), headers.as_ptr().add(headers.len()));
+        let mut pair = first;
+        while pair != end {
+            let [key, value] = *pair;
             if key.is_null() | value.is_null() {
                 self.set_state(state);
-                // The index from the pointer: no counter kept in the loop.
-                return Err((pair as *const [*const c_char; 2]).offset_from(headers.as_ptr()) as usize);
+                return Err(pair.offset_from(first) as usize);
             }
             // One test of the room for both strings' fast paths (a slow
             // path leaves room for the fast paths after it).
             if (state.end as usize - state.at as usize) < 2 * C_STRING_ROOM {
                 state = self.room_for_c_strings(state);
             }
-            self.c_string_with::<COMPACT>(&mut state, &mut stage, *key);
-            self.c_string_with::<COMPACT>(&mut state, &mut stage, *value);
+            self.c_string_with::<COMPACT>(&mut state, &mut stage, key);
+            self.c_string_with::<COMPACT>(&mut state, &mut stage, value);
+            pair = pair.add(1);
         }
         self.set_state(state);
         self.strings += 2 * headers.len();
@@ -190,7 +193,11 @@ impl<'a> HeaderSink<'a> {
         let prefix_len = if COMPACT { 1 } else { 4 };
         // SAFETY: `C_STRING_ROOM` bytes from `at` are writable.
         let Some((len, lanes)) = stage.copy_short(state.at.add(prefix_len), s) else {
-            return self.long_string::<COMPACT>(state, std::slice::from_raw_parts(s, c_len(s)));
+            let long_prefix;
+            (*state, long_prefix) = long_c_string(self.buf.vec, *state, s, COMPACT);
+            (self.buf.ptr, self.buf.cap) = (self.buf.vec.as_mut_ptr(), self.buf.vec.capacity());
+            self.long_prefixes += long_prefix;
+            return;
         };
         if COMPACT {
             state.at.write(len as u8);
@@ -238,6 +245,17 @@ fn long_string(vec: &mut Vec<u8>, state: State, s: &[u8], compact: bool) -> (Sta
     // SAFETY: `pos` and `cap` are within the buffer.
     let state = unsafe { State { at: buf.ptr.add(buf.pos), end: buf.ptr.add(buf.cap), high, ..state } };
     (state, long_prefix)
+}
+
+/// `long_string` of a C string, whose bytes' top bits go to `high_lanes`:
+/// the C strings' loop then leaves `high` alone, in a register or none.
+#[cold]
+#[inline(never)]
+unsafe fn long_c_string(vec: &mut Vec<u8>, state: State, s: *const u8, compact: bool) -> (State, usize) {
+    let s = std::slice::from_raw_parts(s, c_len(s));
+    let (written, long_prefix) = long_string(vec, State { high: 0, ..state }, s, compact);
+    let high_lanes = state.high_lanes | u32::from(written.high & HIGH_BITS != 0);
+    (State { high: state.high, high_lanes, ..written }, long_prefix)
 }
 
 /// Makes room at `state.at` for the fast paths of two strings, and for more.
@@ -372,9 +390,9 @@ impl Stage {
         let zeros = zero_lanes(first) >> off;
         if zeros != 0 {
             let len = zeros.trailing_zeros() as usize;
-            let lanes = ((_mm_movemask_epi8(first) as u32) >> off) & LOW_LANES[len];
-            _mm_storeu_si128(dst.cast(), _mm_loadu_si128(stage.add(off).cast()));
-            return Some((len, lanes));
+            let string = _mm_loadu_si128(stage.add(off).cast());
+            _mm_storeu_si128(dst.cast(), string);
+            return Some((len, _mm_movemask_epi8(string) as u32 & LOW_LANES[len]));
         }
         let second = load_block(block.wrapping_add(16));
         let zeros = zero_lanes(second);
@@ -382,12 +400,12 @@ impl Stage {
             return None;
         }
         let len = 16 - off + zeros.trailing_zeros() as usize; // < 32
-        let top = (_mm_movemask_epi8(second) as u32) << 16 | _mm_movemask_epi8(first) as u32;
-        let lanes = (top >> off) & LOW_LANES[len];
         _mm_store_si128(stage.add(16).cast(), second);
-        _mm_storeu_si128(dst.cast(), _mm_loadu_si128(stage.add(off).cast()));
-        _mm_storeu_si128(dst.add(16).cast(), _mm_loadu_si128(stage.add(off + 16).cast()));
-        Some((len, lanes))
+        let (head, tail) = (_mm_loadu_si128(stage.add(off).cast()), _mm_loadu_si128(stage.add(off + 16).cast()));
+        _mm_storeu_si128(dst.cast(), head);
+        _mm_storeu_si128(dst.add(16).cast(), tail);
+        let top = (_mm_movemask_epi8(tail) as u32) << 16 | _mm_movemask_epi8(head) as u32;
+        Some((len, top & LOW_LANES[len]))
     }
 
     /// Other targets: every C string takes the long path.
