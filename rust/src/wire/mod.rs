@@ -334,25 +334,32 @@ impl<'a> Cursor<'a> {
     /// overlapping moves.
     #[inline(always)]
     fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.room(bytes.len());
+        // SAFETY: `room` made the room.
+        unsafe { self.copy_short(bytes) };
+    }
+
+    /// `extend_from_slice` without the room test.
+    ///
+    /// # Safety
+    /// `bytes.len()` bytes from `pos` writable.
+    #[inline(always)]
+    unsafe fn copy_short(&mut self, bytes: &[u8]) {
         let len = bytes.len();
-        self.room(len);
         let src = bytes.as_ptr();
-        // SAFETY: `room` made `len` bytes from `pos` writable; each move reads
-        // inside `bytes` and writes inside those `len` bytes.
-        unsafe {
-            let dst = self.ptr.add(self.pos);
-            if (17..=32).contains(&len) {
-                dst.cast::<u128>().write_unaligned(src.cast::<u128>().read_unaligned());
-                dst.add(len - 16).cast::<u128>().write_unaligned(src.add(len - 16).cast::<u128>().read_unaligned());
-            } else if (8..=16).contains(&len) {
-                dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
-                dst.add(len - 8).cast::<u64>().write_unaligned(src.add(len - 8).cast::<u64>().read_unaligned());
-            } else if (4..8).contains(&len) {
-                dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
-                dst.add(len - 4).cast::<u32>().write_unaligned(src.add(len - 4).cast::<u32>().read_unaligned());
-            } else {
-                std::ptr::copy_nonoverlapping(src, dst, len);
-            }
+        // Each move reads inside `bytes` and writes inside the `len` bytes from `pos`.
+        let dst = self.ptr.add(self.pos);
+        if (17..=32).contains(&len) {
+            dst.cast::<u128>().write_unaligned(src.cast::<u128>().read_unaligned());
+            dst.add(len - 16).cast::<u128>().write_unaligned(src.add(len - 16).cast::<u128>().read_unaligned());
+        } else if (8..=16).contains(&len) {
+            dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+            dst.add(len - 8).cast::<u64>().write_unaligned(src.add(len - 8).cast::<u64>().read_unaligned());
+        } else if (4..8).contains(&len) {
+            dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
+            dst.add(len - 4).cast::<u32>().write_unaligned(src.add(len - 4).cast::<u32>().read_unaligned());
+        } else {
+            std::ptr::copy_nonoverlapping(src, dst, len);
         }
         self.pos += len;
     }
@@ -361,12 +368,21 @@ impl<'a> Cursor<'a> {
     /// a header string goes straight to `memcpy`.
     #[inline(always)]
     fn extend_body(&mut self, bytes: &[u8]) {
-        if bytes.len() <= 32 {
-            return self.extend_from_slice(bytes);
-        }
         self.room(bytes.len());
-        // SAFETY: `room` made `len` bytes from `pos` writable.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(self.pos), bytes.len()) };
+        // SAFETY: `room` made the room.
+        unsafe { self.copy_body(bytes) };
+    }
+
+    /// `extend_body` without the room test.
+    ///
+    /// # Safety
+    /// `bytes.len()` bytes from `pos` writable.
+    #[inline(always)]
+    unsafe fn copy_body(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 32 {
+            return self.copy_short(bytes);
+        }
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(self.pos), bytes.len());
         self.pos += bytes.len();
     }
 

@@ -16,7 +16,7 @@ use super::call::{call_size_with, check_utf8, segments_from, ARGS_FIELD};
 use super::AsEvent;
 use super::Protocol;
 use super::{binary::BinaryEncoder, compact::CompactEncoder, Cursor, Encoder, HeaderSink, MessageType, Method};
-use super::{Splice, TType, FRAME_HEADER_LEN};
+use super::{Splice, TType, EVENT_PART_MAX, FRAME_HEADER_LEN};
 use crate::error::{err, Error, Result};
 
 /// Bytes before the events, for the frame length and everything the call
@@ -252,7 +252,7 @@ impl Request {
         // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
         sink.buf.write_part(|dst| unsafe { P::event_begin(dst, event.header_count()) });
         let strings_start = sink.buf.len();
-        check_headers(&mut sink, event, index)?;
+        check_headers(&mut sink, event, || index)?;
         // What the strings wrote, but their length prefixes.
         let header_bytes = sink.buf.len() - strings_start - sink.prefix_bytes();
         let size =
@@ -313,9 +313,17 @@ impl Request {
         // The cursor stays a local of this loop (in registers): the sink
         // that `write_headers` gets takes it over for the headers only.
         let mut cur = Cursor::new(buf, events.len().saturating_mul(64));
-        let mut events_size = 0usize;
+        // The events' bytes so far are `cur.pos - HEADROOM + *spliced`: the
+        // budget as a bound on that sum, tested once per event.
+        let budget_end = events_budget.saturating_add(HEADROOM);
+        let (first, end) = (events.as_ptr(), events.as_ptr_range().end);
+        let mut at = first;
         let count = 'events: {
-            for (index, event) in events.iter().enumerate() {
+            while at != end {
+                // SAFETY: `at` is in `events`.
+                let event = unsafe { &*at };
+                // The index for errors only: from the pointer, no counter.
+                let index = || unsafe { at.offset_from(first) } as usize;
                 let start = cur.len();
                 let headers = event.header_count();
                 // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
@@ -325,34 +333,42 @@ impl Request {
                 // so it needs no drop flag and stays in registers.
                 let mut sink = HeaderSink::new(cur.reborrow(), compact);
                 let written = check_headers(&mut sink, event, index);
-                let at = (sink.buf.ptr, sink.buf.pos, sink.buf.cap);
+                let taken = (sink.buf.ptr, sink.buf.pos, sink.buf.cap);
                 drop(sink);
-                (cur.ptr, cur.pos, cur.cap) = at;
+                (cur.ptr, cur.pos, cur.cap) = taken;
                 written?;
                 let body = event.body();
+                let splice = body.len() >= limits.splice_from;
+                // One test of the room for the body's field header, the body
+                // (unless spliced) and the event's stop.
+                cur.room(EVENT_PART_MAX + if splice { 0 } else { body.len() } + 1);
                 // SAFETY: as above.
-                cur.write_part(|dst| unsafe { P::body_begin(dst, body.len()) });
-                // No overflow: `events_size` is at most `max_frame`, the rest
-                // are lengths of what is in memory.
-                let total = events_size + (cur.len() - start) + body.len() + 1; // + the event's stop
-                if total > events_budget {
-                    let call_size = call_size_with::<P>(method, index + 1, total);
+                cur.pos += unsafe { P::body_begin(cur.ptr.add(cur.pos), body.len()) };
+                // No overflow: the sum is at most `budget_end`, the rest are
+                // lengths of what is in memory.
+                if cur.pos + *spliced + body.len() + 1 > budget_end {
+                    let total = (cur.pos + *spliced + body.len() + 1) - HEADROOM;
+                    let call_size = call_size_with::<P>(method, index() + 1, total);
                     if call_size > max_frame {
-                        if index == 0 {
-                            return Err(too_large(index, call_size, max_frame));
+                        if at == first {
+                            return Err(too_large(0, call_size, max_frame));
                         }
                         cur.pos = start; // the next call's first event
-                        break 'events index;
+                        break 'events index();
                     }
                 }
-                if body.len() >= limits.splice_from {
-                    splices.push(Splice { at: cur.len(), event: index });
-                    *spliced += body.len();
-                } else {
-                    cur.extend_body(body);
+                // SAFETY: the room made above.
+                unsafe {
+                    if splice {
+                        splices.push(Splice { at: cur.len(), event: index() });
+                        *spliced += body.len();
+                    } else {
+                        cur.copy_body(body);
+                    }
+                    cur.ptr.add(cur.pos).write(0); // the event's stop (the same byte in both protocols)
+                    cur.pos += 1;
+                    at = at.add(1);
                 }
-                P::field_stop(&mut cur);
-                events_size = total;
             }
             events.len()
         };
@@ -437,16 +453,16 @@ unsafe fn copy_head(src: *const u8, dst: *mut u8, len: usize) {
 /// Writes an event's header strings into `sink` (after its headers field's
 /// header) and checks them.
 #[inline(always)]
-fn check_headers<E: AsEvent>(sink: &mut HeaderSink<'_>, event: &E, index: usize) -> Result<()> {
+fn check_headers<E: AsEvent>(sink: &mut HeaderSink<'_>, event: &E, index: impl Fn() -> usize) -> Result<()> {
     let headers = event.header_count();
     if let Err(e) = event.write_headers(sink) {
-        return Err(event_error(index, &e));
+        return Err(event_error(index(), &e));
     }
     if Some(sink.strings) != headers.checked_mul(2) {
-        return Err(wrong_count(index, sink.strings, headers));
+        return Err(wrong_count(index(), sink.strings, headers));
     }
     if !sink.ascii() {
-        check_utf8(event).map_err(|e| event_error(index, &e))?;
+        check_utf8(event).map_err(|e| event_error(index(), &e))?;
     }
     Ok(())
 }
