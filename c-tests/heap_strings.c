@@ -5,13 +5,19 @@
  * flume_client_send. The library measures header strings with aligned loads
  * that may reach past a string's end (never past its aligned 16-byte block);
  * run under valgrind (heap_strings_valgrind), a load or a branch on the bytes
- * past an allocation is an error. Every event must arrive exactly, and a
- * string whose last byte is a truncated UTF-8 sequence must be refused with
+ * past an allocation is an error. Then the same strings against inaccessible
+ * pages: ending at the last byte of a page followed by a PROT_NONE page, and
+ * starting at the first byte of a page after one (a load past the block
+ * would fault). Every event must arrive exactly, and a string whose last
+ * byte is a truncated UTF-8 sequence must be refused with
  * FLUME_ERR_INVALID_ARG before anything of its call is sent.
  *
  *   heap_strings    (through run_with_receiver.sh)
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -58,6 +64,45 @@ static void make_events(struct events *e, int ascii) {
 
 static void free_events(struct events *e) {
   for (size_t i = 0; i < 2 * EVENTS; i++) free(e->blocks[i]);
+}
+
+/* Three pages, the first and last PROT_NONE. */
+static char *guarded_page(size_t page) {
+  char *map = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(map != MAP_FAILED);
+  CHECK(mprotect(map, page, PROT_NONE) == 0);
+  CHECK(mprotect(map + 2 * page, page, PROT_NONE) == 0);
+  return map + page;
+}
+
+#define GUARDED (2 * (MAX_LEN + 1))
+
+/* A value of each length from 0 to MAX_LEN ending at the last byte of a
+ * page before a guard page, and one starting at the first byte of a page
+ * after one, sent with append_batch; `expected` gets the receiver's lines. */
+static void send_against_guard_pages(flume_client *client, char **expected) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  static flume_header headers[GUARDED];
+  static flume_event events[GUARDED];
+  char *pages[GUARDED];
+  for (size_t n = 0; n < GUARDED; n++) {
+    size_t len = n / 2;
+    int at_end = n % 2 == 0;
+    char value[MAX_LEN + 1];
+    value_of(len * OFFSETS, 1, value);
+    pages[n] = guarded_page(page);
+    char *s = at_end ? pages[n] + page - (len + 1) : pages[n];
+    memcpy(s, value, len + 1);
+    headers[n] = (flume_header){at_end ? "end" : "start", s};
+    events[n] = (flume_event){&headers[n], 1, "b", 1};
+    expected[n] = malloc(64 + MAX_LEN);
+    CHECK(expected[n] != NULL);
+    snprintf(expected[n], 64 + MAX_LEN, "{\"headers\":{\"%s\":\"%s\"},\"body\":\"b\"}", headers[n].key, value);
+  }
+  size_t delivered = 0;
+  CHECK_CODE(flume_client_append_batch(client, events, GUARDED, &delivered), FLUME_OK, NULL);
+  CHECK(delivered == GUARDED);
+  for (size_t n = 0; n < GUARDED; n++) CHECK(munmap(pages[n] - page, 3 * page) == 0);
 }
 
 /* The receiver's line for event i. */
@@ -110,15 +155,16 @@ int main(void) {
   for (size_t i = 0; i < EVENTS; i++) CHECK_CODE(flume_client_send(client, &utf8_events.events[i], NULL), FLUME_OK, NULL);
   CHECK_CODE(flume_client_flush(client, 30000), FLUME_OK, NULL);
   CHECK(reports_ok == 2 * EVENTS);
-  flume_client_free(client);
   free_events(&ascii_events);
   free_events(&utf8_events);
 
-  static const char *expected[4 * EVENTS];
+  static char *expected[4 * EVENTS + GUARDED];
   for (size_t round = 0; round < 4; round++)
     for (size_t i = 0; i < EVENTS; i++) expected[round * EVENTS + i] = expected_line(i, round % 2 == 0);
-  check_file_lines(output, expected, 4 * EVENTS);
-  for (size_t i = 0; i < 4 * EVENTS; i++) free((char *)expected[i]);
+  send_against_guard_pages(client, expected + 4 * EVENTS);
+  flume_client_free(client);
+  check_file_lines(output, (const char *const *)expected, 4 * EVENTS + GUARDED);
+  for (size_t i = 0; i < 4 * EVENTS + GUARDED; i++) free(expected[i]);
   printf("heap_strings: %d checks passed\n", test_checks);
   return 0;
 }
