@@ -105,8 +105,12 @@ impl<'a> HeaderSink<'a> {
     /// the fast paths of the next strings.
     #[inline(always)]
     fn long_string<const COMPACT: bool>(&mut self, state: &mut State, s: &[u8]) {
+        let high_lanes = state.high_lanes;
         let long_prefix;
         (*state, long_prefix) = long_string(self.buf.vec, *state, s, COMPACT);
+        // Kept here rather than taken from the call: the byte strings' loop
+        // then carries no `high_lanes` of its own.
+        state.high_lanes = high_lanes;
         // It may have moved the buffer.
         (self.buf.ptr, self.buf.cap) = (self.buf.vec.as_mut_ptr(), self.buf.vec.capacity());
         self.long_prefixes += long_prefix;
