@@ -338,10 +338,10 @@ impl Request {
                 (cur.ptr, cur.pos, cur.cap) = taken;
                 written?;
                 let body = event.body();
-                let splice = body.len() >= limits.splice_from;
-                // One test of the room for the body's field header, the body
-                // (unless spliced) and the event's stop.
-                cur.room(EVENT_PART_MAX + if splice { 0 } else { body.len() } + 1);
+                // Room for the body's field header and for the event's stop
+                // after a spliced body; a copied body's room is made once it
+                // is known to fit (never for a body too large for the call).
+                cur.room(EVENT_PART_MAX + 1);
                 // SAFETY: as above.
                 cur.pos += unsafe { P::body_begin(cur.ptr.add(cur.pos), body.len()) };
                 // No overflow: the sum is at most `budget_end`, the rest are
@@ -357,12 +357,13 @@ impl Request {
                         break 'events index();
                     }
                 }
-                // SAFETY: the room made above.
+                // SAFETY: the room made above, or here.
                 unsafe {
-                    if splice {
+                    if body.len() >= limits.splice_from {
                         splices.push(Splice { at: cur.len(), event: index() });
                         *spliced += body.len();
                     } else {
+                        cur.room(body.len() + 1);
                         cur.copy_body(body);
                     }
                     cur.ptr.add(cur.pos).write(0); // the event's stop (the same byte in both protocols)
@@ -590,5 +591,22 @@ mod tests {
         let big = vec![0u8; 2000];
         let e = request.encode_event(Protocol::Binary, &EventView::body(&big), 1000).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::TooLarge, "{e}");
+    }
+
+    #[test]
+    fn a_body_too_large_for_the_call_is_refused_without_room_made_for_it() {
+        // Copied, not spliced (as with TLS): 64 MiB against a 1 MiB frame.
+        let limits = CallLimits { max_events: 10, max_frame_size: 1 << 20, splice_from: usize::MAX };
+        let big = vec![0u8; 64 << 20];
+        let (small, events) = (EventView::body(b"x"), [EventView::body(b"y"), EventView::body(&big)]);
+        for protocol in [Protocol::Compact, Protocol::Binary] {
+            let mut request = Request::default();
+            let e = request.encode(protocol, Method::Append, std::slice::from_ref(&EventView::body(&big)), &limits);
+            assert_eq!(e.unwrap_err().kind(), crate::ErrorKind::TooLarge);
+            // A later event that does not fit ends the call before it.
+            assert_eq!(request.encode(protocol, Method::AppendBatch, &events, &limits).unwrap(), 1);
+            request.encode(protocol, Method::Append, std::slice::from_ref(&small), &limits).unwrap();
+            assert!(request.capacity() < 1 << 20, "{protocol:?}: {} bytes kept", request.capacity());
+        }
     }
 }

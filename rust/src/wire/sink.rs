@@ -232,8 +232,8 @@ impl<'a> HeaderSink<'a> {
 }
 
 /// A string the fast paths do not take: a long one, or one with too little
-/// room left (then room is made for the next ones too). Returns the new
-/// state and the bytes its compact prefix takes beyond one. It takes the
+/// room left. It leaves room for the fast paths of the next strings. Returns
+/// the new state and the bytes its compact prefix takes beyond one. It takes the
 /// state, not the sink: the sink's address never escapes, so its fields
 /// stay in registers.
 #[cold]
@@ -422,6 +422,7 @@ impl Stage {
 
 /// `LOW_LANES[n]`: the lowest n bits set (a table: a shift by a variable
 /// count costs more on x86-64 without BMI2).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 const LOW_LANES: [u32; 32] = {
     let mut masks = [0; 32];
     let mut n = 0;
