@@ -36,7 +36,7 @@ static char *at_the_end(const char *s, size_t len, size_t off, char **block) {
   return *block + off;
 }
 
-/* The value of event i: `len` letters, the last two "é" when not ascii. */
+/* The value of event i: i / OFFSETS letters, the last two "é" when not ascii. */
 static size_t value_of(size_t i, int ascii, char *out) {
   size_t len = i / OFFSETS;
   for (size_t j = 0; j < len; j++) out[j] = (char)('a' + (i + j) % 26);
