@@ -23,6 +23,12 @@
  * bodies stay unchanged for the whole run), with a delivery callback that
  * does nothing, which it needs.
  *
+ * BENCH_HEADERS says where the events' headers are: "shared" (the default) one
+ * flume_header array for all events, as a program that builds its headers once
+ * has (the library encodes them once per call and copies the bytes); "own"
+ * an array of each event's own, pointing to the same strings; "copied" each
+ * event's own array and its own copies of the strings (nothing shared).
+ *
  * With BENCH_TLS_CA set (a PEM CA file), the library's client connects with TLS
  * (ssl=true, truststore=$BENCH_TLS_CA): the TLS column, against nullsink --tls.
  */
@@ -120,15 +126,24 @@ static int run_flume(const char *port, struct bench_run *run, int asynchronous) 
     fprintf(stderr, "bench_flume: %s\n", flume_last_error());
     return 1;
   }
-  flume_header headers[BENCH_HEADER_COUNT];
-  for (int h = 0; h < BENCH_HEADER_COUNT; h++) {
-    headers[h].key = bench_header_keys[h];
-    headers[h].value = bench_header_values[h];
+  const char *where = getenv("BENCH_HEADERS");
+  int own = where && strcmp(where, "own") == 0, copied = where && strcmp(where, "copied") == 0;
+  if (where && !own && !copied && strcmp(where, "shared") != 0) {
+    fprintf(stderr, "bench_flume: BENCH_HEADERS is shared, own or copied, not %s\n", where);
+    return 1;
+  }
+  size_t arrays = own || copied ? run->batch : 1;
+  flume_header *headers = (flume_header *)calloc(arrays * BENCH_HEADER_COUNT, sizeof *headers);
+  for (size_t h = 0; h < arrays * BENCH_HEADER_COUNT; h++) {
+    const char *key = bench_header_keys[h % BENCH_HEADER_COUNT];
+    const char *value = bench_header_values[h % BENCH_HEADER_COUNT];
+    headers[h].key = copied ? strdup(key) : key;
+    headers[h].value = copied ? strdup(value) : value;
   }
   char *bodies = bench_bodies(run->batch, run->body);
   flume_event *events = (flume_event *)calloc(run->batch, sizeof *events);
   for (size_t e = 0; e < run->batch; e++) {
-    events[e].headers = headers;
+    events[e].headers = headers + (arrays > 1 ? e * BENCH_HEADER_COUNT : 0);
     events[e].header_count = BENCH_HEADER_COUNT;
     events[e].body = bodies + e * run->body;
     events[e].body_len = run->body;
@@ -140,6 +155,12 @@ static int run_flume(const char *port, struct bench_run *run, int asynchronous) 
     rc = 1;
   }
   flume_client_free(client);
+  if (copied)
+    for (size_t h = 0; h < arrays * BENCH_HEADER_COUNT; h++) {
+      free((void *)headers[h].key);
+      free((void *)headers[h].value);
+    }
+  free(headers);
   free(events);
   free(bodies);
   return rc;

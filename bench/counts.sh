@@ -10,7 +10,7 @@
 # Usage: bench/counts.sh [BODY]   (default 256)
 # bench/run.sh runs it too and adds its table to bench/results/latest.md.
 # Builds what it needs (the library, the null sink, bench_flume). Needs valgrind
-# and strace (apt). About a minute on 2 cores after the builds.
+# and strace (apt). About a minute and a half on 2 cores after the builds.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -48,11 +48,16 @@ inclusive() {
     awk -v pat="$2" '$0 ~ pat { gsub(",", "", $1); s += $1 } END { print s + 0 }'
 }
 
-echo "| protocol | batch | calls | instructions per event | per call | syscalls per call (strace, steady state) |"
-echo "| --- | ---: | ---: | ---: | ---: | --- |"
+# The events' headers (bench_flume.c's BENCH_HEADERS): "shared", one array for
+# every event, at each batch size; "own" arrays pointing to the same strings and
+# "copied" arrays with strings of their own, at batch 1,000.
+echo "| protocol | batch | headers | calls | instructions per event | per call | syscalls per call (strace, steady state) |"
+echo "| --- | ---: | --- | ---: | ---: | ---: | --- |"
 for p in compact binary; do
-  for n in 1 100 1000; do
-    out="$build/callgrind-$p-$n.out"
+  for cell in 1:shared 100:shared 1000:shared 1000:own 1000:copied; do
+    n="${cell%:*}"; headers="${cell#*:}"
+    export BENCH_HEADERS="$headers"
+    out="$build/callgrind-$p-$n-$headers.out"
     # Seconds of valgrind time: enough calls that the per-call figure is exact to the instruction.
     secs=1; [ "$n" = 1000 ] && secs=3
     json="$(valgrind --tool=callgrind --callgrind-out-file="$out" --collect-atstart=no \
@@ -64,15 +69,16 @@ for p in compact binary; do
     per_call=$(( (total - connect) / calls ))
     per_event=$(( (total - connect) / (calls * n) ))
     # strace: every syscall of 2 s of calls, after 0.3 s of warm-up outside it, divided by the calls.
-    sjson="$(strace -f -qq -c -o "$build/strace-$p-$n.txt" -e trace='!futex' \
+    sjson="$(strace -f -qq -c -o "$build/strace-$p-$n-$headers.txt" -e trace='!futex' \
       "$build/bench_flume" flume "$port" null "$p" "$n" "$body" 0 2)"
     scalls="$(sed -n 's/.*"calls":\([0-9]*\).*/\1/p' <<<"$sjson")"
     per_sys="$(awk -v c="$scalls" 'NR > 2 && $1 ~ /^[0-9.]+$/ && $NF != "total" {
         n = (NF == 6) ? $4 : $4; name = $NF; if ($4 + 0 >= c / 2) printf "%s %.2f, ", name, $4 / c }' \
-      "$build/strace-$p-$n.txt")"
-    echo "| $p | $n | $calls | $per_event | $per_call | ${per_sys%, } |"
+      "$build/strace-$p-$n-$headers.txt")"
+    echo "| $p | $n | $headers | $calls | $per_event | $per_call | ${per_sys%, } |"
   done
 done
+unset BENCH_HEADERS
 
 # The asynchronous path's caller: instructions per flume_client_send (its
 # check, the encoding and the copy into the queue; the sender thread's work,

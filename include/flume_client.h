@@ -286,6 +286,13 @@ typedef struct flume_header {
 /**
  * One event: headers and a body of bytes. The library only reads the event
  * during the call and keeps no pointer to it afterwards.
+ *
+ * Events may share one `flume_header` array. When every event of a call
+ * (`flume_client_append_batch`, a call of at most `batch-size` events)
+ * points to one array, or to arrays of the same key and value pointers,
+ * the library measures, checks and encodes the headers once for the call
+ * and copies the bytes for the other events: about 160 instructions per
+ * event instead of about 390 (README, "Performance").
  */
 typedef struct flume_event {
   /**

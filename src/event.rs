@@ -22,6 +22,13 @@ pub struct flume_header {
 
 /// One event: headers and a body of bytes. The library only reads the event
 /// during the call and keeps no pointer to it afterwards.
+///
+/// Events may share one `flume_header` array. When every event of a call
+/// (`flume_client_append_batch`, a call of at most `batch-size` events)
+/// points to one array, or to arrays of the same key and value pointers,
+/// the library measures, checks and encodes the headers once for the call
+/// and copies the bytes for the other events: about 160 instructions per
+/// event instead of about 390 (README, "Performance").
 #[repr(C)]
 pub struct flume_event {
     /// header_count headers; may be NULL when header_count is 0.
@@ -81,6 +88,16 @@ unsafe fn c_bytes<'a>(s: *const c_char) -> &'a [u8] {
 impl AsEvent for CEvent {
     fn header_count(&self) -> usize {
         self.0.header_count
+    }
+
+    /// The `flume_header` array's pointers (the header requires the strings
+    /// unchanged during the call): events of one call whose headers point to
+    /// the same strings share their encoded headers.
+    #[inline(always)]
+    fn header_words(&self) -> Option<&[usize]> {
+        let headers = self.headers();
+        // SAFETY: a `flume_header` is two pointers (`write_headers`).
+        Some(unsafe { std::slice::from_raw_parts(headers.as_ptr().cast(), 2 * headers.len()) })
     }
 
     /// Measures the strings (`strlen`): for the checks that only a header

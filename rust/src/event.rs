@@ -153,4 +153,11 @@ impl AsEvent for EventView<'_> {
     fn body(&self) -> &[u8] {
         self.body
     }
+    /// The slices' pointers and lengths (borrowed, so unchanged during the
+    /// call): events of one call with the same header slices share their
+    /// encoded headers.
+    #[inline]
+    fn header_words(&self) -> Option<&[usize]> {
+        Some(crate::wire::slice_words(self.headers))
+    }
 }

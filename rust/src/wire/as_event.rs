@@ -28,6 +28,18 @@ pub trait AsEvent {
         sink.headers((0..self.header_count()).map(|index| self.header(index)));
         Ok(())
     }
+    /// The event's array of headers as words, if those words are references
+    /// to the header strings (pointers and lengths) that stay unchanged
+    /// during the call: two events of one call with equal words then have
+    /// the same headers, and the encoder copies the first one's encoded
+    /// headers for the second instead of encoding them again (when every
+    /// event of the call has the first one's). The default, `None`, never
+    /// claims that. A wrong claim sends the first event's headers for the
+    /// others; it is never unsafe.
+    #[inline]
+    fn header_words(&self) -> Option<&[usize]> {
+        None
+    }
 }
 
 impl<T: AsEvent + ?Sized> AsEvent for &T {
@@ -44,4 +56,19 @@ impl<T: AsEvent + ?Sized> AsEvent for &T {
     fn write_headers(&self, sink: &mut HeaderSink<'_>) -> Result<()> {
         (**self).write_headers(sink)
     }
+    #[inline]
+    fn header_words(&self) -> Option<&[usize]> {
+        (**self).header_words()
+    }
+}
+
+/// The words of an array of headers given as slices (their pointers and
+/// lengths), for `AsEvent::header_words`.
+pub(crate) fn slice_words<'a>(headers: &'a [(&[u8], &[u8])]) -> &'a [usize] {
+    type Header<'h> = (&'h [u8], &'h [u8]);
+    const WORDS: usize = std::mem::size_of::<Header>() / std::mem::size_of::<usize>();
+    const { assert!(std::mem::size_of::<Header>() == WORDS * std::mem::size_of::<usize>()) };
+    const { assert!(std::mem::align_of::<Header>() == std::mem::align_of::<usize>()) };
+    // SAFETY: a pair of slices is four words, none of them padding.
+    unsafe { std::slice::from_raw_parts(headers.as_ptr().cast(), WORDS * headers.len()) }
 }

@@ -17,6 +17,7 @@ mod reply;
 mod request;
 mod sink;
 
+pub(crate) use as_event::slice_words;
 pub use as_event::AsEvent;
 pub use call::{
     batch_call_size, decode_call, encode_call, encode_call_spliced, event_size, segments, Call, ReceivedEvent, Splice,
@@ -384,6 +385,18 @@ impl<'a> Cursor<'a> {
         }
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(self.pos), bytes.len());
         self.pos += bytes.len();
+    }
+
+    /// Appends the bytes at `earlier` in the buffer, which are before `pos`.
+    #[inline(always)]
+    fn copy_earlier(&mut self, earlier: std::ops::Range<usize>) {
+        debug_assert!(earlier.end <= self.pos);
+        let len = earlier.len();
+        self.room(len);
+        // SAFETY: `earlier` is written and ends at or before `pos`, the room
+        // is made: the two do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(earlier.start), self.ptr.add(self.pos), len) };
+        self.pos += len;
     }
 
     /// `extend_from_slice`, returning the OR of the bytes copied (in some of

@@ -228,9 +228,20 @@ impl Request {
         max_frame: usize,
     ) -> Result<usize> {
         let mut events_size = 0usize;
+        // The last event whose headers were checked, and the length of its
+        // headers field: an event with the same headers (`header_words`)
+        // needs only its size checked.
+        let mut checked: Option<(&E, usize)> = None;
         for (index, event) in events.iter().enumerate().skip(first) {
-            let (size, _) = self.check_one::<P, E>(compact, method, event, index, max_frame)?;
-            events_size = events_size.saturating_add(size);
+            let head = match checked {
+                Some((earlier, head)) if same_words(event, earlier) => head,
+                _ => {
+                    let (head, _) = self.check_headers_of::<P, E>(compact, event, index)?;
+                    checked = Some((event, head));
+                    head
+                }
+            };
+            events_size = events_size.saturating_add(check_size::<P>(method, head, event, index, max_frame)?);
         }
         Ok(events_size)
     }
@@ -247,6 +258,20 @@ impl Request {
         index: usize,
         max_frame: usize,
     ) -> Result<(usize, usize)> {
+        let (head, header_bytes) = self.check_headers_of::<P, E>(compact, event, index)?;
+        Ok((check_size::<P>(method, head, event, index, max_frame)?, header_bytes))
+    }
+
+    /// Checks the headers of `event` (`events[index]`), encoded into the
+    /// scratch buffer. Returns the length of its headers field and the bytes
+    /// of its header strings.
+    #[inline(always)]
+    fn check_headers_of<P: Encoder, E: AsEvent>(
+        &mut self,
+        compact: bool,
+        event: &E,
+        index: usize,
+    ) -> Result<(usize, usize)> {
         self.scratch.clear();
         let mut sink = HeaderSink::new(Cursor::new(&mut self.scratch, 0), compact);
         // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
@@ -255,13 +280,7 @@ impl Request {
         check_headers(&mut sink, event, || index)?;
         // What the strings wrote, but their length prefixes.
         let header_bytes = sink.buf.len() - strings_start - sink.prefix_bytes();
-        let size =
-            (sink.buf.len().saturating_add(P::FIELD_BEGIN_SIZE + 1)).saturating_add(P::binary_size(event.body().len()));
-        let call_size = call_size_with::<P>(method, 1, size);
-        if call_size > max_frame {
-            return Err(too_large(index, call_size, max_frame));
-        }
-        Ok((size, header_bytes))
+        Ok((sink.buf.len(), header_bytes))
     }
 
     fn write_prefix<P: Encoder>(&mut self, method: Method, seqid: i32) -> usize {
@@ -316,7 +335,15 @@ impl Request {
         // The events' bytes so far are `cur.pos - HEADROOM + *spliced`: the
         // budget as a bound on that sum, tested once per event.
         let budget_end = events_budget.saturating_add(HEADROOM);
+        // Events that all have the first one's headers (`header_words`) have
+        // them encoded once, for the first, and copied for the others. The
+        // test walks the events until one differs (at the second, typically,
+        // when they do not share), so the loop only compares a pointer.
+        let shared_headers = events.len() > 1 && events.iter().all(|event| same_words(event, &events[0]));
+        let mut first_headers = 0..0;
         let (first, end) = (events.as_ptr(), events.as_ptr_range().end);
+        // The first event whose headers are copied (none: `end`).
+        let copied_from = if shared_headers { first.wrapping_add(1) } else { end };
         let mut at = first;
         let count = 'events: {
             while at != end {
@@ -325,18 +352,23 @@ impl Request {
                 // The index for errors only: from the pointer, no counter.
                 let index = || unsafe { at.offset_from(first) } as usize;
                 let start = cur.len();
-                let headers = event.header_count();
-                // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
-                cur.write_part(|dst| unsafe { P::event_begin(dst, headers) });
-                // The sink writes through a cursor of its own over the same
-                // buffer, whose position is taken back: `cur` is never moved,
-                // so it needs no drop flag and stays in registers.
-                let mut sink = HeaderSink::new(cur.reborrow(), compact);
-                let written = check_headers(&mut sink, event, index);
-                let taken = (sink.buf.ptr, sink.buf.pos, sink.buf.cap);
-                drop(sink);
-                (cur.ptr, cur.pos, cur.cap) = taken;
-                written?;
+                if at >= copied_from {
+                    cur.copy_earlier(first_headers.clone());
+                } else {
+                    let headers = event.header_count();
+                    // SAFETY: `write_part` gives `EVENT_PART_MAX` writable bytes.
+                    cur.write_part(|dst| unsafe { P::event_begin(dst, headers) });
+                    // The sink writes through a cursor of its own over the same
+                    // buffer, whose position is taken back: `cur` is never moved,
+                    // so it needs no drop flag and stays in registers.
+                    let mut sink = HeaderSink::new(cur.reborrow(), compact);
+                    let written = check_headers(&mut sink, event, index);
+                    let taken = (sink.buf.ptr, sink.buf.pos, sink.buf.cap);
+                    drop(sink);
+                    (cur.ptr, cur.pos, cur.cap) = taken;
+                    written?;
+                    first_headers = start..cur.pos;
+                }
                 let body = event.body();
                 // Room for the body's field header and for the event's stop
                 // after a spliced body; a copied body's room is made once it
@@ -468,6 +500,32 @@ fn check_headers<E: AsEvent>(sink: &mut HeaderSink<'_>, event: &E, index: impl F
     Ok(())
 }
 
+/// The encoded size of `event` (`events[index]`), whose headers field takes
+/// `head` bytes, checked against `max_frame` for a call of it alone.
+#[inline(always)]
+fn check_size<P: Encoder>(
+    method: Method,
+    head: usize,
+    event: &impl AsEvent,
+    index: usize,
+    max_frame: usize,
+) -> Result<usize> {
+    let size = (head.saturating_add(P::FIELD_BEGIN_SIZE + 1)).saturating_add(P::binary_size(event.body().len()));
+    let call_size = call_size_with::<P>(method, 1, size);
+    if call_size > max_frame {
+        return Err(too_large(index, call_size, max_frame));
+    }
+    Ok(size)
+}
+
+/// Whether two events' `header_words` say they have the same headers: the
+/// same array, or arrays of the same words.
+#[inline(always)]
+fn same_words<E: AsEvent>(event: &E, other: &E) -> bool {
+    let (Some(words), Some(other)) = (event.header_words(), other.header_words()) else { return false };
+    words.as_ptr() == other.as_ptr() && words.len() == other.len() || words == other
+}
+
 #[cold]
 fn event_error(index: usize, e: &Error) -> Error {
     Error::new(e.kind(), format!("event {index}: {}", e.message()))
@@ -568,6 +626,109 @@ mod tests {
                 assert_eq!(frame(&mut call, 2, |i| pieces[i].clone()), expected, "{protocol:?}, in two pieces");
             }
         }
+    }
+
+    /// An event whose headers say where they are (`header_words`) and that
+    /// counts its `write_headers` calls.
+    struct Counted<'a> {
+        headers: &'a [(&'a [u8], &'a [u8])],
+        body: &'a [u8],
+        writes: &'a std::cell::Cell<usize>,
+    }
+
+    impl AsEvent for Counted<'_> {
+        fn header_count(&self) -> usize {
+            self.headers.len()
+        }
+        fn header(&self, index: usize) -> (&[u8], &[u8]) {
+            self.headers[index]
+        }
+        fn body(&self) -> &[u8] {
+            self.body
+        }
+        fn write_headers(&self, sink: &mut crate::wire::HeaderSink<'_>) -> crate::Result<()> {
+            self.writes.set(self.writes.get() + 1);
+            sink.headers(self.headers.iter().copied());
+            Ok(())
+        }
+        fn header_words(&self) -> Option<&[usize]> {
+            Some(crate::wire::slice_words(self.headers))
+        }
+    }
+
+    #[test]
+    fn events_that_share_their_headers_have_them_encoded_once_per_call() {
+        let key = vec![b'k'; 200]; // a 2-byte compact prefix
+        let strings: [(&[u8], &[u8]); 3] = [(b"host", b"web-17"), ("clé".as_bytes(), "välue".as_bytes()), (&key, b"v")];
+        let same = strings; // another array of the same slices
+        let copies: Vec<(Vec<u8>, Vec<u8>)> = strings.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        let copies: Vec<(&[u8], &[u8])> = copies.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let bodies: Vec<Vec<u8>> = (0..10).map(|i| vec![b'a' + i as u8; if i == 3 { 2000 } else { i }]).collect();
+        let writes = std::cell::Cell::new(0);
+        // The events with the headers `pick(i)` gives event i.
+        let make = |pick: &dyn Fn(usize) -> usize| -> Vec<Counted<'_>> {
+            let arrays: [&[(&[u8], &[u8])]; 4] = [&strings, &same, &copies, &strings[..2]];
+            (0..bodies.len()).map(|i| Counted { headers: arrays[pick(i)], body: &bodies[i], writes: &writes }).collect()
+        };
+        let shared = make(&|_| 0);
+        let alternating = make(&|i| i % 2);
+        let one_of_its_own = make(&|i| if i == 9 { 2 } else { 0 });
+        let fewer_last = make(&|i| if i == 9 { 3 } else { 0 });
+        for protocol in [Protocol::Compact, Protocol::Binary] {
+            for splice_from in [usize::MAX, 1024] {
+                for max_events in [10, 4] {
+                    let limits = CallLimits { max_events, max_frame_size: 1 << 20, splice_from };
+                    // The frames of `events` (a call at a time), and the write_headers calls made.
+                    let frames = |events: &[Counted<'_>]| {
+                        writes.set(0);
+                        let mut request = Request::default();
+                        let (mut sent, mut frames) = (0, Vec::new());
+                        while sent < events.len() {
+                            let count =
+                                request.encode(protocol, Method::AppendBatch, &events[sent..], &limits).unwrap();
+                            frames.push(frame(&mut request, count, |i| events[sent + i].body.to_vec()));
+                            sent += count;
+                        }
+                        (frames, writes.get())
+                    };
+                    let calls = 10usize.div_ceil(max_events);
+                    let unshared = |events: &[Counted<'_>]| {
+                        let apart: Vec<Vec<(&[u8], &[u8])>> = events.iter().map(|e| e.headers.to_vec()).collect();
+                        let apart: Vec<Counted<'_>> = (0..events.len())
+                            .map(|i| Counted { headers: &apart[i], body: events[i].body, writes: &writes })
+                            .collect();
+                        frames(&apart).0
+                    };
+                    let context = format!("{protocol:?}, splice from {splice_from}, batch-size {max_events}");
+                    assert_eq!(frames(&shared), (unshared(&shared), calls), "one array: {context}");
+                    assert_eq!(frames(&alternating), (unshared(&alternating), calls), "same slices: {context}");
+                    // Encoded once in each call whose events all share them: with
+                    // batch-size 4, the first two calls of three.
+                    let mixed = if max_events == 10 { 10 } else { 1 + 1 + 2 };
+                    assert_eq!(frames(&one_of_its_own), (unshared(&one_of_its_own), mixed), "{context}");
+                    assert_eq!(frames(&fewer_last), (unshared(&fewer_last), mixed), "{context}");
+                }
+            }
+        }
+        // `check`, for a batch's later calls: the headers checked once, each size still checked.
+        for protocol in [Protocol::Compact, Protocol::Binary] {
+            let mut request = Request::default();
+            writes.set(0);
+            let size = request.check(protocol, Method::AppendBatch, &shared, 1, 1 << 20).unwrap();
+            assert_eq!(writes.get(), 1, "{protocol:?}");
+            let apart: Vec<Vec<(&[u8], &[u8])>> = shared.iter().map(|e| e.headers.to_vec()).collect();
+            let apart: Vec<Counted<'_>> =
+                (0..10).map(|i| Counted { headers: &apart[i], body: &bodies[i], writes: &writes }).collect();
+            assert_eq!(size, request.check(protocol, Method::AppendBatch, &apart, 1, 1 << 20).unwrap());
+            let e = request.check(protocol, Method::AppendBatch, &shared, 1, 1500).unwrap_err();
+            assert!(e.message().starts_with("event 3 needs a frame"), "{e}");
+        }
+        // A shared header of invalid UTF-8 fails the call as the first event's.
+        let bad: [(&[u8], &[u8]); 2] = [(b"host", b"web-17"), (b"k", b"ab\xc3")];
+        let events: Vec<Counted<'_>> = (0..5).map(|_| Counted { headers: &bad, body: b"b", writes: &writes }).collect();
+        let limits = CallLimits { max_events: 10, max_frame_size: 1 << 20, splice_from: usize::MAX };
+        let e = Request::default().encode(Protocol::Compact, Method::AppendBatch, &events, &limits).unwrap_err();
+        assert!(e.message().starts_with("event 0:"), "{e}");
     }
 
     #[test]
