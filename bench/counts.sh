@@ -4,8 +4,10 @@
 # (valgrind's callgrind, counting only inside flume_client_append and
 # flume_client_append_batch, connecting excluded) and syscalls per call (strace),
 # for both protocols and batches of 1, 100 and 1,000 events of BODY bytes with
-# three headers (the events of bench/run.sh), through the C API of bench_flume.c
-# against the null sink; then the instructions of each flume_client_send.
+# three headers (the events of bench/run.sh, which share one header array; at
+# batch 1,000 also with arrays and strings of their own), through the C API of
+# bench_flume.c against the null sink; then the instructions of each
+# flume_client_send.
 #
 # Usage: bench/counts.sh [BODY]   (default 256)
 # bench/run.sh runs it too and adds its table to bench/results/latest.md.

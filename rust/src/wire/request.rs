@@ -676,8 +676,10 @@ mod tests {
         let fewer_last = make(&|i| if i == 9 { 3 } else { 0 });
         for protocol in [Protocol::Compact, Protocol::Binary] {
             for splice_from in [usize::MAX, 1024] {
-                for max_events in [10, 4] {
-                    let limits = CallLimits { max_events, max_frame_size: 1 << 20, splice_from };
+                // Calls ended by batch-size, and by max-frame-size (before and
+                // after the 2,000-byte body: three calls).
+                for (max_events, max_frame_size) in [(10, 1 << 20), (4, 1 << 20), (10, 2600)] {
+                    let limits = CallLimits { max_events, max_frame_size, splice_from };
                     // The frames of `events` (a call at a time), and the write_headers calls made.
                     let frames = |events: &[Counted<'_>]| {
                         writes.set(0);
@@ -691,7 +693,7 @@ mod tests {
                         }
                         (frames, writes.get())
                     };
-                    let calls = 10usize.div_ceil(max_events);
+                    let calls = if max_frame_size == 2600 { 3 } else { 10usize.div_ceil(max_events) };
                     let unshared = |events: &[Counted<'_>]| {
                         let apart: Vec<Vec<(&[u8], &[u8])>> = events.iter().map(|e| e.headers.to_vec()).collect();
                         let apart: Vec<Counted<'_>> = (0..events.len())
@@ -699,14 +701,27 @@ mod tests {
                             .collect();
                         frames(&apart).0
                     };
-                    let context = format!("{protocol:?}, splice from {splice_from}, batch-size {max_events}");
-                    assert_eq!(frames(&shared), (unshared(&shared), calls), "one array: {context}");
-                    assert_eq!(frames(&alternating), (unshared(&alternating), calls), "same slices: {context}");
-                    // Encoded once in each call whose events all share them: with
-                    // batch-size 4, the first two calls of three.
-                    let mixed = if max_events == 10 { 10 } else { 1 + 1 + 2 };
-                    assert_eq!(frames(&one_of_its_own), (unshared(&one_of_its_own), mixed), "{context}");
-                    assert_eq!(frames(&fewer_last), (unshared(&fewer_last), mixed), "{context}");
+                    let context = format!("{protocol:?}, splice from {splice_from}, {limits:?}");
+                    // The frames of the events unshared, and the headers walked.
+                    let same = |events: &[Counted<'_>], walks: usize, what: &str| {
+                        let (got, walked) = frames(events);
+                        assert_eq!(got.len(), calls, "{what}: {context}");
+                        assert!(got == unshared(events), "{what}: other bytes than unshared, {context}");
+                        assert_eq!(walked, walks, "{what}: {context}");
+                    };
+                    same(&shared, calls, "one array");
+                    same(&alternating, calls, "the same slices");
+                    // Encoded once in each call whose events (up to batch-size) all
+                    // share them: the first two calls of 4 + 4 + 2. Ended by the frame
+                    // (3 + 2 + 5 events), every call's events include the last one,
+                    // and each call also walks the event it ends before.
+                    let mixed = match (max_events, max_frame_size) {
+                        (4, _) => 1 + 1 + 2,
+                        (_, 2600) => 4 + 3 + 5,
+                        _ => 10,
+                    };
+                    same(&one_of_its_own, mixed, "the last event's own");
+                    same(&fewer_last, mixed, "fewer headers last");
                 }
             }
         }
