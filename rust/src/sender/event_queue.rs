@@ -596,8 +596,19 @@ impl EventQueue {
     #[cold]
     #[inline(never)]
     fn add_chunk(&mut self, len: usize) {
-        let reused = if len <= CHUNK { self.free.pop() } else { None };
-        self.chunks.push_back(reused.unwrap_or_else(|| Chunk::new(len.max(CHUNK))));
+        let chunk = match if len <= CHUNK { self.free.pop() } else { None } {
+            Some(kept) => kept,
+            None => {
+                // With every chunk there is room for it in both lists, made
+                // as it is allocated: moving chunks between them (taking
+                // them in use, keeping them freed) never allocates.
+                let chunks = self.chunks.len() + self.free.len() + 1;
+                self.chunks.reserve(chunks - self.chunks.len());
+                self.free.reserve(chunks - self.free.len());
+                Chunk::new(len.max(CHUNK))
+            }
+        };
+        self.chunks.push_back(chunk);
         self.peak = self.peak.max(self.chunks.len());
     }
 
@@ -919,6 +930,26 @@ mod tests {
         let pieces: Vec<u8> = runs.iter().flat_map(|run| run.bytes().to_vec()).collect();
         assert_eq!(pieces, expected, "the call's bytes are the three encodings");
         queue.release(records.len());
+    }
+
+    #[test]
+    fn chunks_move_between_in_use_and_kept_without_growing_either_list() {
+        let mut queue = EventQueue::new(QueueClock::new(), Protocol::Compact);
+        let mut request = Request::default();
+        // A few chunks, freed and kept; then more in use than were ever kept,
+        // all freed: the list of kept chunks takes them without growing (it
+        // grew, once, when the sender thread kept more than it ever had).
+        for events in [45, 600, 45, 600] {
+            push_events(&mut queue, &mut request, events, 4096);
+            let (in_use, kept) = (queue.chunks.capacity(), queue.free.capacity());
+            let left = queue.len();
+            for _ in 0..left {
+                queue.take().unwrap();
+            }
+            queue.release(left);
+            assert_eq!(queue.free.capacity(), kept, "the kept chunks' list grew after {events} events");
+            assert_eq!(queue.chunks.capacity(), in_use);
+        }
     }
 
     #[test]
