@@ -143,7 +143,7 @@ static int run_flume(const char *port, struct bench_run *run, int asynchronous) 
   char *bodies = bench_bodies(run->batch, run->body);
   flume_event *events = (flume_event *)calloc(run->batch, sizeof *events);
   for (size_t e = 0; e < run->batch; e++) {
-    events[e].headers = headers + (arrays > 1 ? e * BENCH_HEADER_COUNT : 0);
+    events[e].headers = headers + e % arrays * BENCH_HEADER_COUNT;
     events[e].header_count = BENCH_HEADER_COUNT;
     events[e].body = bodies + e * run->body;
     events[e].body_len = run->body;

@@ -596,18 +596,16 @@ impl EventQueue {
     #[cold]
     #[inline(never)]
     fn add_chunk(&mut self, len: usize) {
-        let chunk = match if len <= CHUNK { self.free.pop() } else { None } {
-            Some(kept) => kept,
-            None => {
-                // With every chunk there is room for it in both lists, made
-                // as it is allocated: moving chunks between them (taking
-                // them in use, keeping them freed) never allocates.
-                let chunks = self.chunks.len() + self.free.len() + 1;
-                self.chunks.reserve(chunks - self.chunks.len());
-                self.free.reserve(chunks - self.free.len());
-                Chunk::new(len.max(CHUNK))
-            }
-        };
+        let kept = if len <= CHUNK { self.free.pop() } else { None };
+        let chunk = kept.unwrap_or_else(|| {
+            // With every chunk there is room for it in both lists, made as it
+            // is allocated: moving chunks between them (taking them in use,
+            // keeping them freed) never allocates.
+            let chunks = self.chunks.len() + self.free.len() + 1;
+            self.chunks.reserve(chunks - self.chunks.len());
+            self.free.reserve(chunks - self.free.len());
+            Chunk::new(len.max(CHUNK))
+        });
         self.chunks.push_back(chunk);
         self.peak = self.peak.max(self.chunks.len());
     }

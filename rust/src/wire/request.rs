@@ -546,15 +546,19 @@ mod tests {
     use super::{CallLimits, Request};
     use crate::wire::{AsEvent, Method, Protocol};
 
-    /// An event for these tests (`crate::event` is a layer above).
-    struct EventView<'a>(&'a [(&'a [u8], &'a [u8])], &'a [u8]);
+    /// An event for these tests (`crate::event` is a layer above): its
+    /// headers, its body, and what counts its `write_headers` calls.
+    struct EventView<'a>(&'a [(&'a [u8], &'a [u8])], &'a [u8], Option<&'a std::cell::Cell<usize>>);
 
     impl<'a> EventView<'a> {
         fn new(headers: &'a [(&'a [u8], &'a [u8])], body: &'a [u8]) -> Self {
-            EventView(headers, body)
+            EventView(headers, body, None)
         }
         fn body(body: &'a [u8]) -> Self {
-            EventView(&[], body)
+            EventView(&[], body, None)
+        }
+        fn counted(headers: &'a [(&'a [u8], &'a [u8])], body: &'a [u8], writes: &'a std::cell::Cell<usize>) -> Self {
+            EventView(headers, body, Some(writes))
         }
     }
 
@@ -567,6 +571,16 @@ mod tests {
         }
         fn body(&self) -> &[u8] {
             self.1
+        }
+        fn write_headers(&self, sink: &mut crate::wire::HeaderSink<'_>) -> crate::Result<()> {
+            if let Some(writes) = self.2 {
+                writes.set(writes.get() + 1);
+            }
+            sink.headers(self.0.iter().copied());
+            Ok(())
+        }
+        fn header_words(&self) -> Option<&[usize]> {
+            Some(crate::wire::slice_words(self.0))
         }
     }
 
@@ -628,34 +642,6 @@ mod tests {
         }
     }
 
-    /// An event whose headers say where they are (`header_words`) and that
-    /// counts its `write_headers` calls.
-    struct Counted<'a> {
-        headers: &'a [(&'a [u8], &'a [u8])],
-        body: &'a [u8],
-        writes: &'a std::cell::Cell<usize>,
-    }
-
-    impl AsEvent for Counted<'_> {
-        fn header_count(&self) -> usize {
-            self.headers.len()
-        }
-        fn header(&self, index: usize) -> (&[u8], &[u8]) {
-            self.headers[index]
-        }
-        fn body(&self) -> &[u8] {
-            self.body
-        }
-        fn write_headers(&self, sink: &mut crate::wire::HeaderSink<'_>) -> crate::Result<()> {
-            self.writes.set(self.writes.get() + 1);
-            sink.headers(self.headers.iter().copied());
-            Ok(())
-        }
-        fn header_words(&self) -> Option<&[usize]> {
-            Some(crate::wire::slice_words(self.headers))
-        }
-    }
-
     #[test]
     fn events_that_share_their_headers_have_them_encoded_once_per_call() {
         let key = vec![b'k'; 200]; // a 2-byte compact prefix
@@ -666,9 +652,9 @@ mod tests {
         let bodies: Vec<Vec<u8>> = (0..10).map(|i| vec![b'a' + i as u8; if i == 3 { 2000 } else { i }]).collect();
         let writes = std::cell::Cell::new(0);
         // The events with the headers `pick(i)` gives event i.
-        let make = |pick: &dyn Fn(usize) -> usize| -> Vec<Counted<'_>> {
+        let make = |pick: &dyn Fn(usize) -> usize| -> Vec<EventView<'_>> {
             let arrays: [&[(&[u8], &[u8])]; 4] = [&strings, &same, &copies, &strings[..2]];
-            (0..bodies.len()).map(|i| Counted { headers: arrays[pick(i)], body: &bodies[i], writes: &writes }).collect()
+            (0..bodies.len()).map(|i| EventView::counted(arrays[pick(i)], &bodies[i], &writes)).collect()
         };
         let shared = make(&|_| 0);
         let alternating = make(&|i| i % 2);
@@ -681,29 +667,28 @@ mod tests {
                 for (max_events, max_frame_size) in [(10, 1 << 20), (4, 1 << 20), (10, 2600)] {
                     let limits = CallLimits { max_events, max_frame_size, splice_from };
                     // The frames of `events` (a call at a time), and the write_headers calls made.
-                    let frames = |events: &[Counted<'_>]| {
+                    let frames = |events: &[EventView<'_>]| {
                         writes.set(0);
                         let mut request = Request::default();
                         let (mut sent, mut frames) = (0, Vec::new());
                         while sent < events.len() {
                             let count =
                                 request.encode(protocol, Method::AppendBatch, &events[sent..], &limits).unwrap();
-                            frames.push(frame(&mut request, count, |i| events[sent + i].body.to_vec()));
+                            frames.push(frame(&mut request, count, |i| events[sent + i].1.to_vec()));
                             sent += count;
                         }
                         (frames, writes.get())
                     };
                     let calls = if max_frame_size == 2600 { 3 } else { 10usize.div_ceil(max_events) };
-                    let unshared = |events: &[Counted<'_>]| {
-                        let apart: Vec<Vec<(&[u8], &[u8])>> = events.iter().map(|e| e.headers.to_vec()).collect();
-                        let apart: Vec<Counted<'_>> = (0..events.len())
-                            .map(|i| Counted { headers: &apart[i], body: events[i].body, writes: &writes })
-                            .collect();
+                    let unshared = |events: &[EventView<'_>]| {
+                        let apart: Vec<Vec<(&[u8], &[u8])>> = events.iter().map(|e| e.0.to_vec()).collect();
+                        let apart: Vec<EventView<'_>> =
+                            (0..events.len()).map(|i| EventView::counted(&apart[i], events[i].1, &writes)).collect();
                         frames(&apart).0
                     };
                     let context = format!("{protocol:?}, splice from {splice_from}, {limits:?}");
                     // The frames of the events unshared, and the headers walked.
-                    let same = |events: &[Counted<'_>], walks: usize, what: &str| {
+                    let same = |events: &[EventView<'_>], walks: usize, what: &str| {
                         let (got, walked) = frames(events);
                         assert_eq!(got.len(), calls, "{what}: {context}");
                         assert!(got == unshared(events), "{what}: other bytes than unshared, {context}");
@@ -731,16 +716,16 @@ mod tests {
             writes.set(0);
             let size = request.check(protocol, Method::AppendBatch, &shared, 1, 1 << 20).unwrap();
             assert_eq!(writes.get(), 1, "{protocol:?}");
-            let apart: Vec<Vec<(&[u8], &[u8])>> = shared.iter().map(|e| e.headers.to_vec()).collect();
-            let apart: Vec<Counted<'_>> =
-                (0..10).map(|i| Counted { headers: &apart[i], body: &bodies[i], writes: &writes }).collect();
+            let apart: Vec<Vec<(&[u8], &[u8])>> = shared.iter().map(|e| e.0.to_vec()).collect();
+            let apart: Vec<EventView<'_>> =
+                (0..10).map(|i| EventView::counted(&apart[i], &bodies[i], &writes)).collect();
             assert_eq!(size, request.check(protocol, Method::AppendBatch, &apart, 1, 1 << 20).unwrap());
             let e = request.check(protocol, Method::AppendBatch, &shared, 1, 1500).unwrap_err();
             assert!(e.message().starts_with("event 3 needs a frame"), "{e}");
         }
         // A shared header of invalid UTF-8 fails the call as the first event's.
         let bad: [(&[u8], &[u8]); 2] = [(b"host", b"web-17"), (b"k", b"ab\xc3")];
-        let events: Vec<Counted<'_>> = (0..5).map(|_| Counted { headers: &bad, body: b"b", writes: &writes }).collect();
+        let events: Vec<EventView<'_>> = (0..5).map(|_| EventView::counted(&bad, b"b", &writes)).collect();
         let limits = CallLimits { max_events: 10, max_frame_size: 1 << 20, splice_from: usize::MAX };
         let e = Request::default().encode(Protocol::Compact, Method::AppendBatch, &events, &limits).unwrap_err();
         assert!(e.message().starts_with("event 0:"), "{e}");
