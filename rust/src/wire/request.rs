@@ -453,33 +453,11 @@ impl EncodedEvent<'_> {
         // order; neither source overlaps it (`out` is borrowed mutably).
         unsafe {
             let dst = out.as_mut_ptr();
-            copy_head(self.head.as_ptr(), dst, self.head.len());
+            super::copy_head(self.head.as_ptr(), dst, self.head.len());
             let dst = dst.add(self.head.len());
             std::ptr::copy_nonoverlapping(self.body.as_ptr(), dst, self.body.len());
             dst.add(self.body.len()).write(0); // the struct's stop (the same byte in both protocols)
         }
-    }
-}
-
-/// Copies `len` bytes from `src` to `dst` (apart): an event's head, which is
-/// typically 33 to 128 bytes (a few headers), with two overlapping moves of a
-/// fixed size that the compiler inlines, where a call to `memcpy` (what a
-/// copy of a length unknown at compile time becomes) costs more than the copy.
-///
-/// # Safety
-/// `len` bytes readable at `src` and writable at `dst`, not overlapping.
-#[inline(always)]
-unsafe fn copy_head(src: *const u8, dst: *mut u8, len: usize) {
-    match len {
-        33..=64 => {
-            std::ptr::copy_nonoverlapping(src, dst, 32);
-            std::ptr::copy_nonoverlapping(src.add(len - 32), dst.add(len - 32), 32);
-        }
-        65..=128 => {
-            std::ptr::copy_nonoverlapping(src, dst, 64);
-            std::ptr::copy_nonoverlapping(src.add(len - 64), dst.add(len - 64), 64);
-        }
-        _ => std::ptr::copy_nonoverlapping(src, dst, len),
     }
 }
 
@@ -737,7 +715,7 @@ mod tests {
         for len in 0..=200 {
             let mut dst = vec![0xAAu8; len + 1];
             // SAFETY: `len` bytes of each, apart.
-            unsafe { super::copy_head(src.as_ptr(), dst.as_mut_ptr(), len) };
+            unsafe { crate::wire::copy_head(src.as_ptr(), dst.as_mut_ptr(), len) };
             assert_eq!(&dst[..len], &src[..len], "{len} bytes");
             assert_eq!(dst[len], 0xAA, "nothing past {len} bytes");
         }
