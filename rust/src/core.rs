@@ -12,9 +12,9 @@
 //! uncertain failure that is at-least-once, and the call's result then says
 //! "maybe delivered" even if a later attempt only failed to connect.
 
+use crate::clock::Instant;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::time::Instant;
 
 use crate::address::HostPort;
 use crate::cancel::{CallCancel, InFlight};
@@ -25,7 +25,6 @@ use crate::hosts::{Host, HostSet};
 use crate::pool::{Lease, Slot};
 use crate::statistics;
 use crate::stats::{QueueFigures, Stats as Counters};
-use crate::sync::deadline_in;
 use crate::transport::{Connection, Transport};
 use crate::wire::{decode_reply_to_call, CallLimits, EncodedEvent, Method, Request, SPLICED_BODY_MIN};
 
@@ -176,7 +175,7 @@ impl Core {
                 failure.add(e, false);
                 break;
             }
-            let slot = match host.pool.checkout(deadline_in(self.config.request_timeout)) {
+            let slot = match host.pool.checkout(self.config.request_timeout) {
                 Ok(slot) => slot,
                 Err(busy) => {
                     failure.add(busy, false);
@@ -213,13 +212,17 @@ impl Core {
     ) -> Result<()> {
         let config = &self.config;
         let method = request.method().expect("the call is encoded");
-        self.connect(host, slot)?;
+        // One reading of the clock for the idle test and the call's start,
+        // read again after a new connection, whose making is not the call's time.
+        let mut start = Instant::now();
+        if self.connect(host, slot, start)? {
+            start = Instant::now();
+        }
         let connection = slot.connection.as_mut().expect("connected above");
         slot.seqid = slot.seqid.wrapping_add(1);
         let request_len = request.set_seqid(slot.seqid);
         let request = request.segments_with(move |i| -> &[u8] { spliced(i) });
         let in_flight = cancel.map(|cancel| cancel.enter(connection.fd())).transpose()?;
-        let start = Instant::now();
         let result = connection
             .round_trip(request, request_len, &mut slot.reply, start, config.request_timeout)
             .and_then(|payload| {
@@ -237,18 +240,20 @@ impl Core {
 
     /// Gives `slot` a connection, made now if it has none or the server
     /// closed it while idle (or sent stray bytes): then it is replaced before
-    /// anything is sent. Fails with `Connect` (nothing sent).
+    /// anything is sent. Returns whether it made one. Fails with `Connect`
+    /// (nothing sent).
     #[inline(always)]
-    fn connect(&self, host: &Host, slot: &mut Slot) -> Result<()> {
-        if slot.connection.as_mut().is_some_and(|c| c.is_stale(Instant::now())) {
+    fn connect(&self, host: &Host, slot: &mut Slot, now: Instant) -> Result<bool> {
+        if slot.connection.as_mut().is_some_and(|c| c.is_stale(now)) {
             slot.connection = None;
         }
-        if slot.connection.is_none() {
-            slot.connection = Some(Connection::open(&host.address, self.config.connect_timeout, &self.transport)?);
-            slot.seqid = 0;
-            self.stats.connected(&host.stats);
+        if slot.connection.is_some() {
+            return Ok(false);
         }
-        Ok(())
+        slot.connection = Some(Connection::open(&host.address, self.config.connect_timeout, &self.transport)?);
+        slot.seqid = 0;
+        self.stats.connected(&host.stats);
+        Ok(true)
     }
 
     /// A pipeline (see `Pipeline`) on the first candidate host that lends a
@@ -262,7 +267,7 @@ impl Core {
         // Taken by the one host that connects (the attempt returns with it).
         let mut sent = Some(&mut sent.0);
         self.on_some_host(Some(cancel), |host, mut slot| {
-            self.connect(host, &mut slot)?;
+            self.connect(host, &mut slot, Instant::now())?;
             let sent = sent.take().expect("one pipeline per attempt");
             Ok(Pipeline { in_flight: None, core: self, host, slot, sent, cancel })
         })

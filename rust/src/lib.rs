@@ -193,6 +193,7 @@ mod batch_error;
 mod builder;
 mod cancel;
 mod client;
+mod clock;
 mod config;
 mod core;
 mod error;

@@ -2,10 +2,12 @@
 //! flight on each. A caller that finds them all busy waits at most until its
 //! deadline (Flume's Java client waits forever).
 
-use std::time::Instant;
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use crate::error::{err, Result};
-use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::sync::{deadline_in, Condvar, Mutex, MutexGuard};
 use crate::transport::Connection;
 
 /// One connection and the reply buffer its calls reuse (requests are encoded
@@ -47,10 +49,12 @@ impl Pool {
         }
     }
 
-    /// Takes a slot, waiting until `deadline` if all `max` are in use; then
+    /// Takes a slot, waiting at most `timeout` if all `max` are in use; then
     /// fails with `Busy` (nothing was sent).
-    pub(crate) fn checkout(&self, deadline: Instant) -> Result<Lease<'_>> {
+    pub(crate) fn checkout(&self, timeout: Duration) -> Result<Lease<'_>> {
         let mut state = self.lock();
+        // Read the clock only to wait: a slot is idle or can be made in the common case.
+        let mut deadline = None;
         loop {
             if let Some(slot) = state.idle.pop() {
                 return Ok(Lease { pool: self, slot: Some(slot) });
@@ -59,6 +63,7 @@ impl Pool {
                 state.created += 1;
                 return Ok(Lease { pool: self, slot: Some(Slot::default()) });
             }
+            let deadline = *deadline.get_or_insert_with(|| deadline_in(timeout));
             if Instant::now() >= deadline {
                 return Err(err!(
                     Busy,

@@ -26,7 +26,9 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::{nanos, Instant};
 
 use crate::cancel::CallCancel;
 use crate::config::{Config, QueueFull};
@@ -177,7 +179,7 @@ impl Sender {
         });
         let thread_shared = Arc::clone(&shared);
         let thread = with_async_signals_blocked(|| {
-            std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared, clock))
+            std::thread::Builder::new().name("flume-sender".into()).spawn(move || run(&core, &thread_shared))
         })
         .map_err(|e| err!(Internal, "cannot start the sender thread: {e}").with_source(e))?;
         Ok(Sender { shared, spooled, clock, thread: Mutex::new(Some(thread)) })
@@ -436,8 +438,6 @@ struct Worker<'a> {
     core: &'a Core,
     shared: &'a Shared,
     config: &'a Config,
-    /// The queue's clock, in which events' deadlines are.
-    clock: QueueClock,
     batch: VecDeque<Pending>,
     /// The latest failed call's error, until a call succeeds.
     last_failure: Option<Rc<Error>>,
@@ -459,14 +459,13 @@ thread_local! {
 
 /// The sender thread: batches from the head of the queue until closing, then
 /// the reports of whatever is left.
-fn run(core: &Core, shared: &Shared, clock: QueueClock) {
+fn run(core: &Core, shared: &Shared) {
     SENDER_OF_THIS_THREAD.with(|sender| sender.set(shared));
     let config = core.config();
     let mut worker = Worker {
         core,
         shared,
         config,
-        clock,
         // Room for what `take_batch` takes at most (within reason), so that it never grows.
         batch: VecDeque::with_capacity(most_taken(config).min(1 << 16)),
         last_failure: None,
@@ -542,7 +541,7 @@ impl Worker<'_> {
             }
         }
         let count = queue.events.len().min(most_taken(config));
-        let (returned_ns, timeout_ns) = (self.clock.ns_of(returned_at), nanos(config.event_timeout));
+        let (returned_ns, timeout_ns) = (returned_at.as_nanos(), nanos(config.event_timeout));
         let taken = &mut *queue;
         let (events, bytes, batch) = (&mut taken.events, &mut taken.bytes, &mut self.batch);
         events.take_each(count, |event, timeout_from| {
@@ -562,7 +561,7 @@ impl Worker<'_> {
     /// call from the head of the batch and reports or schedules a retry of
     /// its events. False on `abort`.
     fn attempt(&mut self) -> bool {
-        let now = self.clock.ns_of(Instant::now());
+        let now = Instant::now().as_nanos();
         let mut expired = 0;
         while self.batch.front().is_some_and(|p| !p.protected && !p.acked && now >= p.deadline) {
             let pending = self.batch.pop_front().expect("front checked");
@@ -897,10 +896,6 @@ impl Worker<'_> {
 /// The most events `take_batch` takes at once: a batch for each call that may be in flight.
 fn most_taken(config: &Config) -> usize {
     config.batch_size.saturating_mul(config.queue_max_in_flight)
-}
-
-fn nanos(d: Duration) -> u64 {
-    d.as_nanos().min(u64::MAX.into()) as u64
 }
 
 /// Errors worth another try: the host, the network or the channel may recover.

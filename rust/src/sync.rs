@@ -5,7 +5,9 @@
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 /// The instant `timeout` after `start`, saturating: a timeout too large to
 /// add (`Duration::MAX`, the natural "forever") gives a deadline a century
@@ -112,17 +114,14 @@ impl Condvar {
     /// Releases the guard's lock until notified or `deadline` passes (or
     /// spuriously), then takes it again.
     pub(crate) fn wait_until<T>(&self, guard: &mut MutexGuard<'_, T>, deadline: Instant) {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        // SAFETY: clock_gettime fills `now`; the guard's mutex is locked by this thread.
+        // The condition variable's clock is the deadline's (`Condvar::new`).
+        let ns = deadline.as_nanos();
+        let until = libc::timespec {
+            tv_sec: (ns / 1_000_000_000).min(libc::time_t::MAX as u64) as libc::time_t,
+            tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+        };
+        // SAFETY: the guard's mutex is locked by this thread.
         unsafe {
-            let mut now: libc::timespec = std::mem::zeroed();
-            libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now);
-            let nanos = now.tv_nsec as u64 + remaining.subsec_nanos() as u64;
-            let secs = (now.tv_sec as u64).saturating_add(remaining.as_secs()).saturating_add(nanos / 1_000_000_000);
-            let until = libc::timespec {
-                tv_sec: secs.min(libc::time_t::MAX as u64) as libc::time_t,
-                tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
-            };
             libc::pthread_cond_timedwait(self.raw.get(), guard.mutex.raw.get(), &until);
         }
     }

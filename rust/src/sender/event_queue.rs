@@ -33,9 +33,9 @@
 //! ([`EventQueue::release`]), which the thread does after reporting them, in
 //! queue order (reports are in queue order).
 
+use crate::clock::{clock_ns, Instant};
 use std::collections::VecDeque;
 use std::ptr::NonNull;
-use std::time::{Duration, Instant};
 
 use crate::event::AsEvent;
 use crate::wire::{EncodedEvent, Protocol, Request};
@@ -203,19 +203,8 @@ impl AsEvent for Payload<'_> {
 /// never expires an event early (at most two ticks late).
 #[derive(Clone, Copy)]
 pub(super) struct QueueClock {
-    /// The same moment as an `Instant` and in nanoseconds of CLOCK_MONOTONIC.
-    epoch: Instant,
-    epoch_ns: u64,
     /// Twice the coarse clock's resolution.
     margin_ns: u64,
-}
-
-#[inline]
-fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes the timespec it is given; both clocks exist on Linux.
-    unsafe { libc::clock_gettime(clock, &mut now) };
-    (now.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(now.tv_nsec as u64)
 }
 
 impl QueueClock {
@@ -226,27 +215,13 @@ impl QueueClock {
         let resolution_ns = (resolution.tv_sec as u64).saturating_mul(1_000_000_000) + resolution.tv_nsec as u64;
         // Unknown or implausible: a second is more than any kernel's tick.
         let margin_ns = if known && resolution_ns < 1_000_000_000 { 2 * resolution_ns } else { 2_000_000_000 };
-        let epoch_ns = clock_ns(libc::CLOCK_MONOTONIC);
-        QueueClock { epoch: Instant::now(), epoch_ns, margin_ns }
+        QueueClock { margin_ns }
     }
 
     /// Now, at most the resolution early.
     #[inline]
     fn now_ns(&self) -> u64 {
         clock_ns(libc::CLOCK_MONOTONIC_COARSE)
-    }
-
-    /// `at` in the clock's nanoseconds.
-    pub(super) fn ns_of(&self, at: Instant) -> u64 {
-        let since = at.saturating_duration_since(self.epoch).as_nanos().min(u64::MAX as u128) as u64;
-        self.epoch_ns.saturating_add(since)
-    }
-
-    fn instant_of(&self, ns: u64) -> Instant {
-        match ns.checked_sub(self.epoch_ns) {
-            Some(after) => self.epoch + Duration::from_nanos(after),
-            None => self.epoch.checked_sub(Duration::from_nanos(self.epoch_ns - ns)).unwrap_or(self.epoch),
-        }
     }
 }
 
@@ -574,7 +549,7 @@ impl EventQueue {
         let mut scratch = std::mem::take(&mut self.scratch);
         let encoded = scratch.encode_event(self.protocol, &payload, usize::MAX);
         let encoded = encoded.expect("an event from the spool was checked when it was read or sent");
-        self.push_encoded(&encoded, Body::Copied, payload.size(), opaque, self.clock.ns_of(queued_at));
+        self.push_encoded(&encoded, Body::Copied, payload.size(), opaque, queued_at.as_nanos());
         self.scratch = scratch;
     }
 
@@ -617,7 +592,7 @@ impl EventQueue {
             return None;
         }
         let (_, queued_ns) = self.head_record();
-        Some(self.clock.instant_of(queued_ns))
+        Some(Instant::from_nanos(queued_ns))
     }
 
     /// The record at the head (there is one: `len > 0`), the head moved onto it.
@@ -799,7 +774,7 @@ mod tests {
             let after = Instant::now();
             assert!(queue.front_queued_at().unwrap() <= after, "linger starts no later than the send");
             let (_, timeout_from) = queue.take().unwrap();
-            assert!(timeout_from >= clock.ns_of(before), "event-timeout starts no earlier than the send");
+            assert!(timeout_from >= before.as_nanos(), "event-timeout starts no earlier than the send");
             queue.release(1);
         }
     }

@@ -9,8 +9,8 @@
 //! Everything here runs under the queue lock, so the spool's record order is
 //! the queue's order, which is the order of reports and thus of `release`.
 
+use crate::clock::Instant;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use super::{Queue, QueuedEvent, Shared};
 use crate::config::Config;

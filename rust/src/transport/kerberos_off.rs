@@ -3,7 +3,9 @@
 //! `Config::check_features` refuses every Kerberos key, so no
 //! connection negotiates.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use crate::address::HostPort;
 use crate::config::Config;

@@ -29,7 +29,9 @@ mod kerberos;
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use self::kerberos::KerberosSettings;
 use self::stream::Stream;

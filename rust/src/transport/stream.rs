@@ -12,7 +12,9 @@
 use std::io;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use super::tcp::{poll_until, IovecBuf, Iovecs};
 use super::tls::Session;

@@ -5,7 +5,9 @@
 use std::net::TcpStream;
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 use crate::address::HostPort;
 use crate::config::Config;
