@@ -169,7 +169,7 @@
 //! transport   transport  kerberos  sasl  gssapi     TCP, Stream (plain or TLS); SASL GSSAPI
 //! settings    config                                key values (config::tls, config::kerberos: their files)
 //! encoding    event  wire  properties               Event, EventView; Thrift frames (owns Protocol, AsEvent)
-//! base        batch_error  cancel  address  report  sync  error
+//! base        batch_error  cancel  address  report  sync  clock  error
 //! ```
 //!
 //! A call travels one way, down and back up (the core maps the reply to an
