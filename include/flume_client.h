@@ -291,8 +291,8 @@ typedef struct flume_header {
  * (`flume_client_append_batch`, a call of at most `batch-size` events)
  * points to one array, or to arrays of the same key and value pointers,
  * the library measures, checks and encodes the headers once for the call
- * and copies the bytes for the other events: 162-184 instructions per
- * event at batch 1,000 instead of 364-393 (README, "Performance").
+ * and copies the bytes for the other events: 159-181 instructions per
+ * event at batch 1,000 instead of 366-367 (README, "Performance").
  */
 typedef struct flume_event {
   /**
