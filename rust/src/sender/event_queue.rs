@@ -33,10 +33,10 @@
 //! ([`EventQueue::release`]), which the thread does after reporting them, in
 //! queue order (reports are in queue order).
 
-use crate::clock::{clock_ns, Instant};
 use std::collections::VecDeque;
 use std::ptr::NonNull;
 
+use crate::clock::{clock_ns, Instant};
 use crate::event::AsEvent;
 use crate::wire::{EncodedEvent, Protocol, Request};
 
